@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# demo.sh VOLLEY - what `make demo` shows: validate, graph, and run the
+# example workflow in a scratch directory (so demo-out/ lands there).
+set -uo pipefail
+volley=$(realpath "${1:-build/volley}")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/volley-demo.XXXXXX")
+cd "$work"
+cp "$here/demo.yaml" .
+step() { printf '\n$ %s\n' "$*"; "$@"; }
+rc=0
+step "$volley" --version || rc=1
+step "$volley" validate demo.yaml || rc=1
+step "$volley" graph demo.yaml --format dot || rc=1
+step "$volley" run demo.yaml || rc=1
+if [ -f demo-out/summary.txt ]; then
+  printf '\n$ cat demo-out/summary.txt\n'
+  cat demo-out/summary.txt
+fi
+printf '\n(demo ran in %s)\n' "$work"
+exit $rc

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR SECONDS - runs every libFuzzer target built in
+# BUILD_DIR/tests/fuzz for SECONDS each, starting from its seed corpus
+# tests/fuzz/corpus/<target>/ (new inputs go to a scratch copy, so the
+# checked-in corpus only changes by hand). A crash fails the run and leaves
+# the reproducer in BUILD_DIR/fuzz-artifacts/.
+set -euo pipefail
+build=${1:?usage: run.sh BUILD_DIR SECONDS}
+secs=${2:-10}
+src=$(cd "$(dirname "$0")" && pwd)
+shopt -s nullglob
+targets=("$build"/tests/fuzz/fuzz_*)
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "run.sh: no fuzz targets were built in $build/tests/fuzz" >&2
+  exit 1
+fi
+mkdir -p "$build/fuzz-artifacts"
+for t in "${targets[@]}"; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  work="$build/fuzz-work/$name"
+  mkdir -p "$work"
+  seeds="$src/corpus/$name"
+  echo "== $name: ${secs}s"
+  "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+       -artifact_prefix="$build/fuzz-artifacts/$name-" "$work" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} \
+       2>&1 | tail -n 12
+done

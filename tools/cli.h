@@ -1,0 +1,44 @@
+/*
+ * cli.h - what every `volley CMD` shares: the command table, usage errors
+ * (one line plus usage, exit 2), printing a struct vl_err, and option
+ * parsing helpers. Each command lives in tools/cmd_<name>.c and parses its
+ * own options with getopt_long (argv[0] is the command name).
+ */
+#ifndef VOLLEY_TOOLS_CLI_H
+#define VOLLEY_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core/base.h"
+
+struct cli_cmd {
+    const char *name;    /* "validate" */
+    const char *summary; /* one line for `volley --help` */
+    const char *usage;   /* "volley validate WF [--json]\n..." full help text */
+    int (*fn)(int argc, char **argv);
+};
+
+/* The command table (tools/main.c). */
+extern const struct cli_cmd cli_cmds[];
+const struct cli_cmd *cli_find(const char *name);
+
+/* Prints "volley CMD: <message>" and the command's usage line(s) to stderr;
+ * returns VL_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) VL_PRINTF(2, 3);
+/* Prints the command's full help to stdout; returns 0. */
+int cli_help(const char *cmd);
+/* Prints "volley: <err->msg>" to stderr; returns vl_exit_for(err->code). */
+int cli_print_err(const struct vl_err *err);
+/* True if argv holds -h/--help before any "--". */
+bool cli_wants_help(int argc, char **argv);
+
+/* Option values: parse or return a usage error message (false). */
+bool cli_parse_u32(const char *cmd, const char *opt, const char *val, uint32_t min, uint32_t max,
+                   uint32_t *out);
+bool cli_parse_u64(const char *cmd, const char *opt, const char *val, uint64_t min, uint64_t max,
+                   uint64_t *out);
+bool cli_parse_double(const char *cmd, const char *opt, const char *val, double min, double max,
+                      double *out);
+
+#endif /* VOLLEY_TOOLS_CLI_H */

@@ -1,0 +1,197 @@
+/*
+ * main.c - `volley`: dispatch to a command, global --help and --version.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+const struct cli_cmd cli_cmds[] = {
+    {"validate", "check a workflow file and summarize it",
+     "usage: volley validate WF [--json]\n"
+     "\n"
+     "Loads WF, expands parameters and dependencies, and reports every error\n"
+     "and warning (file:line:col). Prints a summary, or with --json one object\n"
+     "with the keys jobs, edges, files, resource_classes, warnings, errors.\n"
+     "Exit 0 if valid, 2 if not.\n",
+     cmd_validate},
+    {"graph", "print the expanded DAG",
+     "usage: volley graph WF [--format dot|json]\n"
+     "\n"
+     "Prints the expanded jobs and their dependencies as Graphviz dot (default)\n"
+     "or JSON.\n",
+     cmd_graph},
+    {"run", "run a workflow",
+     "usage: volley run WF [--run-dir DIR] [-j N] [--workers W] [--cpus N]\n"
+     "                  [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
+     "                  [--kill-grace SEC] [--quiet|--progress]\n",
+     cmd_run},
+    {"resume", "continue a run that stopped or crashed",
+     "usage: volley resume DIR [--retry-failed] [--from-snapshot]\n", cmd_resume},
+    {"status", "counts by state, rate, elapsed, ETA", "usage: volley status DIR [--json]\n",
+     cmd_status},
+    {"jobs", "one line per job", "usage: volley jobs DIR [--state S] [--name REGEX] [--json]\n",
+     cmd_jobs},
+    {"logs", "print what a job wrote",
+     "usage: volley logs DIR JOB [--stderr] [--attempt N] [--follow]\n", cmd_logs},
+    {"cancel", "stop a run (or jobs), keep it resumable", "usage: volley cancel DIR [JOB...]\n",
+     cmd_cancel},
+    {"events", "job state changes as JSON lines", "usage: volley events DIR [--follow]\n",
+     cmd_events},
+    {"bench", "measure completions per second",
+     "usage: volley bench [--shape S] [--jobs N] [--mode noexec|process] [--workers W]\n"
+     "                    [--json]\n",
+     cmd_bench},
+    {NULL, NULL, NULL, NULL},
+};
+
+const struct cli_cmd *cli_find(const char *name)
+{
+    for (const struct cli_cmd *c = cli_cmds; c->name; c++)
+        if (!strcmp(c->name, name))
+            return c;
+    return NULL;
+}
+
+static void print_usage_line(FILE *f, const struct cli_cmd *c)
+{
+    /* the usage block is the text up to the first empty line */
+    const char *end = strstr(c->usage, "\n\n");
+    size_t n = end ? (size_t)(end - c->usage) + 1 : strlen(c->usage);
+    fwrite(c->usage, 1, n, f);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "volley %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    const struct cli_cmd *c = cli_find(cmd);
+    if (c)
+        print_usage_line(stderr, c);
+    return VL_EXIT_USAGE;
+}
+
+int cli_help(const char *cmd)
+{
+    const struct cli_cmd *c = cli_find(cmd);
+    if (c)
+        fputs(c->usage, stdout);
+    return VL_EXIT_OK;
+}
+
+int cli_print_err(const struct vl_err *err)
+{
+    fprintf(stderr, "volley: %s\n", err->msg[0] ? err->msg : vl_strerror(err->code));
+    return vl_exit_for(err->code);
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return false;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    }
+    return false;
+}
+
+bool cli_parse_u64(const char *cmd, const char *opt, const char *val, uint64_t min, uint64_t max,
+                   uint64_t *out)
+{
+    uint64_t v;
+    int rc = vl_parse_u64(val, max, &v);
+    if (rc == 0 && v >= min) {
+        *out = v;
+        return true;
+    }
+    if (rc == -EINVAL)
+        cli_usage_error(cmd, "%s needs a whole number, not '%s'", opt, val);
+    else
+        cli_usage_error(cmd, "%s must be between %llu and %llu, not '%s'", opt,
+                        (unsigned long long)min, (unsigned long long)max, val);
+    return false;
+}
+
+bool cli_parse_u32(const char *cmd, const char *opt, const char *val, uint32_t min, uint32_t max,
+                   uint32_t *out)
+{
+    uint64_t v;
+    if (!cli_parse_u64(cmd, opt, val, min, max, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool cli_parse_double(const char *cmd, const char *opt, const char *val, double min, double max,
+                      double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (end == val || *end || errno || !isfinite(v)) {
+        cli_usage_error(cmd, "%s needs a number, not '%s'", opt, val);
+        return false;
+    }
+    if (v < min || v > max) {
+        cli_usage_error(cmd, "%s must be between %g and %g, not '%s'", opt, min, max, val);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+int cli_not_built(const char *cmd, int issue)
+{
+    fprintf(stderr,
+            "volley %s: NOT BUILT YET. This command is issue #%d, which has not landed;\n"
+            "this build of volley cannot do it.\n",
+            cmd, issue);
+    return VL_EXIT_ENV;
+}
+
+static void usage_all(FILE *f)
+{
+    fprintf(f, "usage: volley COMMAND [ARGS...]\n\ncommands:\n");
+    for (const struct cli_cmd *c = cli_cmds; c->name; c++)
+        fprintf(f, "  %-9s %s\n", c->name, c->summary);
+    fprintf(f, "\n`volley COMMAND --help` tells more; `volley --version` the version.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "volley: missing command\n");
+        usage_all(stderr);
+        return VL_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+        if (argc > 2 && cli_find(argv[2]))
+            return cli_help(argv[2]);
+        usage_all(stdout);
+        return VL_EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+        printf("volley %s\n", VL_VERSION);
+        return VL_EXIT_OK;
+    }
+    const struct cli_cmd *c = cli_find(name);
+    if (!c) {
+        fprintf(stderr, "volley: unknown command '%s'\n", name);
+        usage_all(stderr);
+        return VL_EXIT_USAGE;
+    }
+    if (cli_wants_help(argc - 1, argv + 1))
+        return cli_help(name);
+    return c->fn(argc - 1, argv + 1);
+}
