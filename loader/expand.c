@@ -38,6 +38,7 @@
 #include <pcre2.h>
 
 #define MAXP 64 /* parameters per entry */
+#define PIPE 16 /* hash lookups in flight (prefetched) */
 
 #ifdef VL_FUZZING
 #define MAX_JOBS_BUILD 200000u /* keep fuzz inputs inside -rss_limit_mb */
@@ -117,7 +118,10 @@ struct X {
     uint64_t fcap;
     struct strtab ftab, utab;
     /* per job: files (CSR) and parents (CSR) */
-    uint64_t *in_off, *out_off, *par_off;
+    uint64_t *in_off, *out_off; /* only when the workflow has files */
+    uint32_t *npar;             /* parents per job, as pass B finds them */
+    bool has_files;
+    uint64_t max_path;          /* longest file path or user_data text: estimates */
     struct vec ins, outs, pars; /* uint32_t */
     /* templates */
     struct vec segs;
@@ -182,16 +186,19 @@ static bool jobs_reserve(struct X *X, uint64_t more)
         X->too_big = true;
         return false;
     }
-    uint64_t cap = X->jcap ? X->jcap : 1024;
-    while (cap < need)
-        cap = cap * 3 / 2;
-    X->name_off = vl_xrealloc(X->name_off, cap * sizeof *X->name_off);
-    X->cmd_off = vl_xrealloc(X->cmd_off, cap * sizeof *X->cmd_off);
-    X->rr = vl_xrealloc(X->rr, cap * sizeof *X->rr);
-    X->fh = vl_xrealloc(X->fh, cap * sizeof *X->fh);
-    X->flags = vl_xrealloc(X->flags, cap * sizeof *X->flags);
-    X->in_off = vl_xrealloc(X->in_off, (cap + 1) * sizeof *X->in_off);
-    X->out_off = vl_xrealloc(X->out_off, (cap + 1) * sizeof *X->out_off);
+    uint64_t cap = X->jcap ? X->jcap * 3 / 2 : 0;
+    if (cap < need)
+        cap = need;
+    X->name_off = big_realloc(X->name_off, cap * sizeof *X->name_off);
+    X->cmd_off = big_realloc(X->cmd_off, cap * sizeof *X->cmd_off);
+    X->rr = big_realloc(X->rr, cap * sizeof *X->rr);
+    X->fh = big_realloc(X->fh, cap * sizeof *X->fh);
+    X->flags = big_realloc(X->flags, cap * sizeof *X->flags);
+    X->npar = big_realloc(X->npar, cap * sizeof *X->npar);
+    if (X->has_files) {
+        X->in_off = big_realloc(X->in_off, (cap + 1) * sizeof *X->in_off);
+        X->out_off = big_realloc(X->out_off, (cap + 1) * sizeof *X->out_off);
+    }
     X->jcap = cap;
     return true;
 }
@@ -516,10 +523,8 @@ static bool entry_begin(struct X *X, struct E *E, const struct rent *e)
         const char *pn = raw_str(R, it->s.off);
         const struct param *p = find_shared(R, pn);
         if (!p) {
-            if (X->quiet) {
-                E->ok = false;
+            if (X->quiet)
                 continue;
-            }
             const char *cands[64];
             size_t nc = 0;
             for (uint64_t i = 0; i < R->sparams.n && nc < 64; i++)
@@ -530,7 +535,7 @@ static bool entry_begin(struct X *X, struct E *E, const struct rent *e)
                      "use_parameters: '%s' is not a shared parameter; did you mean '%s'?", pn, dym);
             else
                 lerr(X->g, it->s.loc, "use_parameters: '%s' is not a shared parameter", pn);
-            E->ok = false;
+            /* reported; the rest of the entry is still checked */
             continue;
         }
         bool local = false;
@@ -736,6 +741,7 @@ static void expand_files(struct X *X)
                 X->pool.len = start;
                 continue;
             }
+            X->max_path = VL_MAX(X->max_path, X->pool.len - pstart);
             struct spec_file *f = vec_push(&X->files);
             f->name_off = start;
             f->path_off = pstart;
@@ -759,6 +765,7 @@ static void expand_files(struct X *X)
         f->name_off = X->fname_off[fid];
         const char *data = raw_str(R, u->data);
         f->path_off = sbuf_addz(&X->pool, data, strlen(data));
+        X->max_path = VL_MAX(X->max_path, strlen(data) + 1);
         f->producer = SPEC_NONE;
         f->flags = SPEC_FILE_USER_DATA;
     }
@@ -1029,29 +1036,39 @@ static void pass_a_entry(struct X *X, struct E *E, struct eout *eo)
         eo->bad = true;
         return;
     }
-    /* names */
-    for (uint64_t c = 0; c < E->C; c++) {
-        set_combo(E, c);
-        uint64_t start = X->pool.len;
-        render(X, E, &E->t_name, &X->pool);
-        uint64_t nlen = X->pool.len - start;
-        sbuf_addc(&X->pool, '\0');
-        uint32_t jid = X->njobs;
-        X->name_off[jid] = start;
-        uint32_t old = strtab_put(&X->jtab, X->pool.p + start, nlen,
-                                  strtab_hash(X->pool.p + start, nlen), jid);
-        if (old == SPEC_NONE) {
-            X->njobs++;
-            continue;
+    /* names, PIPE at a time: render and hash a batch, prefetch the table
+     * slots, then insert; the slot loads are the cost (a cache miss per
+     * name), and this way they overlap */
+    uint64_t bstart[PIPE], blen[PIPE], bh[PIPE];
+    for (uint64_t c0 = 0; c0 < E->C; c0 += PIPE) {
+        uint32_t nb = (uint32_t)VL_MIN((uint64_t)PIPE, E->C - c0);
+        for (uint32_t k = 0; k < nb; k++) {
+            set_combo(E, c0 + k);
+            bstart[k] = X->pool.len;
+            render(X, E, &E->t_name, &X->pool);
+            blen[k] = X->pool.len - bstart[k];
+            sbuf_addc(&X->pool, '\0');
+            bh[k] = strtab_hash(X->pool.p + bstart[k], blen[k]);
+            strtab_prefetch(&X->jtab, bh[k]);
         }
-        if (old < eo->first) {
-            const struct rent *o = entry_of(X, old, (uint64_t)(eo - X->eo));
-            ldiag_add(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_DUP,
-                      "duplicate job name '%s' (the job at line %" PRIu32 " has it too)",
-                      X->pool.p + start, o ? loc_line(o->loc) + 1 : 0);
-        } else
-            eo->collapsed = true;
-        X->pool.len = start;
+        for (uint32_t k = 0; k < nb; k++) {
+            uint32_t jid = X->njobs;
+            X->name_off[jid] = bstart[k];
+            uint32_t old = strtab_put(&X->jtab, X->pool.p + bstart[k], blen[k], bh[k], jid);
+            if (old == SPEC_NONE) {
+                X->njobs++;
+                continue;
+            }
+            /* the rejected name stays in the pool as dead bytes */
+            if (old < eo->first) {
+                const struct rent *o = entry_of(X, old, (uint64_t)(eo - X->eo));
+                ldiag_add(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_DUP,
+                          "duplicate job name '%s' (the job at line %" PRIu32 " has it too)",
+                          X->pool.p + bstart[k], o ? loc_line(o->loc) + 1 : 0);
+            } else {
+                eo->collapsed = true;
+            }
+        }
     }
     eo->n = X->njobs - eo->first;
     uint32_t *order = NULL;
@@ -1093,6 +1110,8 @@ static void pass_a_entry(struct X *X, struct E *E, struct eout *eo)
             while (E->nfan && next_fan(E))
                 job_file_items(X, E, jid, true);
         }
+        if (!X->has_files)
+            continue;
         sort_unique(&X->tmpu, 0);
         sort_unique(&X->tmpu2, 0);
         X->in_off[jid] = X->ins.n;
@@ -1122,7 +1141,13 @@ static void pass_a_entry(struct X *X, struct E *E, struct eout *eo)
 
 /* ---- jobs, pass B: parents ---- */
 
-static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only)
+/* A dependency name rendered ahead (pass B batches), with its hash. */
+struct pre {
+    uint64_t off, len, h;
+};
+
+static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only,
+                          const struct pre *pre, uint64_t *pi)
 {
     const struct raw *R = X->R;
     for (uint32_t k = 0; k < E->e->it_n; k++) {
@@ -1132,15 +1157,26 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only)
         const struct tmpl *t = &E->t_items[k];
         if (fan_only && !(t->mask & E->fan_mask))
             continue;
-        X->scratch.len = 0;
-        render(X, E, t, &X->scratch);
-        const char *s = X->scratch.p ? X->scratch.p : "";
+        const char *s;
+        uint64_t slen, h;
+        if (pre && it->kind == IT_DEP && !(t->mask & E->fan_mask)) {
+            const struct pre *q = &pre[(*pi)++];
+            s = X->scratch2.p + q->off;
+            slen = q->len;
+            h = q->h;
+        } else {
+            X->scratch.len = 0;
+            render(X, E, t, &X->scratch);
+            s = X->scratch.p ? X->scratch.p : "";
+            slen = X->scratch.len;
+            h = it->kind == IT_DEP ? strtab_hash(s, slen) : 0;
+        }
         if (it->kind == IT_DEP) {
-            uint32_t p = strtab_find(&X->jtab, s, X->scratch.len, strtab_hash(s, X->scratch.len));
+            uint32_t p = strtab_find(&X->jtab, s, slen, h);
             if (p == SPEC_NONE) {
                 ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_UNKNOWN_JOB,
                           "'%s' depends on '%.*s', which matches no job",
-                          X->pool.p + X->name_off[jid], (int)X->scratch.len, s);
+                          X->pool.p + X->name_off[jid], (int)slen, s);
                 continue;
             }
             if (p == jid) {
@@ -1152,7 +1188,7 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only)
             push_u32(&X->tmpu, p);
             continue;
         }
-        uint32_t id = rx_get(X, 'j', s, X->scratch.len, t->loc, t->mask == 0);
+        uint32_t id = rx_get(X, 'j', s, slen, t->loc, t->mask == 0);
         const struct rx *r = &VEC_AT(X->rxs, struct rx, id);
         if (r->bad)
             continue;
@@ -1167,51 +1203,84 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only)
         if (!added)
             ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_RX_NONE,
                       "'%s': depends_on_regexes pattern '%.*s' matches no other job",
-                      X->pool.p + X->name_off[jid], (int)X->scratch.len, s);
+                      X->pool.p + X->name_off[jid], (int)slen, s);
     }
 }
 
 static void pass_b_entry(struct X *X, struct E *E, const struct eout *eo)
 {
     bool has_dep = false;
+    uint32_t npre = 0; /* depends_on items without fan-in: rendered ahead */
     for (uint32_t k = 0; k < E->e->it_n; k++) {
         uint8_t kind = VEC_AT(X->R->items, struct ritem, E->e->it_first + k).kind;
         has_dep |= kind == IT_DEP || kind == IT_DEPRX;
+        npre += kind == IT_DEP && !(E->t_items[k].mask & E->fan_mask);
     }
     uint32_t *order = NULL;
     uint64_t *off = NULL;
     if (eo->collapsed && has_dep)
         collapse_map(X, E, eo, &order, &off);
-    for (uint32_t i = 0; i < eo->n; i++) {
-        uint32_t jid = eo->first + i;
-        X->tmpu.n = 0;
-        if (has_dep) {
-            uint64_t nc = eo->collapsed ? off[i + 1] - off[i] : 1;
-            for (uint64_t k = 0; k < nc; k++) {
-                set_combo(E, eo->collapsed ? order[off[i] + k] : i);
+    bool batch = npre && !eo->collapsed;
+    struct pre *pre = batch ? vl_xmalloc((size_t)PIPE * npre * sizeof *pre) : NULL;
+    for (uint32_t i0 = 0; i0 < eo->n; i0 += PIPE) {
+        uint32_t nb = VL_MIN((uint32_t)PIPE, eo->n - i0);
+        if (batch) {
+            X->scratch2.len = 0;
+            uint64_t np = 0;
+            for (uint32_t b = 0; b < nb; b++) {
+                set_combo(E, i0 + b);
                 first_fan(E);
-                add_dep_items(X, E, jid, false);
-                while (E->nfan && next_fan(E))
-                    add_dep_items(X, E, jid, true);
+                for (uint32_t k = 0; k < E->e->it_n; k++) {
+                    const struct tmpl *t = &E->t_items[k];
+                    if (VEC_AT(X->R->items, struct ritem, E->e->it_first + k).kind != IT_DEP ||
+                        (t->mask & E->fan_mask))
+                        continue;
+                    struct pre *q = &pre[np++];
+                    q->off = X->scratch2.len;
+                    render(X, E, t, &X->scratch2);
+                    q->len = X->scratch2.len - q->off;
+                    q->h = strtab_hash(X->scratch2.p + q->off, q->len);
+                    strtab_prefetch(&X->jtab, q->h);
+                }
             }
         }
-        for (uint64_t k = X->in_off[jid]; k < X->in_off[jid + 1]; k++) {
-            uint32_t p = VEC_AT(X->files, struct spec_file, VEC_AT(X->ins, uint32_t, k)).producer;
-            if (p != SPEC_NONE && p != jid)
-                push_u32(&X->tmpu, p);
+        uint64_t pi = 0;
+        for (uint32_t b = 0; b < nb; b++) {
+            uint32_t i = i0 + b;
+            uint32_t jid = eo->first + i;
+            X->tmpu.n = 0;
+            if (has_dep) {
+                uint64_t nc = eo->collapsed ? off[i + 1] - off[i] : 1;
+                for (uint64_t k = 0; k < nc; k++) {
+                    set_combo(E, eo->collapsed ? order[off[i] + k] : i);
+                    first_fan(E);
+                    add_dep_items(X, E, jid, false, pre, &pi);
+                    while (E->nfan && next_fan(E))
+                        add_dep_items(X, E, jid, true, NULL, NULL);
+                }
+            }
+            for (uint64_t k = X->has_files ? X->in_off[jid] : 0;
+                 X->has_files && k < X->in_off[jid + 1]; k++) {
+                uint32_t p =
+                    VEC_AT(X->files, struct spec_file, VEC_AT(X->ins, uint32_t, k)).producer;
+                if (p != SPEC_NONE && p != jid)
+                    push_u32(&X->tmpu, p);
+            }
+            sort_unique(&X->tmpu, 0);
+            X->npar[jid] = 0;
+            if (X->pars.n + X->tmpu.n > MAX_EDGES_BUILD) {
+                if (!X->too_big)
+                    lerr(X->g, LOC_NONE, "the workflow has more than %" PRIu64 " dependencies",
+                         (uint64_t)MAX_EDGES_BUILD);
+                X->too_big = true;
+                continue;
+            }
+            for (uint64_t k = 0; k < X->tmpu.n; k++)
+                push_u32(&X->pars, VEC_AT(X->tmpu, uint32_t, k));
+            X->npar[jid] = (uint32_t)X->tmpu.n;
         }
-        sort_unique(&X->tmpu, 0);
-        X->par_off[jid] = X->pars.n;
-        if (X->pars.n + X->tmpu.n > MAX_EDGES_BUILD) {
-            if (!X->too_big)
-                lerr(X->g, LOC_NONE, "the workflow has more than %" PRIu64 " dependencies",
-                     (uint64_t)MAX_EDGES_BUILD);
-            X->too_big = true;
-            continue;
-        }
-        for (uint64_t k = 0; k < X->tmpu.n; k++)
-            push_u32(&X->pars, VEC_AT(X->tmpu, uint32_t, k));
     }
+    free(pre);
     free(order);
     free(off);
 }
@@ -1287,7 +1356,8 @@ static int build_edges(struct X *X, struct spec *s)
     uint64_t m = X->pars.n;
     struct vl_err err = {0};
     s->kid_off = vl_alloc_array((uint64_t)n + 1, sizeof *s->kid_off, true, "dependencies", &err);
-    s->npar = vl_alloc_array(n ? n : 1, sizeof *s->npar, false, "dependencies", &err);
+    s->npar = X->npar;
+    X->npar = NULL;
     s->kids = vl_alloc_array(m ? m : 1, sizeof *s->kids, false, "dependencies", &err);
     if (!s->kid_off || !s->npar || !s->kids) {
         lerr(X->g, LOC_NONE, "%s", err.msg);
@@ -1304,16 +1374,13 @@ static int build_edges(struct X *X, struct spec *s)
         return VL_ETOOBIG;
     }
     memcpy(pos, s->kid_off, (uint64_t)n * sizeof *pos);
-    for (uint32_t c = 0; c < n; c++) {
-        s->npar[c] = (uint32_t)(X->par_off[c + 1] - X->par_off[c]);
-        for (uint64_t e = X->par_off[c]; e < X->par_off[c + 1]; e++)
+    uint64_t e = 0;
+    for (uint32_t c = 0; c < n; c++) /* parents are stored in child order */
+        for (uint32_t k = 0; k < s->npar[c]; k++, e++)
             s->kids[pos[pars[e]]++] = c; /* children come in ascending c */
-    }
     free(pos);
     s->nedges = m;
     vec_free(&X->pars);
-    free(X->par_off);
-    X->par_off = NULL;
 
     /* Kahn: iterative, O(jobs + edges) */
     uint32_t *deg = vl_alloc_array(n ? n : 1, sizeof *deg, false, "the cycle check", &err);
@@ -1331,15 +1398,90 @@ static int build_edges(struct X *X, struct spec *s)
             queue[tail++] = j;
     while (head < tail) {
         uint32_t j = queue[head++];
-        for (uint64_t e = s->kid_off[j]; e < s->kid_off[j + 1]; e++)
-            if (--deg[s->kids[e]] == 0)
-                queue[tail++] = s->kids[e];
+        for (uint64_t k = s->kid_off[j]; k < s->kid_off[j + 1]; k++)
+            if (--deg[s->kids[k]] == 0)
+                queue[tail++] = s->kids[k];
     }
     free(queue);
     if (tail != n)
         report_cycle(X, s, deg);
     free(deg);
     return 0;
+}
+
+/* ---- estimates: reserve once instead of growing (copies, page faults) ---- */
+
+static uint64_t est_value(struct X *X, const struct param *p, uint32_t i, const struct fspec *fs)
+{
+    struct val v;
+    param_value(X->R, p, i, &v);
+    X->scratch.len = 0;
+    fmt_value(&X->scratch, &v, fs);
+    return X->scratch.len;
+}
+
+/* An upper bound of the rendered length of t (without its NUL). */
+static uint64_t est_segs(struct X *X, const struct E *E, uint32_t first, uint32_t n)
+{
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        const struct seg *s = &VEC_AT(X->segs, struct seg, first + k);
+        if (s->kind == SEG_LIT) {
+            total += s->len;
+        } else if (s->kind == SEG_REF) {
+            total += X->max_path;
+            k += s->nsub;
+        } else {
+            const struct param *p = E->pt[s->param];
+            uint64_t w = 0;
+            if (p->kind == PK_LIST) {
+                for (uint32_t i = 0; i < p->n && i < 4096; i++)
+                    w = VL_MAX(w, est_value(X, p, i, &s->fs));
+                if (p->n > 4096)
+                    w += 64; /* long lists: a margin instead of formatting all */
+            } else {
+                w = VL_MAX(est_value(X, p, 0, &s->fs), est_value(X, p, p->n - 1, &s->fs));
+                w += p->kind == PK_INT ? 0 : p->kind == PK_DEC ? 18 : 26;
+            }
+            total += w;
+        }
+    }
+    return total;
+}
+
+static uint64_t est_tmpl(struct X *X, const struct E *E, const struct tmpl *t)
+{
+    return t->present ? est_segs(X, E, t->first, t->n) + 1 : 0;
+}
+
+/* Sums instances and string bytes over all job entries, then reserves. */
+static void reserve_all(struct X *X)
+{
+    const struct raw *R = X->R;
+    uint64_t jobs = 0, bytes = 0;
+    struct E E;
+    X->quiet = true;
+    for (uint64_t i = 0; i < R->jobs.n; i++) {
+        X->segs.n = 0;
+        if (entry_begin(X, &E, &VEC_AT(R->jobs, struct rent, i))) {
+            uint64_t per = est_tmpl(X, &E, &E.t_name) + est_tmpl(X, &E, &E.t_cmd) +
+                           est_tmpl(X, &E, &E.t_script) + 1;
+            jobs += E.C;
+            bytes += per > (1ull << 40) / (E.C ? E.C : 1) ? (1ull << 40) : per * E.C;
+        }
+        entry_end(&E);
+        if (jobs > MAX_JOBS_BUILD || bytes > (1ull << 40))
+            break;
+    }
+    X->quiet = false;
+    uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    if (jobs <= MAX_JOBS_BUILD && jobs * 96 <= ram)
+        jobs_reserve(X, jobs);
+    if (bytes <= ram / 4)
+        sbuf_reserve(&X->pool, X->pool.len + bytes);
+    strtab_free(&X->jtab);
+    strtab_init(&X->jtab, &X->pool.p, &X->name_off,
+                jobs <= MAX_JOBS_BUILD && jobs * 96 <= ram ? jobs : 1024);
 }
 
 /* ---- the whole ---- */
@@ -1369,7 +1511,9 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
     sbuf_addc(&X.pool, '\0'); /* offset 0: the empty string */
     int rc = 0;
 
+    X.has_files = R->files.n || R->uds.n;
     expand_files(&X);
+    reserve_all(&X);
 
     /* pass A */
     X.eo = vl_xcalloc(R->jobs.n ? R->jobs.n : 1, sizeof *X.eo);
@@ -1390,12 +1534,13 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
         rc = VL_ETOOBIG;
         goto out;
     }
-    X.in_off[X.njobs] = X.ins.n;
-    X.out_off[X.njobs] = X.outs.n;
+    if (X.has_files) {
+        X.in_off[X.njobs] = X.ins.n;
+        X.out_off[X.njobs] = X.outs.n;
+    }
 
     /* pass B */
     X.quiet = true;
-    X.par_off = vl_xmalloc(((uint64_t)X.njobs + 1) * sizeof *X.par_off);
     for (uint64_t i = 0; i < R->jobs.n && !X.too_big; i++) {
         if (X.eo[i].bad)
             continue;
@@ -1411,7 +1556,6 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
         rc = VL_ETOOBIG;
         goto out;
     }
-    X.par_off[X.njobs] = X.pars.n;
 
     /* hand the arrays over to the spec */
     s->path = vl_xstrdup(path);
@@ -1423,6 +1567,7 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
     s->rr = shrink(X.rr, X.njobs, sizeof *X.rr);
     s->fh = shrink(X.fh, X.njobs, sizeof *X.fh);
     s->flags = shrink(X.flags, X.njobs, sizeof *X.flags);
+    X.npar = shrink(X.npar, X.njobs, sizeof *X.npar);
     X.name_off = X.cmd_off = NULL;
     X.rr = X.fh = NULL;
     X.flags = NULL;
@@ -1473,7 +1618,7 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
     s->nfiles = (uint32_t)X.files.n;
     s->files = X.files.p ? shrink(X.files.p, X.files.n, sizeof *s->files) : NULL;
     X.files.p = NULL;
-    if (s->nfiles) {
+    if (s->nfiles && X.has_files) {
         s->in_off = shrink(X.in_off, (uint64_t)X.njobs + 1, sizeof *X.in_off);
         s->out_off = shrink(X.out_off, (uint64_t)X.njobs + 1, sizeof *X.out_off);
         X.in_off = X.out_off = NULL;
@@ -1513,7 +1658,7 @@ out:
     free(X.fname_off);
     free(X.in_off);
     free(X.out_off);
-    free(X.par_off);
+    free(X.npar);
     free(X.rxoff);
     vec_free(&X.files);
     vec_free(&X.ins);

@@ -46,6 +46,9 @@ uint64_t loc_of_byte(const char *buf, size_t len, size_t off);
 /* The location of byte off of string s whose start is at loc. */
 uint64_t loc_inner(uint64_t loc, const char *s, size_t off);
 
+/* realloc (aborting on failure) that asks for huge pages on large blocks */
+void *big_realloc(void *p, size_t bytes);
+
 /* ---- a growable byte buffer with 64-bit length (string pools) ---- */
 struct sbuf {
     char *p;
@@ -54,6 +57,8 @@ struct sbuf {
 void sbuf__grow(struct sbuf *b, uint64_t extra);
 static inline void sbuf_add(struct sbuf *b, const void *s, size_t n)
 {
+    if (VL_UNLIKELY(!n))
+        return;
     if (VL_UNLIKELY(b->len + n > b->cap))
         sbuf__grow(b, n);
     memcpy(b->p + b->len, s, n);
@@ -67,6 +72,8 @@ static inline void sbuf_addc(struct sbuf *b, char c)
 }
 static inline void sbuf_addfill(struct sbuf *b, char c, size_t n)
 {
+    if (VL_UNLIKELY(!n))
+        return;
     if (VL_UNLIKELY(b->len + n > b->cap))
         sbuf__grow(b, n);
     memset(b->p + b->len, c, n);
@@ -81,6 +88,8 @@ static inline uint64_t sbuf_addz(struct sbuf *b, const char *s, size_t n)
     return off;
 }
 void sbuf_free(struct sbuf *b);
+/* Makes the capacity at least total bytes. */
+void sbuf_reserve(struct sbuf *b, uint64_t total);
 
 /* A growable array of fixed-size elements. */
 struct vec {
@@ -316,5 +325,9 @@ uint32_t strtab_find(const struct strtab *t, const char *s, size_t n, uint64_t h
  * else the existing id. */
 uint32_t strtab_put(struct strtab *t, const char *s, size_t n, uint64_t h, uint32_t id);
 void strtab_free(struct strtab *t);
+static inline void strtab_prefetch(const struct strtab *t, uint64_t h)
+{
+    __builtin_prefetch(&t->slot[h & t->mask]);
+}
 
 #endif /* VOLLEY_LOADER_LOAD_INT_H */

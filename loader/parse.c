@@ -314,6 +314,8 @@ struct mapit {
     const char *where;    /* "a job", "the workflow" */
     const char *warn_why; /* why warn keys are ignored */
     uint64_t seen;
+    uint64_t soft; /* keys set from a '<<' merge: an explicit key overrides */
+    int merge;     /* open '<<' mappings */
     bool open;
     uint64_t loc; /* the mapping */
     char key[64]; /* the current key (truncated) */
@@ -324,6 +326,8 @@ static bool map_begin(struct P *P, struct mapit *m, const char *what)
 {
     const struct yev *e = yread_peek(P->r);
     m->seen = 0;
+    m->soft = 0;
+    m->merge = 0;
     m->open = false;
     m->loc = e->loc;
     if (e->type != YEV_MAP) {
@@ -344,10 +348,28 @@ static int map_next(struct P *P, struct mapit *m)
         const struct yev *e = yread_peek(P->r);
         if (e->type == YEV_MAP_END) {
             yread_next(P->r);
+            if (m->merge) {
+                m->merge--;
+                continue;
+            }
             return -1;
         }
         if (e->type == YEV_ERR || e->type == YEV_END)
             return -1;
+        if (e->type == YEV_SCALAR && !e->quoted && !strcmp(e->val, "<<")) {
+            /* a YAML merge key (<<: *defaults): its keys join this mapping */
+            uint64_t kloc = e->loc;
+            yread_next(P->r);
+            e = yread_peek(P->r);
+            if (e->type == YEV_MAP) {
+                yread_next(P->r);
+                m->merge++;
+            } else if (e->type != YEV_ERR && e->type != YEV_END) {
+                lerr(P->g, kloc, "'<<' (a YAML merge) needs one mapping, like <<: *defaults");
+                yread_skip(P->r);
+            }
+            continue;
+        }
         if (e->type != YEV_SCALAR) {
             lerr(P->g, e->loc, "keys in %s must be strings, not %s", m->where, kind_name(e));
             yread_skip(P->r);
@@ -362,15 +384,28 @@ static int map_next(struct P *P, struct mapit *m)
         for (size_t i = 0; i < m->nkeys; i++) {
             if (strcmp(key, m->keys[i]))
                 continue;
-            if (m->seen & (1ull << i)) {
+            uint64_t bit = 1ull << i;
+            if (m->merge) {
+                if (m->seen & bit) { /* set explicitly or merged before: keep it */
+                    yread_skip(P->r);
+                    goto next;
+                }
+                m->soft |= bit;
+            } else if ((m->seen & bit) && !(m->soft & bit)) {
                 lerr(P->g, m->key_loc, "duplicate key '%s' in %s", key, m->where);
                 yread_skip(P->r);
                 goto next;
+            } else {
+                m->soft &= ~bit;
             }
-            m->seen |= 1ull << i;
+            m->seen |= bit;
             return (int)i;
         }
         bool warned = false;
+        if (m->nwarn && !strncmp(key, "x-", 2)) { /* an extension key: holds YAML anchors */
+            yread_skip(P->r);
+            goto next;
+        }
         for (size_t i = 0; i < m->nwarn; i++) {
             size_t wl = strlen(m->warn[i]);
             bool prefix = wl && m->warn[i][wl - 1] == '*';
