@@ -1324,6 +1324,16 @@ static void report_cycle(struct X *X, struct spec *s, const uint32_t *deg)
         c[i] = c[m - 1 - i];
         c[m - 1 - i] = t;
     }
+    /* start at the job written first, so the message reads like the file */
+    uint64_t lo = 0;
+    for (uint64_t i = 1; i < m; i++)
+        if (c[i] < c[lo])
+            lo = i;
+    uint32_t *rot = vl_xmalloc(m * sizeof *rot);
+    for (uint64_t i = 0; i < m; i++)
+        rot[i] = c[(lo + i) % m];
+    memcpy(c, rot, m * sizeof *rot);
+    free(rot);
     struct sbuf b = {0};
     for (uint64_t i = 0; i < m; i++) {
         if (m > 12 && i == 8) {
