@@ -198,6 +198,10 @@ void ldiag_add(struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char
         d->nerrors++;
     else
         d->nwarnings++;
+    /* the message's format tells call sites apart: only repeats of one
+     * message at one place fold */
+    for (const char *f = fmt; *f; f++)
+        kind = kind * 31u + (unsigned char)*f;
     uint64_t key = (loc == LOC_NONE ? 0 : (loc & ~(uint64_t)LOC_EXACT)) ^
                    ((uint64_t)kind << 1 | (uint64_t)sev) * 0x9e3779b97f4a7c15ULL;
     key |= 1; /* never 0: 0 marks an empty slot */

@@ -137,7 +137,10 @@ struct X {
     struct strtab rxtab;
     struct vec rxres; /* uint32_t */
     pcre2_match_data *md;
-    bool quiet; /* pass B recompiles templates: do not report twice */
+    bool quiet;            /* pass B recompiles templates: do not report twice */
+    bool jobs_incomplete;  /* a job entry was dropped for an error: no "matches no job" */
+    bool files_incomplete; /* likewise for files and user_data */
+    uint32_t cur_jid;      /* the job whose command is being rendered, for messages */
     bool too_big;
 };
 
@@ -419,7 +422,7 @@ static bool compile(struct X *X, struct E *E, struct tmpl *t, const struct rstr 
                     const char *field)
 {
     memset(t, 0, sizeof *t);
-    if (rs->off == RSTR_NONE)
+    if (rs->off >= RSTR_BAD)
         return true;
     t->present = true;
     t->src = raw_str(X->R, rs->off);
@@ -463,11 +466,13 @@ static bool render_segs(struct X *X, struct E *E, const struct tmpl *t, uint32_t
                 static const char *const what[] = {"files.input", "files.output", "user_data.input",
                                                    "user_data.output"};
                 bool ud = s->ref >= REF_UIN;
-                lerr(X->g, loc_inner(t->loc, t->src, s->off),
-                     "'%s' uses ${%s.%.*s}, but no %s is named '%.*s'",
-                     E->e->is_file ? "?" : ename(X, E), what[s->ref], (int)nb->len,
-                     nb->p ? nb->p : "", ud ? "user_data entry" : "file", (int)nb->len,
-                     nb->p ? nb->p : "");
+                if (!X->files_incomplete)
+                    lerr(X->g, loc_inner(t->loc, t->src, s->off),
+                         "'%s' uses ${%s.%.*s}, but no %s is named '%.*s'",
+                         X->cur_jid != SPEC_NONE ? X->pool.p + X->name_off[X->cur_jid]
+                                                 : ename(X, E),
+                         what[s->ref], (int)nb->len, nb->p ? nb->p : "",
+                         ud ? "user_data entry" : "file", (int)nb->len, nb->p ? nb->p : "");
                 sbuf_add(out, t->src + s->off, s->len);
                 ok = false;
                 continue;
@@ -523,8 +528,10 @@ static bool entry_begin(struct X *X, struct E *E, const struct rent *e)
         const char *pn = raw_str(R, it->s.off);
         const struct param *p = find_shared(R, pn);
         if (!p) {
-            if (X->quiet)
+            if (X->quiet) {
+                E->ok = false;
                 continue;
+            }
             const char *cands[64];
             size_t nc = 0;
             for (uint64_t i = 0; i < R->sparams.n && nc < 64; i++)
@@ -535,7 +542,7 @@ static bool entry_begin(struct X *X, struct E *E, const struct rent *e)
                      "use_parameters: '%s' is not a shared parameter; did you mean '%s'?", pn, dym);
             else
                 lerr(X->g, it->s.loc, "use_parameters: '%s' is not a shared parameter", pn);
-            /* reported; the rest of the entry is still checked */
+            E->ok = false; /* its placeholders would only cascade */
             continue;
         }
         bool local = false;
@@ -572,6 +579,10 @@ static bool entry_begin(struct X *X, struct E *E, const struct rent *e)
         }
         E->pt[E->np++] = &VEC_AT(R->params, struct param, e->lp_first + l);
     }
+    for (uint32_t p = 0; p < E->np; p++)
+        if (E->pt[p]->bad)
+            E->ok = false; /* its value's error is reported; so are the rest of
+                              its mistakes, once it is fixed */
     if (!E->ok)
         return false;
 
@@ -709,6 +720,7 @@ static void expand_files(struct X *X)
     for (uint64_t i = 0; i < R->files.n; i++) {
         const struct rent *e = &VEC_AT(R->files, struct rent, i);
         if (!entry_begin(X, &E, e)) {
+            X->files_incomplete = true;
             entry_end(&E);
             continue;
         }
@@ -975,7 +987,7 @@ static void job_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only
             uint32_t id = rx_get(X, ud ? 'u' : 'f', X->scratch.p ? X->scratch.p : "",
                                  X->scratch.len, t->loc, t->mask == 0);
             const struct rx *r = &VEC_AT(X->rxs, struct rx, id);
-            if (!r->bad && r->nres == 0)
+            if (!r->bad && r->nres == 0 && !X->files_incomplete)
                 ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_RX_NONE,
                           "'%s': pattern '%.*s' matches no %s", X->pool.p + X->name_off[jid],
                           (int)X->scratch.len, X->scratch.p, ud ? "user_data entry" : "file");
@@ -986,6 +998,8 @@ static void job_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only
         uint32_t fid = strtab_find(ud ? &X->utab : &X->ftab, X->scratch.p ? X->scratch.p : "",
                                    X->scratch.len, strtab_hash(X->scratch.p, X->scratch.len));
         if (fid == SPEC_NONE) {
+            if (X->files_incomplete)
+                continue;
             ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_UNKNOWN_FILE,
                       "'%s' %s %s '%.*s', which is not declared in %s",
                       X->pool.p + X->name_off[jid], out ? "writes" : "reads",
@@ -1085,6 +1099,7 @@ static void pass_a_entry(struct X *X, struct E *E, struct eout *eo)
             set_combo(E, c);
             first_fan(E);
             X->refs.n = 0;
+            X->cur_jid = jid;
             if (k == 0) {
                 X->cmd_off[jid] = X->pool.len;
                 render_cmd(X, E, &X->pool);
@@ -1135,6 +1150,7 @@ static void pass_a_entry(struct X *X, struct E *E, struct eout *eo)
                 f->producer = jid;
         }
     }
+    X->cur_jid = SPEC_NONE;
     free(order);
     free(off);
 }
@@ -1174,6 +1190,8 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only,
         if (it->kind == IT_DEP) {
             uint32_t p = strtab_find(&X->jtab, s, slen, h);
             if (p == SPEC_NONE) {
+                if (X->jobs_incomplete)
+                    continue;
                 ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_UNKNOWN_JOB,
                           "'%s' depends on '%.*s', which matches no job",
                           X->pool.p + X->name_off[jid], (int)slen, s);
@@ -1200,7 +1218,7 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only,
                 added++;
             }
         }
-        if (!added)
+        if (!added && !X->jobs_incomplete)
             ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_RX_NONE,
                       "'%s': depends_on_regexes pattern '%.*s' matches no other job",
                       X->pool.p + X->name_off[jid], (int)slen, s);
@@ -1522,6 +1540,9 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
     int rc = 0;
 
     X.has_files = R->files.n || R->uds.n;
+    X.cur_jid = SPEC_NONE;
+    X.jobs_incomplete = R->bad_jobs > 0;
+    X.files_incomplete = R->bad_files > 0;
     expand_files(&X);
     reserve_all(&X);
 
@@ -1534,10 +1555,12 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
         if (!entry_begin(&X, &E, e)) {
             X.eo[i].bad = true;
             X.eo[i].first = X.njobs;
+            X.jobs_incomplete = true;
             entry_end(&E);
             continue;
         }
         pass_a_entry(&X, &E, &X.eo[i]);
+        X.jobs_incomplete |= X.eo[i].bad;
         entry_end(&E);
     }
     if (X.too_big) {
@@ -1570,7 +1593,7 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
     /* hand the arrays over to the spec */
     s->path = vl_xstrdup(path);
     s->name = vl_xstrdup(R->wf_name.off != RSTR_NONE ? raw_str(R, R->wf_name.off) : "");
-    s->description = R->wf_desc.off != RSTR_NONE ? vl_xstrdup(raw_str(R, R->wf_desc.off)) : NULL;
+    s->description = R->wf_desc.off < RSTR_BAD ? vl_xstrdup(raw_str(R, R->wf_desc.off)) : NULL;
     s->njobs = X.njobs;
     s->name_off = shrink(X.name_off, X.njobs, sizeof *X.name_off);
     s->cmd_off = shrink(X.cmd_off, X.njobs, sizeof *X.cmd_off);
@@ -1614,7 +1637,7 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
     for (uint32_t i = 0; i < s->nrules; i++) {
         const struct rrule *r = &VEC_AT(R->rules, struct rrule, i);
         s->rules[i] = r->v;
-        if (r->script.off != RSTR_NONE) {
+        if (r->script.off < RSTR_BAD) {
             const char *sc = raw_str(R, r->script.off);
             s->rules[i].script_off = sbuf_addz(&X.pool, sc, strlen(sc));
         }

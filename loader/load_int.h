@@ -178,6 +178,7 @@ struct param {
     uint64_t nloc;  /* where its name was written */
     uint8_t kind;   /* PK_* */
     uint8_t types;  /* VT_* bits of its values */
+    uint8_t bad;    /* its value had an error (reported): entries using it are skipped */
     uint32_t n;     /* number of values */
     int64_t a, s;   /* PK_INT: a + i*s; PK_DEC: (a + i*s) / scale */
     double fa, fs;  /* PK_FLT: fa + i*fs */
@@ -226,6 +227,7 @@ struct rstr {
     uint64_t loc;
 };
 #define RSTR_NONE UINT64_MAX
+#define RSTR_BAD (UINT64_MAX - 1) /* present but of the wrong kind (reported) */
 
 /* Kinds of list items of an entry. */
 enum {
@@ -294,6 +296,8 @@ struct raw {
     struct vec rules;   /* struct rrule */
     struct vec codes;   /* int32_t */
     struct vec uds;     /* struct rud */
+    uint64_t bad_jobs;  /* job entries dropped for errors (already reported) */
+    uint64_t bad_files; /* file and user_data entries dropped likewise */
 };
 static inline const char *raw_str(const struct raw *R, uint64_t off)
 {

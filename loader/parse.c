@@ -107,8 +107,12 @@ static struct rstr take_str(struct P *P)
 
 static void get_str(struct P *P, const char *key, struct rstr *out)
 {
-    if (!want_scalar(P, key, "a string"))
+    uint64_t loc = yread_peek(P->r)->loc;
+    if (!want_scalar(P, key, "a string")) {
+        out->off = RSTR_BAD;
+        out->loc = loc;
         return;
+    }
     if (yev_is_null(yread_peek(P->r))) {
         yread_next(P->r);
         return;
@@ -545,11 +549,10 @@ static void parse_params(struct P *P, struct vec *out, uint64_t *first, uint32_t
             yread_skip(P->r);
             ok = false;
         }
-        if (ok) {
-            *(struct param *)vec_push(out) = p;
-            if (n)
-                (*n)++;
-        }
+        p.bad = !ok; /* kept, so its placeholders are known; its entry is skipped */
+        *(struct param *)vec_push(out) = p;
+        if (n)
+            (*n)++;
     }
 }
 
@@ -602,8 +605,10 @@ static void parse_job(struct P *P)
     x.it_first = P->R->items.n;
     x.mode_loc = LOC_NONE;
     struct mapit m = {.keys = job_keys, .nkeys = VL_ARRAY_LEN(job_keys), .where = "a job"};
-    if (!map_begin(P, &m, "a job"))
+    if (!map_begin(P, &m, "a job")) {
+        P->R->bad_jobs++;
         return;
+    }
     x.loc = m.loc;
     int k;
     bool b;
@@ -689,14 +694,19 @@ static void parse_job(struct P *P)
         ok = false;
     }
     if (x.cmd.off == RSTR_NONE) {
-        if (x.name.off != RSTR_NONE)
+        if (x.name.off < RSTR_BAD)
             lerr(P->g, x.loc, "job '%s' needs a 'command'", raw_str(P->R, x.name.off));
-        else
+        else if (x.name.off == RSTR_NONE)
             lerr(P->g, x.loc, "a job needs a 'command'");
         ok = false;
     }
+    if (x.name.off == RSTR_BAD || x.cmd.off == RSTR_BAD || x.script.off == RSTR_BAD ||
+        x.rr.off == RSTR_BAD || x.fh.off == RSTR_BAD)
+        ok = false; /* reported where the wrong kind of value was */
     if (ok)
         *(struct rent *)vec_push(&P->R->jobs) = x;
+    else
+        P->R->bad_jobs++;
 }
 
 static const char *const file_keys[] = {"name", "path", "parameters", "parameter_mode",
@@ -712,8 +722,10 @@ static void parse_file(struct P *P)
     x.it_first = P->R->items.n;
     x.mode_loc = LOC_NONE;
     struct mapit m = {.keys = file_keys, .nkeys = VL_ARRAY_LEN(file_keys), .where = "a file"};
-    if (!map_begin(P, &m, "a file"))
+    if (!map_begin(P, &m, "a file")) {
+        P->R->bad_files++;
         return;
+    }
     x.loc = m.loc;
     int k;
     while ((k = map_next(P, &m)) >= 0) {
@@ -738,14 +750,18 @@ static void parse_file(struct P *P)
     x.it_n = (uint32_t)(P->R->items.n - x.it_first);
     if (failed(P))
         return;
+    P->R->bad_files++; /* until it is pushed below */
     if (x.name.off == RSTR_NONE) {
         lerr(P->g, x.loc, "a file needs a 'name'");
         return;
     }
-    if (x.path.off == RSTR_NONE) {
+    if (x.path.off == RSTR_NONE && x.name.off != RSTR_BAD) {
         lerr(P->g, x.loc, "file '%s' needs a 'path'", raw_str(P->R, x.name.off));
         return;
     }
+    if (x.name.off == RSTR_BAD || x.path.off == RSTR_BAD)
+        return;
+    P->R->bad_files--;
     *(struct rent *)vec_push(&P->R->files) = x;
 }
 
@@ -773,8 +789,10 @@ static void parse_ud(struct P *P)
     }
     if (failed(P))
         return;
-    if (u.name.off == RSTR_NONE) {
-        lerr(P->g, m.loc, "a user_data entry needs a 'name'");
+    if (u.name.off == RSTR_NONE || u.name.off == RSTR_BAD) {
+        if (u.name.off == RSTR_NONE)
+            lerr(P->g, m.loc, "a user_data entry needs a 'name'");
+        P->R->bad_files++;
         return;
     }
     if (u.data == RSTR_NONE)
@@ -848,8 +866,9 @@ static void parse_rr(struct P *P)
     }
     if (failed(P))
         return;
-    if (x.name.off == RSTR_NONE) {
-        lerr(P->g, m.loc, "a resource_requirements entry needs a 'name'");
+    if (x.name.off == RSTR_NONE || x.name.off == RSTR_BAD) {
+        if (x.name.off == RSTR_NONE)
+            lerr(P->g, m.loc, "a resource_requirements entry needs a 'name'");
         return;
     }
     *(struct rrr *)vec_push(&P->R->rrs) = x;
@@ -968,8 +987,9 @@ static void parse_fh(struct P *P)
     x.nrules = (uint32_t)(P->R->rules.n - x.rule_first);
     if (failed(P))
         return;
-    if (x.name.off == RSTR_NONE) {
-        lerr(P->g, m.loc, "a failure handler needs a 'name'");
+    if (x.name.off == RSTR_NONE || x.name.off == RSTR_BAD) {
+        if (x.name.off == RSTR_NONE)
+            lerr(P->g, m.loc, "a failure handler needs a 'name'");
         return;
     }
     *(struct rfh *)vec_push(&P->R->fhs) = x;
@@ -1096,6 +1116,8 @@ bool raw_parse(struct raw *R, const char *buf, size_t len, struct ldiag *g)
     if (ok) {
         if (R->wf_name.off == RSTR_NONE)
             lerr(g, R->root_loc, "the workflow needs a 'name'");
+        if (R->wf_name.off == RSTR_BAD)
+            R->wf_name.off = RSTR_NONE;
         if (!has_jobs)
             lerr(g, R->root_loc, "the workflow needs 'jobs'");
     }

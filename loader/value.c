@@ -114,7 +114,7 @@ static bool parse_list(struct raw *R, struct ldiag *g, struct param *p, char *t)
     char *s = t + 1;
     s[strlen(s) - 1] = '\0'; /* the ']' */
     if (!*trim(s)) {
-        lerr(g, p->loc, "parameter '%s': the list '%s' is empty", raw_str(R, p->name), t);
+        lerr(g, p->loc, "parameter '%s': the list is empty", raw_str(R, p->name));
         return false;
     }
     for (;;) {

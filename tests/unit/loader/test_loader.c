@@ -328,14 +328,13 @@ static void test_diagnostics(void)
     CHECK_EQ(load("name: w\n"
                   "slurm_schedulers: []\n"
                   "jobs:\n"
-                  "  - {name: a, comand: x}\n"
+                  "  - {name: a, comand: x, command: x}\n"
                   "  - name: b\n    command: x\n    depends_on: [zz]\n    scheduler: s\n"
                   "  - name: b\n    command: y\n"
                   "actions: []\n"),
              VL_ESPEC);
     CHECK_STR(diags(), "2:1: warning: 'slurm_schedulers' is ignored: volley runs on one node "
                        "without a server\n"
-                       "4:5: error: job 'a' needs a 'command'\n"
                        "4:15: error: unknown key 'comand' in a job; did you mean 'command'?\n"
                        "7:18: error: 'b' depends on 'zz', which matches no job\n"
                        "8:16: warning: 'scheduler' is ignored: volley runs jobs on this node\n"
