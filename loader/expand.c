@@ -175,7 +175,7 @@ static bool jobs_reserve(struct X *X, uint64_t more)
         X->too_big = true;
         return false;
     }
-    if (need <= X->jcap)
+    if (need <= X->jcap && X->name_off)
         return true;
     /* a workflow that cannot fit is a user error, not an abort */
     uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
@@ -191,7 +191,7 @@ static bool jobs_reserve(struct X *X, uint64_t more)
     }
     uint64_t cap = X->jcap ? X->jcap * 3 / 2 : 0;
     if (cap < need)
-        cap = need;
+        cap = need ? need : 1; /* the file CSR offsets need a slot even for no jobs */
     X->name_off = big_realloc(X->name_off, cap * sizeof *X->name_off);
     X->cmd_off = big_realloc(X->cmd_off, cap * sizeof *X->cmd_off);
     X->rr = big_realloc(X->rr, cap * sizeof *X->rr);
