@@ -67,6 +67,7 @@ int cmd_validate(int argc, char **argv)
         json_kv_uint(&j, "user_data", nud);
         json_kv_uint(&j, "resource_classes", s.nrr);
         json_kv_uint(&j, "failure_handlers", s.nfh);
+        json_kv_uint(&j, "string_bytes", s.pool_len);
         diag_print_json(&j, &d);
         json_obj_end(&j);
         if (json_finish(&j) && rc == 0)
