@@ -320,6 +320,7 @@ struct mapit {
     uint64_t seen;
     uint64_t soft; /* keys set from a '<<' merge: an explicit key overrides */
     int merge;     /* open '<<' mappings */
+    bool override; /* the key just returned replaces a merged one */
     bool open;
     uint64_t loc; /* the mapping */
     char key[64]; /* the current key (truncated) */
@@ -389,6 +390,7 @@ static int map_next(struct P *P, struct mapit *m)
             if (strcmp(key, m->keys[i]))
                 continue;
             uint64_t bit = 1ull << i;
+            m->override = !m->merge && (m->soft & bit);
             if (m->merge) {
                 if (m->seen & bit) { /* set explicitly or merged before: keep it */
                     yread_skip(P->r);
@@ -595,6 +597,33 @@ static const char *const job_keys[] = {
     "use_parameters",
 };
 
+static const uint8_t job_list_kind[] = {
+    [8] = IT_DEP,    [9] = IT_DEPRX,   [10] = IT_IN,   [11] = IT_OUT,
+    [12] = IT_UIN,   [13] = IT_UOUT,   [14] = IT_INRX, [15] = IT_OUTRX,
+    [16] = IT_UINRX, [17] = IT_UOUTRX, [20] = IT_USE,
+};
+
+/* Forgets what a '<<' merge gave for job key k (a list or the parameters),
+ * because the job's own key replaces it. */
+static void drop_merged(struct P *P, struct rent *x, int k)
+{
+    if (k == 18) {
+        P->R->params.n = x->lp_first;
+        x->lp_n = 0;
+        return;
+    }
+    if (k >= (int)sizeof job_list_kind || (!job_list_kind[k] && k != 20))
+        return;
+    uint8_t kind = job_list_kind[k];
+    uint64_t w = x->it_first;
+    for (uint64_t i = x->it_first; i < P->R->items.n; i++) {
+        struct ritem *it = &VEC_AT(P->R->items, struct ritem, i);
+        if (it->kind != kind)
+            VEC_AT(P->R->items, struct ritem, w++) = *it;
+    }
+    P->R->items.n = w;
+}
+
 static void parse_job(struct P *P)
 {
     struct rent x;
@@ -614,6 +643,8 @@ static void parse_job(struct P *P)
     bool b;
     while ((k = map_next(P, &m)) >= 0) {
         const char *key = job_keys[k];
+        if (m.override) /* a key of the job replaces the merged one */
+            drop_merged(P, &x, k);
         switch (k) {
         case 0:
             get_str(P, key, &x.name);

@@ -357,6 +357,15 @@ static void test_diagnostics(void)
              0);
     CHECK_STR(cmd("a"), "echo hi");
     CHECK_STR(cmd("b"), "echo b");
+    /* a job's own list or parameters replace the merged ones */
+    CHECK_EQ(load("name: w\nx-d: &d {command: x, depends_on: [a], parameters: {i: \"1:2\"}}\n"
+                  "jobs:\n  - {name: a, command: x}\n  - {name: z, command: x}\n"
+                  "  - {<<: *d, name: \"b{i}\", depends_on: [z]}\n"
+                  "  - {<<: *d, name: \"c{j}\", parameters: {j: \"[7]\"}}\n"),
+             0);
+    CHECK_STR(names(), "a z b1 b2 c7");
+    CHECK(dep("z", "b1") && !dep("a", "b1") && dep("a", "c7"));
+    CHECK_EQ(S.nedges, 3);
     /* a billion laughs stops */
     CHECK_EQ(
         load("name: w\njobs: []\nx-a: &a [1,1,1,1,1,1,1,1,1,1]\nx-b: &b "
