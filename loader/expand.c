@@ -1377,48 +1377,45 @@ static void report_cycle(struct X *X, struct spec *s, const uint32_t *deg)
     free(par);
 }
 
-/* Children per parent from parents per child, in-degrees, cycle check. */
+/* Zeroed memory for a workflow-sized array, on huge pages when large. */
+static void *big_zalloc(uint64_t n, size_t elem)
+{
+    void *p = big_realloc(NULL, (n ? n : 1) * elem);
+    memset(p, 0, (n ? n : 1) * elem);
+    return p;
+}
+
+/* Children per parent from parents per child, in-degrees, cycle check.
+ * kid_off doubles as the fill cursor (then shifts by one), so the only
+ * scratch is the cycle check's 8 bytes per job, after the parents list is
+ * freed. */
 static int build_edges(struct X *X, struct spec *s)
 {
     uint32_t n = X->njobs;
     uint64_t m = X->pars.n;
-    struct vl_err err = {0};
-    s->kid_off = vl_alloc_array((uint64_t)n + 1, sizeof *s->kid_off, true, "dependencies", &err);
+    s->kid_off = big_zalloc((uint64_t)n + 1, sizeof *s->kid_off);
     s->npar = X->npar;
     X->npar = NULL;
-    s->kids = vl_alloc_array(m ? m : 1, sizeof *s->kids, false, "dependencies", &err);
-    if (!s->kid_off || !s->npar || !s->kids) {
-        lerr(X->g, LOC_NONE, "%s", err.msg);
-        return VL_ETOOBIG;
-    }
+    s->kids = big_realloc(NULL, (m ? m : 1) * sizeof *s->kids);
     const uint32_t *pars = X->pars.p;
-    for (uint64_t e = 0; e < m; e++)
+    for (uint64_t e = 0; e < m; e++) /* kid_off[p + 1]: how many children p has */
         s->kid_off[pars[e] + 1]++;
-    for (uint32_t j = 0; j < n; j++)
+    for (uint32_t j = 0; j < n; j++) /* kid_off[p]: where p's children start */
         s->kid_off[j + 1] += s->kid_off[j];
-    uint64_t *pos = vl_alloc_array(n ? n : 1, sizeof *pos, false, "dependencies", &err);
-    if (!pos) {
-        lerr(X->g, LOC_NONE, "%s", err.msg);
-        return VL_ETOOBIG;
-    }
-    memcpy(pos, s->kid_off, (uint64_t)n * sizeof *pos);
     uint64_t e = 0;
-    for (uint32_t c = 0; c < n; c++) /* parents are stored in child order */
-        for (uint32_t k = 0; k < s->npar[c]; k++, e++)
-            s->kids[pos[pars[e]]++] = c; /* children come in ascending c */
-    free(pos);
+    for (uint32_t c = 0; c < n; c++) /* parents are stored in child order, so */
+        for (uint32_t k = 0; k < s->npar[c]; k++, e++) /* children come ascending */
+            s->kids[s->kid_off[pars[e]]++] = c;
+    /* kid_off[p] is now where p's children end: shift by one for the CSR */
+    if (n)
+        memmove(s->kid_off + 1, s->kid_off, (uint64_t)n * sizeof *s->kid_off);
+    s->kid_off[0] = 0;
     s->nedges = m;
     vec_free(&X->pars);
 
     /* Kahn: iterative, O(jobs + edges) */
-    uint32_t *deg = vl_alloc_array(n ? n : 1, sizeof *deg, false, "the cycle check", &err);
-    uint32_t *queue = vl_alloc_array(n ? n : 1, sizeof *queue, false, "the cycle check", &err);
-    if (!deg || !queue) {
-        free(deg);
-        free(queue);
-        lerr(X->g, LOC_NONE, "%s", err.msg);
-        return VL_ETOOBIG;
-    }
+    uint32_t *deg = big_realloc(NULL, (n ? n : 1) * sizeof *deg);
+    uint32_t *queue = big_realloc(NULL, (n ? n : 1) * sizeof *queue);
     memcpy(deg, s->npar, (uint64_t)n * sizeof *deg);
     uint32_t head = 0, tail = 0;
     for (uint32_t j = 0; j < n; j++)
@@ -1669,6 +1666,12 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
         s->srcs[s->nsrcs].line = loc_line(VEC_AT(R->jobs, struct rent, i).loc) + 1;
         s->nsrcs++;
     }
+
+    /* regex results are spent: free them before the edges' peak */
+    vec_free(&X.rxres);
+    vec_free(&X.rxs);
+    strtab_free(&X.rxtab);
+    sbuf_free(&X.rxpool);
 
     /* edges (needs the names: pool stays in X until here) */
     s->pool = X.pool.p;

@@ -463,7 +463,10 @@ void fmt_value(struct sbuf *out, const struct val *v, const struct fspec *fs)
         if (v->i < 0)
             sign = '-';
         blen = (size_t)fmt_u64(num, u);
-        if (!sign && fs->width == 0 && !fs->sign) { /* the common case */
+        if (!sign && !fs->sign && (fs->width == 0 || (fs->zero && !fs->align))) {
+            /* the common cases: {i} and {i:05d} */
+            if ((size_t)fs->width > blen)
+                sbuf_addfill(out, '0', (size_t)fs->width - blen);
             sbuf_add(out, num, blen);
             return;
         }
