@@ -256,6 +256,26 @@ static void test_files(void)
         }
     CHECK_EQ(inputs, 1);
 
+    /* regexes over file and user_data names; user_data with a producer */
+    CHECK_EQ(load("name: w\n"
+                  "files: [{name: \"m_{k}\", path: \"m{k}\", parameters: {k: \"1:3\"}}]\n"
+                  "user_data: [{name: params}, {name: result}]\n"
+                  "jobs:\n"
+                  "  - {name: \"w{k}\", command: x, parameters: {k: \"1:3\"},\n"
+                  "     output_files: [\"m_{k}\"]}\n"
+                  "  - {name: p, command: x, output_user_data: [params]}\n"
+                  "  - {name: r, command: x, input_file_regexes: [\"^m_[12]$\"],\n"
+                  "     input_user_data: [params], output_user_data_regexes: [\"^res\"]}\n"
+                  "  - {name: s, command: x, input_user_data_regexes: [\"^result$\"]}\n"),
+             0);
+    CHECK(dep("w1", "r") && dep("w2", "r") && !dep("w3", "r") && dep("p", "r"));
+    CHECK(dep("r", "s"));
+    CHECK_EQ(S.nedges, 4);
+    CHECK_EQ(load("name: w\nfiles: [{name: a, path: a}]\n"
+                  "jobs: [{name: x, command: y, input_file_regexes: [\"^b\"]}]\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "'x': pattern '^b' matches no file");
+
     CHECK_EQ(load("name: w\nfiles: [{name: a, path: a}]\njobs:\n"
                   "  - {name: x, command: \"cat ${files.input.b}\"}\n"
                   "  - {name: y, command: z, input_files: [c]}\n"
