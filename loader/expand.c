@@ -1403,7 +1403,7 @@ static int build_edges(struct X *X, struct spec *s)
     for (uint32_t j = 0; j < n; j++) /* kid_off[p]: where p's children start */
         s->kid_off[j + 1] += s->kid_off[j];
     uint64_t e = 0;
-    for (uint32_t c = 0; c < n; c++) /* parents are stored in child order, so */
+    for (uint32_t c = 0; c < n; c++)                   /* parents are stored in child order, so */
         for (uint32_t k = 0; k < s->npar[c]; k++, e++) /* children come ascending */
             s->kids[s->kid_off[pars[e]]++] = c;
     /* kid_off[p] is now where p's children end: shift by one for the CSR */

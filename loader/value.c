@@ -312,7 +312,8 @@ void param_value(const struct raw *R, const struct param *p, uint32_t i, struct 
     switch (p->kind) {
     case PK_INT:
         v->type = VT_INT;
-        v->i = p->a + (int64_t)i * p->s;
+        /* in uint64 so a + i*s cannot overflow midway (the result fits) */
+        v->i = (int64_t)((uint64_t)p->a + (uint64_t)i * (uint64_t)p->s);
         return;
     case PK_DEC:
         v->type = VT_FLT;
@@ -452,7 +453,7 @@ static int fmt_u64(char *buf, uint64_t v)
 
 void fmt_value(struct sbuf *out, const struct val *v, const struct fspec *fs)
 {
-    char num[400];
+    char num[512]; /* '%.100f' of 1e308 is 411 characters */
     const char *body = num;
     size_t blen = 0;
     char sign = 0;

@@ -202,6 +202,12 @@ static void fetch(struct yread *r)
             r->cur.type = YEV_SCALAR;
             r->cur.val = (const char *)e->data.scalar.value;
             r->cur.len = e->data.scalar.length;
+            if (memchr(r->cur.val, '\0', r->cur.len)) {
+                /* "\0" in a double-quoted scalar: no name, path or command
+                 * can hold it (they are C strings, and so is exec's argv) */
+                lerr(r->g, r->cur.loc, "this string contains a NUL character (\\0)");
+                r->cur.len = strlen(r->cur.val);
+            }
             yaml_scalar_style_t st = e->data.scalar.style;
             r->cur.quoted = st != YAML_PLAIN_SCALAR_STYLE;
             anchor = (const char *)e->data.scalar.anchor;

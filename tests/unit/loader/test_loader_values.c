@@ -131,6 +131,9 @@ static void test_params(void)
     CHECK_EQ(p.types, VT_INT);
     CHECK_STR(values("1:100:25", false, &p), "1,26,51,76");
     CHECK_STR(values("-2:2", false, &p), "-2,-1,0,1,2");
+    /* a + i*s near the int64 limits: no overflow midway */
+    CHECK_STR(values("-9000000000000000000:9000000000000000000:9000000000000000000", false, &p),
+              "-9000000000000000000,0,9000000000000000000");
     CHECK_STR(values("0:24999", false, &p), values("0:24999", false, &p));
     CHECK_EQ(p.n, 25000);
     CHECK_STR(values("0.0:1.0:0.25", false, &p), "0,0.25,0.5,0.75,1");
