@@ -187,11 +187,16 @@ static int64_t cache_kib(uint32_t njobs)
     return (int64_t)VL_MAX(8192, VL_MIN(kib, 262144));
 }
 
+int snap__sync_full = 1;
+int64_t snap__cache_kib = 0;
+int snap__page_size = 4096;
+
 static int prepare_writer(struct snap *d)
 {
     char sql[160];
-    snprintf(sql, sizeof sql, "PRAGMA synchronous=FULL; PRAGMA cache_size=-%" PRId64,
-             cache_kib(d->spec->njobs));
+    snprintf(sql, sizeof sql, "PRAGMA synchronous=%s; PRAGMA cache_size=-%" PRId64,
+             snap__sync_full ? "FULL" : "NORMAL",
+             snap__cache_kib ? snap__cache_kib : cache_kib(d->spec->njobs));
     int rc = exec_sql(d->db, sql);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(
@@ -475,6 +480,10 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
         code = vl_err_sys(err, -errno, "cannot create a snapshot in run directory %s", dir);
         goto fail;
     }
+    if (!S_ISDIR(sb.st_mode)) {
+        code = vl_err_set(err, -ENOTDIR, "cannot create a snapshot in %s: not a directory", dir);
+        goto fail;
+    }
     if (access(dir, W_OK | X_OK) != 0) {
         code = vl_err_sys(err, -errno, "cannot create %s (the run directory must be writable)",
                           d->path);
@@ -500,10 +509,13 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
     }
     unlink(tmp); /* a stale one from a crash during an earlier create */
     rc = db_open(tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db);
+    char pragmas[200];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA page_size=%d; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+             " PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;",
+             snap__page_size);
     if (rc == SQLITE_OK)
-        rc = exec_sql(db, "PRAGMA page_size=4096; PRAGMA journal_mode=OFF;"
-                          " PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
-                          " PRAGMA cache_size=-65536;");
+        rc = exec_sql(db, pragmas);
     if (rc != SQLITE_OK) {
         code = sql_err(err, db, rc, "cannot create", tmp);
         goto fail;

@@ -22,6 +22,11 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define SNAP__ROW_BYTES ((size_t)4 << 20) /* 4 MiB: measured in bench/persist */
 /* The row size in use: SNAP__ROW_BYTES; tests lower it to cut many rows. */
 extern size_t snap__row_bytes;
+/* Settings the benchmark compares (bench/persist); the defaults are the
+ * measured choices. */
+extern int snap__sync_full;     /* checkpoints: 1 synchronous=FULL (default), 0 NORMAL */
+extern int64_t snap__cache_kib; /* checkpoint cache; 0: sized to the job table */
+extern int snap__page_size;     /* page size of a new volley.db (default 4096) */
 #define SNAP__APP_ID 0x566c4442 /* PRAGMA application_id: "VlDB" */
 
 enum snap__kind {
