@@ -28,15 +28,25 @@ static atomic_bool armed;
 static atomic_uint_fast64_t ops;
 static uint64_t fail_at;
 static int fail_errno;
+static bool fail_after; /* every op from fail_at on fails */
 static atomic_bool fired;
 
 void fault_arm(uint64_t nth, int err)
 {
     atomic_store(&armed, false);
+    fail_after = false;
     fail_at = nth;
     fail_errno = err;
     atomic_store(&ops, 0);
     atomic_store(&fired, false);
+    atomic_store(&armed, true);
+}
+
+void fault_arm_from(uint64_t nth, int err)
+{
+    fault_arm(nth, err);
+    atomic_store(&armed, false);
+    fail_after = true;
     atomic_store(&armed, true);
 }
 
@@ -60,7 +70,8 @@ static int fault_check(void)
 {
     if (!atomic_load_explicit(&armed, memory_order_relaxed))
         return 0;
-    if (atomic_fetch_add(&ops, 1) + 1 != fail_at)
+    uint64_t n = atomic_fetch_add(&ops, 1) + 1;
+    if (fail_after ? n < fail_at : n != fail_at)
         return 0;
     atomic_store(&fired, true);
     return fail_errno;

@@ -24,6 +24,9 @@
 /* The nth counted operation from now (1-based) fails with errno err
  * (ENOSPC becomes SQLITE_FULL inside SQLite, anything else SQLITE_IOERR). */
 void fault_arm(uint64_t nth, int err);
+/* Every counted operation from the nth on fails with err, until
+ * fault_disarm: a disk that stays full. */
+void fault_arm_from(uint64_t nth, int err);
 /* Stops counting and failing. */
 void fault_disarm(void);
 /* Counted operations since fault_arm. */
