@@ -84,8 +84,10 @@ static void create_loop(const char *base, int err_no, bool replace)
         fault_arm(n, err_no);
         int rc = snap_create(&db, dir, &s, &m, NULL, replace ? SNAP_REPLACE : 0, &e);
         fault_disarm();
-        if (rc == 0 && !fault_fired())
+        if (rc == 0 && !fault_fired()) {
+            snap_close(db);
             break;
+        }
         if (rc == 0) {
             /* the fault hit after the snapshot was complete (the directory
              * sync or the reopen are after the rename); a good db is there */
