@@ -93,11 +93,17 @@ static int sql_code(sqlite3 *db, int rc)
     }
 }
 
-/* Fills err with "<doing> <path>: <SQLite's message>" and returns the code. */
+/* Fills err with "<doing, %s = path>: <SQLite's message>" and returns the
+ * code. doing is a format with one %s, always a literal at the call sites. */
 static int sql_err(struct vl_err *err, sqlite3 *db, int rc, const char *doing, const char *path)
 {
     int code = sql_code(db, rc);
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    char what[VL_ERR_MSG / 2];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(what, sizeof what, doing, path);
+#pragma GCC diagnostic pop
     if (code == VL_ECORRUPT)
         return vl_err_set(err, code,
                           "%s %s: %s: the file is damaged; this run cannot be resumed from "
@@ -517,7 +523,7 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
     if (rc == SQLITE_OK)
         rc = exec_sql(db, pragmas);
     if (rc != SQLITE_OK) {
-        code = sql_err(err, db, rc, "cannot create", tmp);
+        code = sql_err(err, db, rc, "cannot create %s", tmp);
         goto fail;
     }
     char app[96];
@@ -563,13 +569,13 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
     if (rc == SQLITE_OK)
         rc = exec_sql(db, "PRAGMA journal_mode=WAL");
     if (rc != SQLITE_OK) {
-        code = sql_err(err, db, rc, "cannot write the initial snapshot", d->path);
+        code = sql_err(err, db, rc, "cannot write the initial snapshot %s", d->path);
         goto fail;
     }
     rc = sqlite3_close(db);
     db = NULL;
     if (rc != SQLITE_OK) {
-        code = sql_err(err, NULL, rc, "cannot write the initial snapshot", d->path);
+        code = sql_err(err, NULL, rc, "cannot write the initial snapshot %s", d->path);
         goto fail;
     }
     if ((code = fsync_path(tmp, false)) != 0) {
@@ -596,7 +602,7 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
     if (rc == SQLITE_OK)
         rc = prepare_writer(d);
     if (rc != SQLITE_OK) {
-        code = sql_err(err, d->db, rc, "cannot open", d->path);
+        code = sql_err(err, d->db, rc, "cannot open %s", d->path);
         goto fail_after;
     }
     free(tmp);
@@ -652,7 +658,7 @@ int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struc
     if (rc == SQLITE_OK)
         rc = exec_sql(d->db, "COMMIT");
     if (rc != SQLITE_OK) {
-        int code = sql_err(err, d->db, rc, "checkpoint to", d->path);
+        int code = sql_err(err, d->db, rc, "checkpoint to %s failed", d->path);
         if (!sqlite3_get_autocommit(d->db))
             exec_sql(d->db, "ROLLBACK");
         while (done-- > 0)
@@ -678,7 +684,7 @@ int snap_finish(struct snap *d, struct vl_err *err)
     if (rc == SQLITE_OK)
         rc = exec_sql(d->db, "PRAGMA wal_checkpoint(TRUNCATE)");
     if (rc != SQLITE_OK)
-        return sql_err(err, d->db, rc, "cannot write the final snapshot to", d->path);
+        return sql_err(err, d->db, rc, "cannot write the final snapshot to %s", d->path);
     return 0;
 }
 
@@ -742,7 +748,7 @@ static int open_checked(const char *dir, const char *path, bool writable, sqlite
                           path, n <= 0 ? "empty" : "wrong header");
     int rc = db_open(path, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, out);
     if (rc != SQLITE_OK) {
-        int code = sql_err(err, *out, rc, "cannot open", path);
+        int code = sql_err(err, *out, rc, "cannot open %s", path);
         if (code == -EROFS || code == -EACCES || code == -EPERM)
             vl_err_set(err, code,
                        "cannot open %s for writing: %s (the run directory must be writable "
@@ -770,7 +776,7 @@ static int open_checked(const char *dir, const char *path, bool writable, sqlite
     sqlite3_finalize(st);
     int code = 0;
     if (rc != SQLITE_OK) {
-        code = sql_err(err, *out, rc, "cannot read", path);
+        code = sql_err(err, *out, rc, "cannot read %s", path);
         if (code == -EROFS || code == -EACCES)
             vl_err_set(err, code,
                        "cannot read %s: %s (the run directory must be writable: SQLite "
@@ -817,7 +823,7 @@ static int read_run(sqlite3 *db, const char *path, struct run_row *r, struct vl_
                               "%s has no run record: the file is damaged; this run cannot be "
                               "resumed from it",
                               path);
-        return sql_err(err, db, rc, "cannot read", path);
+        return sql_err(err, db, rc, "cannot read %s", path);
     }
     struct snap_info *in = &r->info;
     int code = 0;
@@ -887,7 +893,7 @@ static int read_counts(sqlite3 *db, const char *path, struct snap_info *in, stru
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE && rc != SQLITE_OK)
-        return sql_err(err, db, rc, "cannot read the job counts of", path);
+        return sql_err(err, db, rc, "cannot read the job counts of %s", path);
     uint64_t sum = 0;
     for (int i = 0; i < SNAP_NSTATES; i++)
         sum += in->counts[i];
@@ -942,7 +948,7 @@ int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err)
     if (!code)
         code = exec_sql(db, "BEGIN") == SQLITE_OK
                    ? 0
-                   : sql_err(err, db, sqlite3_errcode(db), "cannot read", path);
+                   : sql_err(err, db, sqlite3_errcode(db), "cannot read %s", path);
     if (!code)
         code = read_run(db, path, &r, err);
     if (!code)
@@ -994,7 +1000,7 @@ static int read_kinds(sqlite3 *db, const char *path, const struct run_row *r,
     int rc = sqlite3_prepare_v2(db, "SELECT width, items, bytes FROM spec_array WHERE kind = ?", -1,
                                 &st, NULL);
     if (rc != SQLITE_OK)
-        return sql_err(err, db, rc, "cannot read", path);
+        return sql_err(err, db, rc, "cannot read %s", path);
     int code = 0;
     uint64_t total = 0;
     for (int k = 0; k < SNAP__NKINDS && !code; k++) {
@@ -1002,7 +1008,7 @@ static int read_kinds(sqlite3 *db, const char *path, const struct run_row *r,
         rc = sqlite3_step(st);
         if (rc != SQLITE_ROW) {
             code = rc == SQLITE_DONE ? damaged(err, path, "an array of the workflow is missing")
-                                     : sql_err(err, db, rc, "cannot read", path);
+                                     : sql_err(err, db, rc, "cannot read %s", path);
             break;
         }
         int64_t w = sqlite3_column_int64(st, 0), it = sqlite3_column_int64(st, 1),
@@ -1112,7 +1118,7 @@ static int read_small(sqlite3 *db, const char *path, const struct run_row *r, st
         }
         sqlite3_finalize(st);
         if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
-            return sql_err(err, db, rc, "cannot read", path);
+            return sql_err(err, db, rc, "cannot read %s", path);
         if (bad || i != want[t])
             return damaged(err, path,
                            "a table of resource classes or failure handlers is "
@@ -1166,7 +1172,7 @@ static int read_kind(sqlite3_stmt *st, sqlite3 *db, const char *path, int k,
         seq++;
     }
     if (!code && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        code = sql_err(err, db, rc, "cannot read", path);
+        code = sql_err(err, db, rc, "cannot read %s", path);
     if (!code && (item != km->items || at != km->bytes))
         code = damaged(err, path, "the workflow's arrays are incomplete");
     sqlite3_reset(st);
@@ -1246,7 +1252,7 @@ static int read_jobs(sqlite3 *db, const char *path, const struct spec *s, const 
     }
     sqlite3_finalize(st);
     if (!code && rc != SQLITE_DONE)
-        code = sql_err(err, db, rc, "cannot read the job records of", path);
+        code = sql_err(err, db, rc, "cannot read the job records of %s", path);
     if (code)
         return code;
     uint64_t c[SNAP_NSTATES] = {0};
@@ -1336,7 +1342,7 @@ static int read_spec(sqlite3 *db, const char *path, const struct run_row *r, str
                                     " ORDER BY seq",
                                     -1, &st, NULL);
         if (rc != SQLITE_OK)
-            code = sql_err(err, db, rc, "cannot read", path);
+            code = sql_err(err, db, rc, "cannot read %s", path);
     }
     for (int k = 0; k < SNAP__NKINDS && !code; k++) {
         char *dst = NULL;
@@ -1463,7 +1469,7 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
     /* one read transaction: a consistent view even if the file is shared */
     int rc = exec_sql(d->db, "BEGIN");
     if (rc != SQLITE_OK) {
-        code = sql_err(err, d->db, rc, "cannot read", d->path);
+        code = sql_err(err, d->db, rc, "cannot read %s", d->path);
         goto fail;
     }
     if ((code = read_run(d->db, d->path, &r, err)) ||
@@ -1484,7 +1490,7 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
     d->spec = spec;
     rc = prepare_writer(d);
     if (rc != SQLITE_OK) {
-        code = sql_err(err, d->db, rc, "cannot prepare checkpoints to", d->path);
+        code = sql_err(err, d->db, rc, "cannot prepare checkpoints to %s", d->path);
         goto fail;
     }
     *jobs = recs;
@@ -1528,7 +1534,7 @@ static int iter_row(struct snap_iter *it, struct vl_err *err)
     if (rc == SQLITE_DONE)
         return 0;
     if (rc != SQLITE_ROW)
-        return sql_err(err, it->db, rc, "cannot read the job records of", it->path);
+        return sql_err(err, it->db, rc, "cannot read the job records of %s", it->path);
     int64_t jid = sqlite3_column_int64(it->rows, 0), st = sqlite3_column_int64(it->rows, 1);
     if (jid < it->next || jid >= it->njobs || st < 0 || st >= SNAP_NSTATES)
         return damaged(err, it->path, "a job record is out of range");
@@ -1555,7 +1561,7 @@ int snap_iter_open(struct snap_iter **out, const char *dir, struct vl_err *err)
     int code = open_checked(dir, it->path, false, &it->db, err);
     int rc = SQLITE_OK;
     if (!code && (rc = exec_sql(it->db, "BEGIN")) != SQLITE_OK)
-        code = sql_err(err, it->db, rc, "cannot read", it->path);
+        code = sql_err(err, it->db, rc, "cannot read %s", it->path);
     if (!code)
         code = read_run(it->db, it->path, &r, err);
     if (!code) {
@@ -1575,7 +1581,7 @@ int snap_iter_open(struct snap_iter **out, const char *dir, struct vl_err *err)
                                     " log_ref FROM job ORDER BY jid",
                                     -1, &it->rows, NULL);
         if (rc != SQLITE_OK)
-            code = sql_err(err, it->db, rc, "cannot read", it->path);
+            code = sql_err(err, it->db, rc, "cannot read %s", it->path);
     }
     if (!code)
         code = iter_row(it, err);
@@ -1597,7 +1603,7 @@ int snap_iter_next(struct snap_iter *it, struct snap_job *rec, const char **name
         int rc = sqlite3_step(it->names);
         if (rc != SQLITE_ROW)
             return rc == SQLITE_DONE ? damaged(err, it->path, "job names are missing")
-                                     : sql_err(err, it->db, rc, "cannot read", it->path);
+                                     : sql_err(err, it->db, rc, "cannot read %s", it->path);
         it->np = sqlite3_column_blob(it->names, 0);
         it->ne = it->np + sqlite3_column_bytes(it->names, 0);
         int64_t c = sqlite3_column_int64(it->names, 1);
@@ -1609,7 +1615,7 @@ int snap_iter_next(struct snap_iter *it, struct snap_job *rec, const char **name
         int rc = sqlite3_step(it->npar);
         if (rc != SQLITE_ROW)
             return rc == SQLITE_DONE ? damaged(err, it->path, "in-degrees are missing")
-                                     : sql_err(err, it->db, rc, "cannot read", it->path);
+                                     : sql_err(err, it->db, rc, "cannot read %s", it->path);
         it->pp = sqlite3_column_blob(it->npar, 0);
         int64_t c = sqlite3_column_int64(it->npar, 1);
         if (c <= 0 || !it->pp || (uint64_t)sqlite3_column_bytes(it->npar, 0) != (uint64_t)c * 4)

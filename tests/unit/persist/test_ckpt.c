@@ -189,8 +189,8 @@ static void test_failure_retry(const char *base)
     int rc = ckpt_flush(c, &e);
     CHECK_EQ(rc, -ENOSPC);
     CHECK_EQ(vl_exit_for(rc), VL_EXIT_ENV);
-    CHECK_HAS(e.msg, "checkpoint to");
-    CHECK_HAS(e.msg, "database or disk is full");
+    CHECK_HAS(e.msg, "checkpoint to ");
+    CHECK_HAS(e.msg, "/retry/volley.db failed: database or disk is full: free some space");
     struct ckpt_stats st;
     ckpt_get_stats(c, &st);
     CHECK(st.failures >= 1);
