@@ -106,12 +106,12 @@ static int sql_err(struct vl_err *err, sqlite3 *db, int rc, const char *doing, c
 #pragma GCC diagnostic pop
     if (code == VL_ECORRUPT)
         return vl_err_set(err, code,
-                          "%s %s: %s: the file is damaged; this run cannot be resumed from "
+                          "%s: %s: the file is damaged; this run cannot be resumed from "
                           "it (start the workflow again with `volley run`)",
-                          doing, path, msg);
+                          what, msg);
     if (code == -ENOSPC)
-        return vl_err_set(err, code, "%s %s: %s: free some space and try again", doing, path, msg);
-    return vl_err_set(err, code, "%s %s: %s", doing, path, msg);
+        return vl_err_set(err, code, "%s: %s: free some space and try again", what, msg);
+    return vl_err_set(err, code, "%s: %s", what, msg);
 }
 
 static int exec_sql(sqlite3 *db, const char *sql)
