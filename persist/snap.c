@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -965,6 +966,27 @@ int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err)
 
 /* ---- restore ---- */
 
+#define MADV_POPULATE_WRITE_C 23 /* Linux 5.14; glibc 2.36's headers lack it */
+
+/*
+ * Restore fills ~100 MB of fresh arrays per 1M jobs. A first-touch fault
+ * costs ~12 us per 4 KiB page on this VM, pre-faulting the range in one
+ * madvise about a twelfth of that (research/platform-probe.md section 5),
+ * so large arrays are populated before they are written. Best effort: an
+ * old kernel just returns EINVAL and the pages fault in as usual.
+ */
+int snap__prefault = 1;
+
+static void prefault(void *p, size_t bytes)
+{
+    if (!snap__prefault || !p || bytes < ((size_t)1 << 20))
+        return;
+    uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+    uintptr_t b = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
+    if (b > a)
+        madvise((void *)a, b - a, MADV_POPULATE_WRITE_C);
+}
+
 struct kind_meta {
     uint64_t items, bytes;
 };
@@ -1128,7 +1150,9 @@ static int read_small(sqlite3 *db, const char *path, const struct run_row *r, st
 }
 
 /* Reads kind k's rows in order into dst; hashes them. For strings, fills
- * offs[i] with the pool offset of item i (when offs is not NULL). */
+ * offs[i] with the pool offset of item i (when offs is not NULL). The
+ * BLOBs are read with sqlite3_blob_read straight into dst: a column read
+ * would first copy each 4 MiB row into a buffer of SQLite's own. */
 static int read_kind(sqlite3_stmt *st, sqlite3 *db, const char *path, int k,
                      const struct kind_meta *km, char *dst, uint64_t pool_off, uint64_t *offs,
                      struct snap__hash *h, struct vl_err *err)
@@ -1136,20 +1160,32 @@ static int read_kind(sqlite3_stmt *st, sqlite3 *db, const char *path, int k,
     sqlite3_bind_text(st, 1, snap__kinds[k].name, -1, SQLITE_STATIC);
     unsigned w = snap__kinds[k].width;
     uint64_t item = 0, at = 0, seq = 0;
+    sqlite3_blob *blob = NULL;
     int rc, code = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t sq = sqlite3_column_int64(st, 0), first = sqlite3_column_int64(st, 1),
-                cnt = sqlite3_column_int64(st, 2);
-        const char *data = sqlite3_column_blob(st, 3);
-        uint64_t len = (uint64_t)sqlite3_column_bytes(st, 3);
+        int64_t rowid = sqlite3_column_int64(st, 0), sq = sqlite3_column_int64(st, 1),
+                first = sqlite3_column_int64(st, 2), cnt = sqlite3_column_int64(st, 3);
+        int brc = blob ? sqlite3_blob_reopen(blob, rowid)
+                       : sqlite3_blob_open(db, "main", "spec_chunk", "data", rowid, 0, &blob);
+        if (brc != SQLITE_OK) {
+            code = brc == SQLITE_ERROR ? damaged(err, path,
+                                                 "a row of the workflow's arrays "
+                                                 "is not a BLOB")
+                                       : sql_err(err, db, brc, "cannot read %s", path);
+            break;
+        }
+        uint64_t len = (uint64_t)sqlite3_blob_bytes(blob);
         if (sq != (int64_t)seq || first != (int64_t)item || cnt <= 0 ||
-            (uint64_t)cnt > km->items - item || len > km->bytes - at || (len && !data) ||
-            (w && len != (uint64_t)cnt * w)) {
+            (uint64_t)cnt > km->items - item || len > km->bytes - at ||
+            (w && len != (uint64_t)cnt * w) || (!w && len == 0)) {
             code = damaged(err, path, "a row of the workflow's arrays is out of place");
             break;
         }
-        memcpy(dst + at, data, len);
-        snap__hash_add(h, data, len);
+        if (len && (brc = sqlite3_blob_read(blob, dst + at, (int)len, 0)) != SQLITE_OK) {
+            code = sql_err(err, db, brc, "cannot read %s", path);
+            break;
+        }
+        snap__hash_add(h, dst + at, len);
         if (!w) { /* count the strings: exactly cnt, the last one ending the row */
             const char *p = dst + at, *e = p + len;
             uint64_t c = 0;
@@ -1171,6 +1207,7 @@ static int read_kind(sqlite3_stmt *st, sqlite3 *db, const char *path, int k,
         item += (uint64_t)cnt;
         seq++;
     }
+    sqlite3_blob_close(blob);
     if (!code && rc != SQLITE_DONE && rc != SQLITE_ROW)
         code = sql_err(err, db, rc, "cannot read %s", path);
     if (!code && (item != km->items || at != km->bytes))
@@ -1204,10 +1241,10 @@ static int check_names(const struct spec *s, const char *path, struct vl_err *er
     int code = 0;
     for (uint32_t j = 0; j < s->njobs && !code; j++) {
         const char *name = spec_job_name(s, j);
-        struct snap__hash h;
-        snap__hash_init(&h);
-        snap__hash_add(&h, name, strlen(name));
-        uint64_t i = snap__hash_end(&h) & (cap - 1);
+        uint64_t x = 0xcbf29ce484222325ull; /* FNV-1a, then a multiply to spread it */
+        for (const char *p = name; *p; p++)
+            x = (x ^ (uint8_t)*p) * 0x100000001b3ull;
+        uint64_t i = ((x * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
         while (tab[i] != UINT32_MAX) {
             if (strcmp(spec_job_name(s, tab[i]), name) == 0) {
                 code = damaged(err, path, "two jobs have the same name");
@@ -1301,6 +1338,7 @@ static int read_spec(sqlite3 *db, const char *path, const struct run_row *r, str
     pool_len += small.len + 1;
     s->pool_len = pool_len;
     s->pool = vl_alloc_array(pool_len, 1, false, "the string pool", err);
+    prefault(s->pool, pool_len);
     uint32_t *nkids = NULL, *nins = NULL, *nouts = NULL, *prod = NULL, *fflags = NULL;
     uint64_t *fname = NULL, *fpath = NULL;
 #define ALLOC(p, cnt, what)                                                                        \
@@ -1338,7 +1376,7 @@ static int read_spec(sqlite3 *db, const char *path, const struct run_row *r, str
     snap__hash_init(&h);
     if (!code) {
         int rc = sqlite3_prepare_v2(db,
-                                    "SELECT seq, first, items, data FROM spec_chunk WHERE kind = ?"
+                                    "SELECT rowid, seq, first, items FROM spec_chunk WHERE kind = ?"
                                     " ORDER BY seq",
                                     -1, &st, NULL);
         if (rc != SQLITE_OK)
@@ -1479,6 +1517,8 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
         goto fail;
     recs = vl_alloc_array(spec->njobs, sizeof *recs, false, "the job records", err);
     d->state = vl_alloc_array(spec->njobs, 1, false, "the checkpoint state table", err);
+    prefault(recs, (size_t)spec->njobs * sizeof *recs);
+    prefault(d->state, spec->njobs);
     if (!recs || !d->state) {
         code = err ? err->code : VL_ETOOBIG;
         goto fail;

@@ -27,6 +27,7 @@ extern size_t snap__row_bytes;
 extern int snap__sync_full;     /* checkpoints: 1 synchronous=FULL (default), 0 NORMAL */
 extern int64_t snap__cache_kib; /* checkpoint cache; 0: sized to the job table */
 extern int snap__page_size;     /* page size of a new volley.db (default 4096) */
+extern int snap__prefault;      /* restore pre-faults its big arrays (default 1) */
 #define SNAP__APP_ID 0x566c4442 /* PRAGMA application_id: "VlDB" */
 
 enum snap__kind {

@@ -441,21 +441,27 @@ int main(int argc, char **argv)
     if (snap_create(&db, run, &s, &m, NULL, SNAP_REPLACE, &e))
         die("create", &e);
     snap_close(db);
-    struct series rest0 = {0};
+    struct series rest0 = {0}, rest_nopf = {0};
     for (int r = 0; r < reps; r++) {
-        struct spec rs;
-        struct snap_job *jobs;
-        a = now_s();
-        b = cpu_s();
-        if (snap_open(&db, run, NULL, &rs, &jobs, NULL, &e))
-            die("restore", &e);
-        rest0.wall[rest0.n] = now_s() - a;
-        rest0.cpu[rest0.n++] = cpu_s() - b;
-        snap_close(db);
-        free(jobs);
-        spec_free(&rs);
+        for (int pf = 1; pf >= 0; pf--) { /* alternate: the same noise for both */
+            struct series *ser = pf ? &rest0 : &rest_nopf;
+            snap__prefault = pf;
+            struct spec rs;
+            struct snap_job *jobs;
+            a = now_s();
+            b = cpu_s();
+            if (snap_open(&db, run, NULL, &rs, &jobs, NULL, &e))
+                die("restore", &e);
+            ser->wall[ser->n] = now_s() - a;
+            ser->cpu[ser->n++] = cpu_s() - b;
+            snap_close(db);
+            free(jobs);
+            spec_free(&rs);
+        }
     }
+    snap__prefault = 1;
     report("restore (snap_open), no job rows", &rest0, NULL);
+    report("ref: same, without pre-faulting", &rest_nopf, NULL);
 
     free(recs);
     free(perm);
