@@ -1645,10 +1645,10 @@ int snap_iter_next(struct snap_iter *it, struct snap_job *rec, const char **name
             return rc == SQLITE_DONE ? damaged(err, it->path, "job names are missing")
                                      : sql_err(err, it->db, rc, "cannot read %s", it->path);
         it->np = sqlite3_column_blob(it->names, 0);
-        it->ne = it->np + sqlite3_column_bytes(it->names, 0);
         int64_t c = sqlite3_column_int64(it->names, 1);
-        if (c <= 0 || !it->np)
+        if (c <= 0 || !it->np) /* an empty BLOB reads as NULL */
             return damaged(err, it->path, "a row of job names is empty");
+        it->ne = it->np + sqlite3_column_bytes(it->names, 0);
         it->nleft = (uint64_t)c;
     }
     if (it->pleft == 0) {

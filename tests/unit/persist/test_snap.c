@@ -395,6 +395,20 @@ static void test_bad_input(const char *base)
     expect_open_fails(dir, NULL, VL_ECORRUPT, "job record is out of range");
     free(path);
     free(dir);
+    /* an empty BLOB where a row of names should be (found by fuzz_snapshot) */
+    dir = make_run(base, "emptyblob", &s);
+    path = pt_path(dir, SNAP_DB_NAME);
+    sql(path, "UPDATE spec_chunk SET data = x'' WHERE kind = 'job_name'");
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "out of place");
+    it = NULL;
+    CHECK_EQ(snap_iter_open(&it, dir, &e), 0);
+    struct snap_job rec;
+    const char *nm;
+    CHECK_EQ(snap_iter_next(it, &rec, &nm, &e), VL_ECORRUPT);
+    CHECK_HAS(e.msg, "a row of job names is empty");
+    snap_iter_close(it);
+    free(path);
+    free(dir);
     dir = make_run(base, "norun", &s);
     path = pt_path(dir, SNAP_DB_NAME);
     sql(path, "DELETE FROM run");
