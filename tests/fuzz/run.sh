@@ -17,6 +17,8 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 0
 fi
 mkdir -p "$build/fuzz-artifacts"
+# undefined behaviour must stop the run and leave its reproducer
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 for t in "${targets[@]}"; do
   [ -x "$t" ] || continue
   name=$(basename "$t")
