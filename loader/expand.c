@@ -232,9 +232,9 @@ static int cmp_u32(const void *a, const void *b)
 /* Sorts and deduplicates v[from..) in place; returns the new count. */
 static uint64_t sort_unique(struct vec *v, uint64_t from)
 {
-    uint32_t *a = (uint32_t *)v->p + from;
     uint64_t n = v->n - from;
     if (n > 1) {
+        uint32_t *a = (uint32_t *)v->p + from; /* v->p is NULL when empty */
         bool sorted = true;
         for (uint64_t i = 1; i < n && sorted; i++)
             sorted = a[i - 1] < a[i];
