@@ -523,6 +523,9 @@ int arena_attach(struct arena *a, const char *path, unsigned flags, struct vl_er
     int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0) {
         int rc = -errno;
+        if (rc == -EISDIR)
+            return vl_err_set(err, VL_ECORRUPT, "%s is not a volley arena (not a regular file)",
+                              path);
         if (rc == -ENOENT)
             return vl_err_set(err, rc,
                               "no arena at %s (the run ended, or the machine rebooted: "

@@ -302,6 +302,7 @@ struct arena_recover_stats {
     uint64_t canceled;  /* canceled by the repair */
     uint64_t ready;     /* ready jobs with a token after the repair */
     uint64_t paused_ns; /* from the quiesce request to the release */
+    uint64_t repair_ns; /* of which the repair itself, everyone parked */
 };
 int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_recover_stats *st,
                   struct vl_err *err);

@@ -44,7 +44,7 @@ static void shm_test_on_signal(int sig)
 }
 
 /* A fresh path under dir (NULL: /dev/shm), removed when the test exits. */
-static const char *shm_test_path(const char *dir, const char *tag)
+static inline const char *shm_test_path(const char *dir, const char *tag)
 {
     if (shm_test_npaths == 0) {
         shm_test_owner = getpid();
@@ -66,12 +66,18 @@ static const char *shm_test_path(const char *dir, const char *tag)
     return p;
 }
 
+static inline int shm_test_cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
 /*
  * A spec with n jobs named "j0".."j<n-1>" (command "true", flags as given
  * or SPEC_JOB_CANCEL_ON_BLOCK) and the edges {parent, child} listed.
  */
-static void shm_test_spec(struct spec *s, uint32_t n, const uint32_t (*edges)[2], size_t nedges,
-                          const uint8_t *flags)
+static inline void shm_test_spec(struct spec *s, uint32_t n, const uint32_t (*edges)[2],
+                                 size_t nedges, const uint8_t *flags)
 {
     memset(s, 0, sizeof *s);
     s->name = vl_xstrdup("test");
@@ -97,23 +103,26 @@ static void shm_test_spec(struct spec *s, uint32_t n, const uint32_t (*edges)[2]
         s->flags[j] = flags ? flags[j] : SPEC_JOB_CANCEL_ON_BLOCK;
     }
     s->pool_len = off;
-    /* CSR by parent, children ascending (edges may come in any order) */
-    uint64_t e = 0;
-    for (uint32_t p = 0; p < n; p++) {
-        s->kid_off[p] = e;
-        for (uint32_t c = 0; c < n; c++)
-            for (size_t i = 0; i < nedges; i++)
-                if (edges[i][0] == p && edges[i][1] == c) {
-                    s->kids[e++] = c;
-                    s->npar[c]++;
-                }
+    /* CSR by parent (counting sort), children ascending (edges may come
+     * in any order) */
+    for (size_t i = 0; i < nedges; i++)
+        s->kid_off[edges[i][0] + 1]++;
+    for (uint32_t p = 0; p < n; p++)
+        s->kid_off[p + 1] += s->kid_off[p];
+    uint64_t *fill = vl_xcalloc((size_t)n + 1, 8);
+    memcpy(fill, s->kid_off, ((size_t)n + 1) * 8);
+    for (size_t i = 0; i < nedges; i++) {
+        s->kids[fill[edges[i][0]]++] = edges[i][1];
+        s->npar[edges[i][1]]++;
     }
-    s->kid_off[n] = e;
+    free(fill);
+    for (uint32_t p = 0; p < n; p++)
+        qsort(s->kids + s->kid_off[p], s->kid_off[p + 1] - s->kid_off[p], 4, shm_test_cmp_u32);
 }
 
 /* Builds an arena at a fresh path from s; aborts the test on failure. */
-static const char *shm_test_build(struct arena *a, const struct spec *s, uint32_t nslots,
-                                  const char *tag)
+static inline const char *shm_test_build(struct arena *a, const struct spec *s, uint32_t nslots,
+                                         const char *tag)
 {
     const char *path = shm_test_path(NULL, tag);
     struct arena_opts o = {.nslots = nslots};
@@ -126,7 +135,7 @@ static const char *shm_test_build(struct arena *a, const struct spec *s, uint32_
 }
 
 /* Takes and completes jobs as slot w until none is ready; returns how many. */
-static uint32_t shm_test_run(struct arena *a, uint32_t w)
+static inline uint32_t shm_test_run(struct arena *a, uint32_t w)
 {
     uint32_t n = 0, j;
     while ((j = arena_take(a, w)) != ARENA_NONE) {

@@ -313,6 +313,7 @@ static void test_roots(void)
     uint32_t w2 = join(&a);
     CHECK_EQ(w2, w1);
     CHECK_EQ(count(&a, ARENA_COMPLETED), N);
+    free(seen);
     arena_close(&a);
     spec_free(&s);
 
