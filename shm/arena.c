@@ -98,14 +98,14 @@ static bool lay_out(const struct arena_dims *d, struct layout *l)
         [ARENA_SECT_CODES] = sizeof(int32_t),
         [ARENA_SECT_POOL] = 1,
     };
-    uint64_t off = ARENA_PAGE; /* the header's page */
+    uint64_t off = sizeof(struct arena_hdr);
     l->hot = 0;
     for (int i = 0; i < ARENA_NSECT; i++) {
         uint64_t len;
         if (__builtin_mul_overflow(n[i], (uint64_t)elem[i], &len) ||
-            __builtin_add_overflow(len, (uint64_t)ARENA_PAGE - 1, &len))
+            __builtin_add_overflow(len, (uint64_t)ARENA_ALIGN - 1, &len))
             return false;
-        len &= ~((uint64_t)ARENA_PAGE - 1);
+        len &= ~((uint64_t)ARENA_ALIGN - 1);
         l->sect[i] = (struct arena_sect){.off = off, .n = n[i], .elem = elem[i], .pad = 0};
         if (i >= ARENA_SECT_STATE && i <= ARENA_SECT_READYQ)
             l->hot += n[i] * elem[i];
@@ -337,11 +337,17 @@ int arena__build(struct arena *a, const char *path, const struct spec *s,
                           "free space there or run a smaller workflow",
                           path, sz, dir, vl_fmt_bytes(avail, av, sizeof av));
 
-    char tmp[sizeof a->path + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    /* an unnamed file, linked into place when complete: nobody attaches a
+     * half-built arena, and a crash while building leaves nothing behind.
+     * Where O_TMPFILE is not supported, a named temporary file instead. */
+    char tmp[sizeof a->path + 32] = "";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+        snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
+        fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
     if (fd < 0)
-        return vl_err_sys(err, -errno, "cannot create arena %s (%s)", tmp, sz);
+        return vl_err_sys(err, -errno, "cannot create arena %s (%s)", path, sz);
     void *m = MAP_FAILED;
     rc = fallocate(fd, 0, 0, (off_t)p.bytes);
     if (rc != 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
@@ -371,7 +377,10 @@ int arena__build(struct arena *a, const char *path, const struct spec *s,
     if (recs && (rc = arena__apply_recs(a, recs, err)) != 0)
         goto fail;
     a->hdr->hdr_sum = hdr_sum(a->hdr);
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    if (tmp[0] ? renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0
+               : linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0) {
         rc = -errno;
         if (rc == -EEXIST)
             vl_err_set(err, rc,
@@ -387,7 +396,8 @@ fail:
     if (m != MAP_FAILED)
         munmap(m, p.bytes);
     close(fd);
-    unlink(tmp);
+    if (tmp[0])
+        unlink(tmp);
     memset(a, 0, sizeof *a);
     a->fd = -1;
     return rc;
@@ -464,6 +474,46 @@ static int check_jobs(const struct arena *a, struct vl_err *err)
     return 0;
 }
 
+/*
+ * Read-write attach (a run resumes on it): the initial in-degrees must be
+ * exact and the graph acyclic, or jobs would wait forever. Kahn's
+ * algorithm, O(njobs + nedges), 8 bytes per job of scratch. Read-only
+ * attach (status) skips this: nothing it does can hang or crash on it.
+ */
+static int check_graph(const struct arena *a, struct vl_err *err)
+{
+    uint32_t n = a->njobs, *deg = vl_alloc_array(n, 4, true, "checking the arena", err);
+    uint32_t *queue = vl_alloc_array(n, 4, false, "checking the arena", err);
+    int rc = 0;
+    if (!deg || !queue) {
+        rc = err ? err->code : VL_ETOOBIG;
+        goto out;
+    }
+    for (uint64_t e = 0; e < a->nedges; e++)
+        deg[a->kids[e]]++;
+    for (uint32_t j = 0; j < n && !rc; j++)
+        if (deg[j] != a->indeg0[j])
+            rc = CORRUPT("arena %s is corrupt: job %" PRIu32 " has %" PRIu32
+                         " parents but an initial in-degree of %" PRIu32,
+                         a->path, j, deg[j], a->indeg0[j]);
+    uint32_t head = 0, tail = 0;
+    for (uint32_t j = 0; j < n && !rc; j++)
+        if (deg[j] == 0)
+            queue[tail++] = j;
+    while (head < tail && !rc) {
+        uint32_t j = queue[head++];
+        for (uint64_t e = a->kid_off[j]; e < a->kid_off[j + 1]; e++)
+            if (--deg[a->kids[e]] == 0)
+                queue[tail++] = a->kids[e];
+    }
+    if (!rc && tail != n)
+        rc = CORRUPT("arena %s is corrupt: its dependency graph has a cycle", a->path);
+out:
+    free(deg);
+    free(queue);
+    return rc;
+}
+
 static int validate(struct arena *a, uint64_t size, struct vl_err *err)
 {
     const struct arena_hdr *h = (const struct arena_hdr *)a->base;
@@ -511,7 +561,11 @@ static int validate(struct arena *a, uint64_t size, struct vl_err *err)
         return CORRUPT("arena %s is corrupt: more roots than jobs", p);
     arena__map_sections(a);
     int rc = check_tables(a, err);
-    return rc ? rc : check_jobs(a, err);
+    if (!rc)
+        rc = check_jobs(a, err);
+    if (!rc && !a->rdonly)
+        rc = check_graph(a, err);
+    return rc;
 }
 
 int arena_attach(struct arena *a, const char *path, unsigned flags, struct vl_err *err)

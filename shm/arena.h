@@ -108,9 +108,10 @@ void arena_dims_of(const struct spec *s, const struct arena_opts *o, struct aren
 int arena_plan(const struct arena_dims *d, struct arena_plan *p, struct vl_err *err);
 
 /*
- * Builds a new segment at path (a file under /dev/shm; created with
- * O_EXCL, mode 0600, written under a temporary name and renamed into place,
- * so nobody ever attaches a half-built arena). Checks free space first
+ * Builds a new segment at path (a file under /dev/shm, mode 0600, built
+ * unnamed (O_TMPFILE) and linked into place when complete, so nobody ever
+ * attaches a half-built arena and a crash leaves nothing behind; an
+ * existing path is never replaced). Checks free space first
  * (statvfs) and then allocates and prefaults every page (fallocate +
  * MADV_POPULATE_WRITE), so a full /dev/shm is -ENOSPC here, never a SIGBUS
  * later. s must have passed spec_check. Roots start ready, the rest
@@ -155,7 +156,9 @@ enum { ARENA_RDONLY = 1u << 0 };
  * Maps an existing segment and validates it before returning: magic,
  * layout version, shape, header checksum, size against fstat, every
  * section's bounds and element size, the CSR (offsets nondecreasing,
- * children in range), every string offset, every table index. Refuses
+ * children in range), every string offset, every table index, and for a
+ * read-write attach also that the initial in-degrees match the edges and
+ * the graph is acyclic (8 bytes per job of scratch). Refuses
  * with VL_EVERSION (another layout) or VL_ECORRUPT (damaged, truncated,
  * not an arena) and a sentence the user can act on; -errno if it cannot
  * be opened. With ARENA_RDONLY the mapping is PROT_READ and the caller

@@ -4,8 +4,8 @@
  * checkpointer and read-only observers (status, jobs). Processes map it at
  * different addresses, so it holds offsets and indices, never pointers.
  *
- * Segment = header (1 KiB) followed by sections, each starting on a 4 KiB
- * page, in this order (hot first):
+ * Segment = header (1 KiB) followed by sections, each starting on a 64-byte
+ * line, in this order (hot first):
  *
  *   ctl      run control: quiesce epoch, sleep/wake futex word, root
  *            cursor, ready-queue positions, base state counts, and core's
@@ -52,7 +52,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 #define ARENA_MAGIC "VOLLEYAR" /* 8 bytes, no NUL: visible in xxd */
 #define ARENA_LAYOUT 1u        /* bump on ANY change in this file */
-#define ARENA_PAGE 4096u       /* section alignment */
+#define ARENA_ALIGN 64u        /* section alignment: a cache line */
 #define ARENA_LINE 64u         /* cache line */
 #define ARENA_MAX_SLOTS 4096u  /* owner field is 16 bits; 0xffff = none */
 #define ARENA_DQ_CAP 512u      /* per-slot deque entries (power of two) */
@@ -99,7 +99,7 @@ enum {
 
 /* A section: where it starts and what it holds. */
 struct arena_sect {
-    uint64_t off;  /* bytes from the segment start, a multiple of ARENA_PAGE */
+    uint64_t off;  /* bytes from the segment start, a multiple of ARENA_ALIGN */
     uint64_t n;    /* number of elements */
     uint32_t elem; /* bytes per element */
     uint32_t pad;

@@ -60,6 +60,19 @@ static void refused(const uint8_t *b, size_t len, int code, const char *want, co
     unlink(p);
 }
 
+/* Refused read-write, accepted read-only. */
+static void refused_rw(const uint8_t *b, size_t len, const char *want, const char *tag)
+{
+    const char *p = spit(b, len, tag);
+    struct arena a;
+    struct vl_err err = {0};
+    CHECK_EQ(arena_attach(&a, p, 0, &err), VL_ECORRUPT);
+    CHECK_HAS(err.msg, want);
+    CHECK_EQ(arena_attach(&a, p, ARENA_RDONLY, &err), 0);
+    arena_close(&a);
+    unlink(p);
+}
+
 int main(void)
 {
     static const uint32_t e[][2] = {{0, 1}, {0, 2}, {1, 3}, {2, 3}};
@@ -168,6 +181,20 @@ int main(void)
     FRESH();
     ((uint32_t *)(m + h->sect[ARENA_SECT_INDEG0].off))[3] = 1;
     refused(m, len, VL_ECORRUPT, "in-degrees do not match the edges", "indeg");
+
+    /* edges moved so the sums still add up: a read-only attach (status)
+     * accepts it; a read-write one (a run resuming) must not */
+    FRESH();
+    ((uint32_t *)(m + h->sect[ARENA_SECT_KIDS].off))[1] = 1; /* 0 -> 1 twice, 0 -/-> 2 */
+    refused_rw(m, len, "job 1 has 2 parents but an initial in-degree of 1", "indeg2");
+
+    FRESH();
+    ((uint32_t *)(m + h->sect[ARENA_SECT_KIDS].off))[3] = 0; /* 2 -> 0: a cycle 0-2-0 */
+    ((uint32_t *)(m + h->sect[ARENA_SECT_INDEG0].off))[0] = 1;
+    ((uint32_t *)(m + h->sect[ARENA_SECT_INDEG0].off))[3] = 1;
+    h->nroots = 0;
+    fix_sum(m);
+    refused_rw(m, len, "its dependency graph has a cycle", "cycle");
 
     FRESH();
     m[h->sect[ARENA_SECT_POOL].off + h->pool_len - 1] = 'x';

@@ -64,9 +64,9 @@ static void test_header(void)
     CHECK_EQ(stat(path, &st), 0);
     CHECK_U64(h->bytes, (uint64_t)st.st_size);
     CHECK_EQ(st.st_mode & 0777, 0600);
-    uint64_t end = ARENA_PAGE;
+    uint64_t end = sizeof(struct arena_hdr);
     for (int i = 0; i < ARENA_NSECT; i++) {
-        CHECK_EQ(h->sect[i].off % ARENA_PAGE, 0);
+        CHECK_EQ(h->sect[i].off % ARENA_ALIGN, 0);
         CHECK(h->sect[i].off >= end);
         end = h->sect[i].off + h->sect[i].n * h->sect[i].elem;
     }
