@@ -6,7 +6,10 @@
  */
 #include "bench/lib/bench_noexec.h"
 
+#include "shm/arena.h"
+
 #include <errno.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -125,9 +128,47 @@ static void test_noexec(void)
     }
 }
 
+/* The verifier fails each way a run can be wrong. */
+static void test_verify(void)
+{
+    struct spec s;
+    struct vl_err err = {0};
+    CHECK_EQ(bench_shape_gen(BENCH_CHAIN, 5, NULL, &s, &err), 0);
+    struct arena a;
+    char path[128], why[256];
+    snprintf(path, sizeof path, "/dev/shm/volley-test-verify-%d", (int)getpid());
+    struct arena_opts o = {.nslots = 2};
+    CHECK_EQ(arena_build(&a, path, &s, &o, &err), 0);
+    arena_unlink(path);
+    uint32_t w;
+    CHECK_EQ(arena_join(&a, ARENA_ROLE_WORKER, &w, &err), 0);
+    _Atomic uint64_t stamp[5] = {1, 2, 3, 4, 5};
+    CHECK(!bench_noexec_verify(&a, stamp, 5, 0, 0, why, sizeof why));
+    CHECK_HAS(why, "job 0 is ready in attempt 1");
+    for (uint32_t j; (j = arena_take(&a, w)) != ARENA_NONE;)
+        arena_finish(&a, w, j, ARENA_COMPLETED, 0);
+    CHECK(bench_noexec_verify(&a, stamp, 5, 0, 0, why, sizeof why));
+    CHECK(!bench_noexec_verify(&a, stamp, 5, 1, 0, why, sizeof why));
+    CHECK_HAS(why, "1 jobs ran before one of their parents completed");
+    CHECK(!bench_noexec_verify(&a, stamp, 6, 0, 0, why, sizeof why));
+    CHECK_HAS(why, "6 completions for 5 jobs");
+    CHECK(!bench_noexec_verify(&a, stamp, 5, 0, 2, why, sizeof why));
+    CHECK_HAS(why, "2 finishes were refused");
+    stamp[3] = 3;
+    CHECK(!bench_noexec_verify(&a, stamp, 5, 0, 0, why, sizeof why));
+    CHECK_HAS(why, "job 3 completed before its parent 2");
+    stamp[3] = 4;
+    stamp[0] = 0;
+    CHECK(!bench_noexec_verify(&a, stamp, 5, 0, 0, why, sizeof why));
+    CHECK_HAS(why, "job 0 never completed");
+    arena_close(&a);
+    spec_free(&s);
+}
+
 int main(void)
 {
     test_shapes();
+    test_verify();
     test_noexec();
     return check_done();
 }
