@@ -1,0 +1,155 @@
+/*
+ * arena_int.h - what the files of shm/ share and nobody else may use: the
+ * state-word helpers, per-slot counters, the dirty bit, futex calls, the
+ * settle pass (repair and restore), and the fault-injection points that
+ * the crash tests use to kill a worker between two chosen instructions.
+ */
+#ifndef VOLLEY_SHM_ARENA_INT_H
+#define VOLLEY_SHM_ARENA_INT_H
+
+#include "arena.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ARENA_RELAXED memory_order_relaxed
+#define ARENA_ACQ memory_order_acquire
+#define ARENA_REL memory_order_release
+#define ARENA_ACQREL memory_order_acq_rel
+#define ARENA_SEQ memory_order_seq_cst
+
+/*
+ * Fault points. In the volley_shm_fi library (tests only) ARENA_FAULT(p)
+ * calls arena__fault_hook, which may kill the process right there; in the
+ * real library it compiles to nothing.
+ */
+enum arena_fault_point {
+    ARENA_FP_CLAIMED = 1,   /* after a claim CAS, before the counters */
+    ARENA_FP_FINISHED,      /* after the finish CAS, before releasing children */
+    ARENA_FP_RELEASE_EDGE,  /* after one child's fetch_sub */
+    ARENA_FP_READY,         /* after a child's blocked -> ready CAS, before its push */
+    ARENA_FP_CANCELED,      /* after a cascade cancel CAS, before linking it */
+    ARENA_FP_RQ_RESERVED,   /* after reserving shared-queue cells, before writing */
+    ARENA_FP_RQ_TAKEN,      /* after taking shared-queue cells, before using them */
+    ARENA_FP_DQ_POPPED,     /* after the owner's deque pop or a steal */
+    ARENA_FP_ROOT_RANGE,    /* after taking a root range, before recording it */
+    ARENA_FP_CANCEL_MARKED, /* arena_cancel: after marking, before canceling */
+    ARENA_FP_SPACE_CHECK,   /* build: returning nonzero skips the statvfs check */
+    ARENA_FP_NPOINTS
+};
+#ifdef ARENA_FAULTS
+extern int (*arena__fault_hook)(int point);
+#define ARENA_FAULT(p) (arena__fault_hook ? arena__fault_hook(p) : 0)
+#else
+#define ARENA_FAULT(p) 0
+#endif
+
+/* ---- the state word ---- */
+
+static inline unsigned arena__st(uint64_t w)
+{
+    return (unsigned)(w & ARENA_W_STATE_MASK);
+}
+static inline uint32_t arena__owner(uint64_t w)
+{
+    return (uint32_t)((w >> ARENA_W_OWNER_SHIFT) & ARENA_W_NO_OWNER);
+}
+static inline uint64_t arena__attempt(uint64_t w)
+{
+    return w >> ARENA_W_ATTEMPT_SHIFT;
+}
+/* w with state s and owner o (o = ARENA_W_NO_OWNER for none); keeps the
+ * cancel bit and the attempt. */
+static inline uint64_t arena__with(uint64_t w, unsigned s, uint64_t o)
+{
+    return (w & ~(ARENA_W_STATE_MASK | (ARENA_W_NO_OWNER << ARENA_W_OWNER_SHIFT))) | s |
+           (o << ARENA_W_OWNER_SHIFT);
+}
+static inline uint64_t arena__word(unsigned s, uint64_t flags, uint64_t owner, uint64_t attempt)
+{
+    return s | flags | (owner << ARENA_W_OWNER_SHIFT) | (attempt << ARENA_W_ATTEMPT_SHIFT);
+}
+static inline bool arena__finished(unsigned s)
+{
+    return s >= ARENA_COMPLETED && s <= ARENA_CANCELED;
+}
+
+/* ---- per-slot counters: only the owner writes its slot, so a load and a
+ * store (no lock prefix) are enough; readers sum them. ---- */
+static inline void arena__cnt_add(struct arena_slot *sl, unsigned i, int64_t d)
+{
+    int64_t v = atomic_load_explicit(&sl->cnt[i], ARENA_RELAXED);
+    atomic_store_explicit(&sl->cnt[i], v + d, ARENA_RELAXED);
+}
+static inline void arena__cnt_move(struct arena_slot *sl, unsigned from, unsigned to)
+{
+    arena__cnt_add(sl, from, -1);
+    arena__cnt_add(sl, to, 1);
+}
+
+/*
+ * The dirty bit. The state CAS before it is seq_cst and so is this load,
+ * and the checkpointer exchanges a word (seq_cst) before it reads the
+ * states: in the single total order either our load comes after its
+ * exchange (we see the bit clear and set it) or our CAS came before its
+ * state read (it sees the new state). So skipping the RMW when the bit is
+ * already set never loses a change. On x86 the load is a plain mov.
+ */
+static inline void arena__mark_dirty(struct arena *a, uint32_t jid)
+{
+    _Atomic uint64_t *w = &a->dirty[jid >> 6];
+    uint64_t bit = 1ull << (jid & 63);
+    if (!(atomic_load_explicit(w, ARENA_SEQ) & bit))
+        atomic_fetch_or_explicit(w, bit, ARENA_SEQ);
+}
+
+/* ---- futexes: shared (not FUTEX_PRIVATE_FLAG), across processes ---- */
+static inline long arena__futex_wait(_Atomic uint32_t *word, uint32_t val,
+                                     const struct timespec *ts)
+{
+    return syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, val, ts, NULL, 0);
+}
+static inline void arena__futex_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* After publishing ready work: wake sleepers if there are any. The fence
+ * pairs with the sleeper's seq_cst increment of ctl->sleepers. */
+static inline void arena__publish(struct arena *a)
+{
+    atomic_thread_fence(ARENA_SEQ);
+    if (VL_UNLIKELY(atomic_load_explicit(&a->ctl->sleepers, ARENA_RELAXED) != 0))
+        arena_wake(a);
+}
+
+/* An invariant that the design proves broke: say so and abort. */
+_Noreturn void arena__bug(const char *what);
+
+/* Maps the sections of a validated or freshly written header. */
+void arena__map_sections(struct arena *a);
+
+/* Is the process pid with this start time (ticks; 0: any) alive and not
+ * a zombie? */
+bool arena__proc_alive(int32_t pid, uint64_t start);
+
+/*
+ * The settle pass (arena_repair.c): with every other participant parked
+ * (or none at all), rebuilds in-degrees, cancellations, ready tokens and
+ * counts from the state words. Running jobs must already belong to live
+ * slots. Returns the number of jobs canceled; sets *ready to the number of
+ * ready jobs. VL_ETOOBIG if its bitmap cannot be allocated (then nothing
+ * changed).
+ */
+int arena__settle(struct arena *a, uint64_t *canceled, uint64_t *ready, struct vl_err *err);
+
+/* Builds a segment; with recs, applies them and settles (arena_restore). */
+int arena__build(struct arena *a, const char *path, const struct spec *s,
+                 const struct arena_opts *o, const struct arena_job_rec *recs, struct vl_err *err);
+/* Restore: writes saved records over a freshly built arena, then settles. */
+int arena__apply_recs(struct arena *a, const struct arena_job_rec *recs, struct vl_err *err);
+
+#endif /* VOLLEY_SHM_ARENA_INT_H */

@@ -1,0 +1,391 @@
+/*
+ * arena_repair.c - recovery of a dead participant, and restore.
+ *
+ * The state words are the truth; everything else (live in-degrees, queue
+ * tokens, root batches, counts, the sleeper count) is derived from them.
+ * A process killed between any two instructions can leave the derived
+ * data inconsistent: a job finished with only some children decremented;
+ * a child made ready but never pushed; a token popped but never claimed;
+ * a shared-queue cell reserved but never written; a cascade half done; a
+ * counter not yet moved. Instead of proving each case repairable in place,
+ * arena_recover stops the world briefly and recomputes all derived data:
+ *
+ *   1. quiesce: bump the epoch word (odd); every live participant parks at
+ *      its next safe point (between two primitives, so it holds no token
+ *      and is inside no release) and acknowledges; the dead never will,
+ *      and are recognised by pid + start time (zombies count as dead).
+ *   2. running jobs whose owner is not live -> ready, attempt + 1.
+ *   3. settle (shared with restore):
+ *      a. reset every queue, deque and root batch (the root cursor stays:
+ *         roots at or past it are still tokens of the cursor);
+ *      b. indeg[c] = indeg0[c] - |finished parents of c|   (one CSR pass);
+ *      c. propagate cancel-request bits to every descendant;
+ *      d. worklist from every finished job that did not complete and every
+ *         job with a cancel request: cancel blocked/ready jobs with a
+ *         request, and blocked/ready children of a non-completed job that
+ *         have SPEC_JOB_CANCEL_ON_BLOCK; each newly canceled job decrements
+ *         its children (it was not in the finished set of step b) and
+ *         joins the worklist; each job joins at most once (visited bitmap);
+ *      e. blocked with in-degree 0 -> ready; ready with in-degree > 0 ->
+ *         blocked (only a restore from an inconsistent checkpoint); every
+ *         ready job gets exactly one token: the shared queue, or the root
+ *         cursor for a root at or past it;
+ *      f. recount the base counts and zero every slot's counters.
+ *   4. free the dead slots; release the epoch (even) and wake everyone.
+ *
+ * Why it is exact: after step 1 no process but this one writes the arena
+ * (the parked are between primitives, the dead are gone), so steps 2-3
+ * read a fixed set of state words. Step b makes every in-degree equal to
+ * the number of unfinished parents, which is what the live algorithm
+ * maintains when every finished job's release has run completely; step d
+ * applies the cancellation rule to every finished non-completed job and
+ * every request, so nothing a dead process left half-canceled stays so;
+ * step e restores "one token per ready job". The live primitives preserve
+ * these invariants from then on. The result depends only on the state
+ * words, so a repair that dies itself is simply run again (qs_pid lets the
+ * next recover take over the quiesce).
+ *
+ * Cost: O(njobs + nedges) with everyone parked, once per death; measured
+ * in docs/arena.md (tens of ms per million jobs). Rejected: repairing in
+ * place from a per-worker journal ("releasing job J, next edge e"): the
+ * edge in flight is ambiguous (did the fetch_sub land before the kill?)
+ * and resolving it needs the child's parents, a reverse CSR (12 B/job
+ * more) and still a stable snapshot of them, i.e. a quiesce anyway.
+ */
+#include "arena.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arena_int.h"
+
+static inline uint64_t ld(struct arena *a, uint32_t j)
+{
+    return atomic_load_explicit(&a->state[j], ARENA_RELAXED);
+}
+
+/* Everyone else is parked: plain (relaxed) stores are enough. */
+static inline void put(struct arena *a, uint32_t j, uint64_t w)
+{
+    if (ld(a, j) != w) {
+        atomic_store_explicit(&a->state[j], w, ARENA_RELAXED);
+        arena__mark_dirty(a, j);
+    }
+}
+
+static inline void dec_kids(struct arena *a, uint32_t x)
+{
+    for (uint64_t e = a->kid_off[x]; e < a->kid_off[x + 1]; e++)
+        atomic_fetch_sub_explicit(&a->indeg[a->kids[e]], 1, ARENA_RELAXED);
+}
+
+/* A worklist through a->link (free for us: nobody else runs). */
+struct wl {
+    struct arena *a;
+    uint32_t head;
+};
+static inline void wl_push(struct wl *l, uint32_t j)
+{
+    atomic_store_explicit(&l->a->link[j], l->head, ARENA_RELAXED);
+    l->head = j;
+}
+static inline uint32_t wl_pop(struct wl *l)
+{
+    uint32_t j = l->head;
+    if (j != ARENA_NONE)
+        l->head = atomic_load_explicit(&l->a->link[j], ARENA_RELAXED);
+    return j;
+}
+
+static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint64_t *ready_out)
+{
+    uint32_t n = a->njobs;
+    uint64_t canceled = 0;
+
+    /* a. queues */
+    atomic_store_explicit(&a->ctl->rq_enq, 0, ARENA_RELAXED);
+    atomic_store_explicit(&a->ctl->rq_deq, 0, ARENA_RELAXED);
+    memset((void *)a->readyq, 0, (size_t)n * sizeof *a->readyq);
+    for (uint32_t i = 0; i < a->nslots; i++) {
+        struct arena_slot *s = &a->slots[i];
+        atomic_store_explicit(&s->dq_top, 0, ARENA_RELAXED);
+        atomic_store_explicit(&s->dq_bot, 0, ARENA_RELAXED);
+        atomic_store_explicit(&s->roots, 0, ARENA_RELAXED);
+        atomic_store_explicit(&s->root_lo, 0, ARENA_RELAXED);
+        atomic_store_explicit(&s->root_hi, 0, ARENA_RELAXED);
+    }
+
+    /* b. in-degrees from the finished set */
+    memcpy((uint32_t *)a->indeg, a->indeg0, (size_t)n * 4);
+    for (uint32_t p = 0; p < n; p++)
+        if (arena__finished(arena__st(ld(a, p))))
+            dec_kids(a, p);
+
+    /* c. cancel requests reach every descendant */
+    struct wl l = {a, ARENA_NONE};
+    for (uint32_t j = 0; j < n; j++)
+        if (ld(a, j) & ARENA_W_CANCEL_REQ)
+            wl_push(&l, j);
+    for (uint32_t x; (x = wl_pop(&l)) != ARENA_NONE;)
+        for (uint64_t e = a->kid_off[x]; e < a->kid_off[x + 1]; e++) {
+            uint32_t c = a->kids[e];
+            uint64_t w = ld(a, c);
+            if (!(w & ARENA_W_CANCEL_REQ)) {
+                put(a, c, w | ARENA_W_CANCEL_REQ);
+                wl_push(&l, c);
+            }
+        }
+
+    /* d. cancellations */
+    for (uint32_t j = 0; j < n; j++) {
+        uint64_t w = ld(a, j);
+        unsigned st = arena__st(w);
+        if ((w & ARENA_W_CANCEL_REQ) || (arena__finished(st) && st != ARENA_COMPLETED)) {
+            vis[j >> 6] |= 1ull << (j & 63);
+            wl_push(&l, j);
+        }
+    }
+    for (uint32_t x; (x = wl_pop(&l)) != ARENA_NONE;) {
+        uint64_t w = ld(a, x);
+        unsigned st = arena__st(w);
+        if ((w & ARENA_W_CANCEL_REQ) && (st == ARENA_BLOCKED || st == ARENA_READY)) {
+            put(a, x, arena__with(w, ARENA_CANCELED, ARENA_W_NO_OWNER));
+            canceled++;
+            dec_kids(a, x);
+            st = ARENA_CANCELED;
+        }
+        if (!arena__finished(st) || st == ARENA_COMPLETED)
+            continue;
+        for (uint64_t e = a->kid_off[x]; e < a->kid_off[x + 1]; e++) {
+            uint32_t c = a->kids[e];
+            uint64_t wc = ld(a, c);
+            unsigned sc = arena__st(wc);
+            if ((sc != ARENA_BLOCKED && sc != ARENA_READY) ||
+                !((a->meta[c].flags & SPEC_JOB_CANCEL_ON_BLOCK) || (wc & ARENA_W_CANCEL_REQ)))
+                continue;
+            put(a, c, arena__with(wc, ARENA_CANCELED, ARENA_W_NO_OWNER));
+            canceled++;
+            dec_kids(a, c);
+            if (!(vis[c >> 6] & (1ull << (c & 63)))) {
+                vis[c >> 6] |= 1ull << (c & 63);
+                wl_push(&l, c);
+            }
+        }
+    }
+
+    /* e. readiness and one token per ready job */
+    uint64_t cursor = atomic_load_explicit(&a->ctl->root_cursor, ARENA_RELAXED);
+    uint64_t queued = 0, ready = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        uint64_t w = ld(a, j);
+        unsigned st = arena__st(w);
+        uint32_t deg = atomic_load_explicit(&a->indeg[j], ARENA_RELAXED);
+        if (st == ARENA_READY && deg != 0)
+            put(a, j, arena__with(w, (st = ARENA_BLOCKED), ARENA_W_NO_OWNER));
+        else if (st == ARENA_BLOCKED && deg == 0)
+            put(a, j, arena__with(w, (st = ARENA_READY), ARENA_W_NO_OWNER));
+        if (st != ARENA_READY)
+            continue;
+        ready++;
+        if (!(a->indeg0[j] == 0 && j >= cursor))
+            atomic_store_explicit(&a->readyq[queued++], j + 1, ARENA_RELAXED);
+    }
+    atomic_store_explicit(&a->ctl->rq_enq, queued, ARENA_RELAXED);
+
+    /* f. counts */
+    int64_t cnt[ARENA_NCNT] = {0};
+    for (uint32_t j = 0; j < n; j++)
+        cnt[arena__st(ld(a, j))]++;
+    cnt[ARENA_CNT_RETRIES] = atomic_load_explicit(&a->ctl->base[ARENA_CNT_RETRIES], ARENA_RELAXED);
+    uint32_t sleepers = 0;
+    for (uint32_t i = 0; i < a->nslots; i++) {
+        struct arena_slot *s = &a->slots[i];
+        cnt[ARENA_CNT_RETRIES] += atomic_load_explicit(&s->cnt[ARENA_CNT_RETRIES], ARENA_RELAXED);
+        for (unsigned k = 0; k < ARENA_NCNT; k++)
+            atomic_store_explicit(&s->cnt[k], 0, ARENA_RELAXED);
+        if (atomic_load_explicit(&s->pid, ARENA_RELAXED) != 0)
+            sleepers += atomic_load_explicit(&s->sleeping, ARENA_RELAXED) != 0;
+        else
+            atomic_store_explicit(&s->sleeping, 0, ARENA_RELAXED);
+    }
+    for (unsigned k = 0; k < ARENA_NCNT; k++)
+        atomic_store_explicit(&a->ctl->base[k], cnt[k], ARENA_RELAXED);
+    atomic_store_explicit(&a->ctl->sleepers, sleepers, ARENA_RELAXED);
+    atomic_store_explicit(&a->ctl->running, (uint32_t)cnt[ARENA_RUNNING], ARENA_RELAXED);
+    *canceled_out = canceled;
+    *ready_out = ready;
+}
+
+int arena__settle(struct arena *a, uint64_t *canceled, uint64_t *ready, struct vl_err *err)
+{
+    uint64_t *vis = vl_alloc_array(((size_t)a->njobs + 63) / 64, 8, true, "a repair", err);
+    if (!vis)
+        return err ? err->code : VL_ETOOBIG;
+    settle(a, vis, canceled, ready);
+    free(vis);
+    atomic_thread_fence(ARENA_SEQ);
+    return 0;
+}
+
+int arena__apply_recs(struct arena *a, const struct arena_job_rec *recs, struct vl_err *err)
+{
+    for (uint32_t j = 0; j < a->njobs; j++) {
+        const struct arena_job_rec *r = &recs[j];
+        if (r->state >= ARENA_NSTATES)
+            return vl_err_set(err, VL_ECORRUPT,
+                              "saved job '%s' has state %" PRIu32 ", which is not a job state",
+                              arena_job_name(a, j), r->state);
+        unsigned st = r->state;
+        uint64_t attempt = r->attempt ? r->attempt : 1;
+        if (st == ARENA_RUNNING) {
+            st = ARENA_READY;
+            attempt++;
+        }
+        uint64_t flags = (r->flags & ARENA_REC_CANCEL_REQ) ? ARENA_W_CANCEL_REQ : 0;
+        atomic_store_explicit(&a->state[j], arena__word(st, flags, ARENA_W_NO_OWNER, attempt),
+                              ARENA_RELAXED);
+        if (st != r->state) /* persist must write back what the restore changed */
+            arena__mark_dirty(a, j);
+        struct arena_cold *c = &a->cold[j];
+        /* an unfinished job's exit code is 0: arena_finish relies on it */
+        atomic_store_explicit(&c->exit_code, arena__finished(st) ? r->exit_code : 0, ARENA_RELAXED);
+        atomic_store_explicit(&c->pid, r->pid, ARENA_RELAXED);
+        atomic_store_explicit(&c->start_ns, r->start_ns, ARENA_RELAXED);
+        atomic_store_explicit(&c->end_ns, r->end_ns, ARENA_RELAXED);
+        atomic_store_explicit(&c->log_ref, r->log_ref, ARENA_RELAXED);
+    }
+    uint64_t canceled, ready;
+    return arena__settle(a, &canceled, &ready, err);
+}
+
+/* ---- recovery ---- */
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_recover_stats *st,
+                  struct vl_err *err)
+{
+    struct arena_recover_stats dummy;
+    if (!st)
+        st = &dummy;
+    memset(st, 0, sizeof *st);
+    if (a->rdonly)
+        return vl_err_set(err, -EROFS, "arena %s is attached read-only", a->path);
+    uint64_t t0 = vl_now_ns();
+    /* allocate before stopping anyone, so a failure changes nothing */
+    uint64_t *vis = vl_alloc_array(((size_t)a->njobs + 63) / 64, 8, true, "a repair", err);
+    bool *dead = vl_alloc_array(a->nslots, sizeof *dead, true, "a repair", err);
+    int rc = 0;
+    if (!vis || !dead) {
+        rc = err ? err->code : VL_ETOOBIG;
+        goto out;
+    }
+
+    /* 1. request the quiesce (or take over one whose requester died) */
+    struct arena_ctl *ctl = a->ctl;
+    uint32_t e = atomic_load_explicit(&ctl->qs_word, ARENA_SEQ);
+    for (;;) {
+        if (e & 1) {
+            int32_t pid = atomic_load_explicit(&ctl->qs_pid, ARENA_SEQ);
+            if (pid != getpid() &&
+                arena__proc_alive(pid, atomic_load_explicit(&ctl->qs_start, ARENA_SEQ))) {
+                rc = vl_err_set(err, -EBUSY, "arena %s is being repaired by process %d", a->path,
+                                (int)pid);
+                goto out;
+            }
+            break; /* its requester is gone: the quiesce is ours */
+        }
+        if (atomic_compare_exchange_weak_explicit(&ctl->qs_word, &e, e + 1, ARENA_SEQ, ARENA_SEQ)) {
+            e++;
+            break;
+        }
+    }
+    atomic_store_explicit(&ctl->qs_start, vl_proc_start(getpid()), ARENA_SEQ);
+    atomic_store_explicit(&ctl->qs_pid, (int32_t)getpid(), ARENA_SEQ);
+    if (self < a->nslots)
+        atomic_store_explicit(&a->slots[self].qs_ack, e, ARENA_SEQ);
+    atomic_thread_fence(ARENA_SEQ);
+    arena_wake(a); /* sleepers wake up, call take, and park */
+
+    /* wait until every live participant parked */
+    uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+    for (unsigned spin = 0;; spin++) {
+        uint32_t pending = 0, hw = atomic_load_explicit(&ctl->slots_hw, ARENA_SEQ);
+        hw = hw > a->nslots ? a->nslots : hw;
+        for (uint32_t i = 0; i < hw; i++) {
+            struct arena_slot *s = &a->slots[i];
+            int32_t pid = atomic_load_explicit(&s->pid, ARENA_SEQ);
+            if (i == self || pid == 0 || dead[i] ||
+                atomic_load_explicit(&s->qs_ack, ARENA_ACQ) == e)
+                continue;
+            /* reading /proc costs ~30 us: look only now and then */
+            if (spin % 16 == 0 &&
+                !arena__proc_alive(pid, atomic_load_explicit(&s->start, ARENA_RELAXED)))
+                dead[i] = true;
+            else
+                pending++;
+        }
+        if (pending == 0)
+            break;
+        if (timeout_ms >= 0 && vl_now_ns() > deadline) {
+            atomic_store_explicit(&ctl->qs_pid, 0, ARENA_SEQ);
+            atomic_store_explicit(&ctl->qs_word, e + 1, ARENA_SEQ);
+            arena__futex_wake(&ctl->qs_word);
+            rc = vl_err_set(err, -ETIMEDOUT,
+                            "cannot repair arena %s: %" PRIu32 " live participant%s did not reach "
+                            "a safe point within %d ms",
+                            a->path, pending, pending == 1 ? "" : "s", timeout_ms);
+            goto out;
+        }
+        if (spin % 256 == 255)
+            arena_wake(a); /* one that went to sleep on an old value */
+        sleep_us(spin < 100 ? 20 : 200);
+    }
+
+    /* 2. the running jobs of the dead */
+    uint64_t t1 = vl_now_ns();
+    for (uint32_t i = 0; i < a->nslots; i++) {
+        if (dead[i]) {
+            st->dead++;
+            atomic_store_explicit(&a->slots[i].sleeping, 0, ARENA_RELAXED);
+            atomic_store_explicit(&a->slots[i].pid, 0, ARENA_REL);
+        } else if (i != self && atomic_load_explicit(&a->slots[i].pid, ARENA_RELAXED) != 0) {
+            st->live++;
+        }
+    }
+    for (uint32_t j = 0; j < a->njobs; j++) {
+        uint64_t w = ld(a, j);
+        if (arena__st(w) != ARENA_RUNNING)
+            continue;
+        uint32_t o = arena__owner(w);
+        if (o < a->nslots && !dead[o] && atomic_load_explicit(&a->slots[o].pid, ARENA_RELAXED))
+            continue;
+        put(a, j, arena__with(w, ARENA_READY, ARENA_W_NO_OWNER) + (1ull << ARENA_W_ATTEMPT_SHIFT));
+        st->requeued++;
+    }
+
+    /* 3. settle */
+    settle(a, vis, &st->canceled, &st->ready);
+    atomic_fetch_add_explicit(&ctl->recoveries, 1, ARENA_RELAXED);
+    atomic_fetch_add_explicit(&ctl->recovered, st->requeued, ARENA_RELAXED);
+
+    st->repair_ns = vl_now_ns() - t1;
+
+    /* 4. release */
+    atomic_store_explicit(&ctl->qs_pid, 0, ARENA_SEQ);
+    atomic_store_explicit(&ctl->qs_word, e + 1, ARENA_SEQ);
+    arena__futex_wake(&ctl->qs_word);
+    arena_wake(a);
+    st->paused_ns = vl_now_ns() - t0;
+out:
+    free(vis);
+    free(dead);
+    return rc;
+}

@@ -1,0 +1,356 @@
+/*
+ * layout.h - the on-segment format of a volley arena: one file under
+ * /dev/shm per run, shared by the supervisor, the worker processes, the
+ * checkpointer and read-only observers (status, jobs). Processes map it at
+ * different addresses, so it holds offsets and indices, never pointers.
+ *
+ * Segment = header (1 KiB) followed by sections, each starting on a 64-byte
+ * line, in this order (hot first):
+ *
+ *   ctl      run control: quiesce epoch, sleep/wake futex word, root
+ *            cursor, ready-queue positions, base state counts, and core's
+ *            own atomics (stop, running, resources, cancel sequence)
+ *   slots    one per participant (worker, supervisor, client): pid and
+ *            start time, per-state counters, a work-stealing deque
+ *   state    [njobs] u64 state word: state | cancel-request | owner | attempt
+ *   indeg    [njobs] u32 live in-degree (parents not yet finished)
+ *   dirty    [njobs/64] u64 bitmap: job changed since the checkpointer looked
+ *   kid_off  [njobs+1] u64 CSR offsets into kids
+ *   kids     [nedges] u32 children, ascending per parent
+ *   readyq   [njobs] u32 the shared ready queue (see arena.h)
+ *   indeg0   [njobs] u32 initial in-degree, kept for restore and repair
+ *   link     [njobs] u32 intrusive worklist for cancellation cascades
+ *   cold     [njobs] pid, exit code, start/end ns, log reference
+ *   meta     [njobs] name/command offsets, resource class, handler, flags
+ *   rrs, fhs, rules, codes   the spec's small tables
+ *   pool     the spec's string pool, verbatim (so its offsets stay valid)
+ *
+ * Hot data per job (touched by claim and completion): state 8 + indeg 4 +
+ * kid_off 8 + kids 4 per edge + readyq 4 + dirty 1/8 bytes: 28 B plus 4 B per
+ * child, 36 B for the random shape's mean of 2 children (target <= 64 B).
+ *
+ * Rules: fixed-width types only; -Wpadded is an error here, so every hole is
+ * a named pad; every size is pinned by a _Static_assert; hot counters and
+ * each slot's lines sit on their own 64-byte line. Every atomic field's
+ * comment names its writers (W), readers (R) and the memory order. Any
+ * change to this file bumps ARENA_LAYOUT; ARENA_SHAPE (a hash of every
+ * struct's size and alignment) catches a change that forgot to.
+ */
+#ifndef VOLLEY_SHM_LAYOUT_H
+#define VOLLEY_SHM_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Only lock-free atomics work across processes. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wpadded"
+
+#define ARENA_MAGIC "VOLLEYAR" /* 8 bytes, no NUL: visible in xxd */
+#define ARENA_LAYOUT 1u        /* bump on ANY change in this file */
+#define ARENA_ALIGN 64u        /* section alignment: a cache line */
+#define ARENA_LINE 64u         /* cache line */
+#define ARENA_MAX_SLOTS 4096u  /* owner field is 16 bits; 0xffff = none */
+#define ARENA_DQ_CAP 512u      /* per-slot deque entries (power of two) */
+#define ARENA_ROOT_CHUNK 512u  /* ids a slot scans at a time: one dirty-bitmap line */
+#define ARENA_NONE UINT32_MAX  /* no job */
+
+/* Job states (SPEC.md section 1), values stored in the state word. */
+enum arena_state {
+    ARENA_BLOCKED = 0,    /* waiting for parents */
+    ARENA_READY = 1,      /* may be claimed */
+    ARENA_RUNNING = 2,    /* claimed by the owner slot */
+    ARENA_COMPLETED = 3,  /* finished: exit 0 */
+    ARENA_FAILED = 4,     /* finished: non-zero exit, retries exhausted */
+    ARENA_TERMINATED = 5, /* finished: killed for exceeding its runtime */
+    ARENA_CANCELED = 6,   /* finished: canceled (by a user or a failed parent) */
+    ARENA_NSTATES = 7
+};
+
+/*
+ * The state word (u64, one per job):
+ *   bits  0..3   enum arena_state
+ *   bit   4      ARENA_W_CANCEL_REQ: a user canceled this job or an
+ *                ancestor; cancel it as soon as it is not running, and its
+ *                worker stops it if it is. Never cleared.
+ *   bits  5..15  zero
+ *   bits 16..31  owner slot (claimer or finisher), ARENA_W_NO_OWNER if none
+ *   bits 32..63  attempt, 1-based: each attempt is one run of the job
+ * Every change is a compare-and-swap of the whole word (seq_cst), so a job
+ * is claimed once and finished once, and the cancel bit set concurrently by
+ * another process makes the CAS fail and retry rather than get lost.
+ */
+#define ARENA_W_STATE_MASK 0xfull
+#define ARENA_W_CANCEL_REQ (1ull << 4)
+#define ARENA_W_OWNER_SHIFT 16
+#define ARENA_W_NO_OWNER 0xffffull
+#define ARENA_W_ATTEMPT_SHIFT 32
+#define ARENA_W_RESERVED 0xffe0ull /* bits 5..15 */
+
+/* Counter indices of struct arena_slot.cnt and struct arena_ctl.base. */
+enum {
+    ARENA_CNT_RETRIES = ARENA_NSTATES, /* arena_retry calls (not a state) */
+    ARENA_NCNT = 8
+};
+
+/* A section: where it starts and what it holds. */
+struct arena_sect {
+    uint64_t off;  /* bytes from the segment start, a multiple of ARENA_ALIGN */
+    uint64_t n;    /* number of elements */
+    uint32_t elem; /* bytes per element */
+    uint32_t pad;
+};
+
+enum arena_sect_id {
+    ARENA_SECT_CTL,
+    ARENA_SECT_SLOTS,
+    ARENA_SECT_STATE,
+    ARENA_SECT_INDEG,
+    ARENA_SECT_DIRTY,
+    ARENA_SECT_KID_OFF,
+    ARENA_SECT_KIDS,
+    ARENA_SECT_READYQ,
+    ARENA_SECT_INDEG0,
+    ARENA_SECT_LINK,
+    ARENA_SECT_COLD,
+    ARENA_SECT_META,
+    ARENA_SECT_RRS,
+    ARENA_SECT_FHS,
+    ARENA_SECT_RULES,
+    ARENA_SECT_CODES,
+    ARENA_SECT_POOL,
+    ARENA_NSECT
+};
+
+/*
+ * The header. Everything up to hdr_sum is written once by the builder and
+ * covered by hdr_sum (FNV-1a 64); the runner identity after it is rewritten
+ * by a resumed run.
+ */
+struct arena_hdr {
+    char magic[8];          /* ARENA_MAGIC */
+    uint32_t layout;        /* ARENA_LAYOUT */
+    uint32_t shape;         /* ARENA_SHAPE */
+    uint64_t bytes;         /* whole segment; attach checks fstat */
+    uint8_t run_id[16];     /* random per run unless the builder got one */
+    uint32_t njobs;         /* jobs: ids 0..njobs-1 */
+    uint32_t nslots;        /* participant slots */
+    uint64_t nedges;        /* job -> job edges */
+    uint64_t nroots;        /* jobs with no parent */
+    uint64_t pool_len;      /* bytes in the pool section */
+    uint32_t nrr;           /* resource classes */
+    uint32_t nfh;           /* failure handlers */
+    uint32_t nrules;        /* failure rules */
+    uint32_t ncodes;        /* exit codes of all rules */
+    int32_t creator_pid;    /* the process that built it */
+    uint32_t pad0;          /* zero */
+    uint64_t creator_start; /* its start time, clock ticks since boot */
+    uint64_t created_ns;    /* CLOCK_REALTIME at build */
+    struct arena_sect sect[ARENA_NSECT];
+    uint64_t hdr_sum; /* FNV-1a 64 of every byte above */
+    /* not checksummed: */
+    _Atomic int32_t runner_pid; /* W: arena_set_runner (release); R: status (acquire) */
+    uint32_t pad1;
+    _Atomic uint64_t runner_start; /* W: arena_set_runner before runner_pid; ticks since boot */
+    uint8_t reserved[480];         /* zero */
+};
+_Static_assert(offsetof(struct arena_hdr, sect) == 112, "arena header");
+_Static_assert(offsetof(struct arena_hdr, hdr_sum) == 520, "arena header");
+_Static_assert(sizeof(struct arena_hdr) == 1024, "arena header");
+
+/*
+ * Run control: one per segment, each group on its own cache line so the
+ * read-mostly words never share a line with the written ones.
+ */
+struct arena_ctl {
+    /* line 0: read-mostly */
+    _Atomic uint32_t qs_word;    /* quiesce epoch, odd while requested. W: arena_recover
+                                    (seq_cst). R: participants at each safe point
+                                    (acquire); parked ones futex-wait on it */
+    _Atomic uint32_t stop;       /* core's stop/interrupt flag. W: supervisor, signal
+                                    handlers (release). R: workers (acquire) */
+    _Atomic uint32_t cancel_seq; /* W: arena_cancel, +1 per request (release), then
+                                    arena_wake. R: workers, to rescan their running
+                                    jobs' cancel bits (acquire) */
+    _Atomic uint32_t slots_hw;   /* 1 + highest slot ever joined. W: arena_join
+                                    (fetch_max by CAS, seq_cst). R: thieves, recover */
+    _Atomic int32_t qs_pid;      /* the process running arena_recover, so another can
+                                    take over if it dies. W/R: recover (seq_cst) */
+    uint32_t pad0;
+    _Atomic uint64_t qs_start; /* its start time (ticks). W/R: recover */
+    uint8_t pad0b[32];
+    /* line 1: sleep and wake */
+    _Atomic uint32_t work_seq; /* THE futex word (32-bit, shared, not private). +1
+                                  whenever ready work is published while someone
+                                  sleeps, on quiesce, cancel and the end. W: any
+                                  participant (seq_cst). R: sleepers */
+    _Atomic uint32_t sleepers; /* participants between arena_sleep_prepare and
+                                  arena_sleep_done. W: them (seq_cst RMW).
+                                  R: publishers after a seq_cst fence */
+    uint8_t pad1[56];
+    /* line 2 */
+    _Atomic uint64_t root_cursor; /* job ids below it were handed to slots' root
+                                     ranges. W: takers (CAS, relaxed). R: takers,
+                                     repair */
+    uint8_t pad2[56];
+    /* line 3 */
+    _Atomic uint64_t rq_enq; /* shared ready queue: next free cell. W: producers
+                                (fetch_add, relaxed; cells publish with release),
+                                repair. R: consumers (acquire) */
+    uint8_t pad3[56];
+    /* line 4 */
+    _Atomic uint64_t rq_deq; /* next cell to take. W: consumers (CAS, acq_rel),
+                                repair. R: consumers */
+    uint8_t pad4[56];
+    /* line 5 */
+    _Atomic int64_t base[ARENA_NCNT]; /* state counts at build or last repair; the live
+                                         count is base + sum of slots' cnt. W: build,
+                                         repair (under quiesce). R: counters (relaxed) */
+    /* line 6: core's counters */
+    _Atomic uint32_t running; /* jobs running, for -j. W/R: core workers (acq_rel RMW) */
+    uint32_t pad6;
+    _Atomic uint64_t recoveries; /* arena_recover runs. W: recover. R: status */
+    _Atomic uint64_t recovered;  /* jobs put back to ready by recover. W/R: as above */
+    uint8_t pad6b[40];
+    /* line 7: resources (core owns the protocol; shm only stores them) */
+    _Atomic uint64_t cpus_cap;  /* W: supervisor at start. R: workers */
+    _Atomic uint64_t cpus_used; /* W/R: workers (CAS) */
+    _Atomic uint64_t mem_cap;   /* bytes. W: supervisor at start. R: workers */
+    _Atomic uint64_t mem_used;  /* bytes. W/R: workers (CAS) */
+    _Atomic uint64_t gpus_cap;  /* GPU count. W: supervisor at start. R: workers */
+    _Atomic uint64_t gpus_used; /* bitmask of GPUs in use. W/R: workers (CAS) */
+    uint8_t pad7[16];
+};
+_Static_assert(sizeof(struct arena_ctl) == 8 * 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, work_seq) == 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, base) == 5 * 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, cpus_cap) == 7 * 64, "arena ctl");
+
+/* Slot roles (informational: status prints them). */
+enum arena_role { ARENA_ROLE_WORKER = 1, ARENA_ROLE_SUPERVISOR = 2, ARENA_ROLE_CLIENT = 3 };
+
+/*
+ * A participant slot. Its owner is the one process that joined it; the
+ * counters and the deque stay with the slot when the process leaves (a new
+ * joiner inherits them), so totals never lose a transition.
+ */
+struct arena_slot {
+    /* line 0: identity */
+    _Atomic int32_t pid;       /* 0 = free. W: arena_join (CAS 0 -> pid, seq_cst),
+                                  arena_leave and arena_recover (store 0, release).
+                                  R: recover, status (acquire) */
+    _Atomic uint32_t role;     /* enum arena_role. W: join. R: status */
+    _Atomic uint64_t start;    /* the process's start time (ticks since boot), so a
+                                  reused pid is not mistaken for it. W: join. R: recover */
+    _Atomic uint32_t qs_ack;   /* the odd quiesce epoch this participant parked
+                                  for. W: owner at a safe point (release).
+                                  R: arena_recover (acquire) */
+    _Atomic uint32_t sleeping; /* 1 while counted in ctl.sleepers. W: owner.
+                                  R: repair (recounts sleepers) */
+    uint8_t pad0[40];
+    /* line 1: the job ids this slot scans for roots (jobs without parents) */
+    _Atomic uint64_t roots;   /* its range, (hi << 32) | lo. W: the owner takes
+                                 chunks at lo, a thief splits off the top half
+                                 (both CAS, acq_rel), repair. R: thieves, owner */
+    _Atomic uint64_t root_lo; /* the chunk being scanned, [root_lo, root_hi),
+                                 taken from roots. W/R: owner (relaxed), repair */
+    _Atomic uint64_t root_hi;
+    uint8_t pad1[40];
+    /* line 2: transitions made through this slot, per target/source state */
+    _Atomic int64_t cnt[ARENA_NCNT]; /* +1 entering, -1 leaving a state. W: owner
+                                        only (relaxed load + store), repair.
+                                        R: anyone (relaxed); see arena_counts */
+    /* line 3: deque top (Chase-Lev), where thieves take */
+    _Atomic uint64_t dq_top; /* W: thieves and owner (CAS, seq_cst), repair.
+                                R: all (acquire) */
+    uint8_t pad3[56];
+    /* line 4: deque bottom, where the owner pushes and pops */
+    _Atomic uint64_t dq_bot; /* W: owner (relaxed; publication by release fence),
+                                repair. R: thieves (acquire) */
+    uint8_t pad4[56];
+    _Atomic uint32_t dq[ARENA_DQ_CAP]; /* job ids; index & (CAP-1). W: owner
+                                          (relaxed + release fence). R: thieves */
+};
+_Static_assert(sizeof(struct arena_slot) == 5 * 64 + 4 * ARENA_DQ_CAP, "arena slot");
+_Static_assert(sizeof(struct arena_slot) % 64 == 0, "arena slot lines");
+_Static_assert((ARENA_DQ_CAP & (ARENA_DQ_CAP - 1)) == 0, "deque capacity: power of two");
+
+/* Per-job data that workers write and others read (status, persist). */
+struct arena_cold {
+    _Atomic int32_t pid;       /* the job's process (and process group). W: its worker
+                                  after spawn (relaxed; published by the next state
+                                  CAS or read racily). R: cancel, status */
+    _Atomic int32_t exit_code; /* W: arena_finish before its CAS (relaxed). R: persist */
+    _Atomic uint64_t start_ns; /* CLOCK_REALTIME ns of the current attempt. W: worker */
+    _Atomic uint64_t end_ns;   /* W: worker. R: persist, status */
+    _Atomic uint64_t log_ref;  /* core's 64-bit reference into its log index. W: worker */
+};
+_Static_assert(sizeof(struct arena_cold) == 32, "arena cold");
+
+/* Per-job data from the spec, written once at build. */
+struct arena_meta {
+    uint64_t name_off; /* pool offset of the job name */
+    uint64_t cmd_off;  /* pool offset of the command */
+    uint16_t rr;       /* resource class or 0xffff */
+    uint16_t fh;       /* failure handler or 0xffff */
+    uint8_t flags;     /* enum spec_job_flag */
+    uint8_t pad[3];
+};
+_Static_assert(sizeof(struct arena_meta) == 24, "arena meta");
+
+/* The spec's small tables, copied (same fields as loader/spec.h). */
+struct arena_rr {
+    uint64_t name_off;
+    uint64_t memory_bytes;
+    uint64_t runtime_ms;
+    uint32_t num_cpus;
+    uint32_t num_gpus;
+    uint32_t num_nodes;
+    uint32_t pad;
+};
+_Static_assert(sizeof(struct arena_rr) == 40, "arena rr");
+
+struct arena_fh {
+    uint64_t name_off;
+    uint32_t rule_first;
+    uint32_t nrules;
+};
+_Static_assert(sizeof(struct arena_fh) == 16, "arena fh");
+
+struct arena_rule {
+    uint32_t code_first;
+    uint32_t ncodes;
+    uint32_t max_retries;
+    uint32_t flags;
+    uint64_t script_off; /* or UINT64_MAX */
+};
+_Static_assert(sizeof(struct arena_rule) == 24, "arena rule");
+
+#pragma GCC diagnostic pop
+
+/* ARENA_SHAPE: a constant hash of every struct's size and alignment and the
+ * key offsets, so a layout change that forgot to bump ARENA_LAYOUT is still
+ * refused by attach. */
+#define ARENA_MIX_(h, v) ((((uint32_t)(h)) ^ (uint32_t)(v)) * 16777619u)
+#define ARENA_SHAPE_A_                                                                             \
+    ARENA_MIX_(                                                                                    \
+        ARENA_MIX_(ARENA_MIX_(2166136261u, sizeof(struct arena_hdr)), sizeof(struct arena_ctl)),   \
+        sizeof(struct arena_slot))
+#define ARENA_SHAPE_B_                                                                             \
+    ARENA_MIX_(ARENA_MIX_(ARENA_MIX_(ARENA_SHAPE_A_, sizeof(struct arena_cold)),                   \
+                          sizeof(struct arena_meta)),                                              \
+               sizeof(struct arena_rr))
+#define ARENA_SHAPE_C_                                                                             \
+    ARENA_MIX_(ARENA_MIX_(ARENA_MIX_(ARENA_SHAPE_B_, sizeof(struct arena_fh)),                     \
+                          sizeof(struct arena_rule)),                                              \
+               ARENA_NSECT)
+#define ARENA_SHAPE                                                                                \
+    ARENA_MIX_(ARENA_MIX_(ARENA_SHAPE_C_,                                                          \
+                          offsetof(struct arena_slot, dq) * 31u + _Alignof(struct arena_slot)),    \
+               ARENA_DQ_CAP * 31u + ARENA_NSTATES)
+
+#endif /* VOLLEY_SHM_LAYOUT_H */

@@ -1,0 +1,388 @@
+/*
+ * test_arena_recover.c - recovery of a dead participant, with the process
+ * killed (SIGKILL) at chosen instructions through the fault points of
+ * volley_shm_fi: holding claimed jobs, in the middle of releasing a job's
+ * children, in the middle of a cancellation cascade, with a shared-queue
+ * cell reserved but never written, between a user cancel's marking and
+ * canceling. After arena_recover every job must run to its one correct
+ * end. Also: a live worker parks and resumes; a participant that never
+ * reaches a safe point makes recover give up and change nothing; a
+ * recovery whose requester died is taken over.
+ */
+#include "shm/arena.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "shm/arena_int.h"
+#include "shm_test.h"
+
+static int fault_point, fault_after;
+
+static int kill_at(int point)
+{
+    if (point == fault_point && --fault_after == 0)
+        raise(SIGKILL);
+    return 0;
+}
+
+static uint64_t count(const struct arena *a, enum arena_state s)
+{
+    uint64_t c[ARENA_NSTATES];
+    arena_counts(a, c);
+    return c[s];
+}
+
+/* Forks a child that joins, arms the fault, runs fn, and must die of it. */
+static void die_in_child(struct arena *a, int point, int after,
+                         void (*fn)(struct arena *a, uint32_t w))
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint32_t w;
+        if (arena_join(a, ARENA_ROLE_WORKER, &w, NULL) != 0)
+            _exit(3);
+        fault_point = point;
+        fault_after = after;
+        arena__fault_hook = kill_at;
+        fn(a, w);
+        _exit(0); /* the fault did not fire */
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+static void recover(struct arena *a, struct arena_recover_stats *st)
+{
+    struct vl_err err = {0};
+    CHECK_EQ(arena_recover(a, ARENA_NONE, 5000, st, &err), 0);
+    if (err.code)
+        fprintf(stderr, "recover: %s\n", err.msg);
+    CHECK_EQ(atomic_load(&a->ctl->qs_word) & 1, 0);
+}
+
+/* Runs everything left as a fresh worker; every job must end in `want`
+ * (or canceled where cancel[j]); returns the number run. */
+static uint32_t finish_all(struct arena *a)
+{
+    uint32_t w;
+    CHECK_EQ(arena_join(a, ARENA_ROLE_WORKER, &w, NULL), 0);
+    uint32_t n = shm_test_run(a, w);
+    CHECK(arena_done(a));
+    arena_leave(a, w);
+    return n;
+}
+
+static void take_two(struct arena *a, uint32_t w)
+{
+    arena_take(a, w);
+    arena_take(a, w);
+    arena_take(a, w); /* the fault fires on the third claim */
+}
+
+static void test_dead_holding_jobs(void)
+{
+    struct spec s;
+    struct arena a;
+    shm_test_spec(&s, 10, NULL, 0, NULL);
+    shm_test_build(&a, &s, 4, "rec1");
+    die_in_child(&a, ARENA_FP_CLAIMED, 3, take_two);
+    CHECK_EQ(count(&a, ARENA_RUNNING), 2); /* the third claim's counters never moved */
+    struct arena_recover_stats st;
+    recover(&a, &st);
+    CHECK_EQ(st.dead, 1);
+    CHECK_EQ(st.requeued, 3);
+    CHECK_EQ(st.ready, 10);
+    CHECK_EQ(count(&a, ARENA_RUNNING), 0);
+    CHECK_EQ(count(&a, ARENA_READY), 10);
+    CHECK_EQ(arena_job_attempt(&a, 0), 2);
+    CHECK_EQ(arena_job_attempt(&a, 3), 1);
+    CHECK_EQ(atomic_load(&a.slots[0].pid), 0); /* the dead slot is free */
+    CHECK_EQ(finish_all(&a), 10);
+    CHECK_EQ(count(&a, ARENA_COMPLETED), 10);
+    CHECK_U64(atomic_load(&a.ctl->recoveries), 1);
+    arena_close(&a);
+    spec_free(&s);
+}
+
+static void take_finish_first(struct arena *a, uint32_t w)
+{
+    uint32_t j = arena_take(a, w);
+    arena_finish(a, w, j, ARENA_COMPLETED, 0);
+}
+
+static void test_dead_mid_release(void)
+{
+    /* 0 -> 1..1500, and 1500 more jobs each depending on two of those */
+    enum { K = 1500 };
+    uint32_t(*e)[2] = vl_xcalloc(3 * K, sizeof *e);
+    size_t ne = 0;
+    for (uint32_t i = 1; i <= K; i++) {
+        e[ne][0] = 0;
+        e[ne++][1] = i;
+    }
+    for (uint32_t i = 0; i < K; i++) {
+        e[ne][0] = 1 + i;
+        e[ne++][1] = K + 1 + i;
+        e[ne][0] = 1 + (i * 7 + 3) % K;
+        e[ne++][1] = K + 1 + i;
+    }
+    struct spec s;
+    shm_test_spec(&s, 2 * K + 1, (const uint32_t(*)[2])e, ne, NULL);
+    free(e);
+    for (int at = 1; at <= 1200; at += 397) {
+        struct arena a;
+        shm_test_build(&a, &s, 4, "rec2");
+        /* killed after `at` of the 1500 decrements */
+        die_in_child(&a, ARENA_FP_RELEASE_EDGE, at, take_finish_first);
+        CHECK_EQ(arena_job_state(&a, 0), ARENA_COMPLETED);
+        struct arena_recover_stats st;
+        recover(&a, &st);
+        CHECK_EQ(st.requeued, 0);
+        CHECK_EQ(st.ready, K);
+        for (uint32_t i = 1; i <= K; i++)
+            CHECK_EQ(atomic_load(&a.indeg[i]), 0);
+        CHECK_EQ(finish_all(&a), 2 * K);
+        CHECK_EQ(count(&a, ARENA_COMPLETED), 2 * K + 1);
+        for (uint32_t i = 0; i <= 2 * K; i++)
+            CHECK_EQ(arena_job_attempt(&a, i), 1);
+        arena_close(&a);
+    }
+    /* killed after a child became ready but before its token was pushed */
+    struct arena a;
+    shm_test_build(&a, &s, 4, "rec2b");
+    die_in_child(&a, ARENA_FP_READY, 700, take_finish_first);
+    recover(&a, NULL);
+    CHECK_EQ(finish_all(&a), 2 * K);
+    arena_close(&a);
+    spec_free(&s);
+}
+
+static void fail_first(struct arena *a, uint32_t w)
+{
+    uint32_t j = arena_take(a, w);
+    arena_finish(a, w, j, ARENA_FAILED, 1);
+}
+
+static void test_dead_mid_cascade(void)
+{
+    /* a failing root above a binary tree of flagged jobs, plus an
+     * unflagged branch whose subtree must still run */
+    enum { N = 2047 };
+    uint32_t(*e)[2] = vl_xcalloc(N, sizeof *e);
+    size_t ne = 0;
+    for (uint32_t i = 1; i < N; i++) {
+        e[ne][0] = (i - 1) / 2;
+        e[ne++][1] = i;
+    }
+    uint8_t *fl = vl_xcalloc(N, 1);
+    for (uint32_t i = 0; i < N; i++)
+        fl[i] = i == 2 ? 0 : SPEC_JOB_CANCEL_ON_BLOCK;
+    struct spec s;
+    shm_test_spec(&s, N, (const uint32_t(*)[2])e, ne, fl);
+    free(e);
+    free(fl);
+    for (int at = 1; at < 900; at += 299) {
+        struct arena a;
+        shm_test_build(&a, &s, 4, "rec3");
+        die_in_child(&a, ARENA_FP_CANCELED, at, fail_first);
+        struct arena_recover_stats st;
+        recover(&a, &st);
+        CHECK(st.canceled > 0);
+        finish_all(&a);
+        /* job 2 (no flag) ran; every other descendant of 0 is canceled;
+         * 2's subtree ran since 2 completed */
+        CHECK_EQ(arena_job_state(&a, 0), ARENA_FAILED);
+        CHECK_EQ(arena_job_state(&a, 1), ARENA_CANCELED);
+        CHECK_EQ(arena_job_state(&a, 2), ARENA_COMPLETED);
+        CHECK_EQ(arena_job_state(&a, 3), ARENA_CANCELED);
+        CHECK_EQ(arena_job_state(&a, 5), ARENA_COMPLETED);
+        CHECK_EQ(arena_job_state(&a, N - 1), ARENA_COMPLETED); /* under 2 */
+        uint64_t c = count(&a, ARENA_CANCELED), d = count(&a, ARENA_COMPLETED);
+        CHECK_EQ(c + d + 1, N);
+        CHECK_EQ(d, (N - 1) / 2); /* the subtree under 2: 1023 jobs */
+        arena_close(&a);
+    }
+    spec_free(&s);
+}
+
+static void finish_star(struct arena *a, uint32_t w)
+{
+    /* take the root, and finish it on a slot whose deque is full, so the
+     * overflow goes to the shared queue */
+    uint32_t j = arena_take(a, w);
+    arena_finish(a, w, j, ARENA_COMPLETED, 0);
+}
+
+static void test_dead_reserved_cell(void)
+{
+    enum { K = 1000 };
+    uint32_t(*e)[2] = vl_xcalloc(K, sizeof *e);
+    for (uint32_t i = 0; i < K; i++) {
+        e[i][0] = 0;
+        e[i][1] = i + 1;
+    }
+    struct spec s;
+    shm_test_spec(&s, K + 1, (const uint32_t(*)[2])e, K, NULL);
+    free(e);
+    struct arena a;
+    shm_test_build(&a, &s, 4, "rec4");
+    /* the overflow (K - 512 tokens) goes out in batches of 64: die with the
+     * first batch reserved and not written */
+    die_in_child(&a, ARENA_FP_RQ_RESERVED, 1, finish_star);
+    CHECK(atomic_load(&a.ctl->rq_enq) > 0);
+    uint32_t w;
+    CHECK_EQ(arena_join(&a, ARENA_ROLE_WORKER, &w, NULL), 0);
+    /* a consumer treats the unwritten cells as empty: it does not spin;
+     * it steals from the dead slot's deque instead */
+    uint32_t n = shm_test_run(&a, w);
+    CHECK(n >= 1 && n <= ARENA_DQ_CAP);
+    CHECK(!arena_done(&a));
+    arena_leave(&a, w);
+    struct arena_recover_stats st;
+    recover(&a, &st);
+    CHECK_EQ(st.ready, K - n);
+    CHECK_EQ(finish_all(&a), K - n);
+    CHECK_EQ(count(&a, ARENA_COMPLETED), K + 1);
+    arena_close(&a);
+    spec_free(&s);
+}
+
+static void cancel_root(struct arena *a, uint32_t w)
+{
+    arena_cancel(a, w, 0, NULL, NULL);
+}
+
+static void test_dead_mid_user_cancel(void)
+{
+    static const uint32_t e[][2] = {{0, 1}, {1, 2}, {0, 3}, {4, 5}};
+    static const uint8_t fl[6] = {0};
+    struct spec s;
+    struct arena a;
+    shm_test_spec(&s, 6, e, 4, fl);
+    shm_test_build(&a, &s, 4, "rec5");
+    die_in_child(&a, ARENA_FP_CANCEL_MARKED, 1, cancel_root);
+    CHECK(arena_job_cancel_requested(&a, 2));
+    CHECK_EQ(arena_job_state(&a, 2), ARENA_BLOCKED);
+    recover(&a, NULL);
+    for (uint32_t j = 0; j < 4; j++)
+        CHECK_EQ(arena_job_state(&a, j), ARENA_CANCELED);
+    CHECK_EQ(finish_all(&a), 2);
+    CHECK_EQ(arena_job_state(&a, 5), ARENA_COMPLETED);
+    arena_close(&a);
+    spec_free(&s);
+}
+
+/* A live worker that sleeps when idle parks for the repair and resumes. */
+static void test_live_worker_parks(void)
+{
+    enum { N = 20000 };
+    struct spec s;
+    struct arena a;
+    shm_test_spec(&s, N, NULL, 0, NULL);
+    shm_test_build(&a, &s, 4, "rec6");
+    uint32_t hold;
+    CHECK_EQ(arena_join(&a, ARENA_ROLE_WORKER, &hold, NULL), 0);
+    uint32_t held = arena_take(&a, hold);            /* so the run cannot end without us */
+    die_in_child(&a, ARENA_FP_CLAIMED, 3, take_two); /* dies holding 3 */
+    pid_t live = fork();
+    if (live == 0) {
+        uint32_t w;
+        if (arena_join(&a, ARENA_ROLE_WORKER, &w, NULL) != 0)
+            _exit(3);
+        for (;;) {
+            uint32_t j = arena_take(&a, w);
+            if (j != ARENA_NONE) {
+                arena_finish(&a, w, j, ARENA_COMPLETED, 0);
+                continue;
+            }
+            if (arena_done(&a))
+                break;
+            uint32_t v = arena_sleep_prepare(&a, w);
+            j = arena_take(&a, w);
+            if (j == ARENA_NONE && !arena_done(&a))
+                arena_sleep_wait(&a, w, v, -1);
+            arena_sleep_done(&a, w);
+            if (j != ARENA_NONE)
+                arena_finish(&a, w, j, ARENA_COMPLETED, 0);
+        }
+        arena_leave(&a, w);
+        _exit(0);
+    }
+    for (bool joined = false; !joined; usleep(100)) /* let it join and work first */
+        for (uint32_t i = 0; i < a.nslots; i++)
+            joined |= atomic_load(&a.slots[i].pid) == live;
+    struct arena_recover_stats st;
+    struct vl_err err = {0};
+    CHECK_EQ(arena_recover(&a, hold, 10000, &st, &err), 0);
+    CHECK_EQ(st.dead, 1);
+    CHECK_EQ(st.live, 1);
+    CHECK_EQ(arena_job_state(&a, held), ARENA_RUNNING); /* ours: kept */
+    CHECK_EQ(arena_finish(&a, hold, held, ARENA_COMPLETED, 0), 0);
+    while (!arena_done(&a)) /* the live worker runs the dead one's jobs */
+        usleep(1000);
+    arena_wake(&a); /* we finished last: tell the sleeper it is over */
+    arena_leave(&a, hold);
+    int stt;
+    waitpid(live, &stt, 0);
+    CHECK(WIFEXITED(stt) && WEXITSTATUS(stt) == 0);
+    CHECK(arena_done(&a));
+    CHECK_EQ(count(&a, ARENA_COMPLETED), N);
+    arena_close(&a);
+    spec_free(&s);
+}
+
+static void test_timeout_and_takeover(void)
+{
+    struct spec s;
+    struct arena a;
+    shm_test_spec(&s, 4, NULL, 0, NULL);
+    shm_test_build(&a, &s, 4, "rec7");
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint32_t w;
+        if (arena_join(&a, ARENA_ROLE_WORKER, &w, NULL) != 0)
+            _exit(3);
+        arena_take(&a, w);
+        raise(SIGSTOP);    /* alive, never at a safe point */
+        arena_take(&a, w); /* parks here once continued */
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, WUNTRACED);
+    struct vl_err err = {0};
+    uint64_t before = count(&a, ARENA_RUNNING);
+    CHECK_EQ(arena_recover(&a, ARENA_NONE, 100, NULL, &err), -ETIMEDOUT);
+    CHECK_HAS(err.msg, "1 live participant did not reach a safe point within 100 ms");
+    CHECK_EQ(atomic_load(&a.ctl->qs_word) & 1, 0); /* released */
+    CHECK_EQ(count(&a, ARENA_RUNNING), before);    /* nothing changed */
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+
+    /* a recovery requested by a process that died: the next one takes over */
+    atomic_fetch_add(&a.ctl->qs_word, 1);
+    atomic_store(&a.ctl->qs_pid, pid);
+    atomic_store(&a.ctl->qs_start, 1);
+    struct arena_recover_stats rs;
+    CHECK_EQ(arena_recover(&a, ARENA_NONE, 1000, &rs, &err), 0);
+    CHECK_EQ(rs.requeued, 1);
+    CHECK_EQ(atomic_load(&a.ctl->qs_word) & 1, 0);
+    CHECK_EQ(finish_all(&a), 4);
+    arena_close(&a);
+    spec_free(&s);
+}
+
+int main(void)
+{
+    test_dead_holding_jobs();
+    test_dead_mid_release();
+    test_dead_mid_cascade();
+    test_dead_reserved_cell();
+    test_dead_mid_user_cancel();
+    test_live_worker_parks();
+    test_timeout_and_takeover();
+    return check_done();
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# test_bench_cli.sh - `volley bench`: every bad argument is one clear line
+# and exit 2 (before anything is allocated); --mode process says it is not
+# built; --json is exactly the issue's document with verified computed.
+set -uo pipefail
+volley=${VOLLEY_BIN:?}
+fail=0
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+# expect CODE STDERR-LINE ARGS...: exit code and first stderr line
+expect() {
+  local code=$1 line=$2
+  shift 2
+  "$volley" bench "$@" >"$out" 2>"$err"
+  local rc=$? first
+  first=$(head -n 1 "$err")
+  if [ "$rc" != "$code" ] || [ "$first" != "$line" ]; then
+    echo "FAIL: volley bench $*"
+    echo "  exit $rc (want $code), first stderr line:"
+    echo "  got:  $first"
+    echo "  want: $line"
+    fail=1
+  fi
+}
+
+expect 2 "volley bench: unknown shape 'nope' (shapes: flat, barrier, chain, tree, random)" --shape nope
+expect 2 "volley bench: unknown mode 'exec' (modes: noexec, process)" --mode exec
+expect 2 "volley bench: --jobs must be between 1 and 4294967294, not '0'" --jobs 0
+expect 2 "volley bench: --jobs needs a whole number, not '-5'" --jobs -5
+expect 2 "volley bench: --jobs must be between 1 and 4294967294, not '4294967295'" --jobs 4294967295
+expect 2 "volley bench: --workers must be between 1 and 1024, not '0'" --workers 0
+expect 2 "volley bench: --workers needs a whole number, not 'two'" --workers two
+expect 2 "volley bench: the barrier shape needs at least 7 jobs, not 5" --shape barrier --jobs 5
+expect 2 "volley bench: unknown option '--bogus'" --bogus
+expect 2 "volley bench: --jobs needs a value" --jobs
+expect 2 "volley bench: unexpected argument 'extra'" extra
+expect 3 "volley bench: --mode process is NOT BUILT YET: it runs real jobs through core/, which is issue #5." --mode process
+
+# a count that cannot fit: refused up front, exit 2, nothing allocated
+"$volley" bench --jobs 4000000000 >"$out" 2>"$err"
+rc=$?
+if [ $rc != 2 ] || ! grep -Eq "^volley bench: --jobs 4000000000 needs (a .* arena but /dev/shm has .* free|.* of memory \(arena .*\) but .* is available)$" "$err"; then
+  echo "FAIL: --jobs 4000000000: exit $rc"; cat "$err"; fail=1
+fi
+if ls /dev/shm | grep -q volley-bench; then
+  echo "FAIL: a segment was left in /dev/shm"; fail=1
+fi
+
+# JSON: exactly the keys of the issue, verified computed
+"$volley" bench --shape random --jobs 20000 --workers 2 --json >"$out" 2>"$err"
+rc=$?
+if [ $rc != 0 ]; then echo "FAIL: json run exit $rc"; cat "$err"; fail=1; fi
+python3 - "$out" <<'EOF' || fail=1
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert list(doc) == ["results"], doc
+(r,) = doc["results"]
+assert list(r) == ["runner", "shape", "mode", "jobs", "workers", "wall_s",
+                   "completions_per_s", "bytes_per_job", "verified"], list(r)
+assert r["runner"] == "volley" and r["shape"] == "random" and r["mode"] == "noexec", r
+assert r["jobs"] == 20000 and r["workers"] == 2, r
+assert r["verified"] is True, r
+assert r["wall_s"] > 0 and r["completions_per_s"] > 0, r
+assert abs(r["completions_per_s"] * r["wall_s"] - 20000) < 1, r
+assert 50 < r["bytes_per_job"] < 200, r
+EOF
+
+# --quick: every shape, one row each
+"$volley" bench --quick --jobs 3000 --workers 2 --json >"$out" 2>"$err" || { echo "FAIL: --quick"; cat "$err"; fail=1; }
+python3 -c '
+import json, sys
+rows = json.load(open(sys.argv[1]))["results"]
+assert [r["shape"] for r in rows] == ["flat", "barrier", "chain", "tree", "random"], rows
+assert all(r["verified"] and r["jobs"] == 3000 for r in rows), rows
+' "$out" || fail=1
+
+# human output
+"$volley" bench --shape tree --jobs 5000 --workers 1 >"$out" 2>"$err"
+if ! grep -Eq "^volley tree noexec: 5000 jobs, 1 worker: [0-9.]+ M completions/s \([0-9.]+ s\), verified$" "$out"; then
+  echo "FAIL: human output"; cat "$out" "$err"; fail=1
+fi
+if ! grep -Eq "^  worker CPU [0-9.]+ ns/job; arena .*: [0-9.]+ B/job \(hot [0-9.]+ B/job\)" "$out"; then
+  echo "FAIL: human output, second line"; cat "$out"; fail=1
+fi
+
+[ $fail = 0 ] && echo "test_bench_cli: all passed"
+exit $fail
