@@ -31,16 +31,17 @@ static bool probe_pbuf_inc(struct io_uring *ring)
     return rc == 0;
 }
 
-/* pidfd_send_signal(own pidfd, 0, NULL, PROCESS_GROUP): 0 where supported,
- * EINVAL on kernels before 6.9. */
+/* pidfd_send_signal(own pidfd, 0, NULL, PROCESS_GROUP): EINVAL on kernels
+ * before 6.9; where supported 0, or ESRCH when we lead no process group. */
 static bool probe_pidfd_pgrp(void)
 {
     int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     if (fd < 0)
         return false;
     long rc = syscall(SYS_pidfd_send_signal, fd, 0, NULL, PIDFD_SIGNAL_PROCESS_GROUP_C);
+    int e = errno;
     close(fd);
-    return rc == 0;
+    return rc == 0 || e == ESRCH;
 }
 
 int uring_compat_probe(struct io_uring *ring, struct uring_caps *caps)
