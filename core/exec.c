@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -72,7 +73,7 @@ enum ud_kind {
 #define MAX_SLOTS (1u << 20)
 #define BGID 7
 #define HEAD_ENV 6 /* VOLLEY_JOB_ID, _JOB_NAME, _ATTEMPT, _RUN_DIR, CUDA_..., _RETURN_CODE */
-#define FLUSH_MS 1000
+#define FLUSH_MS 100
 #define TICK_MS 20
 
 enum reason { R_NONE = 0, R_TIMEOUT, R_CANCEL, R_STOP };
@@ -159,7 +160,10 @@ struct exec_engine {
     uint32_t word_seen;
     uint64_t outstanding; /* requests whose final CQE has not arrived */
     struct __kernel_timespec ts_flush, ts_tick;
-    int fatal; /* ring error during a run */
+    int fatal;         /* ring error during a run */
+    sigset_t run_mask; /* the caller's mask: in force only while we wait */
+    int old_policy;    /* the thread's scheduling policy before the run, -1 unchanged */
+    struct sched_param old_param;
     struct exec_stats stats;
 };
 
@@ -515,10 +519,11 @@ static void start_proc(struct exec_engine *e, struct slot *s)
         s->spawn_mono = vl_now_ns();
     int pidfd = -1;
     int pid = spawner_start(&e->sp, s->idx, &s->req, &pidfd);
-    /* Our copies of the write ends go now: the job's EOF must not wait for
-     * them (research/platform-probe.md pitfall 3). */
-    close(po[1]);
-    close(pe[1]);
+    /* Our copies of the write ends go with the next submission (the
+     * child has its own): the job's EOF must not wait for them
+     * (research/platform-probe.md pitfall 3). Through the ring: no syscall. */
+    close_fd(e, po[1]);
+    close_fd(e, pe[1]);
     if (pid < 0) {
         close(po[0]);
         close(pe[0]);
@@ -867,8 +872,13 @@ static void finish(struct exec_engine *e, struct slot *s)
 
 static void process_finished(struct exec_engine *e)
 {
-    /* Logs first: a reported attempt's bytes are in the files. */
-    logseg_flush(&e->log);
+    /* Logs first: a reported attempt's bytes are in the files. Only the
+     * records of attempts that wrote nothing (BEGIN, two EOFs) may wait for
+     * the flush timer: a pwrite per silent job is 5-10% of the runner's
+     * CPU for `true` jobs, and such an attempt reads back as empty or, for
+     * at most FLUSH_MS, as not there yet. */
+    if (e->log.data_len > 0)
+        logseg_flush(&e->log);
     e->stats.log_flushes = e->log.flushes;
     uint32_t n = e->nfin;
     uint32_t *q = e->finq;
@@ -981,13 +991,38 @@ static void run_teardown(struct exec_engine *e)
 
 int exec_engine_run(struct exec_engine *e, const struct exec_source *src, struct vl_err *err)
 {
+    if (!src || !src->next)
+        return vl_err_set(err, -EINVAL, "no job source");
     if (spawn_sigchld_ignored())
         return vl_err_set(err, -ECHILD,
                           "SIGCHLD is ignored in this process, so the kernel would reap the jobs "
                           "before volley can; restore its default disposition");
-    if (!src || !src->next)
-        return vl_err_set(err, -EINVAL, "no job source");
     e->sig_dfl = spawn_sig_sample();
+    /* Signals stay blocked while we work and are let in only while we
+     * sleep in io_uring_enter (its sigmask argument, like pselect): clone
+     * needs them blocked anyway, and this saves two syscalls per spawn.
+     * Not SIGCHLD: blocked, each job's would be queued and then interrupt
+     * the next wait; unblocked and at SIG_DFL the kernel drops it at once.
+     * Our child never gets one before exec (it has no children then). */
+    sigset_t all;
+    sigfillset(&all);
+    sigdelset(&all, SIGCHLD);
+    pthread_sigmask(SIG_SETMASK, &all, &e->run_mask);
+    e->sp.sigs_blocked = true;
+    /* SCHED_BATCH: a job's exit wakes us three times (two EOFs and the exit,
+     * microseconds apart); as SCHED_OTHER each wake-up preempts the dying
+     * job on our CPU, so we wake and sleep three times per job. As
+     * SCHED_BATCH we do not preempt it and take all three at once: 1.0
+     * sleeps per job instead of 2.4, ~10 us less CPU per job here. With
+     * SCHED_RESET_ON_FORK the jobs start as normal SCHED_OTHER tasks. */
+    e->old_policy = -1;
+    if (!e->cfg.normal_sched) {
+        int pol = sched_getscheduler(0);
+        struct sched_param bp = {0};
+        if (pol == SCHED_OTHER && sched_getparam(0, &e->old_param) == 0 &&
+            sched_setscheduler(0, SCHED_BATCH | SCHED_RESET_ON_FORK, &bp) == 0)
+            e->old_policy = pol;
+    }
     e->src = src;
     e->stopping = false;
     e->src_woke = e->flush_due = false;
@@ -1063,7 +1098,8 @@ int exec_engine_run(struct exec_engine *e, const struct exec_source *src, struct
         if (e->nfin || e->nrearm || e->src_woke) {
             rc = io_uring_submit(&e->ring);
         } else {
-            rc = io_uring_submit_and_wait(&e->ring, 1);
+            struct io_uring_cqe *cqe;
+            rc = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, NULL, &e->run_mask);
             e->stats.waits++;
         }
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME)
@@ -1075,6 +1111,10 @@ int exec_engine_run(struct exec_engine *e, const struct exec_source *src, struct
         drain_cqes(e);
     }
     run_teardown(e);
+    e->sp.sigs_blocked = false;
+    pthread_sigmask(SIG_SETMASK, &e->run_mask, NULL);
+    if (e->old_policy >= 0)
+        sched_setscheduler(0, e->old_policy, &e->old_param);
     logseg_flush(&e->log);
     e->stats.log_flushes = e->log.flushes;
     atomic_store(&e->stop_word, 0);

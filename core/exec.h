@@ -123,6 +123,8 @@ struct exec_config {
     int pin_cpu;            /* >= 0: pin the engine's thread there; jobs get the original mask */
     enum spawn_mode spawn_mode; /* default SPAWN_ASYNC (docs/execution.md) */
     bool no_direct;             /* always /bin/sh -c */
+    bool normal_sched;          /* keep the thread's policy; default: SCHED_BATCH during a run
+                                   (docs/execution.md); the jobs reset to normal */
     uint32_t disable;           /* EXEC_DISABLE_* */
 };
 

@@ -217,11 +217,13 @@ int spawner_start(struct spawner *sp, unsigned idx, const struct spawn_req *req,
         flags |= CLONE_CHILD_CLEARTID;
     }
     sigset_t old;
-    pthread_sigmask(SIG_SETMASK, &sp->all, &old);
+    if (!sp->sigs_blocked)
+        pthread_sigmask(SIG_SETMASK, &sp->all, &old);
     int fd = -1;
     pid_t pid = clone(spawn_child, top, flags, (void *)req, &fd, NULL, &sp->busy[idx]);
     int e = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!sp->sigs_blocked)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         if (sp->mode == SPAWN_ASYNC)
             __atomic_store_n(&sp->busy[idx], 0, __ATOMIC_RELEASE);

@@ -26,9 +26,10 @@
  * instructions; elsewhere SPAWN_ASYNC is refused (glibc's syscall() writes
  * errno, which only a suspended caller can tolerate).
  *
- * Signals: the caller blocks every signal around clone, so a signal cannot
- * run one of our handlers on the child's stack before the child has reset
- * the dispositions in sig_dfl (spawn_sig_sample) and cleared its mask.
+ * Signals: every signal is blocked around clone (by spawner_start, or for
+ * a whole run by a caller that sets sigs_blocked), so a signal cannot run
+ * one of our handlers on the child's stack before the child has reset the
+ * dispositions in sig_dfl (spawn_sig_sample) and cleared its mask.
  * SIGCHLD must not be ignored in the caller (the kernel would auto-reap).
  */
 #ifndef VOLLEY_CORE_SPAWN_H
@@ -72,6 +73,8 @@ struct spawner {
     uint8_t *stacks;    /* nstacks * stack_bytes, one mapping */
     int *busy;          /* [nstacks] ASYNC: nonzero until the child released our memory */
     sigset_t all;       /* every signal: the caller's mask around clone */
+    bool sigs_blocked;  /* the caller keeps the signals blocked already (the engine
+                           does during a run): skip the two sigprocmask calls */
 };
 
 /* Maps the stacks. 0, or a negative errno with err set (-ENOTSUP: ASYNC on

@@ -93,8 +93,9 @@ static int cmp_u64(const void *a, const void *b)
 static void usage(void)
 {
     fprintf(stderr, "usage: engine_bench [-s flat|rounds|chain] [-n N] [-k K] [-r ROUNDS] "
-                    "[-c CMD] [-p CPU] [-m async|vfork] [-S] [-t TAG]\n"
-                    "  -S  always through /bin/sh -c (no direct exec)\n");
+                    "[-c CMD] [-p CPU] [-m async|vfork] [-S] [-N] [-t TAG]\n"
+                    "  -S  always through /bin/sh -c (no direct exec)\n"
+                    "  -N  leave the engine thread SCHED_OTHER (not SCHED_BATCH)\n");
     exit(2);
 }
 
@@ -102,10 +103,10 @@ int main(int argc, char **argv)
 {
     struct bsrc b = {.n = 20000, .cmd = "true"};
     uint32_t k = 1, rounds = 4;
-    int pin = -1, opt, no_direct = 0;
+    int pin = -1, opt, no_direct = 0, normal_sched = 0;
     enum spawn_mode mode = SPAWN_ASYNC;
     const char *tag = "-", *shape_name = "flat";
-    while ((opt = getopt(argc, argv, "s:n:k:r:c:p:m:St:")) != -1) {
+    while ((opt = getopt(argc, argv, "s:n:k:r:c:p:m:SNt:")) != -1) {
         switch (opt) {
         case 's':
             shape_name = optarg;
@@ -144,6 +145,9 @@ int main(int argc, char **argv)
         case 'S':
             no_direct = 1;
             break;
+        case 'N':
+            normal_sched = 1;
+            break;
         case 't':
             tag = optarg;
             break;
@@ -171,6 +175,7 @@ int main(int argc, char **argv)
     cfg.pin_cpu = pin;
     cfg.spawn_mode = mode;
     cfg.no_direct = no_direct;
+    cfg.normal_sched = normal_sched;
     struct vl_err err;
     struct exec_engine *e = exec_engine_open(&cfg, &err);
     if (!e) {
@@ -205,14 +210,18 @@ int main(int argc, char **argv)
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     double self_s = tv(r1.ru_utime) - tv(r0.ru_utime) + tv(r1.ru_stime) - tv(r0.ru_stime);
     double kids_s = tv(c1.ru_utime) - tv(c0.ru_utime) + tv(c1.ru_stime) - tv(c0.ru_stime);
-    printf("tag=%s engine=volley shape=%s mode=%s k=%u n=%u pin=%d direct=%d cmd=%s wall_s=%.3f "
+    printf("tag=%s engine=volley shape=%s mode=%s sched=%s k=%u n=%u pin=%d direct=%d cmd=%s "
+           "wall_s=%.3f "
            "rate=%.1f runner_us=%.1f user_us=%.1f sys_us=%.1f cqes_per_job=%.2f "
-           "waits_per_job=%.2f child_cpu_s=%.2f foreign_cpu_s=%.2f failed=%u",
-           tag, shape_name, mode == SPAWN_ASYNC ? "async" : "vfork", k, b.n, pin, !no_direct,
-           b.cmd[0] ? "x" : "-", wall, (double)b.n / wall, self_s / b.n * 1e6,
-           (tv(r1.ru_utime) - tv(r0.ru_utime)) / b.n * 1e6,
+           "waits_per_job=%.2f vcsw_per_job=%.2f ivcsw_per_job=%.2f child_cpu_s=%.2f "
+           "foreign_cpu_s=%.2f failed=%u",
+           tag, shape_name, mode == SPAWN_ASYNC ? "async" : "vfork",
+           normal_sched ? "other" : "batch", k, b.n, pin, !no_direct, b.cmd[0] ? "x" : "-", wall,
+           (double)b.n / wall, self_s / b.n * 1e6, (tv(r1.ru_utime) - tv(r0.ru_utime)) / b.n * 1e6,
            (tv(r1.ru_stime) - tv(r0.ru_stime)) / b.n * 1e6, (double)st.cqes / b.n,
-           (double)st.waits / b.n, kids_s, b1 - b0 - self_s - kids_s, b.failed);
+           (double)st.waits / b.n, (double)(r1.ru_nvcsw - r0.ru_nvcsw) / b.n,
+           (double)(r1.ru_nivcsw - r0.ru_nivcsw) / b.n, kids_s, b1 - b0 - self_s - kids_s,
+           b.failed);
     if (b.shape == 2) {
         uint64_t *lat = calloc(b.n, sizeof *lat), *lat2 = calloc(b.n, sizeof *lat2);
         uint32_t m = 0;
