@@ -1,0 +1,72 @@
+/*
+ * resources.h - admitting jobs against the node's capacity: num_cpus,
+ * memory and num_gpus (SPEC.md section 1, "Resources"), GPUs assigned by
+ * index for CUDA_VISIBLE_DEVICES.
+ *
+ * The counters are the caller's (struct res_counters): today a worker's
+ * memory, later words in the arena shared by every worker. So admission is
+ * lock-free: a compare-and-swap loop per resource, taken in a fixed order
+ * (CPUs, memory, GPUs) and given back in reverse when a later one does not
+ * fit. Two workers can momentarily hold parts of what neither can finish
+ * taking; each backs off at once, so nothing waits and the capacity is
+ * never exceeded. GPUs are a 64-bit mask: at most 64 per node.
+ *
+ * A job that can never fit (needs more than the whole capacity) is an error
+ * before anything starts: res_check_spec names the first one.
+ */
+#ifndef VOLLEY_CORE_RESOURCES_H
+#define VOLLEY_CORE_RESOURCES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+#include "loader/spec.h"
+
+#define RES_MAX_GPUS 64
+
+/* What a job needs, or what the node has. */
+struct res_amount {
+    uint32_t cpus;         /* CPUs */
+    uint32_t gpus;         /* GPUs (<= RES_MAX_GPUS) */
+    uint64_t memory_bytes; /* memory */
+};
+
+/* The caller's counters of what is in use; zero-initialized = all free. */
+struct res_counters {
+    _Atomic uint32_t cpus_used;
+    _Atomic uint64_t mem_used;
+    _Atomic uint64_t gpus_used; /* bit i: GPU i is assigned */
+};
+
+/* This machine: online CPUs, MemTotal, NVIDIA GPUs (/dev/nvidiaN). */
+void res_detect(struct res_amount *cap);
+
+/* 0 if need fits in cap at all; else VL_ESPEC with err naming job (and
+ * class, if not NULL) and the resource: "job 'x' needs 8 CPUs (resource
+ * class 'big'), the node has 2". */
+int res_check_fit(const struct res_amount *cap, const struct res_amount *need, const char *job,
+                  const char *rclass, struct vl_err *err);
+
+/* What a spec job needs (its resource class; none: nothing). */
+void res_need_of(const struct spec *s, uint32_t jid, struct res_amount *need);
+
+/* res_check_fit for every job of s; reports the first that can never fit. */
+int res_check_spec(const struct spec *s, const struct res_amount *cap, struct vl_err *err);
+
+/*
+ * Takes need from the counters if it fits now; *gpus gets the assigned GPU
+ * mask (lowest free indices). false: nothing was taken. Any thread or
+ * process sharing the counters may call it.
+ */
+bool res_admit(struct res_counters *c, const struct res_amount *cap, const struct res_amount *need,
+               uint64_t *gpus);
+/* Gives back what res_admit took (need and the mask it returned). */
+void res_release(struct res_counters *c, const struct res_amount *need, uint64_t gpus);
+
+/* "0,2,3" for mask 0b1101 into buf; returns buf ("" for 0). */
+const char *res_gpu_list(uint64_t gpus, char *buf, size_t len);
+
+#endif /* VOLLEY_CORE_RESOURCES_H */
