@@ -1,12 +1,205 @@
 /*
- * cmd_run.c - `volley run`: not built yet; issue #5 builds it.
+ * cmd_run.c - `volley run WF [options]`: load WF, check that it can run
+ * here (input files exist, every job fits the capacity), make the run
+ * directory, its snapshot and the arena, then supervise the run
+ * (runner.c). Exit codes as SPEC.md section 2.
  */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/resources.h"
+#include "../loader/load.h"
+#include "../persist/runlock.h"
+#include "../persist/snap.h"
 #include "cli.h"
 #include "commands.h"
+#include "diag_print.h"
+#include "runner.h"
+
+/* Input files (no job writes them) must exist before anything starts. */
+static int check_inputs(const struct spec *s)
+{
+    uint32_t missing = 0;
+    for (uint32_t f = 0; f < s->nfiles; f++) {
+        const struct spec_file *sf = &s->files[f];
+        if ((sf->flags & SPEC_FILE_USER_DATA) || sf->producer != SPEC_NONE ||
+            !(sf->flags & SPEC_FILE_INPUT))
+            continue;
+        const char *path = spec_str(s, sf->path_off);
+        struct stat st;
+        if (stat(path, &st) == 0)
+            continue;
+        int e = errno;
+        const char *reader = NULL;
+        for (uint32_t j = 0; j < s->njobs && !reader; j++)
+            for (uint64_t k = s->in_off[j]; k < s->in_off[j + 1]; k++)
+                if (s->ins[k] == f) {
+                    reader = spec_job_name(s, j);
+                    break;
+                }
+        if (missing++ < 10)
+            fprintf(stderr, "volley run: input file '%s' (%s) of job '%s': %s\n", path,
+                    spec_str(s, sf->name_off), reader ? reader : "?", strerror(e));
+    }
+    if (missing > 10)
+        fprintf(stderr, "volley run: ... %u missing input files in all\n", missing);
+    if (missing)
+        fprintf(stderr,
+                "volley run: no job started: input files are missing; no job writes them\n");
+    return missing ? VL_EXIT_USAGE : 0;
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                return -errno;
+            *p = '/';
+        }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
 
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_not_built("run", 5);
+    static const struct option opts[] = {
+        {"run-dir", required_argument, NULL, 'd'}, RUNNER_LONGOPTS, {NULL, 0, NULL, 0}};
+    struct runner_opts o;
+    runner_opts_default(&o);
+    const char *run_dir = NULL;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":j:", opts, NULL)) != -1) {
+        if (c == 'd') {
+            run_dir = optarg;
+            continue;
+        }
+        if (c == ':')
+            return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+        int r = runner_parse_opt("run", c, optarg, &o);
+        if (r == VL_EXIT_USAGE)
+            return r;
+        if (r == 0)
+            return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+    }
+    if (optind >= argc)
+        return cli_usage_error("run", "missing the workflow file");
+    if (optind + 1 < argc)
+        return cli_usage_error("run", "unexpected argument '%s'", argv[optind + 1]);
+    const char *wf = argv[optind];
+
+    struct spec s;
+    struct spec_diags d;
+    memset(&d, 0, sizeof d);
+    int rc = spec_load_file(wf, &s, &d);
+    diag_print(stderr, &d);
+    spec_diags_free(&d);
+    if (rc < 0) {
+        spec_free(&s);
+        return rc == VL_ETOOBIG || rc == -ENOMEM ? VL_EXIT_ENV : VL_EXIT_USAGE;
+    }
+    struct vl_err err = {0};
+    if (res_check_spec(&s, &o.cap, &err) < 0) {
+        fprintf(stderr, "volley run: %s; nothing started\n", err.msg);
+        spec_free(&s);
+        return VL_EXIT_USAGE;
+    }
+    if ((rc = check_inputs(&s)) != 0) {
+        spec_free(&s);
+        return rc;
+    }
+
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) {
+        vl_err_sys(&err, -errno, "cannot get the current directory");
+        spec_free(&s);
+        return cli_print_err(&err);
+    }
+    char dir[PATH_MAX];
+    if (run_dir) {
+        snprintf(dir, sizeof dir, "%s", run_dir);
+    } else {
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        char ts[32];
+        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+        char name[96];
+        snprintf(name, sizeof name, "%s", s.name && *s.name ? s.name : "run");
+        for (char *p = name; *p; p++)
+            if (*p == '/' || *p == ' ')
+                *p = '_';
+        snprintf(dir, sizeof dir, "volley-runs/%s-%s", name, ts);
+        /* two runs started in the same second get -2, -3 ... */
+        struct stat st;
+        for (int i = 2; stat(dir, &st) == 0 && i < 1000; i++)
+            snprintf(dir, sizeof dir, "volley-runs/%s-%s-%d", name, ts, i);
+    }
+    if ((rc = mkdirs(dir)) < 0) {
+        vl_err_sys(&err, rc, "cannot create the run directory %s", dir);
+        spec_free(&s);
+        return cli_print_err(&err);
+    }
+    char absdir[PATH_MAX];
+    if (!realpath(dir, absdir)) {
+        vl_err_sys(&err, -errno, "cannot resolve the run directory %s", dir);
+        spec_free(&s);
+        return cli_print_err(&err);
+    }
+
+    struct runlock lock = {0};
+    if ((rc = runlock_acquire(&lock, absdir, &err)) < 0) {
+        spec_free(&s);
+        return cli_print_err(&err);
+    }
+    struct snap_meta meta = {.created_ns = vl_wall_ns(), .cwd = cwd};
+    if (getrandom(meta.run_id, sizeof meta.run_id, 0) != (ssize_t)sizeof meta.run_id) {
+        vl_err_sys(&err, -errno, "cannot get random bytes for the run id");
+        goto fail;
+    }
+    vl_boot_id(meta.boot_id);
+    struct snap *db = NULL;
+    if ((rc = snap_create(&db, absdir, &s, &meta, NULL, 0, &err)) < 0) {
+        if (rc == -EEXIST)
+            fprintf(stderr,
+                    "volley run: %s already holds a run; continue it with `volley resume "
+                    "%s` or choose another --run-dir\n",
+                    absdir, absdir);
+        goto fail;
+    }
+    char apath[256];
+    runner_arena_path(meta.run_id, apath, sizeof apath);
+    struct arena a = {0};
+    struct arena_opts ao = {.nslots = 0};
+    memcpy(ao.run_id, meta.run_id, sizeof ao.run_id);
+    if ((rc = arena_build(&a, apath, &s, &ao, &err)) < 0) {
+        snap_close(db);
+        goto fail;
+    }
+    fprintf(stderr, "volley: run directory %s (%u jobs)\n", absdir, s.njobs);
+    rc = runner_go(&s, db, &a, apath, absdir, cwd, &o);
+    runlock_release(&lock);
+    spec_free(&s);
+    return rc;
+
+fail:
+    runlock_release(&lock);
+    spec_free(&s);
+    return cli_print_err(&err);
 }

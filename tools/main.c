@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "runner.h"
 
 const struct cli_cmd cli_cmds[] = {
     {"validate", "check a workflow file and summarize it",
@@ -47,6 +48,8 @@ const struct cli_cmd cli_cmds[] = {
      "usage: volley bench [--shape S] [--jobs N] [--mode noexec|process] [--workers W]\n"
      "                    [--json]\n",
      cmd_bench},
+    /* hidden: the worker processes of a run (runner.c) */
+    {"__worker", "", "usage: volley __worker FD INDEX (started by volley run)\n", cmd_worker},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -163,7 +166,8 @@ static void usage_all(FILE *f)
 {
     fprintf(f, "usage: volley COMMAND [ARGS...]\n\ncommands:\n");
     for (const struct cli_cmd *c = cli_cmds; c->name; c++)
-        fprintf(f, "  %-9s %s\n", c->name, c->summary);
+        if (c->name[0] != '_')
+            fprintf(f, "  %-9s %s\n", c->name, c->summary);
     fprintf(f, "\n`volley COMMAND --help` tells more; `volley --version` the version.\n");
 }
 

@@ -1,0 +1,424 @@
+/*
+ * worker.c - a worker process: the arena as the execution engine's job
+ * source (worker.h has the protocol).
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "../shm/arena.h"
+#include "exec.h"
+#include "resources.h"
+#include "runctl.h"
+
+/* The arena copies the spec's rules field by field: failpol reads them as
+ * spec rules. */
+_Static_assert(sizeof(struct arena_rule) == sizeof(struct spec_rule), "rule layout");
+_Static_assert(offsetof(struct arena_rule, script_off) == offsetof(struct spec_rule, script_off),
+               "rule layout");
+_Static_assert(offsetof(struct arena_rule, max_retries) == offsetof(struct spec_rule, max_retries),
+               "rule layout");
+
+#define HELD_MAX 4
+
+/* One engine slot's job: what was admitted for it. */
+struct wslot {
+    uint32_t jid;
+    bool used;
+    bool cancel_sent;
+    struct res_amount need;
+    uint64_t gpus;
+    struct failpol fp;
+    char cuda[3 * RES_MAX_GPUS + 1];
+};
+
+struct wk {
+    struct arena a;
+    uint32_t w; /* arena slot */
+    uint32_t index;
+    struct runctl *ctl;
+    struct runctl_worker *me;
+    struct exec_engine *e;
+    struct wslot *slots;
+    uint32_t nslots;
+    uint32_t *free_slots;
+    uint32_t nfree;
+    uint32_t held[HELD_MAX]; /* claimed (running in the arena), not admitted yet */
+    uint32_t nheld;
+    bool announced; /* arena_sleep_prepare without arena_sleep_done */
+    bool waiting;   /* counted in ctl->waiters */
+    uint64_t cancel_seq_seen;
+};
+
+static struct exec_engine *volatile g_engine;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    struct exec_engine *e = g_engine;
+    if (e)
+        exec_engine_stop(e);
+}
+
+static void set_waiting(struct wk *k, bool on)
+{
+    if (on == k->waiting)
+        return;
+    k->waiting = on;
+    if (on)
+        atomic_fetch_add_explicit(&k->ctl->waiters, 1, memory_order_seq_cst);
+    else
+        atomic_fetch_sub_explicit(&k->ctl->waiters, 1, memory_order_seq_cst);
+}
+
+/* One unit of the -j cap; false if it is full. */
+static bool cap_admit(struct runctl *c)
+{
+    uint32_t cur = atomic_load_explicit(&c->running, memory_order_relaxed);
+    while (cur < c->max_running)
+        if (atomic_compare_exchange_weak_explicit(&c->running, &cur, cur + 1, memory_order_seq_cst,
+                                                  memory_order_relaxed))
+            return true;
+    return false;
+}
+
+/* Gives back a unit of the cap (and resources); wakes whoever waits. */
+static void cap_release(struct wk *k, const struct res_amount *need, uint64_t gpus)
+{
+    if (need)
+        res_release(&k->ctl->res, need, gpus);
+    atomic_fetch_sub_explicit(&k->ctl->running, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&k->ctl->waiters, memory_order_seq_cst) > 0)
+        arena_wake(&k->a);
+}
+
+static void need_of(const struct arena *a, uint32_t jid, struct res_amount *need)
+{
+    memset(need, 0, sizeof *need);
+    uint16_t rr = a->meta[jid].rr;
+    if (rr == 0xffff || rr >= a->hdr->nrr)
+        return;
+    need->cpus = a->rrs[rr].num_cpus;
+    need->gpus = a->rrs[rr].num_gpus;
+    need->memory_bytes = a->rrs[rr].memory_bytes;
+}
+
+static uint64_t runtime_of(const struct arena *a, uint32_t jid)
+{
+    uint16_t rr = a->meta[jid].rr;
+    return rr == 0xffff || rr >= a->hdr->nrr ? 0 : a->rrs[rr].runtime_ms;
+}
+
+/* A claimed job that will not run here (canceled while held). */
+static void finish_unrun(struct wk *k, uint32_t jid, enum arena_state how)
+{
+    arena_job_set_end(&k->a, jid, vl_wall_ns());
+    (void)arena_finish(&k->a, k->w, jid, how, 0);
+}
+
+/*
+ * Admits held job i: the cap, then its resources. True with the slot's
+ * need and gpus filled; false if it must wait (the cap is not held then).
+ */
+static bool admit(struct wk *k, uint32_t jid, struct wslot *s)
+{
+    if (!cap_admit(k->ctl))
+        return false;
+    need_of(&k->a, jid, &s->need);
+    s->gpus = 0;
+    if (k->ctl->use_res && (s->need.cpus || s->need.gpus || s->need.memory_bytes) &&
+        !res_admit(&k->ctl->res, &k->ctl->cap, &s->need, &s->gpus)) {
+        cap_release(k, NULL, 0);
+        return false;
+    }
+    if (!k->ctl->use_res)
+        memset(&s->need, 0, sizeof s->need);
+    return true;
+}
+
+static void fill_job(struct wk *k, uint32_t slot, uint32_t jid, struct exec_job *job)
+{
+    struct wslot *s = &k->slots[slot];
+    s->jid = jid;
+    s->used = true;
+    s->cancel_sent = false;
+    const struct arena *a = &k->a;
+    *job = (struct exec_job){
+        .jid = jid,
+        .attempt = arena_job_attempt(a, jid),
+        .name = arena_job_name(a, jid),
+        .cmd = arena_job_cmd(a, jid),
+        .runtime_ms = runtime_of(a, jid),
+        .tag = slot,
+    };
+    if (s->need.gpus) {
+        res_gpu_list(s->gpus, s->cuda, sizeof s->cuda);
+        job->cuda_devices = s->cuda;
+    }
+    uint16_t fh = a->meta[jid].fh;
+    if (fh != 0xffff && fh < a->hdr->nfh) {
+        const struct arena_fh *f = &a->fhs[fh];
+        s->fp = (struct failpol){
+            .rules = (const struct spec_rule *)(const void *)(a->rules + f->rule_first),
+            .nrules = f->nrules,
+            .codes = a->codes,
+            .ncodes = a->hdr->ncodes,
+            .pool = a->pool,
+            .pool_len = a->pool_len,
+        };
+        job->fh = &s->fp;
+    }
+}
+
+static enum exec_next src_next(void *ctx, struct exec_job *job)
+{
+    struct wk *k = ctx;
+    if (k->announced) {
+        arena_sleep_done(&k->a, k->w);
+        k->announced = false;
+    }
+    if (atomic_load_explicit(&k->ctl->stop, memory_order_acquire) || !k->nfree)
+        return EXEC_NEXT_EMPTY;
+    for (int round = 0; round < 2; round++) {
+        /* Held jobs first: they are claimed already. */
+        while (k->nheld) {
+            uint32_t jid = k->held[k->nheld - 1];
+            if (arena_job_cancel_requested(&k->a, jid)) {
+                k->nheld--;
+                finish_unrun(k, jid, ARENA_CANCELED);
+                continue;
+            }
+            uint32_t slot = k->free_slots[k->nfree - 1];
+            if (!admit(k, jid, &k->slots[slot])) {
+                set_waiting(k, true);
+                /* re-check after announcing (a release may have raced) */
+                if (!admit(k, jid, &k->slots[slot]))
+                    return EXEC_NEXT_EMPTY;
+            }
+            set_waiting(k, false);
+            k->nheld--;
+            k->nfree--;
+            fill_job(k, slot, jid, job);
+            return EXEC_NEXT_JOB;
+        }
+        uint32_t jid = arena_take(&k->a, k->w);
+        if (jid != ARENA_NONE) {
+            k->held[k->nheld++] = jid;
+            round = -1; /* admit it above */
+            continue;
+        }
+        if (round == 0) {
+            /* Announce, then look once more: a publisher that saw no
+             * sleeper before our announcement published before our take. */
+            (void)arena_sleep_prepare(&k->a, k->w);
+            k->announced = true;
+            continue;
+        }
+    }
+    if (arena_done(&k->a)) {
+        arena_sleep_done(&k->a, k->w);
+        k->announced = false;
+        return EXEC_NEXT_DONE;
+    }
+    return EXEC_NEXT_EMPTY;
+}
+
+static enum arena_state outcome_state(enum exec_outcome o)
+{
+    switch (o) {
+    case EXEC_COMPLETED:
+        return ARENA_COMPLETED;
+    case EXEC_TERMINATED:
+        return ARENA_TERMINATED;
+    case EXEC_CANCELED:
+        return ARENA_CANCELED;
+    case EXEC_FAILED:
+    default:
+        return ARENA_FAILED;
+    }
+}
+
+static void src_done(void *ctx, const struct exec_result *res)
+{
+    struct wk *k = ctx;
+    struct arena *a = &k->a;
+    uint32_t jid = res->jid;
+    struct wslot *s = &k->slots[res->tag];
+    atomic_fetch_add_explicit(&k->me->attempts, 1, memory_order_relaxed);
+    if (res->pid > 0)
+        arena_job_set_pid(a, jid, res->pid);
+    if (res->start_ns)
+        arena_job_set_start(a, jid, res->start_ns);
+    arena_job_set_log(a, jid, worker_log_ref(res->log.log_id, res->log.rec));
+    if (!res->final) {
+        uint32_t at;
+        if (arena_retry(a, k->w, jid, &at) == -ECANCELED)
+            arena_wake(a); /* notify() stops the retry once it runs */
+        return;
+    }
+    s->used = false;
+    k->free_slots[k->nfree++] = (uint32_t)res->tag;
+    if (res->outcome == EXEC_STOPPED) {
+        /* Interrupted: the job stays running in the arena, owned by this
+         * slot; resume runs it again (attempt + 1). */
+        cap_release(k, &s->need, s->gpus);
+        return;
+    }
+    arena_job_set_end(a, jid, res->end_ns);
+    uint32_t next = ARENA_NONE;
+    int r;
+    if (k->nheld < HELD_MAX)
+        r = arena_finish_take(a, k->w, jid, outcome_state(res->outcome), res->status, &next);
+    else
+        r = arena_finish(a, k->w, jid, outcome_state(res->outcome), res->status);
+    if (r < 0)
+        vl_log("worker %u: finishing job %u: %s", k->index, jid, vl_strerror(r));
+    if (r == 0 && next != ARENA_NONE)
+        k->held[k->nheld++] = next;
+    cap_release(k, &s->need, s->gpus);
+}
+
+static void src_notify(void *ctx)
+{
+    struct wk *k = ctx;
+    if (atomic_load_explicit(&k->ctl->stop, memory_order_acquire)) {
+        exec_engine_stop(k->e);
+        return;
+    }
+    uint32_t seq = atomic_load_explicit(&k->a.ctl->cancel_seq, memory_order_acquire);
+    if (seq == k->cancel_seq_seen)
+        return;
+    k->cancel_seq_seen = seq;
+    for (uint32_t i = 0; i < k->nslots; i++) {
+        struct wslot *s = &k->slots[i];
+        if (s->used && !s->cancel_sent && arena_job_cancel_requested(&k->a, s->jid) &&
+            exec_engine_cancel(k->e, s->jid) == 0)
+            s->cancel_sent = true;
+    }
+}
+
+static int fail(struct wk *k, const struct vl_err *err)
+{
+    if (k->me) {
+        size_t n = strnlen(err->msg, sizeof k->me->msg - 1);
+        memcpy(k->me->msg, err->msg, n);
+        k->me->msg[n] = 0;
+        atomic_store_explicit(&k->me->state, RUNCTL_W_ERROR, memory_order_release);
+    }
+    fprintf(stderr, "volley worker %u: %s\n", k->index, err->msg);
+    return VL_EXIT_ENV;
+}
+
+int worker_main(int ctl_fd, uint32_t index)
+{
+    struct wk k = {.index = index, .w = ARENA_NONE};
+    struct vl_err err = {0};
+    /* The supervisor's death stops this worker like a Ctrl-C would. */
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+
+    void *m = mmap(NULL, sizeof(struct runctl), PROT_READ | PROT_WRITE, MAP_SHARED, ctl_fd, 0);
+    if (m == MAP_FAILED) {
+        vl_err_sys(&err, -errno, "cannot map the run's control page (fd %d)", ctl_fd);
+        return fail(&k, &err);
+    }
+    close(ctl_fd);
+    k.ctl = m;
+    if (k.ctl->magic != RUNCTL_MAGIC || k.ctl->version != RUNCTL_VERSION ||
+        index >= k.ctl->nworkers || index >= RUNCTL_MAX_WORKERS) {
+        vl_err_set(&err, VL_EUSAGE, "not a volley control page, or worker %u out of range", index);
+        return fail(&k, &err);
+    }
+    k.me = &k.ctl->w[index];
+    if (getppid() != k.ctl->supervisor_pid) {
+        vl_err_set(&err, VL_EUSAGE, "the supervisor (pid %d) is gone", k.ctl->supervisor_pid);
+        return fail(&k, &err);
+    }
+    atomic_store(&k.me->pid, (int32_t)getpid());
+
+    int rc = arena_attach(&k.a, k.ctl->arena_path, 0, &err);
+    if (rc < 0)
+        return fail(&k, &err);
+    rc = arena_join(&k.a, ARENA_ROLE_WORKER, &k.w, &err);
+    if (rc < 0) {
+        arena_close(&k.a);
+        return fail(&k, &err);
+    }
+
+    struct exec_config cfg;
+    exec_config_defaults(&cfg);
+    cfg.max_running = k.ctl->max_running;
+    cfg.log_dir = k.ctl->log_dir;
+    cfg.log_id = index;
+    cfg.run_dir = k.ctl->run_dir;
+    cfg.workdir = k.ctl->workdir;
+    cfg.kill_grace_ms = k.ctl->kill_grace_ms;
+    k.e = exec_engine_open(&cfg, &err);
+    if (!k.e) {
+        arena_leave(&k.a, k.w);
+        arena_close(&k.a);
+        return fail(&k, &err);
+    }
+    k.nslots = cfg.max_running;
+    k.slots = vl_xcalloc(k.nslots, sizeof *k.slots);
+    k.free_slots = vl_xcalloc(k.nslots, sizeof *k.free_slots);
+    for (uint32_t i = 0; i < k.nslots; i++)
+        k.free_slots[k.nfree++] = k.nslots - 1 - i;
+    k.cancel_seq_seen = atomic_load(&k.a.ctl->cancel_seq);
+    g_engine = k.e;
+    atomic_store_explicit(&k.me->state, RUNCTL_W_RUNNING, memory_order_release);
+    if (atomic_load(&k.ctl->stop))
+        exec_engine_stop(k.e);
+
+    struct exec_source src = {
+        .ctx = &k,
+        .next = src_next,
+        .done = src_done,
+        .word = (const uint32_t *)(const void *)arena_futex_word(&k.a),
+        .word_private = false,
+        .notify = src_notify,
+    };
+    rc = exec_engine_run(k.e, &src, &err);
+    g_engine = NULL;
+    struct exec_stats st;
+    exec_engine_stats(k.e, &st);
+    atomic_store(&k.me->spawned, st.spawned);
+    if (k.announced)
+        arena_sleep_done(&k.a, k.w);
+    set_waiting(&k, false);
+    /* Held jobs never started: they go back to ready through recover (the
+     * supervisor repairs when a worker leaves jobs running). */
+    bool clean = rc == 0 && k.nheld == 0;
+    exec_engine_close(k.e);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    atomic_store(&k.me->cpu_ns, (uint64_t)ru.ru_utime.tv_sec * 1000000000ull +
+                                    (uint64_t)ru.ru_utime.tv_usec * 1000ull +
+                                    (uint64_t)ru.ru_stime.tv_sec * 1000000000ull +
+                                    (uint64_t)ru.ru_stime.tv_usec * 1000ull);
+    if (clean)
+        arena_leave(&k.a, k.w);
+    arena_close(&k.a);
+    free(k.slots);
+    free(k.free_slots);
+    if (rc < 0)
+        return fail(&k, &err);
+    atomic_store_explicit(&k.me->state, rc == 0 ? RUNCTL_W_DONE : RUNCTL_W_STOPPED,
+                          memory_order_release);
+    return 0;
+}

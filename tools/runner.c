@@ -1,0 +1,596 @@
+/*
+ * runner.c - the supervisor of a run (runner.h; docs/running.md).
+ */
+#include "runner.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/logread.h"
+#include "../core/runctl.h"
+#include "../core/worker.h"
+#include "../persist/ckpt.h"
+#include "cli.h"
+
+extern char **environ;
+
+#define MAX_CRASHES 3 /* worker deaths a run survives */
+
+void runner_opts_default(struct runner_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    res_detect(&o->cap);
+    o->ckpt_ms = 1000;
+    o->kill_grace_ms = 5000;
+    o->progress = -1;
+}
+
+int runner_parse_opt(const char *cmd, int c, const char *arg, struct runner_opts *o)
+{
+    double d;
+    uint64_t u;
+    switch (c) {
+    case 'j':
+        return cli_parse_u32(cmd, "-j", arg, 1, 1u << 20, &o->max_running) ? 1 : VL_EXIT_USAGE;
+    case 1000:
+        return cli_parse_u32(cmd, "--workers", arg, 1, RUNCTL_MAX_WORKERS, &o->workers)
+                   ? 1
+                   : VL_EXIT_USAGE;
+    case 1001:
+        return cli_parse_u32(cmd, "--cpus", arg, 1, 1u << 20, &o->cap.cpus) ? 1 : VL_EXIT_USAGE;
+    case 1002:
+        if (vl_parse_size(arg, &u) < 0 || u == 0)
+            return cli_usage_error(cmd, "--memory: '%s' is not a size (like 64g, 512m)", arg);
+        o->cap.memory_bytes = u;
+        return 1;
+    case 1003:
+        return cli_parse_u32(cmd, "--gpus", arg, 0, RES_MAX_GPUS, &o->cap.gpus) ? 1 : VL_EXIT_USAGE;
+    case 1004:
+        if (!cli_parse_double(cmd, "--checkpoint-interval", arg, 0.01, 3600, &d))
+            return VL_EXIT_USAGE;
+        o->ckpt_ms = (uint32_t)(d * 1000);
+        return 1;
+    case 1005:
+        if (!cli_parse_double(cmd, "--kill-grace", arg, 0, 3600, &d))
+            return VL_EXIT_USAGE;
+        o->kill_grace_ms = (uint32_t)(d * 1000);
+        return 1;
+    case 1006:
+        o->progress = 0;
+        return 1;
+    case 1007:
+        o->progress = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void runner_arena_path(const uint8_t run_id[16], char *out, size_t len)
+{
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", run_id[i]);
+    snprintf(out, len, "/dev/shm/volley-%s", hex);
+}
+
+/* In the arena, attempt is the number of the current (or next) run, from
+ * 1; in a snapshot, the number of runs started, from 0. */
+void runner_rec_to_snap(uint32_t jid, const struct arena_job_rec *r, struct snap_job *out)
+{
+    bool started = r->state == ARENA_RUNNING || r->start_ns != 0;
+    *out = (struct snap_job){
+        .jid = jid,
+        .state = (uint8_t)r->state,
+        .attempt = started ? r->attempt : (r->attempt ? r->attempt - 1 : 0),
+        .exit_code = r->exit_code,
+        .start_ns = r->start_ns,
+        .end_ns = r->end_ns,
+        .log_ref = r->log_ref ? r->log_ref : SNAP_NO_LOG,
+    };
+}
+
+void runner_snap_to_rec(const struct snap_job *j, struct arena_job_rec *out)
+{
+    bool started = j->state == SNAP_STATE_RUNNING || j->start_ns != 0;
+    *out = (struct arena_job_rec){
+        .state = j->state,
+        .attempt = started ? (j->attempt ? j->attempt : 1) : j->attempt + 1,
+        .exit_code = j->exit_code,
+        .start_ns = j->start_ns,
+        .end_ns = j->end_ns,
+        .log_ref = j->log_ref == SNAP_NO_LOG ? 0 : j->log_ref,
+        .owner = ARENA_NONE,
+    };
+}
+
+struct sup {
+    const struct spec *s;
+    struct arena *a;
+    const char *run_dir;
+    const struct runner_opts *o;
+    struct runctl *ctl;
+    int ctl_fd;
+    struct ckpt *ck;
+    pid_t pids[RUNCTL_MAX_WORKERS];
+    uint32_t live; /* workers not yet reaped */
+    uint32_t crashes;
+    bool stopping; /* Ctrl-C, SIGTERM, or a fatal error */
+    bool interrupted;
+    int fatal; /* exit code 3 reason recorded */
+    struct vl_err fatal_err;
+    char exe[PATH_MAX];
+    /* checkpoint batch */
+    uint32_t *ids;
+    struct snap_job *recs;
+    size_t cap;
+    /* progress */
+    bool tty;
+    uint64_t t0, last_done, last_t;
+    double rate;
+    uint64_t total_at_start; /* finished before this process started (resume) */
+};
+
+static int spawn_worker(struct sup *S, uint32_t i)
+{
+    char fdbuf[16], ibuf[16];
+    snprintf(fdbuf, sizeof fdbuf, "%d", S->ctl_fd);
+    snprintf(ibuf, sizeof ibuf, "%u", i);
+    char *argv[] = {"volley", "__worker", fdbuf, ibuf, NULL};
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGHUP);
+    sigaddset(&def, SIGCHLD);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    atomic_store(&S->ctl->w[i].state, RUNCTL_W_STARTING);
+    S->ctl->w[i].msg[0] = 0;
+    pid_t pid;
+    int rc = posix_spawn(&pid, S->exe, NULL, &at, argv, environ);
+    posix_spawnattr_destroy(&at);
+    if (rc)
+        return -rc;
+    S->pids[i] = pid;
+    S->live++;
+    return 0;
+}
+
+/* Hands every changed job record to the checkpointer. */
+static int collect(struct sup *S)
+{
+    uint64_t cursor = 0;
+    int rc = 0;
+    while (cursor < S->a->ndirty) {
+        size_t n = arena_dirty_collect(S->a, &cursor, S->ids, S->cap);
+        for (size_t i = 0; i < n; i++) {
+            struct arena_job_rec r;
+            arena_job_read(S->a, S->ids[i], &r);
+            runner_rec_to_snap(S->ids[i], &r, &S->recs[i]);
+        }
+        if (n && ckpt_submit(S->ck, S->recs, n) < 0)
+            rc = -ENOMEM;
+    }
+    return rc;
+}
+
+/* Kills the process groups of running jobs whose owner is gone (their
+ * worker died; PDEATHSIG took the job itself, not what it started). */
+static void kill_orphans(struct arena *a)
+{
+    for (uint32_t j = 0; j < a->njobs; j++) {
+        if (arena_job_state(a, j) != ARENA_RUNNING)
+            continue;
+        uint32_t o = arena_job_owner(a, j);
+        if (o != ARENA_NONE && arena_slot_alive(a, o))
+            continue;
+        int32_t pid = arena_job_pid(a, j);
+        if (pid > 0)
+            kill(-pid, SIGKILL);
+    }
+}
+
+static void stop_all(struct sup *S, int sig)
+{
+    atomic_store(&S->ctl->stop, 1);
+    arena_wake(S->a);
+    for (uint32_t i = 0; i < S->ctl->nworkers; i++)
+        if (S->pids[i] > 0)
+            kill(S->pids[i], sig);
+}
+
+static void progress(struct sup *S, bool final)
+{
+    uint64_t c[ARENA_NSTATES];
+    arena_counts(S->a, c);
+    uint64_t done = c[ARENA_COMPLETED] + c[ARENA_FAILED] + c[ARENA_TERMINATED] + c[ARENA_CANCELED];
+    uint64_t now = vl_now_ns();
+    if (now - S->last_t >= 500000000ull || final) {
+        double dt = (double)(now - S->last_t) / 1e9;
+        double r = dt > 0 ? (double)(done - S->last_done) / dt : 0;
+        S->rate = S->last_t == S->t0 ? r : 0.5 * S->rate + 0.5 * r;
+        S->last_t = now;
+        S->last_done = done;
+    }
+    if (!S->tty)
+        return;
+    char eta[32] = "-";
+    uint64_t left = S->a->njobs - done;
+    if (S->rate > 0.5 && left)
+        snprintf(eta, sizeof eta, "%.0fs", (double)left / S->rate);
+    fprintf(
+        stderr,
+        "\r\033[K%" PRIu64 "/%u done, %" PRIu64 " failed, %" PRIu64 " running, %.0f jobs/s, ETA %s",
+        done, S->a->njobs, c[ARENA_FAILED] + c[ARENA_TERMINATED], c[ARENA_RUNNING], S->rate, eta);
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void on_worker_exit(struct sup *S, pid_t pid, int status)
+{
+    uint32_t i = 0;
+    while (i < S->ctl->nworkers && S->pids[i] != pid)
+        i++;
+    if (i == S->ctl->nworkers)
+        return; /* not ours (cannot happen: we start no other child) */
+    S->pids[i] = 0;
+    S->live--;
+    uint32_t ws = atomic_load(&S->ctl->w[i].state);
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+              (ws == RUNCTL_W_DONE || ws == RUNCTL_W_STOPPED);
+    if (ok)
+        return;
+    if (ws == RUNCTL_W_ERROR || ws == RUNCTL_W_STARTING) {
+        if (!S->fatal) {
+            S->fatal = 1;
+            vl_err_set(&S->fatal_err, VL_ENOTRUN, "worker %u could not run: %s", i,
+                       S->ctl->w[i].msg[0] ? S->ctl->w[i].msg : "it exited before starting");
+        }
+        if (!S->stopping) {
+            S->stopping = true;
+            stop_all(S, SIGTERM);
+        }
+        return;
+    }
+    /* A crash: repair the arena from its state words and start another. */
+    char how[64];
+    if (WIFSIGNALED(status))
+        snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(how, sizeof how, "exited with %d", WEXITSTATUS(status));
+    S->crashes++;
+    kill_orphans(S->a);
+    struct arena_recover_stats st;
+    struct vl_err err = {0};
+    int rc = arena_recover(S->a, ARENA_NONE, 10000, &st, &err);
+    if (S->tty)
+        fputc('\n', stderr);
+    fprintf(stderr, "volley: worker %u (pid %d) %s; %" PRIu64 " of its jobs will run again\n", i,
+            (int)pid, how, st.requeued);
+    if (rc < 0 || S->crashes > MAX_CRASHES) {
+        if (!S->fatal) {
+            S->fatal = 1;
+            if (rc < 0)
+                S->fatal_err = err;
+            else
+                vl_err_set(&S->fatal_err, VL_ENOTRUN,
+                           "workers died %u times (the last: worker %u %s); stopping so that the "
+                           "cause can be looked at (volley resume continues)",
+                           S->crashes, i, how);
+        }
+        if (!S->stopping) {
+            S->stopping = true;
+            stop_all(S, SIGTERM);
+        }
+        return;
+    }
+    if (!S->stopping && !arena_done(S->a) && spawn_worker(S, i) < 0 && !S->fatal) {
+        S->fatal = 1;
+        vl_err_sys(&S->fatal_err, -errno, "cannot start worker %u again", i);
+    }
+}
+
+/* Prints the last lines of what a failed job wrote. */
+static void show_failure(struct sup *S, uint32_t jid)
+{
+    struct arena_job_rec r;
+    arena_job_read(S->a, jid, &r);
+    const char *what = r.state == ARENA_TERMINATED ? "was terminated (runtime)" : "failed";
+    fprintf(stderr, "volley: job '%s' %s, exit %d, attempt %u\n", arena_job_name(S->a, jid), what,
+            r.exit_code, r.attempt);
+    char logs[PATH_MAX];
+    snprintf(logs, sizeof logs, "%s/logs", S->run_dir);
+    struct logread_ref hint = {.log_id = worker_log_ref_id(r.log_ref),
+                               .rec = worker_log_ref_rec(r.log_ref)};
+    static const unsigned streams[] = {LOG_STDERR, LOG_STDOUT, LOG_NOTE};
+    for (size_t k = 0; k < sizeof streams / sizeof *streams; k++) {
+        int fd = memfd_create("tail", MFD_CLOEXEC);
+        if (fd < 0)
+            return;
+        struct logread_info info;
+        struct vl_err err = {0};
+        int rc = logread_copy(logs, jid, r.attempt, streams[k], r.log_ref ? &hint : NULL, fd, &info,
+                              &err);
+        off_t len = lseek(fd, 0, SEEK_END);
+        if (rc == 0 && len > 0) {
+            size_t want = len > 2048 ? 2048 : (size_t)len;
+            char buf[2049];
+            ssize_t got = pread(fd, buf, want, len - (off_t)want);
+            if (got > 0) {
+                buf[got] = 0;
+                /* the last 8 lines */
+                char *p = buf + got;
+                int lines = 0;
+                if (p > buf && p[-1] == '\n')
+                    p--;
+                while (p > buf && lines < 8)
+                    if (*--p == '\n')
+                        lines++;
+                if (*p == '\n')
+                    p++;
+                static const char *names[] = {"volley notes", "stdout", "stderr"};
+                fprintf(stderr, "  last lines of its %s:\n", names[streams[k]]);
+                for (char *l = strtok(p, "\n"); l; l = strtok(NULL, "\n"))
+                    fprintf(stderr, "  | %s\n", l);
+            }
+            close(fd);
+            return;
+        }
+        close(fd);
+    }
+}
+
+static void summary(struct sup *S, double secs)
+{
+    uint64_t c[ARENA_NSTATES];
+    arena_counts(S->a, c);
+    uint64_t done = c[ARENA_COMPLETED] + c[ARENA_FAILED] + c[ARENA_TERMINATED] + c[ARENA_CANCELED];
+    uint64_t here = done - S->total_at_start;
+    fprintf(stderr,
+            "volley: %s: %" PRIu64 "/%u jobs finished in %.2f s (%.0f jobs/s): %" PRIu64
+            " completed, %" PRIu64 " failed, %" PRIu64 " terminated, %" PRIu64 " canceled",
+            S->interrupted ? "interrupted" : "done", done, S->a->njobs, secs,
+            secs > 0 ? (double)here / secs : 0.0, c[ARENA_COMPLETED], c[ARENA_FAILED],
+            c[ARENA_TERMINATED], c[ARENA_CANCELED]);
+    if (c[ARENA_READY] + c[ARENA_RUNNING] + c[ARENA_BLOCKED])
+        fprintf(stderr, ", %" PRIu64 " left", c[ARENA_READY] + c[ARENA_RUNNING] + c[ARENA_BLOCKED]);
+    fprintf(stderr, "\n");
+    uint32_t shown = 0, nfail = 0;
+    for (uint32_t j = 0; j < S->a->njobs; j++) {
+        enum arena_state st = arena_job_state(S->a, j);
+        if (st != ARENA_FAILED && st != ARENA_TERMINATED)
+            continue;
+        nfail++;
+        if (shown < 3) {
+            show_failure(S, j);
+            shown++;
+        }
+    }
+    if (nfail > shown)
+        fprintf(stderr, "volley: %u more failed jobs: volley jobs %s --state failed\n",
+                nfail - shown, S->run_dir);
+    if (S->interrupted)
+        fprintf(stderr, "volley: state saved; continue with: volley resume %s\n", S->run_dir);
+}
+
+int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char *arena_path,
+              const char *run_dir, const char *workdir, const struct runner_opts *o)
+{
+    struct sup S = {.s = s, .a = a, .run_dir = run_dir, .o = o, .ctl_fd = -1};
+    struct vl_err err = {0};
+    int exit_code = VL_EXIT_ENV;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    uint32_t nworkers = o->workers ? o->workers : (uint32_t)ncpu;
+    if (nworkers > RUNCTL_MAX_WORKERS)
+        nworkers = RUNCTL_MAX_WORKERS;
+    uint32_t jcap = o->max_running ? o->max_running : (uint32_t)ncpu;
+    if (nworkers > jcap)
+        nworkers = jcap; /* a worker with nothing it may run is a waste */
+
+    ssize_t el = readlink("/proc/self/exe", S.exe, sizeof S.exe - 1);
+    if (el <= 0) {
+        vl_err_sys(&err, -errno, "cannot find my own executable (/proc/self/exe)");
+        goto out_early;
+    }
+    S.exe[el] = 0;
+
+    /* The control page. */
+    S.ctl_fd = memfd_create("volley-runctl", 0); /* inherited by workers */
+    if (S.ctl_fd < 0 || ftruncate(S.ctl_fd, sizeof(struct runctl)) < 0) {
+        vl_err_sys(&err, -errno, "cannot create the run's control page");
+        goto out_early;
+    }
+    S.ctl = mmap(NULL, sizeof(struct runctl), PROT_READ | PROT_WRITE, MAP_SHARED, S.ctl_fd, 0);
+    if (S.ctl == MAP_FAILED) {
+        S.ctl = NULL;
+        vl_err_sys(&err, -errno, "cannot map the run's control page");
+        goto out_early;
+    }
+    struct runctl *c = S.ctl;
+    c->magic = RUNCTL_MAGIC;
+    c->version = RUNCTL_VERSION;
+    snprintf(c->arena_path, sizeof c->arena_path, "%s", arena_path);
+    snprintf(c->run_dir, sizeof c->run_dir, "%s", run_dir);
+    snprintf(c->log_dir, sizeof c->log_dir, "%s/logs", run_dir);
+    snprintf(c->workdir, sizeof c->workdir, "%s", workdir);
+    c->supervisor_pid = getpid();
+    c->nworkers = nworkers;
+    c->max_running = jcap;
+    c->kill_grace_ms = o->kill_grace_ms;
+    c->cap = o->cap;
+    for (uint32_t r = 0; r < s->nrr; r++)
+        if (s->rrs[r].num_cpus || s->rrs[r].num_gpus || s->rrs[r].memory_bytes)
+            c->use_res = 1;
+    if (mkdir(c->log_dir, 0755) < 0 && errno != EEXIST) {
+        vl_err_sys(&err, -errno, "cannot create %s", c->log_dir);
+        goto out_early;
+    }
+
+    S.cap = 65536;
+    S.ids = vl_xmalloc(S.cap * sizeof *S.ids);
+    S.recs = vl_xmalloc(S.cap * sizeof *S.recs);
+
+    /* Signals arrive through sigtimedwait, on this thread only. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+
+    struct ckpt_opts copts = {0};
+    if (ckpt_start(&S.ck, db, &copts, &err) < 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        goto out_early;
+    }
+    arena_set_runner(a, getpid(), vl_proc_start(getpid()));
+
+    S.tty = o->progress == 1 || (o->progress < 0 && isatty(2));
+    S.t0 = S.last_t = vl_now_ns();
+    {
+        uint64_t cs[ARENA_NSTATES];
+        arena_counts(a, cs);
+        S.total_at_start =
+            cs[ARENA_COMPLETED] + cs[ARENA_FAILED] + cs[ARENA_TERMINATED] + cs[ARENA_CANCELED];
+        S.last_done = S.total_at_start;
+    }
+
+    if (!arena_done(a))
+        for (uint32_t i = 0; i < nworkers; i++)
+            if (spawn_worker(&S, i) < 0) {
+                vl_err_sys(&S.fatal_err, -errno, "cannot start worker %u", i);
+                S.fatal = 1;
+                S.stopping = true;
+                stop_all(&S, SIGTERM);
+                break;
+            }
+
+    uint64_t next_ckpt = vl_now_ns() + (uint64_t)o->ckpt_ms * 1000000ull;
+    const uint64_t tick_ns = S.tty ? 200000000ull : 250000000ull;
+    while (S.live > 0) {
+        uint64_t now = vl_now_ns();
+        uint64_t wait = tick_ns;
+        if (next_ckpt > now && next_ckpt - now < wait)
+            wait = next_ckpt - now;
+        struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000ull),
+                              .tv_nsec = (long)(wait % 1000000000ull)};
+        siginfo_t si;
+        int sig = sigtimedwait(&set, &si, &ts);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+            if (!S.stopping) {
+                S.stopping = true;
+                S.interrupted = true;
+                if (S.tty)
+                    fputc('\n', stderr);
+                fprintf(stderr,
+                        "volley: stopping: running jobs get SIGTERM, SIGKILL after %.1f s "
+                        "(again to kill at once)\n",
+                        o->kill_grace_ms / 1000.0);
+                stop_all(&S, SIGTERM);
+            } else {
+                for (uint32_t j = 0; j < a->njobs; j++)
+                    if (arena_job_state(a, j) == ARENA_RUNNING && arena_job_pid(a, j) > 0)
+                        kill(-arena_job_pid(a, j), SIGKILL);
+            }
+        }
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            on_worker_exit(&S, pid, status);
+        now = vl_now_ns();
+        if (now >= next_ckpt) {
+            collect(&S);
+            next_ckpt = now + (uint64_t)o->ckpt_ms * 1000000ull;
+        }
+        progress(&S, false);
+    }
+    double secs = (double)(vl_now_ns() - S.t0) / 1e9;
+    progress(&S, true);
+
+    /* Every worker is gone: the arena is quiet. Workers that stopped left
+     * their jobs running; the record says so, and resume runs them again. */
+    collect(&S);
+    struct vl_err cerr = {0};
+    int crc = ckpt_stop(S.ck, &cerr);
+    S.ck = NULL;
+    uint64_t cs[ARENA_NSTATES];
+    arena_counts(a, cs);
+    summary(&S, secs);
+    if (S.fatal) {
+        cli_print_err(&S.fatal_err);
+        exit_code = VL_EXIT_ENV;
+    } else if (S.interrupted) {
+        exit_code = VL_EXIT_INTR;
+    } else if (!arena_done(a)) {
+        fprintf(stderr, "volley: the workers ended with %" PRIu64 " jobs unfinished\n",
+                cs[ARENA_BLOCKED] + cs[ARENA_READY] + cs[ARENA_RUNNING]);
+        exit_code = VL_EXIT_ENV;
+    } else {
+        exit_code = cs[ARENA_COMPLETED] == a->njobs ? VL_EXIT_OK : VL_EXIT_FAIL;
+    }
+    if (crc < 0) {
+        cli_print_err(&cerr);
+        fprintf(stderr,
+                "volley: the arena %s keeps the run's state; volley resume %s continues from it\n",
+                arena_path, run_dir);
+        arena_close(a);
+        exit_code = VL_EXIT_ENV;
+    } else {
+        arena_close(a);
+        arena_unlink(arena_path);
+    }
+    snap_close(db);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    free(S.ids);
+    free(S.recs);
+    munmap(S.ctl, sizeof(struct runctl));
+    close(S.ctl_fd);
+    return exit_code;
+
+out_early:
+    cli_print_err(&err);
+    if (S.ctl)
+        munmap(S.ctl, sizeof(struct runctl));
+    if (S.ctl_fd >= 0)
+        close(S.ctl_fd);
+    free(S.ids);
+    free(S.recs);
+    snap_close(db);
+    arena_close(a);
+    arena_unlink(arena_path);
+    return exit_code;
+}
+
+int cmd_worker(int argc, char **argv)
+{
+    uint64_t fd, idx;
+    if (argc != 3 || vl_parse_u64(argv[1], INT32_MAX, &fd) < 0 ||
+        vl_parse_u64(argv[2], RUNCTL_MAX_WORKERS - 1, &idx) < 0) {
+        fprintf(stderr, "volley __worker: internal command; volley run starts it\n");
+        return VL_EXIT_USAGE;
+    }
+    return worker_main((int)fd, (uint32_t)idx);
+}

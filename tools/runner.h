@@ -1,0 +1,62 @@
+/*
+ * runner.h - the supervisor of a run, shared by `volley run` and `volley
+ * resume`: starts the worker processes on a built arena, checkpoints the
+ * arena's changes into volley.db, repairs after a worker dies, shows
+ * progress, handles Ctrl-C, and ends the run (docs/running.md).
+ */
+#ifndef VOLLEY_TOOLS_RUNNER_H
+#define VOLLEY_TOOLS_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core/resources.h"
+#include "../persist/snap.h"
+#include "../shm/arena.h"
+
+struct runner_opts {
+    uint32_t max_running;   /* -j (0: CPUs) */
+    uint32_t workers;       /* --workers (0: CPUs) */
+    struct res_amount cap;  /* capacity (res_detect, overridden by --cpus ...) */
+    uint32_t ckpt_ms;       /* --checkpoint-interval */
+    uint32_t kill_grace_ms; /* --kill-grace */
+    int progress;           /* -1: a line on a TTY; 0: --quiet; 1: --progress */
+};
+
+/* Defaults: this machine's capacity, checkpoints every second, 5 s grace. */
+void runner_opts_default(struct runner_opts *o);
+
+/* getopt_long entries of the options run and resume share (codes 1000+),
+ * and their parser: 1 if c was one of them (applied to o), 0 if not, or
+ * VL_EXIT_USAGE after printing the usage error. */
+#define RUNNER_LONGOPTS                                                                            \
+    {"jobs", required_argument, NULL, 'j'}, {"workers", required_argument, NULL, 1000},            \
+        {"cpus", required_argument, NULL, 1001}, {"memory", required_argument, NULL, 1002},        \
+        {"gpus", required_argument, NULL, 1003},                                                   \
+        {"checkpoint-interval", required_argument, NULL, 1004},                                    \
+        {"kill-grace", required_argument, NULL, 1005}, {"quiet", no_argument, NULL, 1006},         \
+    {                                                                                              \
+        "progress", no_argument, NULL, 1007                                                        \
+    }
+int runner_parse_opt(const char *cmd, int c, const char *arg, struct runner_opts *o);
+
+/* The arena of a run: /dev/shm/volley-<run id in hex>. */
+void runner_arena_path(const uint8_t run_id[16], char *out, size_t len);
+
+/* Arena record <-> snapshot record (snap.h: attempt counts runs started). */
+void runner_rec_to_snap(uint32_t jid, const struct arena_job_rec *r, struct snap_job *out);
+void runner_snap_to_rec(const struct snap_job *j, struct arena_job_rec *out);
+
+/*
+ * Runs: a is built (or restored) at arena_path, db open on run_dir, s the
+ * spec both came from. Takes over db (closes it) and a (closes and
+ * unlinks it when the run ended or stopped cleanly). Returns the process
+ * exit code (SPEC.md): 0, 1, 3 or 130.
+ */
+int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char *arena_path,
+              const char *run_dir, const char *workdir, const struct runner_opts *o);
+
+/* The hidden `volley __worker FD INDEX` command. */
+int cmd_worker(int argc, char **argv);
+
+#endif /* VOLLEY_TOOLS_RUNNER_H */
