@@ -168,6 +168,7 @@ int cmd_resume(int argc, char **argv)
             (st == SNAP_STATE_FAILED || st == SNAP_STATE_TERMINATED || st == SNAP_STATE_CANCELED)) {
             jobs[j].state = SNAP_STATE_BLOCKED;
             jobs[j].exit_code = 0;
+            jobs[j].start_ns = jobs[j].end_ns = 0; /* so the next run is attempt + 1 */
             if (!diff)
                 diff = vl_xmalloc((size_t)s.njobs * sizeof *diff + 1);
             diff[reopened++] = jobs[j];

@@ -1,0 +1,45 @@
+# tests/run/lib.sh - shared by the run tests: a scratch directory, a unique
+# token that every job command of a test carries (so leftover processes can
+# be found), and cleanup that ends only what this test started, by pid.
+set -u
+VOLLEY=${VOLLEY_BIN:?VOLLEY_BIN is not set}
+T=$(mktemp -d /tmp/volley-test.XXXXXX)
+TOKEN="vt$$x$RANDOM"
+STARTED=()
+FAILS=0
+
+cleanup() {
+    for p in "${STARTED[@]}"; do kill -9 "$p" 2>/dev/null; done
+    # anything still carrying our token was started by this test
+    for p in $(ps -eo pid=,args= | awk -v t="$TOKEN" 'index($0, t) && !/awk/ {print $1}'); do
+        kill -9 "$p" 2>/dev/null
+    done
+    for f in "$T"/*/volley.db; do
+        [ -e "$f" ] || continue
+        id=$(sqlite3 "$f" "select hex(run_id) from run" 2>/dev/null | tr A-F a-f)
+        [ -n "$id" ] && rm -f "/dev/shm/volley-$id"
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok: $*"; }
+check() { # check "what" cond...
+    local what=$1; shift
+    if "$@"; then ok "$what"; else fail "$what"; fi
+}
+# state of job NAME in run dir DIR, from volley.db
+state_of() { sqlite3 "$1/volley.db" "select state from jobs where name='$2'"; }
+attempt_of() { sqlite3 "$1/volley.db" "select attempt from jobs where name='$2'"; }
+# processes still carrying the token
+strays() { ps -eo pid=,stat=,args= | awk -v t="$TOKEN" 'index($0, t) && !/awk/'; }
+no_strays() {
+    local s; s=$(strays)
+    if [ -n "$s" ]; then fail "stray processes: $s"; else ok "no stray processes"; fi
+}
+finish() {
+    no_strays
+    if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
+    echo "all passed"
+}

@@ -1,0 +1,145 @@
+#!/bin/bash
+# run_outcomes.sh - volley run end to end: exit codes, retries, the cancel
+# chain, runtime limits, a job that ignores SIGTERM, command not found,
+# missing input files, jobs that cannot fit, what a job sees.
+. "$(dirname "$0")/lib.sh"
+cd "$T"
+
+# --- everything completes: exit 0; what a job sees
+cat > ok.yaml <<YAML
+name: ok
+jobs:
+  - name: env
+    command: 'echo "\$VOLLEY_JOB_ID \$VOLLEY_JOB_NAME \$VOLLEY_ATTEMPT \$VOLLEY_RUN_DIR \$(pwd)" > env.out; test ! -t 0; : $TOKEN'
+  - {name: fds, command: "ls /proc/self/fd > fds.out", depends_on: [env]}
+  - {name: pgrp, command: "ps -o pid=,pgid= -p \$\$ > pgrp.out", depends_on: [env]}
+YAML
+"$VOLLEY" run ok.yaml --run-dir r_ok -j 2 2> ok.err; rc=$?
+check "all completed: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "run dir printed" grep -q "run directory $T/r_ok" ok.err
+read -r id name att dir wd < env.out
+check "VOLLEY_JOB_ID/NAME/ATTEMPT ($id $name $att)" [ "$id $name $att" = "0 env 1" ]
+check "VOLLEY_RUN_DIR ($dir)" [ "$dir" = "$T/r_ok" ]
+check "jobs run in the directory volley started in ($wd)" [ "$wd" = "$T" ]
+check "only fds 0-2 inherited (+ ls's own): $(tr '\n' ' ' < fds.out)" [ "$(grep -cvE '^[0-3]$' fds.out)" = 0 ]
+read -r pid pgid < pgrp.out
+check "own process group ($pid $pgid)" [ "$pid" = "$pgid" ]
+check "arena removed after the run" [ -z "$(ls /dev/shm | grep "volley-$(sqlite3 r_ok/volley.db 'select lower(hex(run_id)) from run')")" ]
+
+# --- retries: fails twice with a handled code, then succeeds
+cat > retry.yaml <<YAML
+name: retry
+failure_handlers:
+  - name: flaky
+    rules:
+      - {exit_codes: [75], max_retries: 3}
+jobs:
+  - name: flaky
+    command: 'n=\$(cat n 2>/dev/null || echo 0); n=\$((n+1)); echo \$n > n; echo "try \$n"; [ \$n -ge 3 ] || exit 75; : $TOKEN'
+    failure_handler: flaky
+  - {name: after, command: "echo after", depends_on: [flaky]}
+  - name: hopeless
+    command: 'echo nope >&2; exit 75; : $TOKEN'
+    failure_handler: flaky
+YAML
+"$VOLLEY" run retry.yaml --run-dir r_retry 2> retry.err; rc=$?
+check "a job failed: exit 1 (got $rc)" [ "$rc" = 1 ]
+check "flaky completed on attempt 3" [ "$(state_of r_retry flaky) $(attempt_of r_retry flaky)" = "completed 3" ]
+check "its child ran" [ "$(state_of r_retry after)" = completed ]
+check "hopeless failed after 1 + 3 attempts" [ "$(state_of r_retry hopeless) $(attempt_of r_retry hopeless)" = "failed 4" ]
+check "the failed job's name and log tail are shown" grep -q "job 'hopeless' failed" retry.err
+check "... with its stderr" grep -q "| nope" retry.err
+
+# --- the cancel chain, and cancel_on_blocking_job_failure: false
+cat > chain.yaml <<YAML
+name: chain
+jobs:
+  - {name: a, command: "exit 4"}
+  - {name: b, command: "echo b", depends_on: [a]}
+  - {name: c, command: "echo c", depends_on: [b]}
+  - {name: d, command: "echo d runs anyway > d.out", depends_on: [a], cancel_on_blocking_job_failure: false}
+  - {name: e, command: "echo e", depends_on: [d]}
+  - {name: x, command: "echo x"}
+YAML
+"$VOLLEY" run chain.yaml --run-dir r_chain 2> chain.err; rc=$?
+check "exit 1 (got $rc)" [ "$rc" = 1 ]
+check "a failed with its code" [ "$(state_of r_chain a) $(sqlite3 r_chain/volley.db "select exit_code from jobs where name='a'")" = "failed 4" ]
+check "b, c canceled" [ "$(state_of r_chain b) $(state_of r_chain c)" = "canceled canceled" ]
+check "d ran although a failed, e after it" [ "$(state_of r_chain d) $(state_of r_chain e)" = "completed completed" ]
+check "independent x completed" [ "$(state_of r_chain x)" = completed ]
+
+# --- runtime limits: SIGTERM, then SIGKILL after the grace for one that ignores it
+cat > timeout.yaml <<YAML
+name: timeout
+resource_requirements:
+  - {name: short, runtime: PT1S}
+jobs:
+  - {name: sleeper, command: "sleep 30; : $TOKEN", resource_requirements: short}
+  - {name: stubborn, command: "trap '' TERM; sleep 30; : $TOKEN", resource_requirements: short}
+YAML
+start=$(date +%s%N)
+"$VOLLEY" run timeout.yaml --run-dir r_to --kill-grace 1 2> to.err; rc=$?
+el=$(( ($(date +%s%N) - start) / 1000000 ))
+check "exit 1 (got $rc)" [ "$rc" = 1 ]
+check "sleep 30 terminated" [ "$(state_of r_to sleeper)" = terminated ]
+check "the job ignoring SIGTERM terminated too" [ "$(state_of r_to stubborn)" = terminated ]
+check "within runtime + grace ($el ms)" [ "$el" -lt 8000 ]
+
+# --- command not found: 127, failed, the shell's message in its log
+cat > nf.yaml <<YAML
+name: nf
+jobs:
+  - {name: nf, command: "no-such-command-$TOKEN"}
+YAML
+"$VOLLEY" run nf.yaml --run-dir r_nf 2> nf.err; rc=$?
+check "exit 1 (got $rc)" [ "$rc" = 1 ]
+check "exit code 127" [ "$(sqlite3 r_nf/volley.db "select state, exit_code from jobs")" = "failed|127" ]
+check "not found message shown from its log" grep -q "not found" nf.err
+
+# --- a missing input file: exit 2, nothing runs
+cat > in.yaml <<YAML
+name: in
+files:
+  - {name: raw, path: missing-input.txt}
+jobs:
+  - {name: use, command: "cat missing-input.txt > used.out", input_files: [raw]}
+YAML
+"$VOLLEY" run in.yaml --run-dir r_in 2> in.err; rc=$?
+check "missing input: exit 2 (got $rc)" [ "$rc" = 2 ]
+check "names the file and the job" grep -q "missing-input.txt.*'use'" in.err
+check "nothing ran" [ ! -e used.out ]
+
+# --- a job that can never fit: exit 2 before anything starts
+cat > big.yaml <<YAML
+name: big
+resource_requirements:
+  - {name: huge, num_cpus: 4096}
+jobs:
+  - {name: whale, command: "touch whale.out", resource_requirements: huge}
+YAML
+"$VOLLEY" run big.yaml --run-dir r_big 2> big.err; rc=$?
+check "cannot fit: exit 2 (got $rc)" [ "$rc" = 2 ]
+check "names the job" grep -q "whale" big.err
+check "nothing ran" [ ! -e whale.out ]
+
+# --- resources: 2 jobs needing 2 CPUs on a 2-CPU capacity never overlap
+cat > res.yaml <<YAML
+name: res
+resource_requirements:
+  - {name: two, num_cpus: 2}
+jobs:
+  - {name: "r{i}", command: "echo s \$(date +%s%N) >> res.log; sleep 0.2; echo e \$(date +%s%N) >> res.log", resource_requirements: two, parameters: {i: "1:4"}}
+YAML
+"$VOLLEY" run res.yaml --run-dir r_res --cpus 2 -j 4 2> res.err; rc=$?
+check "resources: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "never two at once: $(cut -c1 res.log | tr -d '\n')" [ "$(cut -c1 res.log | tr -d '\n')" = "sesesese" ]
+
+# --- usage errors: exit 2
+"$VOLLEY" run 2>/dev/null; check "no workflow: exit 2" [ $? = 2 ]
+"$VOLLEY" run ok.yaml -j 0 2>/dev/null; check "-j 0: exit 2" [ $? = 2 ]
+"$VOLLEY" run ok.yaml --memory lots 2>/dev/null; check "--memory lots: exit 2" [ $? = 2 ]
+"$VOLLEY" run ok.yaml --run-dir r_ok 2> again.err; rc=$?
+check "a run dir that holds a run: exit 3 (got $rc)" [ "$rc" = 3 ]
+check "... says to resume" grep -q "volley resume" again.err
+
+finish

@@ -1,0 +1,134 @@
+#!/bin/bash
+# run_resume.sh - a crash loses nothing: Ctrl-C, a killed runner (with and
+# without its arena, as after a reboot), a killed worker, resume of a
+# finished run, --retry-failed, and the run lock.
+. "$(dirname "$0")/lib.sh"
+cd "$T"
+
+# 24 jobs of 0.4 s, 4 at a time: each appends its name to marks when done.
+cat > sl.yaml <<YAML
+name: sl
+jobs:
+  - name: "s{i}"
+    command: 'sleep 0.4; echo \$VOLLEY_JOB_NAME >> marks; : $TOKEN'
+    parameters: {i: "1:24"}
+  - {name: fin, command: 'echo fin >> marks', depends_on_regexes: ['^s\d+\$']}
+YAML
+completed() { sqlite3 "$1/volley.db" "select name from jobs where state='completed' order by name"; }
+# every job marked at least once; a job marked twice must have run twice
+check_marks() { # dir
+    local d=$1 dup n
+    n=$(sort -u marks | wc -l)
+    check "$d: all 25 jobs ran ($n)" [ "$n" = 25 ]
+    for dup in $(sort marks | uniq -d); do
+        [ "$(attempt_of "$d" "$dup")" -ge 2 ] || fail "$d: $dup ran twice but its record says 1 attempt"
+    done
+    check "$d: all completed" [ "$(completed "$d" | wc -l)" = 25 ]
+}
+wait_marks() { # n: until marks has n lines (at most 20 s)
+    for _ in $(seq 200); do [ "$(cat marks 2>/dev/null | wc -l)" -ge "$1" ] && return; sleep 0.1; done
+}
+
+# --- Ctrl-C (SIGINT to the whole process group, as a terminal does)
+rm -f marks
+setsid "$VOLLEY" run sl.yaml --run-dir r_int -j 4 --checkpoint-interval 0.2 2> int.err &
+pid=$!; STARTED+=("$pid")
+wait_marks 6
+kill -INT -- -"$pid"
+wait "$pid"; rc=$?
+check "Ctrl-C: exit 130 (got $rc)" [ "$rc" = 130 ]
+check "Ctrl-C: says how to resume" grep -q "volley resume" int.err
+before=$(completed r_int)
+check "Ctrl-C: some jobs finished ($(echo "$before" | wc -l))" [ "$(echo "$before" | wc -l)" -ge 4 ]
+check "Ctrl-C: arena removed" [ -z "$(ls /dev/shm | grep "volley-$(sqlite3 r_int/volley.db 'select lower(hex(run_id)) from run')")" ]
+no_strays
+"$VOLLEY" resume r_int 2> int2.err; rc=$?
+check "resume after Ctrl-C: exit 0 (got $rc)" [ "$rc" = 0 ]
+for j in $before; do
+    [ "$(grep -cx "$j" marks)" = 1 ] || fail "Ctrl-C: $j had finished, ran again"
+done
+check_marks r_int
+
+# --- the runner killed (SIGKILL): resume from the surviving arena
+rm -f marks
+"$VOLLEY" run sl.yaml --run-dir r_kill -j 4 --checkpoint-interval 5 2> kill.err &
+pid=$!; STARTED+=("$pid")
+wait_marks 6
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+snap_done=$(completed r_kill | wc -l)
+"$VOLLEY" resume r_kill 2> kill2.err; rc=$?
+check "resume after kill -9: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "resumed from the surviving arena" grep -q "from the surviving arena" kill2.err
+check_marks r_kill
+echo "  (the last checkpoint had $snap_done completed; the arena knew more)"
+
+# --- the runner killed and its arena gone (a reboot): from the snapshot
+rm -f marks
+"$VOLLEY" run sl.yaml --run-dir r_boot -j 4 --checkpoint-interval 0.1 2> boot.err &
+pid=$!; STARTED+=("$pid")
+wait_marks 8
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+sleep 0.3
+before=$(completed r_boot)
+rm -f "/dev/shm/volley-$(sqlite3 r_boot/volley.db 'select lower(hex(run_id)) from run')"
+"$VOLLEY" resume r_boot 2> boot2.err; rc=$?
+check "resume from the snapshot: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "resumed from volley.db" grep -q "from volley.db" boot2.err
+for j in $before; do
+    [ "$(grep -cx "$j" marks)" = 1 ] || fail "snapshot: $j was completed in volley.db, ran again"
+done
+check_marks r_boot
+
+# --- a worker killed: the run repairs, starts another, finishes
+rm -f marks
+"$VOLLEY" run sl.yaml --run-dir r_wk -j 4 --workers 2 2> wk.err &
+pid=$!; STARTED+=("$pid")
+wait_marks 4
+w=$(ps --ppid "$pid" -o pid= | head -1)
+[ -n "$w" ] && kill -9 $w
+wait "$pid"; rc=$?
+check "worker killed: the run still exits 0 (got $rc)" [ "$rc" = 0 ]
+check "worker killed: reported" grep -q "killed by signal 9" wk.err
+check_marks r_wk
+
+# --- resume of a finished run: nothing to do
+"$VOLLEY" resume r_wk 2> fin.err; rc=$?
+check "finished run: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "says nothing to run" grep -q "nothing to run" fin.err
+
+# --- --retry-failed
+cat > rf.yaml <<YAML
+name: rf
+jobs:
+  - {name: once, command: 'if [ -e ok.flag ]; then echo fixed; else touch ok.flag; exit 9; fi'}
+  - {name: child, command: 'echo child > child.out', depends_on: [once]}
+YAML
+rm -f ok.flag
+"$VOLLEY" run rf.yaml --run-dir r_rf 2>/dev/null; rc=$?
+check "retry-failed: first run exit 1 (got $rc)" [ "$rc" = 1 ]
+"$VOLLEY" resume r_rf 2> rf1.err; rc=$?
+check "resume without --retry-failed: still 1, nothing run (got $rc)" [ "$rc" = 1 ]
+"$VOLLEY" resume r_rf --retry-failed 2>/dev/null; rc=$?
+check "resume --retry-failed: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "the canceled child ran" [ -e child.out ]
+check "once: attempt 2" [ "$(attempt_of r_rf once)" = 2 ]
+
+# --- the run lock: a second runner on a live run dir refuses
+cat > long.yaml <<YAML
+name: long
+jobs:
+  - {name: l, command: 'sleep 3; : $TOKEN'}
+YAML
+"$VOLLEY" run long.yaml --run-dir r_lock 2>/dev/null &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 50); do [ -e r_lock/volley.db ] && break; sleep 0.1; done
+sleep 0.2
+"$VOLLEY" resume r_lock 2> lock.err; rc=$?
+check "resume of a live run: exit 3 (got $rc)" [ "$rc" = 3 ]
+check "names the live runner" grep -qi "pid $pid" lock.err
+kill -TERM "$pid"; wait "$pid"; rc=$?
+check "SIGTERM: exit 130 (got $rc)" [ "$rc" = 130 ]
+"$VOLLEY" resume /nonexistent 2>/dev/null; rc=$?
+check "not a run dir: exit 3 (got $rc)" [ "$rc" = 3 ]
+
+finish
