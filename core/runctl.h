@@ -38,7 +38,14 @@ struct runctl_worker {
     _Atomic uint64_t spawned;  /* processes started */
     _Atomic uint64_t attempts; /* attempts ended */
     _Atomic uint64_t cpu_ns;   /* the worker's own CPU time (user + system), at exit */
-    char msg[512];             /* RUNCTL_W_ERROR: the reason, NUL-terminated */
+    /* What this worker holds of the shared counters, updated right after
+     * each admission and before each release: when it dies, the supervisor
+     * gives this back (a kill between the two stores leaks at most one) */
+    _Atomic uint32_t held_jobs;
+    _Atomic uint32_t held_cpus;
+    _Atomic uint64_t held_mem;
+    _Atomic uint64_t held_gpus;
+    char msg[512]; /* RUNCTL_W_ERROR: the reason, NUL-terminated */
 };
 
 struct runctl {

@@ -91,9 +91,30 @@ static bool cap_admit(struct runctl *c)
     return false;
 }
 
+static void hold(struct wk *k, int sign, const struct res_amount *need, uint64_t gpus)
+{
+    struct runctl_worker *m = k->me;
+    if (sign > 0) {
+        atomic_fetch_add_explicit(&m->held_jobs, 1, memory_order_relaxed);
+        if (need) {
+            atomic_fetch_add_explicit(&m->held_cpus, need->cpus, memory_order_relaxed);
+            atomic_fetch_add_explicit(&m->held_mem, need->memory_bytes, memory_order_relaxed);
+            atomic_fetch_or_explicit(&m->held_gpus, gpus, memory_order_relaxed);
+        }
+    } else {
+        if (need) {
+            atomic_fetch_and_explicit(&m->held_gpus, ~gpus, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&m->held_mem, need->memory_bytes, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&m->held_cpus, need->cpus, memory_order_relaxed);
+        }
+        atomic_fetch_sub_explicit(&m->held_jobs, 1, memory_order_relaxed);
+    }
+}
+
 /* Gives back a unit of the cap (and resources); wakes whoever waits. */
 static void cap_release(struct wk *k, const struct res_amount *need, uint64_t gpus)
 {
+    hold(k, -1, need, gpus);
     if (need)
         res_release(&k->ctl->res, need, gpus);
     atomic_fetch_sub_explicit(&k->ctl->running, 1, memory_order_seq_cst);
@@ -133,6 +154,7 @@ static bool admit(struct wk *k, uint32_t jid, struct wslot *s)
 {
     if (!cap_admit(k->ctl))
         return false;
+    hold(k, 1, NULL, 0);
     need_of(&k->a, jid, &s->need);
     s->gpus = 0;
     if (k->ctl->use_res && (s->need.cpus || s->need.gpus || s->need.memory_bytes) &&
@@ -142,6 +164,12 @@ static bool admit(struct wk *k, uint32_t jid, struct wslot *s)
     }
     if (!k->ctl->use_res)
         memset(&s->need, 0, sizeof s->need);
+    else {
+        /* the job unit is held already: add only the resources */
+        atomic_fetch_add_explicit(&k->me->held_cpus, s->need.cpus, memory_order_relaxed);
+        atomic_fetch_add_explicit(&k->me->held_mem, s->need.memory_bytes, memory_order_relaxed);
+        atomic_fetch_or_explicit(&k->me->held_gpus, s->gpus, memory_order_relaxed);
+    }
     return true;
 }
 
@@ -290,6 +318,9 @@ static void src_done(void *ctx, const struct exec_result *res)
 static void src_notify(void *ctx)
 {
     struct wk *k = ctx;
+    /* a repair (a worker died) parks every participant: this is a safe
+     * point, between arena calls */
+    arena_quiesce_point(&k->a, k->w);
     if (atomic_load_explicit(&k->ctl->stop, memory_order_acquire)) {
         exec_engine_stop(k->e);
         return;

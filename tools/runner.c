@@ -164,6 +164,7 @@ static int spawn_worker(struct sup *S, uint32_t i)
     posix_spawnattr_setsigdefault(&at, &def);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     atomic_store(&S->ctl->w[i].state, RUNCTL_W_STARTING);
+    atomic_store(&S->ctl->w[i].held_jobs, 0);
     S->ctl->w[i].msg[0] = 0;
     pid_t pid;
     int rc = posix_spawn(&pid, S->exe, NULL, &at, argv, environ);
@@ -272,7 +273,21 @@ static void on_worker_exit(struct sup *S, pid_t pid, int status)
         }
         return;
     }
-    /* A crash: repair the arena from its state words and start another. */
+    /* A crash: give back what it held of the cap and the capacity, repair
+     * the arena from its state words and start another. */
+    {
+        struct runctl_worker *m = &S->ctl->w[i];
+        struct res_amount need = {.cpus = atomic_load(&m->held_cpus),
+                                  .memory_bytes = atomic_load(&m->held_mem)};
+        uint64_t gpus = atomic_load(&m->held_gpus);
+        if (need.cpus || need.memory_bytes || gpus)
+            res_release(&S->ctl->res, &need, gpus);
+        atomic_fetch_sub(&S->ctl->running, atomic_load(&m->held_jobs));
+        atomic_store(&m->held_jobs, 0);
+        atomic_store(&m->held_cpus, 0);
+        atomic_store(&m->held_mem, 0);
+        atomic_store(&m->held_gpus, 0);
+    }
     char how[64];
     if (WIFSIGNALED(status))
         snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
@@ -283,6 +298,7 @@ static void on_worker_exit(struct sup *S, pid_t pid, int status)
     struct arena_recover_stats st;
     struct vl_err err = {0};
     int rc = arena_recover(S->a, ARENA_NONE, 10000, &st, &err);
+    arena_wake(S->a); /* whoever waited for the capacity it held */
     if (S->tty)
         fputc('\n', stderr);
     fprintf(stderr, "volley: worker %u (pid %d) %s; %" PRIu64 " of its jobs will run again\n", i,

@@ -40,6 +40,11 @@ no_strays() {
 }
 finish() {
     no_strays
+    # a sanitizer report from the runner or a worker (they share stderr)
+    if grep -l "Sanitizer\|runtime error:" "$T"/*.err 2>/dev/null; then
+        fail "sanitizer reports above"
+        grep -h -A5 "Sanitizer\|runtime error:" "$T"/*.err | head -40
+    fi
     if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
     echo "all passed"
 }
