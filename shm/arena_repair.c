@@ -199,11 +199,13 @@ static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint6
     int64_t cnt[ARENA_NCNT] = {0};
     for (uint32_t j = 0; j < n; j++)
         cnt[arena__st(ld(a, j))]++;
-    cnt[ARENA_CNT_RETRIES] = atomic_load_explicit(&a->ctl->base[ARENA_CNT_RETRIES], ARENA_RELAXED);
+    /* retries summed unsigned: a damaged segment's must not overflow */
+    uint64_t retries =
+        (uint64_t)atomic_load_explicit(&a->ctl->base[ARENA_CNT_RETRIES], ARENA_RELAXED);
     uint32_t sleepers = 0;
     for (uint32_t i = 0; i < a->nslots; i++) {
         struct arena_slot *s = &a->slots[i];
-        cnt[ARENA_CNT_RETRIES] += atomic_load_explicit(&s->cnt[ARENA_CNT_RETRIES], ARENA_RELAXED);
+        retries += (uint64_t)atomic_load_explicit(&s->cnt[ARENA_CNT_RETRIES], ARENA_RELAXED);
         for (unsigned k = 0; k < ARENA_NCNT; k++)
             atomic_store_explicit(&s->cnt[k], 0, ARENA_RELAXED);
         if (atomic_load_explicit(&s->ident, ARENA_RELAXED) != 0)
@@ -211,6 +213,7 @@ static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint6
         else
             atomic_store_explicit(&s->sleeping, 0, ARENA_RELAXED);
     }
+    cnt[ARENA_CNT_RETRIES] = (int64_t)retries;
     for (unsigned k = 0; k < ARENA_NCNT; k++)
         atomic_store_explicit(&a->ctl->base[k], cnt[k], ARENA_RELAXED);
     atomic_store_explicit(&a->ctl->sleepers, sleepers, ARENA_RELAXED);

@@ -198,25 +198,28 @@ static uint32_t slots_used(const struct arena *a)
 
 bool arena_done(const struct arena *a)
 {
-    int64_t fin = 0;
+    /* summed unsigned: a damaged segment's counters must not overflow a
+     * signed sum (undefined); live ones are small, so the wrap-free result
+     * read back as signed is the count */
+    uint64_t fin = 0;
     for (unsigned s = ARENA_COMPLETED; s <= ARENA_CANCELED; s++)
-        fin += atomic_load_explicit(&a->ctl->base[s], ARENA_RELAXED);
+        fin += (uint64_t)atomic_load_explicit(&a->ctl->base[s], ARENA_RELAXED);
     uint32_t hw = slots_used(a);
     for (uint32_t i = 0; i < hw; i++)
         for (unsigned s = ARENA_COMPLETED; s <= ARENA_CANCELED; s++)
-            fin += atomic_load_explicit(&a->slots[i].cnt[s], ARENA_ACQ);
-    return fin >= (int64_t)a->njobs;
+            fin += (uint64_t)atomic_load_explicit(&a->slots[i].cnt[s], ARENA_ACQ);
+    return (int64_t)fin >= (int64_t)a->njobs;
 }
 
 void arena_counts(const struct arena *a, uint64_t counts[ARENA_NSTATES])
 {
-    int64_t c[ARENA_NSTATES];
+    uint64_t c[ARENA_NSTATES]; /* unsigned sums, as in arena_done */
     for (unsigned s = 0; s < ARENA_NSTATES; s++)
-        c[s] = atomic_load_explicit(&a->ctl->base[s], ARENA_RELAXED);
+        c[s] = (uint64_t)atomic_load_explicit(&a->ctl->base[s], ARENA_RELAXED);
     uint32_t hw = slots_used(a);
     for (uint32_t i = 0; i < hw; i++)
         for (unsigned s = 0; s < ARENA_NSTATES; s++)
-            c[s] += atomic_load_explicit(&a->slots[i].cnt[s], ARENA_RELAXED);
+            c[s] += (uint64_t)atomic_load_explicit(&a->slots[i].cnt[s], ARENA_RELAXED);
     for (unsigned s = 0; s < ARENA_NSTATES; s++)
-        counts[s] = c[s] < 0 ? 0 : (uint64_t)c[s];
+        counts[s] = (int64_t)c[s] < 0 ? 0 : c[s];
 }
