@@ -646,15 +646,12 @@ int arena_unlink(const char *path)
 
 void arena_set_runner(struct arena *a, int pid, uint64_t start_ticks)
 {
-    atomic_store_explicit(&a->hdr->runner_start, start_ticks, ARENA_RELAXED);
-    atomic_store_explicit(&a->hdr->runner_pid, pid, ARENA_REL);
+    atomic_store_explicit(&a->hdr->runner, pid > 0 ? ARENA_IDENT(pid, start_ticks) : 0, ARENA_REL);
 }
 
 bool arena_runner_alive(const struct arena *a)
 {
-    int32_t pid = atomic_load_explicit(&a->hdr->runner_pid, ARENA_ACQ);
-    uint64_t st = atomic_load_explicit(&a->hdr->runner_start, ARENA_RELAXED);
-    return pid > 0 && arena__proc_alive(pid, st);
+    return arena__ident_alive(atomic_load_explicit(&a->hdr->runner, ARENA_ACQ));
 }
 
 #ifdef ARENA_FAULTS

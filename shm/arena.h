@@ -186,6 +186,8 @@ int arena_join(struct arena *a, enum arena_role role, uint32_t *slot, struct vl_
 void arena_leave(struct arena *a, uint32_t slot);
 /* True if the slot's process is alive (not a zombie) and the same one. */
 bool arena_slot_alive(const struct arena *a, uint32_t slot);
+/* The pid of the slot's process, 0 if the slot is free. */
+int arena_slot_pid(const struct arena *a, uint32_t slot);
 
 /*
  * A safe point: if the supervisor asked for a quiesce, records this

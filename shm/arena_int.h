@@ -132,9 +132,10 @@ _Noreturn void arena__bug(const char *what);
 /* Maps the sections of a validated or freshly written header. */
 void arena__map_sections(struct arena *a);
 
-/* Is the process pid with this start time (ticks; 0: any) alive and not
- * a zombie? */
-bool arena__proc_alive(int32_t pid, uint64_t start);
+/* Is the process of this identity (ARENA_IDENT) alive and not a zombie? */
+bool arena__ident_alive(uint64_t ident);
+/* The calling process's identity. */
+uint64_t arena__self_ident(void);
 
 /*
  * The settle pass (arena_repair.c): with every other participant parked

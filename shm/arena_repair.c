@@ -42,7 +42,7 @@
  * every request, so nothing a dead process left half-canceled stays so;
  * step e restores "one token per ready job". The live primitives preserve
  * these invariants from then on. The result depends only on the state
- * words, so a repair that dies itself is simply run again (qs_pid lets the
+ * words, so a repair that dies itself is simply run again (qs_owner lets the
  * next recover take over the quiesce).
  *
  * Cost: O(njobs + nedges) with everyone parked, once per death; measured
@@ -199,18 +199,21 @@ static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint6
     int64_t cnt[ARENA_NCNT] = {0};
     for (uint32_t j = 0; j < n; j++)
         cnt[arena__st(ld(a, j))]++;
-    cnt[ARENA_CNT_RETRIES] = atomic_load_explicit(&a->ctl->base[ARENA_CNT_RETRIES], ARENA_RELAXED);
+    /* retries summed unsigned: a damaged segment's must not overflow */
+    uint64_t retries =
+        (uint64_t)atomic_load_explicit(&a->ctl->base[ARENA_CNT_RETRIES], ARENA_RELAXED);
     uint32_t sleepers = 0;
     for (uint32_t i = 0; i < a->nslots; i++) {
         struct arena_slot *s = &a->slots[i];
-        cnt[ARENA_CNT_RETRIES] += atomic_load_explicit(&s->cnt[ARENA_CNT_RETRIES], ARENA_RELAXED);
+        retries += (uint64_t)atomic_load_explicit(&s->cnt[ARENA_CNT_RETRIES], ARENA_RELAXED);
         for (unsigned k = 0; k < ARENA_NCNT; k++)
             atomic_store_explicit(&s->cnt[k], 0, ARENA_RELAXED);
-        if (atomic_load_explicit(&s->pid, ARENA_RELAXED) != 0)
+        if (atomic_load_explicit(&s->ident, ARENA_RELAXED) != 0)
             sleepers += atomic_load_explicit(&s->sleeping, ARENA_RELAXED) != 0;
         else
             atomic_store_explicit(&s->sleeping, 0, ARENA_RELAXED);
     }
+    cnt[ARENA_CNT_RETRIES] = (int64_t)retries;
     for (unsigned k = 0; k < ARENA_NCNT; k++)
         atomic_store_explicit(&a->ctl->base[k], cnt[k], ARENA_RELAXED);
     atomic_store_explicit(&a->ctl->sleepers, sleepers, ARENA_RELAXED);
@@ -290,14 +293,14 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
 
     /* 1. request the quiesce (or take over one whose requester died) */
     struct arena_ctl *ctl = a->ctl;
+    uint64_t me = arena__self_ident();
     uint32_t e = atomic_load_explicit(&ctl->qs_word, ARENA_SEQ);
     for (;;) {
         if (e & 1) {
-            int32_t pid = atomic_load_explicit(&ctl->qs_pid, ARENA_SEQ);
-            if (pid != getpid() &&
-                arena__proc_alive(pid, atomic_load_explicit(&ctl->qs_start, ARENA_SEQ))) {
+            uint64_t owner = atomic_load_explicit(&ctl->qs_owner, ARENA_SEQ);
+            if (owner != me && arena__ident_alive(owner)) {
                 rc = vl_err_set(err, -EBUSY, "arena %s is being repaired by process %d", a->path,
-                                (int)pid);
+                                (int)ARENA_IDENT_PID(owner));
                 goto out;
             }
             break; /* its requester is gone: the quiesce is ours */
@@ -307,8 +310,7 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
             break;
         }
     }
-    atomic_store_explicit(&ctl->qs_start, vl_proc_start(getpid()), ARENA_SEQ);
-    atomic_store_explicit(&ctl->qs_pid, (int32_t)getpid(), ARENA_SEQ);
+    atomic_store_explicit(&ctl->qs_owner, me, ARENA_SEQ);
     if (self < a->nslots)
         atomic_store_explicit(&a->slots[self].qs_ack, e, ARENA_SEQ);
     atomic_thread_fence(ARENA_SEQ);
@@ -321,13 +323,11 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
         hw = hw > a->nslots ? a->nslots : hw;
         for (uint32_t i = 0; i < hw; i++) {
             struct arena_slot *s = &a->slots[i];
-            int32_t pid = atomic_load_explicit(&s->pid, ARENA_SEQ);
-            if (i == self || pid == 0 || dead[i] ||
-                atomic_load_explicit(&s->qs_ack, ARENA_ACQ) == e)
+            uint64_t id = atomic_load_explicit(&s->ident, ARENA_SEQ);
+            if (i == self || id == 0 || dead[i] || atomic_load_explicit(&s->qs_ack, ARENA_ACQ) == e)
                 continue;
             /* reading /proc costs ~30 us: look only now and then */
-            if (spin % 16 == 0 &&
-                !arena__proc_alive(pid, atomic_load_explicit(&s->start, ARENA_RELAXED)))
+            if (spin % 16 == 0 && !arena__ident_alive(id))
                 dead[i] = true;
             else
                 pending++;
@@ -335,7 +335,7 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
         if (pending == 0)
             break;
         if (timeout_ms >= 0 && vl_now_ns() > deadline) {
-            atomic_store_explicit(&ctl->qs_pid, 0, ARENA_SEQ);
+            atomic_store_explicit(&ctl->qs_owner, 0, ARENA_SEQ);
             atomic_store_explicit(&ctl->qs_word, e + 1, ARENA_SEQ);
             arena__futex_wake(&ctl->qs_word);
             rc = vl_err_set(err, -ETIMEDOUT,
@@ -355,8 +355,8 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
         if (dead[i]) {
             st->dead++;
             atomic_store_explicit(&a->slots[i].sleeping, 0, ARENA_RELAXED);
-            atomic_store_explicit(&a->slots[i].pid, 0, ARENA_REL);
-        } else if (i != self && atomic_load_explicit(&a->slots[i].pid, ARENA_RELAXED) != 0) {
+            atomic_store_explicit(&a->slots[i].ident, 0, ARENA_REL);
+        } else if (i != self && atomic_load_explicit(&a->slots[i].ident, ARENA_RELAXED) != 0) {
             st->live++;
         }
     }
@@ -365,7 +365,7 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
         if (arena__st(w) != ARENA_RUNNING)
             continue;
         uint32_t o = arena__owner(w);
-        if (o < a->nslots && !dead[o] && atomic_load_explicit(&a->slots[o].pid, ARENA_RELAXED))
+        if (o < a->nslots && !dead[o] && atomic_load_explicit(&a->slots[o].ident, ARENA_RELAXED))
             continue;
         put(a, j, arena__with(w, ARENA_READY, ARENA_W_NO_OWNER) + (1ull << ARENA_W_ATTEMPT_SHIFT));
         st->requeued++;
@@ -379,7 +379,7 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
     st->repair_ns = vl_now_ns() - t1;
 
     /* 4. release */
-    atomic_store_explicit(&ctl->qs_pid, 0, ARENA_SEQ);
+    atomic_store_explicit(&ctl->qs_owner, 0, ARENA_SEQ);
     atomic_store_explicit(&ctl->qs_word, e + 1, ARENA_SEQ);
     arena__futex_wake(&ctl->qs_word);
     arena_wake(a);

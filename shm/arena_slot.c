@@ -22,8 +22,9 @@
 #include "arena_int.h"
 #include "readyq.h"
 
-bool arena__proc_alive(int32_t pid, uint64_t start)
+bool arena__ident_alive(uint64_t ident)
 {
+    int32_t pid = ARENA_IDENT_PID(ident);
     if (pid <= 0)
         return false;
     char path[64], buf[1024];
@@ -43,8 +44,6 @@ bool arena__proc_alive(int32_t pid, uint64_t start)
     char st = p[2]; /* field 3 */
     if (st == 'Z' || st == 'X' || st == 'x')
         return false; /* a zombie can no longer touch the arena */
-    if (start == 0)
-        return true;
     p += 2;
     for (int field = 3; field < 22; field++) {
         p = strchr(p, ' ');
@@ -52,31 +51,40 @@ bool arena__proc_alive(int32_t pid, uint64_t start)
             return false;
         p++;
     }
-    return strtoull(p, NULL, 10) == start;
+    return (uint32_t)strtoull(p, NULL, 10) == (uint32_t)ident;
+}
+
+uint64_t arena__self_ident(void)
+{
+    return ARENA_IDENT(getpid(), vl_proc_start(getpid()));
 }
 
 bool arena_slot_alive(const struct arena *a, uint32_t slot)
 {
     if (slot >= a->nslots)
         return false;
-    const struct arena_slot *s = &a->slots[slot];
-    int32_t pid = atomic_load_explicit(&s->pid, ARENA_ACQ);
-    return pid > 0 && arena__proc_alive(pid, atomic_load_explicit(&s->start, ARENA_RELAXED));
+    return arena__ident_alive(atomic_load_explicit(&a->slots[slot].ident, ARENA_ACQ));
+}
+
+int arena_slot_pid(const struct arena *a, uint32_t slot)
+{
+    if (slot >= a->nslots)
+        return 0;
+    return ARENA_IDENT_PID(atomic_load_explicit(&a->slots[slot].ident, ARENA_ACQ));
 }
 
 int arena_join(struct arena *a, enum arena_role role, uint32_t *slot, struct vl_err *err)
 {
     if (a->rdonly)
         return vl_err_set(err, -EROFS, "arena %s is attached read-only", a->path);
-    int32_t me = (int32_t)getpid();
-    uint64_t start = vl_proc_start(me);
+    uint64_t me = arena__self_ident();
     for (uint32_t i = 0; i < a->nslots; i++) {
         struct arena_slot *s = &a->slots[i];
-        int32_t zero = 0;
-        if (atomic_load_explicit(&s->pid, ARENA_RELAXED) != 0 ||
-            !atomic_compare_exchange_strong_explicit(&s->pid, &zero, me, ARENA_SEQ, ARENA_RELAXED))
+        uint64_t zero = 0;
+        if (atomic_load_explicit(&s->ident, ARENA_RELAXED) != 0 ||
+            !atomic_compare_exchange_strong_explicit(&s->ident, &zero, me, ARENA_SEQ,
+                                                     ARENA_RELAXED))
             continue;
-        atomic_store_explicit(&s->start, start, ARENA_RELAXED);
         atomic_store_explicit(&s->role, (uint32_t)role, ARENA_RELAXED);
         atomic_store_explicit(&s->qs_ack, 0, ARENA_RELAXED);
         atomic_store_explicit(&s->sleeping, 0, ARENA_RELAXED);
@@ -84,7 +92,7 @@ int arena_join(struct arena *a, enum arena_role role, uint32_t *slot, struct vl_
         while (hw < i + 1 && !atomic_compare_exchange_weak_explicit(&a->ctl->slots_hw, &hw, i + 1,
                                                                     ARENA_SEQ, ARENA_RELAXED))
             ;
-        /* Dekker with arena_recover: our pid is visible before we read the
+        /* Dekker with arena_recover: our ident is visible before we read the
          * quiesce word, or recover's request is visible to us */
         atomic_thread_fence(ARENA_SEQ);
         *slot = i;
@@ -127,7 +135,7 @@ void arena_leave(struct arena *a, uint32_t w)
     atomic_store_explicit(&s->root_lo, 0, ARENA_RELAXED);
     atomic_store_explicit(&s->root_hi, 0, ARENA_RELAXED);
     arena_sleep_done(a, w);
-    atomic_store_explicit(&s->pid, 0, ARENA_REL);
+    atomic_store_explicit(&s->ident, 0, ARENA_REL);
     arena__publish(a);
 }
 
@@ -190,25 +198,28 @@ static uint32_t slots_used(const struct arena *a)
 
 bool arena_done(const struct arena *a)
 {
-    int64_t fin = 0;
+    /* summed unsigned: a damaged segment's counters must not overflow a
+     * signed sum (undefined); live ones are small, so the wrap-free result
+     * read back as signed is the count */
+    uint64_t fin = 0;
     for (unsigned s = ARENA_COMPLETED; s <= ARENA_CANCELED; s++)
-        fin += atomic_load_explicit(&a->ctl->base[s], ARENA_RELAXED);
+        fin += (uint64_t)atomic_load_explicit(&a->ctl->base[s], ARENA_RELAXED);
     uint32_t hw = slots_used(a);
     for (uint32_t i = 0; i < hw; i++)
         for (unsigned s = ARENA_COMPLETED; s <= ARENA_CANCELED; s++)
-            fin += atomic_load_explicit(&a->slots[i].cnt[s], ARENA_ACQ);
-    return fin >= (int64_t)a->njobs;
+            fin += (uint64_t)atomic_load_explicit(&a->slots[i].cnt[s], ARENA_ACQ);
+    return (int64_t)fin >= (int64_t)a->njobs;
 }
 
 void arena_counts(const struct arena *a, uint64_t counts[ARENA_NSTATES])
 {
-    int64_t c[ARENA_NSTATES];
+    uint64_t c[ARENA_NSTATES]; /* unsigned sums, as in arena_done */
     for (unsigned s = 0; s < ARENA_NSTATES; s++)
-        c[s] = atomic_load_explicit(&a->ctl->base[s], ARENA_RELAXED);
+        c[s] = (uint64_t)atomic_load_explicit(&a->ctl->base[s], ARENA_RELAXED);
     uint32_t hw = slots_used(a);
     for (uint32_t i = 0; i < hw; i++)
         for (unsigned s = 0; s < ARENA_NSTATES; s++)
-            c[s] += atomic_load_explicit(&a->slots[i].cnt[s], ARENA_RELAXED);
+            c[s] += (uint64_t)atomic_load_explicit(&a->slots[i].cnt[s], ARENA_RELAXED);
     for (unsigned s = 0; s < ARENA_NSTATES; s++)
-        counts[s] = c[s] < 0 ? 0 : (uint64_t)c[s];
+        counts[s] = (int64_t)c[s] < 0 ? 0 : c[s];
 }

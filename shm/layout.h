@@ -10,8 +10,8 @@
  *   ctl      run control: quiesce epoch, sleep/wake futex word, root
  *            cursor, ready-queue positions, base state counts, and core's
  *            own atomics (stop, running, resources, cancel sequence)
- *   slots    one per participant (worker, supervisor, client): pid and
- *            start time, per-state counters, a work-stealing deque
+ *   slots    one per participant (worker, supervisor, client): its identity
+ *            (pid and start time in one word), per-state counters, a deque
  *   state    [njobs] u64 state word: state | cancel-request | owner | attempt
  *   indeg    [njobs] u32 live in-degree (parents not yet finished)
  *   dirty    [njobs/64] u64 bitmap: job changed since the checkpointer looked
@@ -51,7 +51,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #pragma GCC diagnostic error "-Wpadded"
 
 #define ARENA_MAGIC "VOLLEYAR" /* 8 bytes, no NUL: visible in xxd */
-#define ARENA_LAYOUT 1u        /* bump on ANY change in this file */
+#define ARENA_LAYOUT 2u        /* bump on ANY change in this file */
 #define ARENA_ALIGN 64u        /* section alignment: a cache line */
 #define ARENA_LINE 64u         /* cache line */
 #define ARENA_MAX_SLOTS 4096u  /* owner field is 16 bits; 0xffff = none */
@@ -90,6 +90,12 @@ enum arena_state {
 #define ARENA_W_NO_OWNER 0xffffull
 #define ARENA_W_ATTEMPT_SHIFT 32
 #define ARENA_W_RESERVED 0xffe0ull /* bits 5..15 */
+
+/* A process identity in one word: pid in the high half, the low 32 bits of
+ * its start time (clock ticks since boot, /proc/PID/stat field 22) in the
+ * low half, so a reused pid is not mistaken for it. Never 0. */
+#define ARENA_IDENT(pid, start) ((uint64_t)(uint32_t)(pid) << 32 | (uint32_t)(start))
+#define ARENA_IDENT_PID(id) ((int32_t)((id) >> 32))
 
 /* Counter indices of struct arena_slot.cnt and struct arena_ctl.base. */
 enum {
@@ -153,10 +159,9 @@ struct arena_hdr {
     struct arena_sect sect[ARENA_NSECT];
     uint64_t hdr_sum; /* FNV-1a 64 of every byte above */
     /* not checksummed: */
-    _Atomic int32_t runner_pid; /* W: arena_set_runner (release); R: status (acquire) */
-    uint32_t pad1;
-    _Atomic uint64_t runner_start; /* W: arena_set_runner before runner_pid; ticks since boot */
-    uint8_t reserved[480];         /* zero */
+    _Atomic uint64_t runner; /* the runner's identity (ARENA_IDENT), 0 if none.
+                                W: arena_set_runner (release). R: status (acquire) */
+    uint8_t reserved[488];   /* zero */
 };
 _Static_assert(offsetof(struct arena_hdr, sect) == 112, "arena header");
 _Static_assert(offsetof(struct arena_hdr, hdr_sum) == 520, "arena header");
@@ -178,11 +183,10 @@ struct arena_ctl {
                                     jobs' cancel bits (acquire) */
     _Atomic uint32_t slots_hw;   /* 1 + highest slot ever joined. W: arena_join
                                     (fetch_max by CAS, seq_cst). R: thieves, recover */
-    _Atomic int32_t qs_pid;      /* the process running arena_recover, so another can
-                                    take over if it dies. W/R: recover (seq_cst) */
-    uint32_t pad0;
-    _Atomic uint64_t qs_start; /* its start time (ticks). W/R: recover */
-    uint8_t pad0b[32];
+    _Atomic uint64_t qs_owner;   /* identity (ARENA_IDENT) of the process running
+                                    arena_recover, so another can take over if it dies.
+                                    W/R: recover (seq_cst) */
+    uint8_t pad0b[40];
     /* line 1: sleep and wake */
     _Atomic uint32_t work_seq; /* THE futex word (32-bit, shared, not private). +1
                                   whenever ready work is published while someone
@@ -240,18 +244,18 @@ enum arena_role { ARENA_ROLE_WORKER = 1, ARENA_ROLE_SUPERVISOR = 2, ARENA_ROLE_C
  */
 struct arena_slot {
     /* line 0: identity */
-    _Atomic int32_t pid;       /* 0 = free. W: arena_join (CAS 0 -> pid, seq_cst),
-                                  arena_leave and arena_recover (store 0, release).
-                                  R: recover, status (acquire) */
+    _Atomic uint64_t ident;    /* the owner process (ARENA_IDENT: pid and start time
+                                  claimed together, so a joiner is never mistaken for a
+                                  dead previous owner), 0 = free. W: arena_join (CAS
+                                  0 -> ident, seq_cst), arena_leave and arena_recover
+                                  (store 0, release). R: recover, status (acquire) */
     _Atomic uint32_t role;     /* enum arena_role. W: join. R: status */
-    _Atomic uint64_t start;    /* the process's start time (ticks since boot), so a
-                                  reused pid is not mistaken for it. W: join. R: recover */
     _Atomic uint32_t qs_ack;   /* the odd quiesce epoch this participant parked
                                   for. W: owner at a safe point (release).
                                   R: arena_recover (acquire) */
     _Atomic uint32_t sleeping; /* 1 while counted in ctl.sleepers. W: owner.
                                   R: repair (recounts sleepers) */
-    uint8_t pad0[40];
+    uint8_t pad0[44];
     /* line 1: the job ids this slot scans for roots (jobs without parents) */
     _Atomic uint64_t roots;   /* its range, (hi << 32) | lo. W: the owner takes
                                  chunks at lo, a thief splits off the top half

@@ -69,8 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (!err.msg[0] || err.code == 0) {
         abort(); /* a refusal must say why */
     }
-    if (arena_attach(&a, path, 0, &err) != 0)
+    if (arena_attach(&a, path, 0, &err) != 0) {
+        unlink(path);
         return 0;
+    }
     read_all(&a);
     uint32_t out[256];
     uint64_t cur = 0;
@@ -93,5 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     arena_close(&a);
+    /* libFuzzer's time limit ends the process without atexit handlers:
+     * leave no segment behind between inputs */
+    unlink(path);
     return 0;
 }

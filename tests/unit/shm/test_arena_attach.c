@@ -105,10 +105,10 @@ int main(void)
 #define FRESH() memcpy(m, good, len)
 
     FRESH();
-    h->layout = 2;
+    h->layout = 3;
     fix_sum(m);
     refused(m, len, VL_EVERSION,
-            "has layout version 2 but this volley " VL_VERSION " reads only version 1: use the "
+            "has layout version 3 but this volley " VL_VERSION " reads only version 2: use the "
             "volley that started that run, or resume it from its volley.db",
             "ver");
 

@@ -174,6 +174,7 @@ static void test_cancel_race(void)
     struct spec s;
     shm_test_spec(&s, N, (const uint32_t(*)[2])e, ne, NULL);
     free(e);
+    uint64_t canceled_all = 0;
     for (int round = 0; round < 5; round++) {
         struct arena a;
         shm_test_build(&a, &s, PROCS + 2, "cancel");
@@ -216,9 +217,13 @@ static void test_cancel_race(void)
         uint64_t c[ARENA_NSTATES];
         arena_counts(&a, c);
         CHECK_EQ(c[ARENA_COMPLETED] + c[ARENA_CANCELED], N);
-        CHECK(canceled > 0);
+        canceled_all += canceled;
         arena_close(&a);
     }
+    /* the race reached jobs before they ran in some round (a loaded machine
+     * may let the workers finish everything before the canceller runs in
+     * one round; in all five it would mean the cancels never landed) */
+    CHECK(canceled_all > 0);
     spec_free(&s);
 }
 

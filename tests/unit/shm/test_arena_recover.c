@@ -12,6 +12,7 @@
 #include "shm/arena.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -100,7 +101,7 @@ static void test_dead_holding_jobs(void)
     CHECK_EQ(count(&a, ARENA_READY), 10);
     CHECK_EQ(arena_job_attempt(&a, 0), 2);
     CHECK_EQ(arena_job_attempt(&a, 3), 1);
-    CHECK_EQ(atomic_load(&a.slots[0].pid), 0); /* the dead slot is free */
+    CHECK_EQ(arena_slot_pid(&a, 0), 0); /* the dead slot is free */
     CHECK_EQ(finish_all(&a), 10);
     CHECK_EQ(count(&a, ARENA_COMPLETED), 10);
     CHECK_U64(atomic_load(&a.ctl->recoveries), 1);
@@ -314,7 +315,7 @@ static void test_live_worker_parks(void)
     }
     for (bool joined = false; !joined; usleep(100)) /* let it join and work first */
         for (uint32_t i = 0; i < a.nslots; i++)
-            joined |= atomic_load(&a.slots[i].pid) == live;
+            joined |= arena_slot_pid(&a, i) == live;
     struct arena_recover_stats st;
     struct vl_err err = {0};
     CHECK_EQ(arena_recover(&a, hold, 10000, &st, &err), 0);
@@ -364,13 +365,63 @@ static void test_timeout_and_takeover(void)
 
     /* a recovery requested by a process that died: the next one takes over */
     atomic_fetch_add(&a.ctl->qs_word, 1);
-    atomic_store(&a.ctl->qs_pid, pid);
-    atomic_store(&a.ctl->qs_start, 1);
+    atomic_store(&a.ctl->qs_owner, ARENA_IDENT(pid, 1));
     struct arena_recover_stats rs;
     CHECK_EQ(arena_recover(&a, ARENA_NONE, 1000, &rs, &err), 0);
     CHECK_EQ(rs.requeued, 1);
     CHECK_EQ(atomic_load(&a.ctl->qs_word) & 1, 0);
     CHECK_EQ(finish_all(&a), 4);
+    arena_close(&a);
+    spec_free(&s);
+}
+
+/* Joiners come and go while recoveries run: a live joiner is never taken
+ * for a dead one. (Its identity was once two words, pid then start time:
+ * a recover that read the new pid with the previous owner's start time
+ * freed the slot of a live process. Now one CAS claims both.) */
+static void test_join_during_recover(void)
+{
+    struct spec s;
+    struct arena a;
+    shm_test_spec(&s, 16, NULL, 0, NULL);
+    shm_test_build(&a, &s, 2, "rec8");
+    pid_t churn = fork();
+    if (churn == 0) {
+        uint64_t end = vl_now_ns() + 1500000000ull;
+        while (vl_now_ns() < end) {
+            pid_t p = fork();
+            if (p == 0) {
+                uint32_t w;
+                if (arena_join(&a, ARENA_ROLE_CLIENT, &w, NULL) != 0)
+                    _exit(3);
+                sched_yield();
+                arena_leave(&a, w);
+                _exit(0);
+            }
+            int st;
+            if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                _exit(4);
+        }
+        _exit(0);
+    }
+    unsigned rounds = 0, bad = 0;
+    int cst = 0;
+    for (;; rounds++) {
+        pid_t r = waitpid(churn, &cst, WNOHANG);
+        if (r == churn)
+            break;
+        struct arena_recover_stats rs = {0};
+        struct vl_err err = {0};
+        if (arena_recover(&a, ARENA_NONE, 5000, &rs, &err) != 0 || rs.dead != 0) {
+            fprintf(stderr, "round %u: dead %u: %s\n", rounds, rs.dead, err.msg);
+            bad++;
+        }
+    }
+    CHECK(WIFEXITED(cst) && WEXITSTATUS(cst) == 0);
+    CHECK_EQ(bad, 0);
+    CHECK(rounds > 0);
+    for (uint32_t i = 0; i < a.nslots; i++)
+        CHECK_EQ(arena_slot_pid(&a, i), 0);
     arena_close(&a);
     spec_free(&s);
 }
@@ -384,5 +435,6 @@ int main(void)
     test_dead_mid_user_cancel();
     test_live_worker_parks();
     test_timeout_and_takeover();
+    test_join_during_recover();
     return check_done();
 }
