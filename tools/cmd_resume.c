@@ -34,12 +34,6 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-/* TEMP until the arena branch lands arena_slot_pid. */
-static int arena_slot_pid(const struct arena *a, uint32_t w)
-{
-    return atomic_load(&a->slots[w].pid);
-}
-
 /* Ends what is left of the old run: its workers (which stop their own jobs
  * when the supervisor dies; give them the grace), then job process groups. */
 static void end_old_processes(struct arena *old, uint32_t grace_ms)
