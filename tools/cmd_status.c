@@ -119,7 +119,8 @@ int cmd_status(int argc, char **argv)
     uint64_t end = w.live ? now : w.info.finished_ns ? w.info.finished_ns : w.info.checkpoint_ns;
     st.elapsed_s = end > w.info.created_ns ? (double)(end - w.info.created_ns) / 1e9 : 0;
     st.overall = st.elapsed_s > 0 ? (double)st.done / st.elapsed_s : 0;
-    st.phase = w.live ? "running" : w.info.finished_ns ? "finished" : "stopped";
+    /* finished_ns is also set when a run stopped early (Ctrl-C, cancel) */
+    st.phase = w.live ? "running" : st.done == st.total ? "finished" : "stopped";
     if (w.live) {
         st.rate = watchlog_rate_read(w.dir, now, st.done, RATE_WINDOW_NS);
         if (st.rate > 0)
