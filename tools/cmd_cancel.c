@@ -115,7 +115,7 @@ int cmd_cancel(int argc, char **argv)
         return cli_usage_error("cancel", "missing the run directory");
     struct vl_err err = {0};
     struct watch w;
-    if (watch_open(&w, argv[optind], &err) < 0) {
+    if (watch_open(&w, argv[optind], 0, &err) < 0) {
         watch_close(&w);
         return cli_print_err(&err);
     }

@@ -40,7 +40,7 @@ int cmd_events(int argc, char **argv)
         return cli_usage_error("events", "unexpected argument '%s'", argv[optind + 1]);
     struct vl_err err = {0};
     struct watch w;
-    if (watch_open(&w, argv[optind], &err) < 0) {
+    if (watch_open(&w, argv[optind], WATCH_COUNTS_ONLY, &err) < 0) {
         watch_close(&w);
         return cli_print_err(&err);
     }

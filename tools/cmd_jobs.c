@@ -141,7 +141,7 @@ int cmd_jobs(int argc, char **argv)
     }
     struct vl_err err = {0};
     struct watch w;
-    int rc = watch_open(&w, argv[optind], &err);
+    int rc = watch_open(&w, argv[optind], 0, &err);
     if (rc < 0)
         goto out;
     static char obuf[1 << 20];

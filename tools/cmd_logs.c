@@ -116,7 +116,7 @@ int cmd_logs(int argc, char **argv)
 
     struct vl_err err = {0};
     struct watch w;
-    int rc = watch_open(&w, argv[optind], &err);
+    int rc = watch_open(&w, argv[optind], 0, &err);
     if (rc < 0) {
         watch_close(&w);
         return cli_print_err(&err);

@@ -19,7 +19,7 @@
 
 #include "runner.h"
 
-int watch_open(struct watch *w, const char *dir, struct vl_err *err)
+int watch_open(struct watch *w, const char *dir, unsigned flags, struct vl_err *err)
 {
     memset(w, 0, sizeof *w);
     w->a.fd = -1;
@@ -39,7 +39,9 @@ int watch_open(struct watch *w, const char *dir, struct vl_err *err)
     runner_arena_path(w->info.run_id, w->arena_path, sizeof w->arena_path);
     struct vl_err aerr = {0};
     if (access(w->arena_path, F_OK) == 0 &&
-        arena_attach(&w->a, w->arena_path, ARENA_RDONLY, &aerr) == 0) {
+        arena_attach(&w->a, w->arena_path,
+                     ARENA_RDONLY | (flags & WATCH_COUNTS_ONLY ? ARENA_HDR_ONLY : 0), &aerr) == 0) {
+        w->counts_only = flags & WATCH_COUNTS_ONLY;
         if (w->a.njobs == w->info.njobs) {
             w->have_arena = true;
             w->live = arena_runner_alive(&w->a);

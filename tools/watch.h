@@ -29,6 +29,7 @@ struct watch {
     struct snap_info info; /* metadata and the last checkpoint's counts */
     bool have_arena;       /* a is attached (read-only) */
     bool live;             /* ... and its runner is alive */
+    bool counts_only;      /* attached with ARENA_HDR_ONLY: no job table */
     struct arena a;
 };
 
@@ -38,7 +39,8 @@ struct watch {
  * foreign volley.db; err says which. An arena that cannot be attached is
  * not an error: the db is used.
  */
-int watch_open(struct watch *w, const char *dir, struct vl_err *err);
+enum { WATCH_COUNTS_ONLY = 1u << 0 }; /* only counts: O(1) attach (ARENA_HDR_ONLY) */
+int watch_open(struct watch *w, const char *dir, unsigned flags, struct vl_err *err);
 void watch_close(struct watch *w); /* accepts a zeroed one */
 
 /*
