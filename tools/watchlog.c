@@ -125,6 +125,56 @@ fail:
     return NULL;
 }
 
+/* Line assembly without stdio's format parser: fprintf was 80% of the
+ * cost of a line (callgrind, 20k jobs: 7,300 instructions per job). */
+struct line {
+    char *p;
+    char b[1024];
+};
+
+static void put_s(struct line *l, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(l->p, s, n);
+    l->p += n;
+}
+
+static void put_u(struct line *l, uint64_t v)
+{
+    char t[24];
+    int n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        *l->p++ = t[--n];
+}
+
+static void put_i(struct line *l, int64_t v)
+{
+    if (v < 0) {
+        *l->p++ = '-';
+        put_u(l, (uint64_t)0 - (uint64_t)v);
+    } else {
+        put_u(l, (uint64_t)v);
+    }
+}
+
+/* seconds.fraction of a time in ns, with digits decimals (3 or 6) */
+static void put_secs(struct line *l, uint64_t ns, int digits)
+{
+    put_u(l, ns / 1000000000u);
+    *l->p++ = '.';
+    uint64_t frac = ns % 1000000000u;
+    for (int d = 0; d < 9 - digits; d++)
+        frac /= 10;
+    for (int d = digits - 1; d >= 0; d--) {
+        l->p[d] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    l->p += digits;
+}
+
 static void job_line(struct watchlog *wl, uint32_t jid, const struct arena_job_rec *r)
 {
     int code = r->exit_code, sig = 0;
@@ -133,13 +183,28 @@ static void job_line(struct watchlog *wl, uint32_t jid, const struct arena_job_r
         code = 128 + sig;
     }
     uint64_t run_ns = r->end_ns > r->start_ns ? r->end_ns - r->start_ns : 0;
-    fprintf(wl->joblog, "%" PRIu64 "\t:\t%" PRIu64 ".%03u\t%" PRIu64 ".%03u\t0\t0\t%d\t%d\t",
-            (uint64_t)jid + 1, (uint64_t)(r->start_ns / 1000000000u),
-            (unsigned)(r->start_ns / 1000000u % 1000), (uint64_t)(run_ns / 1000000000u),
-            (unsigned)(run_ns / 1000000u % 1000), code, sig);
+    struct line l;
+    l.p = l.b;
+    put_u(&l, (uint64_t)jid + 1);
+    put_s(&l, "\t:\t");
+    put_secs(&l, r->start_ns, 3);
+    *l.p++ = '\t';
+    put_secs(&l, run_ns, 3);
+    put_s(&l, "\t0\t0\t");
+    put_i(&l, code);
+    *l.p++ = '\t';
+    put_i(&l, sig);
+    *l.p++ = '\t';
+    fwrite(l.b, 1, (size_t)(l.p - l.b), wl->joblog);
     /* one line per job: tabs and line breaks in a command become spaces */
-    for (const char *p = arena_job_cmd(wl->a, jid); *p; p++)
-        fputc(*p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p, wl->joblog);
+    const char *cmd = arena_job_cmd(wl->a, jid);
+    size_t n = strcspn(cmd, "\t\n\r");
+    if (!cmd[n]) {
+        fwrite(cmd, 1, n, wl->joblog);
+    } else {
+        for (const char *p = cmd; *p; p++)
+            fputc(*p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p, wl->joblog);
+    }
     fputc('\n', wl->joblog);
 }
 
@@ -150,15 +215,27 @@ static void event_line(struct watchlog *wl, uint32_t jid, unsigned from,
                  : r->state == ARENA_RUNNING && r->start_ns  ? r->start_ns
                                                              : vl_wall_ns();
     FILE *f = wl->events;
-    fprintf(f, "{\"t\":%" PRIu64 ".%06u,\"job\":", (uint64_t)(t / 1000000000u),
-            (unsigned)(t / 1000u % 1000000u));
+    struct line l;
+    l.p = l.b;
+    put_s(&l, "{\"t\":");
+    put_secs(&l, t, 6);
+    put_s(&l, ",\"job\":");
+    fwrite(l.b, 1, (size_t)(l.p - l.b), f);
     const char *name = arena_job_name(wl->a, jid);
     json_write_string(f, name, strlen(name));
-    fprintf(f, ",\"from\":\"%s\",\"to\":\"%s\",\"attempt\":%u", arena_state_name(from),
-            arena_state_name(r->state), r->attempt);
-    if (arena_state_finished(r->state))
-        fprintf(f, ",\"exit_code\":%d", r->exit_code);
-    fputs("}\n", f);
+    l.p = l.b;
+    put_s(&l, ",\"from\":\"");
+    put_s(&l, arena_state_name(from));
+    put_s(&l, "\",\"to\":\"");
+    put_s(&l, arena_state_name(r->state));
+    put_s(&l, "\",\"attempt\":");
+    put_u(&l, r->attempt);
+    if (arena_state_finished(r->state)) {
+        put_s(&l, ",\"exit_code\":");
+        put_i(&l, r->exit_code);
+    }
+    put_s(&l, "}\n");
+    fwrite(l.b, 1, (size_t)(l.p - l.b), f);
 }
 
 void watchlog_note(struct watchlog *wl, uint32_t jid, const struct arena_job_rec *r)
