@@ -50,6 +50,20 @@ touch go never
 "$bin" resume r2 --quiet 2> /dev/null
 check resume_exit 0 "$?"
 check resumed "3" "$("$bin" jobs r2 --state completed | wc -l)"
+
+# a crashed runner: its arena stays; status reads it, cancel refuses
+rm -f go never
+start_run r3 wf.yaml --kill-grace 1
+pid3=$last_pid
+running3() { [ "$("$bin" jobs r3 --state running 2> /dev/null | wc -l)" = 2 ]; }
+wait_for 20 running3
+kill -KILL "$pid3"
+wait "$pid3" 2> /dev/null
+"$bin" status r3 --json > st.json
+check crashed_status "False stopped arena 2" "$(python3 -c 'import json; d=json.load(open("st.json")); print(d["live"], d["phase"], d["source"], d["states"]["running"])')"
+"$bin" cancel r3 > out 2> err
+check crashed_cancel_exit 3 "$?"
+check crashed_cancel_msg "volley cancel: run $tmp/r3 is not running (its runner is gone: volley resume continues it); nothing to cancel" "$(cat err)"
 "$bin" cancel > out 2> err
 check usage_exit 2 "$?"
 "$bin" cancel "$tmp" > out 2> err

@@ -25,7 +25,7 @@ check live_status "5 True running ['bad'] 1 1 7 0 arena" "$(py 'import json; d=j
 print(d["total"], d["live"], d["phase"], d["failed_jobs"], d["running"], d["states"]["blocked"], len(d["states"]), d["states"]["canceled"], d["source"])')"
 check live_status_keys ok "$(py 'import json; d=json.load(open("st.json"))
 need={"total","states","running","rate_per_s","elapsed_s","eta_s","live","failed_jobs"}
-print("ok" if need <= set(d) and d["elapsed_s"] >= 0 and (d["rate_per_s"] is None or d["rate_per_s"] >= 0) else d)')"
+print("ok" if need <= set(d) and d["elapsed_s"] > 0 and d["rate_per_s"] > 0 and d["eta_s"] > 0 else d)')"
 "$bin" status r > st.txt
 check live_status_human 1 "$(grep -c '^  failed: bad$' st.txt)"
 "$bin" jobs r --json > jobs.json
