@@ -24,6 +24,7 @@
 #include "../core/worker.h"
 #include "../persist/ckpt.h"
 #include "cli.h"
+#include "watchlog.h" /* watch: joblog, events */
 
 extern char **environ;
 
@@ -125,6 +126,7 @@ struct sup {
     struct runctl *ctl;
     int ctl_fd;
     struct ckpt *ck;
+    struct watchlog *wl; /* watch: joblog.tsv, events.jsonl */
     pid_t pids[RUNCTL_MAX_WORKERS];
     uint32_t live; /* workers not yet reaped */
     uint32_t crashes;
@@ -187,10 +189,12 @@ static int collect(struct sup *S)
             struct arena_job_rec r;
             arena_job_read(S->a, S->ids[i], &r);
             runner_rec_to_snap(S->ids[i], &r, &S->recs[i]);
+            watchlog_note(S->wl, S->ids[i], &r); /* watch */
         }
         if (n && ckpt_submit(S->ck, S->recs, n) < 0)
             rc = -ENOMEM;
     }
+    watchlog_flush(S->wl); /* watch */
     return rc;
 }
 
@@ -517,6 +521,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
         goto out_early;
     }
     arena_set_runner(a, getpid(), vl_proc_start(getpid()));
+    S.wl = watchlog_open(run_dir, a); /* watch */
 
     S.tty = o->progress == 1 || (o->progress < 0 && isatty(2));
     S.t0 = S.last_t = vl_now_ns();
@@ -583,6 +588,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     /* Every worker is gone: the arena is quiet. Workers that stopped left
      * their jobs running; the record says so, and resume runs them again. */
     collect(&S);
+    watchlog_close(S.wl); /* watch */
     struct vl_err cerr = {0};
     int crc = ckpt_stop(S.ck, &cerr);
     S.ck = NULL;
