@@ -1249,6 +1249,8 @@ static int setup_ring(struct exec_engine *e, struct vl_err *err)
     /* Provided buffers: 32 KiB each, at least 16 and about two per pipe. */
     e->bufsz = 32u * 1024u;
     e->nbufs = VL_MIN(pow2_at_least(VL_MAX(16u, 2u * k)), 1024u);
+    if (e->cfg.log_bufs)
+        e->nbufs = VL_MIN(pow2_at_least(e->cfg.log_bufs), 32768u);
     long page = sysconf(_SC_PAGESIZE);
     e->br_bytes =
         ((size_t)e->nbufs * sizeof(struct io_uring_buf) + (size_t)page - 1) & ~((size_t)page - 1);
