@@ -6,10 +6,11 @@
 #   spawn_probe  /bin/true, K in flight: vfork unpinned, vfork pinned to
 #                CPU 0 (children too), async unpinned, async pinned with the
 #                children's affinity reset. The limit at K is the best of
-#                these (research: one CPU beats two here).
+#                these (research: one CPU beats two here). Also the spawner-thread
+#                placement (vfork from a thread, the main thread reaps).
 #   engine       N `true` jobs, flat and 4 rounds behind barriers, with the
 #                default placement and pinned to CPU 0; and a chain (the
-#                exit-to-spawn latency).
+#                exit-to-spawn latency; CHAIN_N jobs, default 10000).
 #   make -jK     an equivalent generated Makefile: N phony targets whose
 #                recipe is `true` (make execs it without a shell, as the
 #                engine does), flat and in 4 rounds behind barrier targets.
@@ -22,6 +23,7 @@ build=${1:?usage: run_bench.sh BUILD_DIR [N] [REPS] [KS]}
 n=${2:-20000}
 reps=${3:-3}
 ks=${4:-"1 2"}
+chain_n=${CHAIN_N:-10000} # the chain: issue #5 measures 10k jobs
 probe=$build/bench/spawn/spawn_probe
 eng=$build/bench/spawn/engine_bench
 [ -x "$probe" ] && [ -x "$eng" ] || { echo "run_bench.sh: build $build first" >&2; exit 2; }
@@ -81,13 +83,14 @@ for ((rep = 1; rep <= reps; rep++)); do
     wait_quiet; "$probe" -m vfork -n "$n" -k "$k" -c 0 -t "$t" | tee -a "$results"
     wait_quiet; "$probe" -m async -n "$n" -k "$k" -t "$t" | tee -a "$results"
     wait_quiet; "$probe" -m async -n "$n" -k "$k" -c 0 -R -t "$t" | tee -a "$results"
+    wait_quiet; "$probe" -m thread -n "$n" -k "$k" -t "$t" | tee -a "$results"
     wait_quiet; "$eng" -s flat -n "$n" -k "$k" -t "$t" | tee -a "$results"
     wait_quiet; "$eng" -s flat -n "$n" -k "$k" -p 0 -t "$t" | tee -a "$results"
     wait_quiet; "$eng" -s rounds -n "$n" -k "$k" -t "$t" | tee -a "$results"
     wait_quiet; "$eng" -s rounds -n "$n" -k "$k" -p 0 -t "$t" | tee -a "$results"
     wait_quiet; run_make "$t" flat "$k" | tee -a "$results"
     wait_quiet; run_make "$t" rounds "$k" | tee -a "$results"
-    wait_quiet; "$eng" -s chain -n "$n" -k "$k" -t "$t" | tee -a "$results"
+    wait_quiet; "$eng" -s chain -n "$chain_n" -k "$k" -t "$t" | tee -a "$results"
   done
 done
 
