@@ -39,6 +39,7 @@ void spec_free(struct spec *s)
     free(s->rules);
     free(s->codes);
     free(s->files);
+    free(s->srcs);
     memset(s, 0, sizeof *s);
 }
 
@@ -180,5 +181,9 @@ int spec_check(const struct spec *s, struct vl_err *err)
             (rc = check_csr(s, s->out_off, s->outs, s->nfiles, "output file", err)))
             return rc;
     }
+    for (uint32_t i = 0; i < s->nsrcs; i++)
+        if (s->srcs[i].first >= s->njobs || (i && s->srcs[i].first <= s->srcs[i - 1].first))
+            return vl_err_set(err, VL_ECORRUPT,
+                              "source line table entry %" PRIu32 " is out of order", i);
     return check_acyclic(s, err);
 }

@@ -86,6 +86,14 @@ enum spec_file_flag {
     SPEC_FILE_INPUT = 1u << 1,     /* some job reads it */
 };
 
+/* Where a run of jobs came from, for messages only: jobs first .. (the next
+ * entry's first - 1) were written at line `line` of spec.path. One entry per
+ * job entry of the file (not per instance), so it costs nothing per job. */
+struct spec_src {
+    uint32_t first; /* first jid of the run; strictly increasing over srcs */
+    uint32_t line;  /* 1-based line of the job entry in spec.path (0: unknown) */
+};
+
 /* A file (or user_data entry) after parameter expansion. */
 struct spec_file {
     uint64_t name_off; /* its expanded name */
@@ -134,6 +142,11 @@ struct spec {
     uint32_t ncodes;
     struct spec_file *files;
     uint32_t nfiles;
+
+    /* source lines of jobs (SHARED: added by the loader, issue #3); NULL and
+       0 when the producer has none (generators) */
+    struct spec_src *srcs;
+    uint32_t nsrcs;
 };
 
 /* String at pool offset off ("" for SPEC_NO_STR). */
@@ -148,6 +161,20 @@ static inline const char *spec_job_name(const struct spec *s, uint32_t jid)
 static inline const char *spec_job_cmd(const struct spec *s, uint32_t jid)
 {
     return s->pool + s->cmd_off[jid];
+}
+
+/* Line in s->path where job jid was written, or 0 if unknown. */
+static inline uint32_t spec_job_line(const struct spec *s, uint32_t jid)
+{
+    uint32_t lo = 0, hi = s->nsrcs;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->srcs[mid].first <= jid)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return s->nsrcs && s->srcs[lo].first <= jid ? s->srcs[lo].line : 0;
 }
 
 /* Frees every array and the struct's strings; accepts NULL; leaves *s zeroed. */

@@ -11,10 +11,14 @@ src=$(cd "$(dirname "$0")" && pwd)
 shopt -s nullglob
 targets=("$build"/tests/fuzz/fuzz_*)
 if [ ${#targets[@]} -eq 0 ]; then
-  echo "run.sh: no fuzz targets were built in $build/tests/fuzz" >&2
-  exit 1
+  # Only true until the first parser lands; a target that fails to build
+  # fails the cmake build before this script runs.
+  echo "run.sh: NO FUZZ TARGETS exist yet in $build/tests/fuzz: nothing fuzzed" >&2
+  exit 0
 fi
 mkdir -p "$build/fuzz-artifacts"
+# undefined behaviour must stop the run and leave its reproducer
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 for t in "${targets[@]}"; do
   [ -x "$t" ] || continue
   name=$(basename "$t")

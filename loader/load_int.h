@@ -1,0 +1,337 @@
+/*
+ * load_int.h - what the loader's files share (not for other modules).
+ *
+ * The loader runs in two phases. parse.c walks libyaml's event stream once
+ * and decodes it straight into a compact raw model (struct raw): scalars in
+ * one byte pool, job and file entries as fixed records, parameter values as
+ * formulas (a range is a, step and count, never a list of values). No YAML
+ * node tree is built, so a file that lists a million jobs explicitly costs
+ * its raw records, not millions of nodes. expand.c then turns the raw model
+ * into struct spec: files first, then job names and commands (pass A), then
+ * dependencies (pass B), then CSR, then the cycle check.
+ *
+ * Locations are 64-bit: line << 32 | col (both 0-based, as libyaml counts:
+ * columns in characters), with LOC_EXACT set when the scalar's characters
+ * map one to one onto the source (a plain or quoted scalar on one line
+ * without escapes) and col pointing at its first content character; then a
+ * position inside the string can be reported exactly (loc_inner).
+ */
+#ifndef VOLLEY_LOADER_LOAD_INT_H
+#define VOLLEY_LOADER_LOAD_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "load.h"
+
+/* ---- locations ---- */
+#define LOC_EXACT (1u << 31)
+#define LOC_NONE UINT64_MAX
+static inline uint64_t loc_make(uint64_t line, uint64_t col, bool exact)
+{
+    return line << 32 | (col & 0x7fffffffu) | (exact ? LOC_EXACT : 0);
+}
+static inline uint32_t loc_line(uint64_t loc)
+{
+    return (uint32_t)(loc >> 32);
+}
+static inline uint32_t loc_col(uint64_t loc)
+{
+    return (uint32_t)loc & 0x7fffffffu;
+}
+/* The location of byte off of buf (lines and characters before it). */
+uint64_t loc_of_byte(const char *buf, size_t len, size_t off);
+/* The location of byte off of string s whose start is at loc. */
+uint64_t loc_inner(uint64_t loc, const char *s, size_t off);
+
+/* realloc (aborting on failure) that asks for huge pages on large blocks */
+void *big_realloc(void *p, size_t bytes);
+
+/* ---- a growable byte buffer with 64-bit length (string pools) ---- */
+struct sbuf {
+    char *p;
+    uint64_t len, cap;
+};
+void sbuf__grow(struct sbuf *b, uint64_t extra);
+static inline void sbuf_add(struct sbuf *b, const void *s, size_t n)
+{
+    if (VL_UNLIKELY(!n))
+        return;
+    if (VL_UNLIKELY(b->len + n > b->cap))
+        sbuf__grow(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+static inline void sbuf_addc(struct sbuf *b, char c)
+{
+    if (VL_UNLIKELY(b->len + 1 > b->cap))
+        sbuf__grow(b, 1);
+    b->p[b->len++] = c;
+}
+static inline void sbuf_addfill(struct sbuf *b, char c, size_t n)
+{
+    if (VL_UNLIKELY(!n))
+        return;
+    if (VL_UNLIKELY(b->len + n > b->cap))
+        sbuf__grow(b, n);
+    memset(b->p + b->len, c, n);
+    b->len += n;
+}
+/* Appends s with its NUL; returns its offset. */
+static inline uint64_t sbuf_addz(struct sbuf *b, const char *s, size_t n)
+{
+    uint64_t off = b->len;
+    sbuf_add(b, s, n);
+    sbuf_addc(b, '\0');
+    return off;
+}
+void sbuf_free(struct sbuf *b);
+/* Makes the capacity at least total bytes. */
+void sbuf_reserve(struct sbuf *b, uint64_t total);
+
+/* A growable array of fixed-size elements. */
+struct vec {
+    void *p;
+    uint64_t n, cap;
+    uint32_t elem;
+};
+void *vec__grow(struct vec *v);
+static inline void *vec_push(struct vec *v)
+{
+    if (VL_UNLIKELY(v->n == v->cap))
+        return vec__grow(v);
+    return (char *)v->p + v->n++ * v->elem;
+}
+#define VEC_AT(v, type, i) (((type *)(v).p)[i])
+void vec_free(struct vec *v);
+
+/* ---- diagnostics (diag.c) ---- */
+struct ldiag {
+    struct spec_diags *d;
+    const char *buf; /* the source, for excerpts */
+    size_t len;
+    uint64_t *line_start; /* built on the first diagnostic */
+    uint64_t nlines;
+    uint64_t *dkey; /* dedupe table: loc ^ kind -> index + 1 */
+    uint32_t *dval;
+    uint32_t dcap;
+    uint64_t *more; /* [d->cap] repeats folded into each kept diagnostic */
+    uint64_t seq;
+};
+/* Adds an error or warning at loc (LOC_NONE: about the whole file). A
+ * diagnostic with the same loc, severity and kind as one already kept is
+ * folded into it ("and N more like it") instead of being listed again. */
+void ldiag_add(struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt, ...)
+    VL_PRINTF(5, 6);
+#define lerr(g, loc, ...) ldiag_add((g), SPEC_DIAG_ERROR, (loc), 0, __VA_ARGS__)
+#define lwarn(g, loc, ...) ldiag_add((g), SPEC_DIAG_WARNING, (loc), 0, __VA_ARGS__)
+/* Sorts by location and appends the fold counts to the messages. */
+void ldiag_finish(struct ldiag *g);
+void ldiag_fini(struct ldiag *g);
+
+/* ---- the YAML event reader (yread.c) ---- */
+enum yev_type {
+    YEV_ERR = 0, /* a syntax error (already reported): stop */
+    YEV_SCALAR,
+    YEV_SEQ, /* sequence start */
+    YEV_SEQ_END,
+    YEV_MAP, /* mapping start */
+    YEV_MAP_END,
+    YEV_DOC, /* document start */
+    YEV_DOC_END,
+    YEV_END, /* stream end */
+};
+struct yev {
+    uint8_t type;    /* enum yev_type */
+    uint8_t quoted;  /* a quoted or block scalar: never null, bool or number */
+    uint64_t loc;    /* start (content start for exact scalars) */
+    const char *val; /* scalar value (NUL-terminated) */
+    size_t len;
+    const char *anchor; /* anchor name, or NULL */
+};
+struct yread;
+struct yread *yread_new(const char *buf, size_t len, struct ldiag *g);
+void yread_free(struct yread *r);
+/* The current event (never NULL; YEV_ERR after a syntax error). */
+const struct yev *yread_peek(struct yread *r);
+void yread_next(struct yread *r);
+/* Consumes the current node and everything inside it, iteratively. */
+void yread_skip(struct yread *r);
+/* Appends the current node as JSON text to out and consumes it. */
+void yread_json(struct yread *r, struct sbuf *out);
+static inline bool yev_is_null(const struct yev *e)
+{
+    return e->type == YEV_SCALAR && !e->quoted &&
+           (e->len == 0 || !strcmp(e->val, "~") || !strcmp(e->val, "null") ||
+            !strcmp(e->val, "Null") || !strcmp(e->val, "NULL"));
+}
+
+/* ---- parameter values (value.c) ---- */
+enum { VT_INT = 1, VT_FLT = 2, VT_STR = 4 };
+enum { PK_INT, PK_DEC, PK_FLT, PK_LIST };
+
+struct param {
+    uint64_t name;  /* raw pool offset of the name */
+    uint64_t loc;   /* where its value was written */
+    uint64_t nloc;  /* where its name was written */
+    uint8_t kind;   /* PK_* */
+    uint8_t types;  /* VT_* bits of its values */
+    uint8_t bad;    /* its value had an error (reported): entries using it are skipped */
+    uint32_t n;     /* number of values */
+    int64_t a, s;   /* PK_INT: a + i*s; PK_DEC: (a + i*s) / scale */
+    double fa, fs;  /* PK_FLT: fa + i*fs */
+    double scale;   /* PK_DEC: 10^decimals */
+    uint64_t first; /* PK_LIST: first value in raw.vals */
+};
+struct pval {
+    uint8_t type; /* VT_* */
+    int64_t i;
+    double f;
+    uint64_t s; /* VT_STR: raw pool offset */
+};
+/* A value as rendering sees it. */
+struct val {
+    uint8_t type;
+    int64_t i;
+    double f;
+    const char *s;
+};
+struct raw;
+/* Parses a parameter's text ("1:10", "[a,b]", "0.5") into p; false with an
+ * error reported at p->loc. */
+bool param_parse(struct raw *R, struct ldiag *g, struct param *p, const char *text, bool quoted);
+/* Adds one value (a list item) to p: a number unless quoted. */
+void param_add_value(struct raw *R, struct param *p, const char *item, bool quoted);
+void param_value(const struct raw *R, const struct param *p, uint32_t i, struct val *v);
+
+/* A Python-style format spec: [[fill]align][sign][0][width][.prec][type] */
+struct fspec {
+    char fill, align, sign, type; /* align 0: default; type 0: none */
+    bool zero;
+    int32_t width; /* 0: none */
+    int32_t prec;  /* -1: none */
+};
+/* Parses spec (n bytes); false if it is not one volley knows. */
+bool fspec_parse(const char *s, size_t n, struct fspec *fs, const char **why);
+/* Whether values of these VT_* types can be formatted with fs. */
+bool fspec_fits(const struct fspec *fs, uint8_t types, const char **why);
+void fmt_value(struct sbuf *out, const struct val *v, const struct fspec *fs);
+/* Shortest round-trip text of x ("0.1", "1" for 1.0); returns length. */
+int fmt_double(char *buf, double x);
+
+/* ---- the raw model (parse.c) ---- */
+struct rstr {
+    uint64_t off; /* raw pool offset, RSTR_NONE if absent */
+    uint64_t loc;
+};
+#define RSTR_NONE UINT64_MAX
+#define RSTR_BAD (UINT64_MAX - 1) /* present but of the wrong kind (reported) */
+
+/* Kinds of list items of an entry. */
+enum {
+    IT_USE,    /* use_parameters */
+    IT_DEP,    /* depends_on */
+    IT_DEPRX,  /* depends_on_regexes */
+    IT_IN,     /* input_files */
+    IT_OUT,    /* output_files */
+    IT_UIN,    /* input_user_data */
+    IT_UOUT,   /* output_user_data */
+    IT_INRX,   /* input_file_regexes */
+    IT_OUTRX,  /* output_file_regexes */
+    IT_UINRX,  /* input_user_data_regexes */
+    IT_UOUTRX, /* output_user_data_regexes */
+    IT_NKINDS
+};
+struct ritem {
+    struct rstr s;
+    uint8_t kind;
+};
+
+/* A job or file entry as written. */
+struct rent {
+    uint64_t loc; /* the entry's mapping */
+    struct rstr name, cmd, script, rr, fh, path;
+    uint64_t lp_first; /* local parameters: raw.params[lp_first .. +lp_n) */
+    uint32_t lp_n;
+    uint32_t it_n; /* items: raw.items[it_first .. +it_n) */
+    uint64_t it_first;
+    uint64_t mode_loc;
+    uint8_t zip;    /* parameter_mode: zip */
+    uint8_t cancel; /* cancel_on_blocking_job_failure */
+    uint8_t is_file;
+    uint8_t has_sched;
+};
+
+struct rrr {
+    struct rstr name;
+    struct spec_rr v;
+};
+struct rfh {
+    struct rstr name;
+    uint32_t rule_first, nrules;
+};
+struct rrule {
+    struct spec_rule v;
+    struct rstr script;
+};
+struct rud {
+    struct rstr name;
+    uint64_t data; /* raw pool offset of the JSON text */
+};
+
+struct raw {
+    struct sbuf pool; /* every scalar, NUL-terminated */
+    struct rstr wf_name, wf_desc;
+    uint64_t root_loc;
+    struct vec params;  /* struct param: entries' own parameters */
+    struct vec sparams; /* struct param: the workflow's shared parameters */
+    struct vec vals;    /* struct pval: list values */
+    struct vec jobs;    /* struct rent */
+    struct vec files;   /* struct rent (is_file) */
+    struct vec items;   /* struct ritem */
+    struct vec rrs;     /* struct rrr */
+    struct vec fhs;     /* struct rfh */
+    struct vec rules;   /* struct rrule */
+    struct vec codes;   /* int32_t */
+    struct vec uds;     /* struct rud */
+    uint64_t bad_jobs;  /* job entries dropped for errors (already reported) */
+    uint64_t bad_files; /* file and user_data entries dropped likewise */
+};
+static inline const char *raw_str(const struct raw *R, uint64_t off)
+{
+    return R->pool.p + off;
+}
+/* Parses the YAML in buf into R; false if the file had errors that stop
+ * expansion (syntax errors); other errors are only reported. */
+bool raw_parse(struct raw *R, const char *buf, size_t len, struct ldiag *g);
+void raw_free(struct raw *R);
+/* Closest of the candidates to s within a small edit distance, or NULL. */
+const char *did_you_mean(const char *s, const char *const *cands, size_t n);
+
+/* ---- expansion (expand.c) ---- */
+int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct spec *s);
+
+/* ---- string hash table (strtab.c): names in a pool -> ids ---- */
+struct strtab {
+    uint64_t *slot;        /* hash32 << 32 | (id + 1); 0 empty */
+    uint64_t mask;         /* capacity - 1 */
+    uint64_t n;            /* ids stored */
+    char *const *pool;     /* the pool the names live in (may move) */
+    uint64_t *const *offs; /* offs[id]: the name's pool offset (may move) */
+};
+uint64_t strtab_hash(const char *s, size_t n);
+void strtab_init(struct strtab *t, char *const *pool, uint64_t *const *offs, uint64_t expect);
+/* The id of name s, or SPEC_NONE. */
+uint32_t strtab_find(const struct strtab *t, const char *s, size_t n, uint64_t h);
+/* Inserts id for s unless s is there: returns SPEC_NONE when inserted,
+ * else the existing id. */
+uint32_t strtab_put(struct strtab *t, const char *s, size_t n, uint64_t h, uint32_t id);
+void strtab_free(struct strtab *t);
+static inline void strtab_prefetch(const struct strtab *t, uint64_t h)
+{
+    __builtin_prefetch(&t->slot[h & t->mask]);
+}
+
+#endif /* VOLLEY_LOADER_LOAD_INT_H */

@@ -1,0 +1,222 @@
+/*
+ * snap.h - a run's snapshot database DIR/volley.db: the expanded workflow,
+ * the run's metadata and every job's state record, so that `volley resume
+ * DIR` needs nothing but the run directory (DESIGN.md "Persistence and
+ * resume"; docs/persistence.md has the schema and the numbers).
+ *
+ * Storage, chosen by measurement (bench/persist/):
+ *   - The spec's big arrays (job names, commands, edges, per-job classes and
+ *     flags, files and job-file relations) are "array rows": consecutive items
+ *     packed little-endian into BLOBs of at most 4 MiB (table spec_chunk).
+ *     Writing a 1M-job spec this way costs about what its bytes cost; one SQL
+ *     row per job would cost ~0.5 us per row more (measured: 1M rows take
+ *     0.5 s, the whole spec as chunks about half that).
+ *   - The small tables (resource classes, failure handlers, rules, exit
+ *     codes) and the run metadata are ordinary, readable rows.
+ *   - Job state records are rows of table `job`, one per job that has left
+ *     its initial state, with the job's name: `sqlite3 DIR/volley.db 'select
+ *     * from jobs'` shows them readably. A job without a row is in its initial
+ *     state (snap_job_init). So the initial snapshot writes no job rows,
+ *     checkpoints write exactly the changed records, and state_count keeps
+ *     the per-state counts that `volley status` reads in milliseconds.
+ *   - A 64-bit content hash of the spec (snap_spec_hash) is stored at create
+ *     and recomputed on restore: it names the workflow and catches damage
+ *     that spec_check cannot see (a flipped byte in a command).
+ *
+ * The file appears atomically: it is written as volley.db.tmp, synced and
+ * renamed, so a crash or a full disk during the initial snapshot leaves no
+ * volley.db at all (or, with SNAP_REPLACE, the old one untouched). After
+ * that it is in WAL mode with synchronous=FULL: a checkpoint is one
+ * transaction and is durable when it returns, and a failed one (disk full,
+ * I/O error) rolls back and leaves the previous checkpoint readable.
+ *
+ * Threads: a struct snap is used by one thread at a time (the checkpointer,
+ * ckpt.h, takes it over while it runs). The readers snap_info_read and
+ * snap_iter_* open their own connection and may run in any process while a
+ * run is live.
+ *
+ * Errors: every function returns 0 or a negative code (base.h) and fills
+ * err with a sentence naming the file and what to do. Codes: -EEXIST
+ * (volley.db exists), VL_ENOTRUN (no volley.db, or not volley's),
+ * VL_ECORRUPT (truncated, garbage, damaged content), VL_EVERSION (newer
+ * schema), VL_EMISMATCH (another run or workflow than expected), -ENOSPC,
+ * -EIO, -EROFS/-EACCES (read-only directory), VL_ETOOBIG. vl_exit_for()
+ * maps all of them to exit code 3.
+ */
+#ifndef VOLLEY_PERSIST_SNAP_H
+#define VOLLEY_PERSIST_SNAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/base.h"
+#include "../loader/spec.h"
+
+#define SNAP_DB_NAME "volley.db"
+#define SNAP_SCHEMA 1 /* PRAGMA user_version; bump on any schema change */
+
+/*
+ * A job's state, stored as this number; the names (snap_state_name) are
+ * SPEC.md's, 1:1. The same names are in table state_count of every db.
+ */
+enum snap_state {
+    SNAP_STATE_BLOCKED = 0,    /* "blocked": waits for parents */
+    SNAP_STATE_READY = 1,      /* "ready": may be claimed */
+    SNAP_STATE_RUNNING = 2,    /* "running": claimed or started */
+    SNAP_STATE_COMPLETED = 3,  /* "completed": exit 0 */
+    SNAP_STATE_FAILED = 4,     /* "failed": nonzero exit, no retry left */
+    SNAP_STATE_TERMINATED = 5, /* "terminated": killed for its runtime */
+    SNAP_STATE_CANCELED = 6,   /* "canceled": a parent did not complete */
+    SNAP_NSTATES = 7
+};
+
+/* "blocked" ... "canceled"; NULL for a number outside the enum. */
+const char *snap_state_name(unsigned state);
+/* The state named name, or -1. */
+int snap_state_parse(const char *name);
+
+#define SNAP_NO_LOG UINT64_MAX /* log_ref of a job without logs yet */
+
+/* One job's state record: what a checkpoint stores and a restore returns. */
+struct snap_job {
+    uint32_t jid;      /* job index in the spec */
+    uint8_t state;     /* enum snap_state */
+    uint8_t pad[3];    /* zero */
+    uint32_t attempt;  /* runs started so far (0: never ran) */
+    int32_t exit_code; /* last exit code (or -signal); 0 before any exit */
+    uint64_t start_ns; /* wall clock (ns since the epoch) of the last start; 0: none */
+    uint64_t end_ns;   /* wall clock of the last end; 0: none */
+    uint64_t log_ref;  /* the executor's reference to its log index; SNAP_NO_LOG */
+};
+
+/* The initial record of job jid: blocked if it has parents, else ready. */
+static inline void snap_job_init(const struct spec *s, uint32_t jid, struct snap_job *out)
+{
+    *out = (struct snap_job){
+        .jid = jid,
+        .state = s->npar[jid] ? SNAP_STATE_BLOCKED : SNAP_STATE_READY,
+        .log_ref = SNAP_NO_LOG,
+    };
+}
+
+/* What the caller tells snap_create about the run. */
+struct snap_meta {
+    uint8_t run_id[16];  /* the run's id (also names the arena) */
+    uint64_t created_ns; /* wall clock at run start */
+    const char *cwd;     /* the directory volley was started in (jobs run there) */
+    char boot_id[37];    /* vl_boot_id() at run start */
+};
+
+/* Everything snap_info_read tells about a run (metadata and counts). */
+struct snap_info {
+    uint32_t schema;               /* schema version of the file */
+    uint8_t run_id[16];            /* as given to snap_create */
+    uint64_t created_ns;           /* as given to snap_create */
+    char boot_id[37];              /* as given to snap_create */
+    char *cwd;                     /* owned; snap_info_fini */
+    char *workflow;                /* spec name; owned */
+    char *source;                  /* spec path; owned */
+    uint64_t spec_hash;            /* snap_spec_hash of the stored spec */
+    uint32_t njobs;                /* jobs in the spec */
+    uint64_t nedges;               /* edges in the spec */
+    uint64_t counts[SNAP_NSTATES]; /* jobs per state as of the last checkpoint */
+    uint64_t checkpoints;          /* checkpoints written (not counting the initial one) */
+    uint64_t checkpoint_ns;        /* wall clock of the last one (creation if none) */
+    uint64_t finished_ns;          /* wall clock of snap_finish; 0: not finished */
+};
+void snap_info_fini(struct snap_info *info); /* frees the strings; accepts NULL */
+
+/* What a restore must match (VL_EMISMATCH otherwise). */
+struct snap_expect {
+    bool check_run_id;
+    bool check_spec_hash;
+    uint8_t run_id[16];
+    uint64_t spec_hash;
+};
+
+struct snap; /* an open volley.db: opaque */
+
+enum snap_create_flag {
+    SNAP_REPLACE = 1u << 0, /* replace an existing volley.db (its -wal/-shm too) */
+};
+
+/*
+ * The initial snapshot: writes DIR/volley.db from spec s (which must pass
+ * spec_check) and the records jobs[0..s->njobs) (NULL: every job in its
+ * initial state; records equal to snap_job_init are not stored), then opens
+ * it for checkpoints. DIR must exist; hold the run lock (runlock.h) first.
+ * Without SNAP_REPLACE an existing volley.db fails with -EEXIST. s must stay
+ * valid and unchanged until snap_close (checkpoints read job names from it).
+ * On failure nothing is left behind (the old volley.db, if any, is
+ * untouched); on success *out is the caller's (snap_close).
+ */
+int snap_create(struct snap **out, const char *dir, const struct spec *s,
+                const struct snap_meta *meta, const struct snap_job *jobs, unsigned flags,
+                struct vl_err *err);
+
+/*
+ * Restore: opens DIR/volley.db for a resume, verifies it (application id,
+ * schema version, sizes, the content hash, spec_check, the job records and
+ * counts) and fills *spec (caller's: spec_free), *jobs (njobs records
+ * indexed by jid, caller's: free) and info (if not NULL; snap_info_fini).
+ * want (may be NULL) names the run or workflow the caller expects. Nothing
+ * is written to the file before it has been verified. *out then belongs to
+ * the caller and points into *spec, which must outlive it. On failure the
+ * outputs are zeroed and nothing is held.
+ */
+int snap_open(struct snap **out, const char *dir, const struct snap_expect *want, struct spec *spec,
+              struct snap_job **jobs, struct snap_info *info, struct vl_err *err);
+
+/*
+ * One checkpoint: writes the records jobs[0..n) (each jid < njobs, state <
+ * SNAP_NSTATES; a jid may repeat, the last one wins) and the per-state
+ * counts in ONE transaction, durable when it returns 0. On failure (ENOSPC,
+ * EIO, ...) the transaction is rolled back, the file still holds the
+ * previous checkpoint, and the caller keeps the records to retry them.
+ * Synchronous: the checkpointer thread (ckpt.h) is what keeps it off the
+ * workers' path.
+ */
+int snap_write_jobs(struct snap *db, const struct snap_job *jobs, size_t n, struct vl_err *err);
+
+/*
+ * The end of a run, after the final checkpoint: records the finish time and
+ * folds the WAL into volley.db (so the directory holds one file to copy).
+ */
+int snap_finish(struct snap *db, struct vl_err *err);
+
+/* Closes; accepts NULL. Does not touch the spec it points into. */
+void snap_close(struct snap *db);
+
+/* The path of the open db ("DIR/volley.db"), for messages. */
+const char *snap_path(const struct snap *db);
+/* The spec the db was created or restored with. */
+const struct spec *snap_spec(const struct snap *db);
+
+/*
+ * For `volley status DIR`: the metadata and per-state counts, from a
+ * read-only connection, in milliseconds whatever the size of the run (no
+ * job rows are read). Works while the run is live.
+ */
+int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err);
+
+/*
+ * For `volley jobs DIR`: every job in jid order with its name and record,
+ * streamed (one chunk of names in memory at a time, whatever njobs is).
+ * snap_iter_next returns 1 with *rec and *name filled (name valid until the
+ * next call), 0 at the end, or a negative code.
+ */
+struct snap_iter;
+int snap_iter_open(struct snap_iter **out, const char *dir, struct vl_err *err);
+int snap_iter_next(struct snap_iter *it, struct snap_job *rec, const char **name,
+                   struct vl_err *err);
+void snap_iter_close(struct snap_iter *it); /* accepts NULL */
+
+/*
+ * The spec's content hash: everything in struct spec except path, over a
+ * canonical encoding, so the same workflow hashes the same whatever its
+ * string pool layout. ~0.05 s for 1M jobs.
+ */
+uint64_t snap_spec_hash(const struct spec *s);
+
+#endif /* VOLLEY_PERSIST_SNAP_H */

@@ -1,0 +1,467 @@
+/* test_loader.c - the loader end to end on small workflows: expansion,
+ * fan-in, templates, regexes, files, resources, handlers, diagnostics,
+ * cycles, and a 1M-job chain (the cycle check must not recurse). */
+#include "loader/load.h"
+
+#include <stdlib.h>
+
+#include "check.h"
+#include "core/base.h"
+
+static struct spec S;
+static struct spec_diags D;
+
+/* Loads yaml; returns the load's result code. Diagnostics stay in D. */
+static int load(const char *yaml)
+{
+    spec_free(&S);
+    spec_diags_free(&D);
+    int rc = spec_load_buffer(yaml, strlen(yaml), "t.yaml", &S, &D);
+    if (rc == 0) {
+        struct vl_err e = {0};
+        int c = spec_check(&S, &e);
+        if (c)
+            fprintf(stderr, "spec_check: %s\n", e.msg);
+        CHECK_EQ(c, 0);
+    }
+    return rc;
+}
+
+/* All diagnostics as "L:C: sev: msg" lines. */
+static char diagbuf[65536];
+static const char *diags(void)
+{
+    size_t o = 0;
+    diagbuf[0] = '\0';
+    for (uint32_t i = 0; i < D.n && o < sizeof diagbuf; i++)
+        o += (size_t)snprintf(diagbuf + o, sizeof diagbuf - o, "%u:%u: %s: %s\n", D.v[i].line,
+                              D.v[i].col, D.v[i].severity ? "warning" : "error", D.v[i].msg);
+    return diagbuf;
+}
+
+static uint32_t jid(const char *name)
+{
+    for (uint32_t j = 0; j < S.njobs; j++)
+        if (!strcmp(spec_job_name(&S, j), name))
+            return j;
+    fprintf(stderr, "no job named %s\n", name);
+    return SPEC_NONE;
+}
+
+static const char *cmd(const char *name)
+{
+    uint32_t j = jid(name);
+    return j == SPEC_NONE ? "(none)" : spec_job_cmd(&S, j);
+}
+
+/* Whether child depends on parent. */
+static bool dep(const char *parent, const char *child)
+{
+    uint32_t p = jid(parent), c = jid(child);
+    if (p == SPEC_NONE || c == SPEC_NONE)
+        return false;
+    for (uint64_t e = S.kid_off[p]; e < S.kid_off[p + 1]; e++)
+        if (S.kids[e] == c)
+            return true;
+    return false;
+}
+
+/* The job names in order, joined by spaces. */
+static char namebuf[65536];
+static const char *names(void)
+{
+    size_t o = 0;
+    namebuf[0] = '\0';
+    for (uint32_t j = 0; j < S.njobs && o < sizeof namebuf; j++)
+        o += (size_t)snprintf(namebuf + o, sizeof namebuf - o, "%s%s", j ? " " : "",
+                              spec_job_name(&S, j));
+    return namebuf;
+}
+
+static void test_expansion(void)
+{
+    CHECK_EQ(load("name: w\n"
+                  "parameters: {lr: \"[0.001,0.01]\"}\n"
+                  "jobs:\n"
+                  "  - name: \"t_{lr}_{seed:02d}\"\n"
+                  "    command: \"train --lr {lr:.3f} --seed {seed}\"\n"
+                  "    use_parameters: [lr]\n"
+                  "    parameters: {seed: \"1:3\"}\n"),
+             0);
+    CHECK_STR(names(), "t_0.001_01 t_0.001_02 t_0.001_03 t_0.01_01 t_0.01_02 t_0.01_03");
+    CHECK_STR(cmd("t_0.01_02"), "train --lr 0.010 --seed 2");
+    CHECK_EQ(S.nedges, 0);
+    CHECK(S.flags[0] & SPEC_JOB_CANCEL_ON_BLOCK); /* default true */
+
+    /* zip pairs values; product is the default */
+    CHECK_EQ(load("name: w\njobs:\n"
+                  "  - name: \"z_{a}_{b}\"\n    command: x\n"
+                  "    parameters: {a: \"1:3\", b: \"[x,y,z]\"}\n    parameter_mode: zip\n"
+                  "  - name: \"p_{a}_{b}\"\n    command: x\n"
+                  "    parameters: {a: \"1:2\", b: \"[x,y]\"}\n    parameter_mode: product\n"),
+             0);
+    CHECK_STR(names(), "z_1_x z_2_y z_3_z p_1_x p_1_y p_2_x p_2_y");
+
+    /* every placeholder is filled, also a plain one next to a formatted one */
+    CHECK_EQ(load("name: w\njobs:\n  - name: \"j{p}_{p:03d}\"\n    command: \"echo {p} {p:>4}\"\n"
+                  "    parameters: {p: \"5:5\"}\n"),
+             0);
+    CHECK_STR(names(), "j5_005");
+    CHECK_STR(cmd("j5_005"), "echo 5    5");
+
+    /* plain YAML numbers and YAML lists are values too */
+    CHECK_EQ(load("name: w\njobs:\n  - name: \"n{a}_{b}_{c}\"\n    command: x\n"
+                  "    parameters: {a: 0.5, b: [1, two], c: 7}\n"),
+             0);
+    CHECK_STR(names(), "n0.5_1_7 n0.5_two_7");
+}
+
+static void test_templates(void)
+{
+    CHECK_EQ(load("name: w\njobs:\n"
+                  "  - name: \"a{i}\"\n"
+                  "    command: \"awk '{t += $1} END {print t}' f; find . -exec {} \\\\; ; "
+                  "echo '{\\\"k\\\": 1}' ${HOME} ${x:-y} {i}\"\n"
+                  "    parameters: {i: \"1:1\"}\n"),
+             0);
+    CHECK_STR(cmd("a1"), "awk '{t += $1} END {print t}' f; find . -exec {} \\; ; echo '{\"k\": 1}' "
+                         "${HOME} ${x:-y} 1");
+    CHECK_EQ(D.nwarnings, 0);
+
+    /* an unknown placeholder in a command is shell text: kept, with a warning */
+    CHECK_EQ(load("name: w\njobs:\n  - name: a\n    command: \"echo {nope}\"\n"), 0);
+    CHECK_STR(cmd("a"), "echo {nope}");
+    CHECK_HAS(diags(), "4:20: warning: '{nope}' in the command names no parameter of job 'a'");
+
+    /* ... but in a name it is an error */
+    CHECK_EQ(load("name: w\njobs:\n  - name: \"a_{nope}\"\n    command: x\n"
+                  "    parameters: {i: \"1:2\"}\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "3:14: error: '{nope}' in the name names no parameter of job 'a_{nope}' "
+                       "(it has: i)");
+
+    /* invocation_script is prefixed */
+    CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: run.sh, invocation_script: "
+                  "\"bash -x\"}\n"),
+             0);
+    CHECK_STR(cmd("a"), "bash -x run.sh");
+
+    CHECK_EQ(load("name: w\njobs:\n  - name: \"a{i:05q}\"\n    command: x\n"
+                  "    parameters: {i: \"1:2\"}\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "bad format '{i:05q}' for parameter 'i'");
+    CHECK_EQ(load("name: w\njobs:\n  - name: \"a{i:d}\"\n    command: x\n"
+                  "    parameters: {i: \"[0.5]\"}\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "'d' formats integers only");
+}
+
+static void test_fanin(void)
+{
+    /* a parameter the name does not use fans in: one job, both parents */
+    CHECK_EQ(load("name: w\njobs:\n"
+                  "  - name: \"train_{lr}\"\n    command: \"t {lr}\"\n"
+                  "    parameters: {lr: \"[1,2]\"}\n"
+                  "  - name: aggregate\n    command: agg\n"
+                  "    parameters: {lr: \"[1,2]\"}\n    depends_on: [\"train_{lr}\"]\n"),
+             0);
+    CHECK_EQ(S.njobs, 3);
+    CHECK(dep("train_1", "aggregate"));
+    CHECK(dep("train_2", "aggregate"));
+    CHECK_EQ(S.nedges, 2);
+
+    /* copies that would differ in command are an error */
+    CHECK_EQ(load("name: w\njobs:\n  - name: agg\n    command: \"echo {lr}\"\n"
+                  "    parameters: {lr: \"[1,2]\"}\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "3:11: error: job name 'agg' does not use parameter 'lr', so its copies "
+                       "would differ in command; put {lr} in the name");
+
+    /* zip with a repeated name value: the instances merge (union of deps) */
+    CHECK_EQ(load("name: w\njobs:\n"
+                  "  - {name: \"s{i}\", command: x, parameters: {i: \"1:3\"}}\n"
+                  "  - name: \"m{g}\"\n    command: \"echo {g}\"\n"
+                  "    parameters: {g: \"[a,a,b]\", i: \"1:3\"}\n    parameter_mode: zip\n"
+                  "    depends_on: [\"s{i}\"]\n"),
+             0);
+    CHECK_STR(names(), "s1 s2 s3 ma mb");
+    CHECK(dep("s1", "ma") && dep("s2", "ma") && dep("s3", "mb") && !dep("s3", "ma"));
+
+    CHECK_EQ(load("name: w\njobs:\n  - name: \"m{g}\"\n    command: \"echo {i}\"\n"
+                  "    parameters: {g: \"[a,a]\", i: \"1:2\"}\n    parameter_mode: zip\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "two instances are both named 'ma' but differ in command");
+}
+
+static void test_regexes(void)
+{
+    CHECK_EQ(load("name: w\njobs:\n"
+                  "  - {name: \"stage1_{i:03d}\", command: x, parameters: {i: \"0:9\"}}\n"
+                  "  - {name: pre_stage1_x, command: x}\n"
+                  "  - name: barrier\n    command: x\n"
+                  "    depends_on_regexes: [\"^stage1_\\\\d+$\"]\n"
+                  "  - name: \"stage2_{i:03d}\"\n    command: x\n"
+                  "    parameters: {i: \"0:9\"}\n    depends_on_regexes: [\"stage1_\"]\n"),
+             0);
+    CHECK(dep("stage1_000", "barrier") && dep("stage1_009", "barrier"));
+    CHECK(!dep("pre_stage1_x", "barrier"));   /* anchored */
+    CHECK(dep("pre_stage1_x", "stage2_003")); /* unanchored: matches anywhere, as torc */
+    CHECK_EQ(S.npar[jid("barrier")], 10);
+    CHECK_EQ(S.npar[jid("stage2_000")], 11);
+
+    /* never the job itself */
+    CHECK_EQ(load("name: w\njobs:\n  - {name: a1, command: x}\n"
+                  "  - {name: a2, command: x, depends_on_regexes: [\"^a\"]}\n"),
+             0);
+    CHECK(dep("a1", "a2"));
+    CHECK_EQ(S.nedges, 1);
+
+    CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: x, depends_on_regexes: [\"^b(\"]}\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "3:52: error: bad regular expression '^b(': missing closing parenthesis "
+                       "at column 4");
+    CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: x, depends_on_regexes: [\"^b$\"]}\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "'a': depends_on_regexes pattern '^b$' matches no other job");
+}
+
+static void test_files(void)
+{
+    CHECK_EQ(load("name: w\n"
+                  "files:\n"
+                  "  - {name: raw, path: in/raw.txt}\n"
+                  "  - {name: \"m_{k}\", path: \"out/m_{k}.txt\", parameters: {k: \"1:2\"}}\n"
+                  "  - {name: sum, path: out/sum.txt}\n"
+                  "user_data:\n"
+                  "  - {name: cfg, data: {a: [1, true, null], b: \"x\"}}\n"
+                  "jobs:\n"
+                  "  - name: \"make_{k}\"\n"
+                  "    command: \"f ${files.input.raw} > ${files.output.m_{k}} "
+                  "${user_data.input.cfg}\"\n"
+                  "    parameters: {k: \"1:2\"}\n"
+                  "  - name: sum\n    command: cat\n"
+                  "    parameters: {k: \"1:2\"}\n"
+                  "    input_files: [\"m_{k}\"]\n    output_files: [sum]\n"),
+             0);
+    CHECK_STR(cmd("make_2"), "f in/raw.txt > out/m_2.txt {\"a\":[1,true,null],\"b\":\"x\"}");
+    CHECK(dep("make_1", "sum") && dep("make_2", "sum"));
+    CHECK_EQ(S.nedges, 2);
+    CHECK_EQ(S.nfiles, 5);
+    /* raw is an input no job produces: volley run checks it exists */
+    uint32_t inputs = 0;
+    for (uint32_t f = 0; f < S.nfiles; f++)
+        if (S.files[f].producer == SPEC_NONE && !(S.files[f].flags & SPEC_FILE_USER_DATA)) {
+            inputs++;
+            CHECK_STR(spec_str(&S, S.files[f].path_off), "in/raw.txt");
+        }
+    CHECK_EQ(inputs, 1);
+
+    /* regexes over file and user_data names; user_data with a producer */
+    CHECK_EQ(load("name: w\n"
+                  "files: [{name: \"m_{k}\", path: \"m{k}\", parameters: {k: \"1:3\"}}]\n"
+                  "user_data: [{name: params}, {name: result}]\n"
+                  "jobs:\n"
+                  "  - {name: \"w{k}\", command: x, parameters: {k: \"1:3\"},\n"
+                  "     output_files: [\"m_{k}\"]}\n"
+                  "  - {name: p, command: x, output_user_data: [params]}\n"
+                  "  - {name: r, command: x, input_file_regexes: [\"^m_[12]$\"],\n"
+                  "     input_user_data: [params], output_user_data_regexes: [\"^res\"]}\n"
+                  "  - {name: s, command: x, input_user_data_regexes: [\"^result$\"]}\n"),
+             0);
+    CHECK(dep("w1", "r") && dep("w2", "r") && !dep("w3", "r") && dep("p", "r"));
+    CHECK(dep("r", "s"));
+    CHECK_EQ(S.nedges, 4);
+    CHECK_EQ(load("name: w\nfiles: [{name: a, path: a}]\n"
+                  "jobs: [{name: x, command: y, input_file_regexes: [\"^b\"]}]\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "'x': pattern '^b' matches no file");
+
+    CHECK_EQ(load("name: w\nfiles: [{name: a, path: a}]\njobs:\n"
+                  "  - {name: x, command: \"cat ${files.input.b}\"}\n"
+                  "  - {name: y, command: z, input_files: [c]}\n"
+                  "  - {name: p, command: z, output_files: [a]}\n"
+                  "  - {name: q, command: z, output_files: [a]}\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "4:29: error: 'x' uses ${files.input.b}, but no file is named 'b'");
+    CHECK_HAS(diags(), "5:41: error: 'y' reads file 'c', which is not declared in files");
+    CHECK_HAS(diags(), "file 'a' is written by both 'p' and 'q'");
+}
+
+static void test_resources(void)
+{
+    CHECK_EQ(load("name: w\n"
+                  "resource_requirements:\n"
+                  "  - {name: s, num_cpus: 2, memory: 100m, runtime: PT2S}\n"
+                  "  - {name: m, num_gpus: 1, memory: 2g, runtime: PT1H30M}\n"
+                  "  - {name: l, runtime: P1DT2H}\n"
+                  "  - {name: w, runtime: P1W}\n"
+                  "  - {name: f, runtime: PT0.5S}\n"
+                  "failure_handlers:\n"
+                  "  - name: h\n    rules:\n"
+                  "      - {exit_codes: [12, 75], max_retries: 2}\n"
+                  "      - {match_all_exit_codes: true, recovery_script: ./fix.sh}\n"
+                  "jobs:\n"
+                  "  - {name: a, command: x, resource_requirements: m, failure_handler: h,\n"
+                  "     cancel_on_blocking_job_failure: false, supports_termination: true}\n"
+                  "  - {name: b, command: x}\n"),
+             0);
+    CHECK_EQ(S.nrr, 5);
+    CHECK_EQ(S.rrs[0].num_cpus, 2);
+    CHECK_U64(S.rrs[0].memory_bytes, 100u << 20);
+    CHECK_U64(S.rrs[0].runtime_ms, 2000);
+    CHECK_U64(S.rrs[1].runtime_ms, 5400000);
+    CHECK_EQ(S.rrs[1].num_cpus, 1); /* default */
+    CHECK_U64(S.rrs[1].memory_bytes, 2ull << 30);
+    CHECK_U64(S.rrs[2].runtime_ms, 93600000);
+    CHECK_U64(S.rrs[3].runtime_ms, 7 * 86400000ull);
+    CHECK_U64(S.rrs[4].runtime_ms, 500);
+    CHECK_EQ(S.rr[jid("a")], 1);
+    CHECK_EQ(S.rr[jid("b")], SPEC_NONE16);
+    CHECK_EQ(S.fh[jid("a")], 0);
+    CHECK_EQ(S.nrules, 2);
+    CHECK_EQ(S.rules[0].ncodes, 2);
+    CHECK_EQ(S.codes[S.rules[0].code_first + 1], 75);
+    CHECK_EQ(S.rules[0].max_retries, 2);
+    CHECK_EQ(S.rules[1].max_retries, 3); /* default */
+    CHECK(S.rules[1].flags & SPEC_RULE_MATCH_ALL);
+    CHECK_STR(spec_str(&S, S.rules[1].script_off), "./fix.sh");
+    CHECK_EQ(S.flags[jid("a")] & SPEC_JOB_CANCEL_ON_BLOCK, 0);
+    CHECK(S.flags[jid("b")] & SPEC_JOB_CANCEL_ON_BLOCK);
+
+    CHECK_EQ(load("name: w\nresource_requirements:\n"
+                  "  - {name: s, memory: 12q, runtime: PT}\n"
+                  "  - {name: t, runtime: P1M, num_cpus: -1}\n"
+                  "jobs:\n  - {name: a, command: x, resource_requirements: ss}\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "3:23: error: memory '12q' is not a size");
+    CHECK_HAS(diags(), "3:37: error: runtime 'PT' is not an ISO-8601 duration (PT2S, PT1H30M, "
+                       "P1DT2H): nothing follows 'T'");
+    CHECK_HAS(diags(), "years and months have no fixed length");
+    CHECK_HAS(diags(), "'num_cpus' must be a whole number, not '-1'");
+    CHECK_HAS(diags(), "job 'a' uses resource_requirements 'ss', which is not defined; did you "
+                       "mean 's'?");
+}
+
+static void test_diagnostics(void)
+{
+    /* every error in one pass, in source order, with torc keys warned */
+    CHECK_EQ(load("name: w\n"
+                  "slurm_schedulers: []\n"
+                  "jobs:\n"
+                  "  - {name: a, comand: x, command: x}\n"
+                  "  - name: b\n    command: x\n    depends_on: [zz]\n    scheduler: s\n"
+                  "  - name: b\n    command: y\n"
+                  "actions: []\n"),
+             VL_ESPEC);
+    CHECK_STR(diags(), "2:1: warning: 'slurm_schedulers' is ignored: volley runs on one node "
+                       "without a server\n"
+                       "4:15: error: unknown key 'comand' in a job; did you mean 'command'?\n"
+                       "7:18: error: 'b' depends on 'zz', which matches no job\n"
+                       "8:16: warning: 'scheduler' is ignored: volley runs jobs on this node\n"
+                       "9:11: error: duplicate job name 'b' (the job at line 5 has it too)\n"
+                       "11:1: warning: 'actions' is ignored: volley runs on one node without a "
+                       "server\n");
+    /* the source line and caret */
+    CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: x, depends_on: [nope]}\n"), VL_ESPEC);
+    CHECK_EQ(D.n, 1);
+    CHECK_STR(D.v[0].src, "  - {name: a, command: x, depends_on: [nope]}");
+    CHECK_EQ(D.v[0].caret, 39);
+    /* JSON goes through the same parser */
+    CHECK_EQ(load("{\"name\": \"j\", \"jobs\": [{\"name\": \"a\", \"command\": \"x\"},\n"
+                  "\t{\"name\": \"b\", \"command\": \"y\", \"depends_on\": [\"a\"]}]}"),
+             0);
+    CHECK(dep("a", "b"));
+    /* YAML anchors, aliases and merge keys */
+    CHECK_EQ(load("name: w\nx-common: &c {command: echo hi}\njobs:\n"
+                  "  - {<<: *c, name: a}\n  - {<<: *c, name: b, command: echo b}\n"),
+             0);
+    CHECK_STR(cmd("a"), "echo hi");
+    CHECK_STR(cmd("b"), "echo b");
+    /* a job's own list or parameters replace the merged ones */
+    CHECK_EQ(load("name: w\nx-d: &d {command: x, depends_on: [a], parameters: {i: \"1:2\"}}\n"
+                  "jobs:\n  - {name: a, command: x}\n  - {name: z, command: x}\n"
+                  "  - {<<: *d, name: \"b{i}\", depends_on: [z]}\n"
+                  "  - {<<: *d, name: \"c{j}\", parameters: {j: \"[7]\"}}\n"),
+             0);
+    CHECK_STR(names(), "a z b1 b2 c7");
+    CHECK(dep("z", "b1") && !dep("a", "b1") && dep("a", "c7"));
+    CHECK_EQ(S.nedges, 3);
+    /* a billion laughs stops */
+    CHECK_EQ(
+        load("name: w\njobs: []\nx-a: &a [1,1,1,1,1,1,1,1,1,1]\nx-b: &b "
+             "[*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+             "x-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nx-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+             "x-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nx-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+             "x-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\nx-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"),
+        VL_ESPEC);
+    CHECK_HAS(diags(), "YAML aliases expand to more than");
+    /* job source lines for messages */
+    CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: x}\n\n"
+                  "  - {name: \"b{i}\", command: x, parameters: {i: \"1:3\"}}\n"),
+             0);
+    CHECK_EQ(spec_job_line(&S, jid("a")), 3);
+    CHECK_EQ(spec_job_line(&S, jid("b2")), 5);
+}
+
+static void test_cycles(void)
+{
+    CHECK_EQ(load("name: w\njobs:\n"
+                  "  - {name: a, command: x, depends_on: [c]}\n"
+                  "  - {name: b, command: x, depends_on: [a]}\n"
+                  "  - {name: c, command: x, depends_on: [b]}\n"
+                  "  - {name: d, command: x, depends_on: [c]}\n"),
+             VL_ESPEC);
+    CHECK_STR(diags(), "3:12: error: dependency cycle: a -> b -> c -> a\n");
+    CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: x, depends_on: [a]}\n"), VL_ESPEC);
+    CHECK_HAS(diags(), "dependency cycle: a -> a");
+}
+
+/* A chain of n jobs (c_0 <- c_1 <- ... ), through zip so the file is small;
+ * with back set, c_0 also depends on the last: one cycle through all. */
+static void chain(uint32_t n, bool back)
+{
+    char *y = vl_xasprintf("name: chain\njobs:\n"
+                           "  - {name: c_0, command: x%s%u]}\n"
+                           "  - name: \"c_{i}\"\n    command: x\n"
+                           "    parameters: {i: \"1:%u\", prev: \"0:%u\"}\n"
+                           "    parameter_mode: zip\n    depends_on: [\"c_{prev}\"]\n",
+                           back ? ", depends_on: [c_" : "", back ? n - 1 : 0, n - 1, n - 2);
+    if (!back) {
+        char *p = strstr(y, "0]}");
+        memmove(p, p + 2, strlen(p + 2) + 1); /* "x0]}" -> "x}" without the back edge */
+        p = strstr(y, "x0}");
+        if (p)
+            memmove(p + 1, p + 2, strlen(p + 2) + 1);
+    }
+    load(y);
+    free(y);
+}
+
+static void test_long_chain(void)
+{
+    const uint32_t n = 1000000;
+    chain(n, false);
+    CHECK_EQ(D.nerrors, 0);
+    CHECK_EQ(S.njobs, n);
+    CHECK_U64(S.nedges, n - 1);
+    CHECK(dep("c_999998", "c_999999"));
+    chain(n, true);
+    CHECK_HAS(diags(), "dependency cycle: c_0 -> c_1 -> c_2 -> c_3 -> c_4 -> c_5 -> c_6 -> c_7 "
+                       "-> ... (999989 more) ... -> c_999997 -> c_999998 -> c_999999 -> c_0");
+}
+
+int main(void)
+{
+    test_expansion();
+    test_templates();
+    test_fanin();
+    test_regexes();
+    test_files();
+    test_resources();
+    test_diagnostics();
+    test_cycles();
+    test_long_chain();
+    spec_free(&S);
+    spec_diags_free(&D);
+    return check_done();
+}

@@ -1,0 +1,624 @@
+/*
+ * test_snap.c - volley.db: round trips of every part of a spec and the job
+ * records, checkpoints and counts, the status read, the streaming
+ * iterator, the readable `jobs` view, and every kind of bad input with the
+ * message it gets, its exit code (3) and a file left byte-for-byte as it
+ * was.
+ */
+#include "persist/snap.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+
+#include "bench/persist/specgen.h"
+#include "persist/snap_int.h"
+#include "persist_test.h"
+
+static struct snap_meta meta_for(uint8_t seed)
+{
+    struct snap_meta m = {.created_ns = 1700000000123456789ull, .cwd = "/work/here"};
+    for (int i = 0; i < 16; i++)
+        m.run_id[i] = (uint8_t)(seed + i);
+    strcpy(m.boot_id, "01234567-89ab-cdef-0123-456789abcdef");
+    return m;
+}
+
+/* Runs one SQL statement on a db with plain SQLite (no volley checks). */
+static void sql(const char *path, const char *q)
+{
+    sqlite3 *db;
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, q, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "sql %s: %s\n", q, msg ? msg : "?");
+    CHECK_EQ(rc, SQLITE_OK);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
+/* First column of the first row of q, as text (static buffer). */
+static const char *sql1(const char *path, const char *q)
+{
+    static char out[512];
+    out[0] = '\0';
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(out, sizeof out, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    } else {
+        fprintf(stderr, "sql1 %s: %s\n", q, sqlite3_errmsg(db));
+        check_failures++;
+    }
+    sqlite3_close(db);
+    return out;
+}
+
+static void test_roundtrip_rich(const char *base)
+{
+    char *dir = pt_subdir(base, "rich");
+    struct spec s;
+    specgen_rich(&s, 50);
+    struct vl_err e = {0};
+    CHECK_EQ(spec_check(&s, &e), 0);
+    struct snap_meta m = meta_for(7);
+    struct snap *db = NULL;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), 0);
+    CHECK(db != NULL);
+    /* a checkpoint with a few records, one job twice (the last wins) */
+    struct snap_job recs[4];
+    snap_job_init(&s, 0, &recs[0]);
+    recs[0].state = SNAP_STATE_RUNNING;
+    recs[0].attempt = 1;
+    recs[0].start_ns = 1700000001000000000ull;
+    recs[1] = recs[0];
+    recs[1].state = SNAP_STATE_COMPLETED;
+    recs[1].end_ns = 1700000002500000000ull;
+    recs[1].log_ref = 4096;
+    snap_job_init(&s, 7, &recs[2]);
+    recs[2].state = SNAP_STATE_FAILED;
+    recs[2].attempt = 4;
+    recs[2].exit_code = -9;
+    snap_job_init(&s, 49, &recs[3]);
+    recs[3].state = SNAP_STATE_CANCELED;
+    CHECK_EQ(snap_write_jobs(db, recs, 4, &e), 0);
+    snap_close(db);
+
+    struct spec r;
+    struct snap_job *jobs = NULL;
+    struct snap_info info;
+    struct snap_expect want = {
+        .check_run_id = true, .check_spec_hash = true, .spec_hash = snap_spec_hash(&s)};
+    memcpy(want.run_id, m.run_id, 16);
+    int rc = snap_open(&db, dir, &want, &r, &jobs, &info, &e);
+    if (rc)
+        fprintf(stderr, "snap_open: %s\n", e.msg);
+    CHECK_EQ(rc, 0);
+    if (rc == 0) {
+        pt_check_same_spec(&s, &r);
+        CHECK_U64(snap_spec_hash(&r), snap_spec_hash(&s));
+        CHECK_U64(info.spec_hash, snap_spec_hash(&s));
+        CHECK_STR(info.cwd, "/work/here");
+        CHECK_STR(info.workflow, "rich");
+        CHECK_STR(info.source, "/tmp/rich.yaml");
+        CHECK_STR(info.boot_id, m.boot_id);
+        CHECK_U64(info.created_ns, m.created_ns);
+        CHECK_U64(info.njobs, 50);
+        CHECK_EQ(jobs[0].state, SNAP_STATE_COMPLETED);
+        CHECK_U64(jobs[0].end_ns, 1700000002500000000ull);
+        CHECK_U64(jobs[0].log_ref, 4096);
+        CHECK_EQ(jobs[7].state, SNAP_STATE_FAILED);
+        CHECK_EQ(jobs[7].exit_code, -9);
+        CHECK_EQ(jobs[7].attempt, 4);
+        CHECK_EQ(jobs[49].state, SNAP_STATE_CANCELED);
+        CHECK_EQ(jobs[1].state, SNAP_STATE_BLOCKED);
+        CHECK_U64(jobs[1].log_ref, SNAP_NO_LOG);
+        CHECK_U64(info.counts[SNAP_STATE_COMPLETED], 1);
+        CHECK_U64(info.counts[SNAP_STATE_FAILED], 1);
+        CHECK_U64(info.counts[SNAP_STATE_CANCELED], 1);
+        CHECK_U64(info.counts[SNAP_STATE_READY], 0); /* job 0 was the only root */
+        CHECK_U64(info.counts[SNAP_STATE_BLOCKED], 47);
+        CHECK_U64(info.checkpoints, 1);
+        /* keep checkpointing through the restored handle */
+        recs[0] = jobs[1];
+        recs[0].state = SNAP_STATE_READY;
+        CHECK_EQ(snap_write_jobs(db, recs, 1, &e), 0);
+        CHECK_EQ(snap_finish(db, &e), 0);
+        snap_close(db);
+        free(jobs);
+        spec_free(&r);
+        snap_info_fini(&info);
+    }
+    struct snap_info in2;
+    CHECK_EQ(snap_info_read(dir, &in2, &e), 0);
+    CHECK_U64(in2.counts[SNAP_STATE_READY], 1);
+    CHECK_U64(in2.counts[SNAP_STATE_BLOCKED], 46);
+    CHECK_U64(in2.checkpoints, 2);
+    CHECK(in2.finished_ns > 0);
+    snap_info_fini(&in2);
+
+    /* readable for a plain sqlite3 user */
+    char *path = pt_path(dir, SNAP_DB_NAME);
+    CHECK_STR(sql1(path, "SELECT state FROM jobs WHERE name = 'job_7'"), "failed");
+    CHECK_STR(sql1(path, "SELECT started FROM jobs WHERE name = 'job_0'"),
+              "2023-11-14T22:13:21.000Z");
+    CHECK_STR(sql1(path, "SELECT seconds FROM jobs WHERE name = 'job_0'"), "1.5");
+    CHECK_STR(sql1(path, "SELECT jobs FROM state_count WHERE name = 'completed'"), "1");
+    CHECK_STR(sql1(path, "SELECT workflow FROM run"), "rich");
+    CHECK_STR(sql1(path, "PRAGMA journal_mode"), "wal");
+    /* finished: the WAL was folded into the file */
+    char *wal = pt_path(dir, SNAP_DB_NAME "-wal");
+    CHECK(pt_file_size(wal) <= 0);
+    free(wal);
+    free(path);
+
+    /* the iterator: every job, in order, with names and records */
+    struct snap_iter *it = NULL;
+    CHECK_EQ(snap_iter_open(&it, dir, &e), 0);
+    struct snap_job rec;
+    const char *name;
+    uint32_t n = 0;
+    int irc;
+    while ((irc = snap_iter_next(it, &rec, &name, &e)) == 1) {
+        char want_name[32];
+        snprintf(want_name, sizeof want_name, "job_%u", n);
+        if (rec.jid != n || strcmp(name, want_name) != 0) {
+            CHECK_EQ(rec.jid, n);
+            CHECK_STR(name, want_name);
+            break;
+        }
+        if (n == 7)
+            CHECK_EQ(rec.state, SNAP_STATE_FAILED);
+        if (n == 1)
+            CHECK_EQ(rec.state, SNAP_STATE_READY);
+        if (n == 2)
+            CHECK_EQ(rec.state, SNAP_STATE_BLOCKED);
+        n++;
+    }
+    CHECK_EQ(irc, 0);
+    CHECK_EQ(n, 50);
+    snap_iter_close(it);
+    snap_iter_close(NULL);
+    spec_free(&s);
+    free(dir);
+}
+
+/* Big enough, with small rows, that every kind spans many rows. */
+static void test_many_rows(const char *base)
+{
+    char *dir = pt_subdir(base, "rows");
+    size_t saved = snap__row_bytes;
+    snap__row_bytes = 100;
+    struct spec s;
+    struct vl_err e = {0};
+    CHECK_EQ(specgen_make(&s, SPECGEN_DAG, 3000, 5, &e), 0);
+    struct snap_meta m = meta_for(1);
+    struct snap_job *init = vl_xcalloc(s.njobs, sizeof *init);
+    for (uint32_t j = 0; j < s.njobs; j++)
+        snap_job_init(&s, j, &init[j]);
+    init[5].state = SNAP_STATE_COMPLETED; /* a non-initial record at create */
+    init[5].attempt = 1;
+    struct snap *db;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, init, 0, &e), 0);
+    snap_close(db);
+    char *path = pt_path(dir, SNAP_DB_NAME);
+    CHECK(atoi(sql1(path, "SELECT count(*) FROM spec_chunk WHERE kind = 'job_name'")) > 100);
+    CHECK_STR(sql1(path, "SELECT count(*) FROM job"), "1");
+    struct spec r;
+    struct snap_job *jobs;
+    int rc = snap_open(&db, dir, NULL, &r, &jobs, NULL, &e);
+    if (rc)
+        fprintf(stderr, "%s\n", e.msg);
+    CHECK_EQ(rc, 0);
+    if (!rc) {
+        pt_check_same_spec(&s, &r);
+        CHECK_EQ(jobs[5].state, SNAP_STATE_COMPLETED);
+        snap_close(db);
+        free(jobs);
+        spec_free(&r);
+    }
+    /* the hash does not depend on the row size */
+    uint64_t h_small = snap_spec_hash(&s);
+    snap__row_bytes = saved;
+    CHECK_U64(snap_spec_hash(&s), h_small);
+    free(init);
+    free(path);
+    spec_free(&s);
+    free(dir);
+}
+
+/* An open that must fail with code and a message containing needle, and
+ * leave the file as it was. */
+static void expect_open_fails_x(const char *dir, const struct snap_expect *want, int code,
+                                const char *needle, bool status_too)
+{
+    char *path = pt_path(dir, SNAP_DB_NAME);
+    size_t len0 = 0, len1 = 0;
+    char *before = pt_read(path, &len0);
+    struct snap *db = (struct snap *)1;
+    struct spec r;
+    struct snap_job *jobs = (struct snap_job *)1;
+    struct vl_err e = {0};
+    int rc = snap_open(&db, dir, want, &r, &jobs, NULL, &e);
+    CHECK_EQ(rc, code);
+    CHECK_HAS(e.msg, needle);
+    CHECK_EQ(vl_exit_for(rc), VL_EXIT_ENV);
+    CHECK(db == NULL);
+    CHECK(jobs == NULL);
+    CHECK(r.njobs == 0 && r.pool == NULL);
+    char *after = pt_read(path, &len1);
+    CHECK_EQ(len0, len1);
+    CHECK(!before || (after && memcmp(before, after, len0) == 0));
+    /* the status reader refuses the same way when the damage is in what it
+     * reads (the header, the run record, the counts) */
+    struct snap_info info;
+    rc = snap_info_read(dir, &info, &e);
+    if (status_too)
+        CHECK_EQ(rc, code);
+    snap_info_fini(&info);
+    free(before);
+    free(after);
+    free(path);
+}
+
+static void expect_open_fails(const char *dir, const struct snap_expect *want, int code,
+                              const char *needle)
+{
+    bool head = code == -ENOENT || code == VL_ENOTRUN || code == VL_EVERSION ||
+                strstr(needle, "SQLite database") || strstr(needle, "run record") ||
+                strstr(needle, "job counts");
+    expect_open_fails_x(dir, want, code, needle, head);
+}
+
+/* A fresh valid run in base/name; returns the dir. */
+static char *make_run(const char *base, const char *name, struct spec *s)
+{
+    char *dir = pt_subdir(base, name);
+    struct vl_err e = {0};
+    struct snap_meta m = meta_for(3);
+    struct snap *db;
+    CHECK_EQ(snap_create(&db, dir, s, &m, NULL, 0, &e), 0);
+    snap_close(db);
+    return dir;
+}
+
+static void test_bad_input(const char *base)
+{
+    struct spec s;
+    specgen_rich(&s, 20);
+    struct vl_err e = {0};
+
+    /* no such directory */
+    char *nodir = pt_path(base, "nope");
+    expect_open_fails(nodir, NULL, -ENOENT, "cannot open run directory");
+    free(nodir);
+
+    /* a directory without volley.db */
+    char *empty = pt_subdir(base, "empty");
+    expect_open_fails(empty, NULL, VL_ENOTRUN, "has no volley.db");
+    struct snap_iter *it = NULL;
+    CHECK_EQ(snap_iter_open(&it, empty, &e), VL_ENOTRUN);
+    CHECK(it == NULL);
+    free(empty);
+
+    /* an empty file, garbage, a truncated db */
+    char *dir = make_run(base, "garbage", &s);
+    char *path = pt_path(dir, SNAP_DB_NAME);
+    size_t len;
+    char *good = pt_read(path, &len);
+    pt_write(path, "", 0);
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "not a SQLite database (empty)");
+    char junk[8192];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (char)(i * 131 + 7);
+    pt_write(path, junk, sizeof junk);
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "not a SQLite database (wrong header)");
+    /* SQLite's header, garbage after it */
+    memcpy(junk, good, 100);
+    pt_write(path, junk, sizeof junk);
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "damaged");
+    /* truncated at several points */
+    size_t cuts[] = {len / 2, len - 4096, 4096, 200};
+    for (size_t i = 0; i < VL_ARRAY_LEN(cuts); i++) {
+        pt_write(path, good, cuts[i]);
+        expect_open_fails(dir, NULL, VL_ECORRUPT, "cannot be resumed");
+    }
+    /* and the good bytes again open fine */
+    pt_write(path, good, len);
+    struct snap *db;
+    struct spec r;
+    struct snap_job *jobs;
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    free(good);
+    free(path);
+    free(dir);
+
+    /* a newer schema */
+    dir = make_run(base, "future", &s);
+    path = pt_path(dir, SNAP_DB_NAME);
+    sql(path, "PRAGMA user_version = 99");
+    expect_open_fails(dir, NULL, VL_EVERSION, "newer volley (schema 99");
+    free(path);
+    free(dir);
+
+    /* another application's SQLite database */
+    dir = pt_subdir(base, "other");
+    path = pt_path(dir, SNAP_DB_NAME);
+    sql(path, "CREATE TABLE t(x); INSERT INTO t VALUES(1)");
+    expect_open_fails(dir, NULL, VL_ENOTRUN, "not a volley snapshot");
+    free(path);
+    free(dir);
+
+    /* another run or workflow than the caller expects */
+    dir = make_run(base, "mismatch", &s);
+    struct snap_expect want = {.check_run_id = true};
+    memset(want.run_id, 0xee, 16);
+    expect_open_fails(dir, &want, VL_EMISMATCH, "belongs to another run (run id 030405");
+    want = (struct snap_expect){.check_spec_hash = true, .spec_hash = 42};
+    expect_open_fails(dir, &want, VL_EMISMATCH, "holds another workflow ('rich'");
+
+    /* a flipped byte inside a command: only the content hash can see it */
+    path = pt_path(dir, SNAP_DB_NAME);
+    sql(path, "UPDATE spec_chunk SET data = CAST(replace(CAST(data AS TEXT), 'echo 3 ',"
+              " 'echo 4 ') AS BLOB) WHERE kind = 'job_cmd'");
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "content hash does not match");
+    free(path);
+    free(dir);
+
+    /* rows missing, or counts off */
+    dir = make_run(base, "norows", &s);
+    path = pt_path(dir, SNAP_DB_NAME);
+    sql(path, "DELETE FROM spec_chunk WHERE kind = 'job_kids'");
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "incomplete");
+    free(path);
+    free(dir);
+    dir = make_run(base, "counts", &s);
+    path = pt_path(dir, SNAP_DB_NAME);
+    sql(path, "UPDATE state_count SET jobs = jobs + 1 WHERE state = 3;"
+              " UPDATE state_count SET jobs = jobs - 1 WHERE state = 0");
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "per-state counts do not match");
+    sql(path, "UPDATE state_count SET jobs = 5 WHERE state = 3");
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "per-state job counts are damaged");
+    free(path);
+    free(dir);
+    dir = make_run(base, "badjob", &s);
+    path = pt_path(dir, SNAP_DB_NAME);
+    sql(path, "INSERT INTO job VALUES(999, 'x', 3, 1, 0, 0, 0, -1)");
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "job record is out of range");
+    free(path);
+    free(dir);
+    /* an empty BLOB where a row of names should be (found by fuzz_snapshot) */
+    dir = make_run(base, "emptyblob", &s);
+    path = pt_path(dir, SNAP_DB_NAME);
+    sql(path, "UPDATE spec_chunk SET data = x'' WHERE kind = 'job_name'");
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "out of place");
+    it = NULL;
+    CHECK_EQ(snap_iter_open(&it, dir, &e), 0);
+    struct snap_job rec;
+    const char *nm;
+    CHECK_EQ(snap_iter_next(it, &rec, &nm, &e), VL_ECORRUPT);
+    CHECK_HAS(e.msg, "a row of job names is empty");
+    snap_iter_close(it);
+    free(path);
+    free(dir);
+    dir = make_run(base, "norun", &s);
+    path = pt_path(dir, SNAP_DB_NAME);
+    sql(path, "DELETE FROM run");
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "has no run record");
+    free(path);
+    free(dir);
+
+    /* two jobs with the same name, written by a buggy producer */
+    struct spec d;
+    specgen_rich(&d, 6);
+    d.name_off[4] = d.name_off[2];
+    dir = make_run(base, "dupname", &d);
+    expect_open_fails(dir, NULL, VL_ECORRUPT, "two jobs have the same name");
+    spec_free(&d);
+    free(dir);
+
+    /* create refuses to overwrite, and replaces only when told */
+    dir = make_run(base, "exists", &s);
+    struct snap_meta m = meta_for(9);
+    CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), -EEXIST);
+    CHECK_HAS(e.msg, "already exists: resume that run with `volley resume");
+    CHECK(db == NULL);
+    struct spec s2;
+    specgen_rich(&s2, 9);
+    CHECK_EQ(snap_create(&db, dir, &s2, &m, NULL, SNAP_REPLACE, &e), 0);
+    snap_close(db);
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+    CHECK_EQ(r.njobs, 9);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    spec_free(&s2);
+    free(dir);
+
+    /* bad records are refused before anything is written */
+    dir = make_run(base, "badrec", &s);
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+    struct snap_job bad = jobs[0];
+    bad.jid = 1000;
+    CHECK_EQ(snap_write_jobs(db, &bad, 1, &e), -EINVAL);
+    CHECK_HAS(e.msg, "out of range");
+    bad.jid = 0;
+    bad.state = SNAP_NSTATES;
+    CHECK_EQ(snap_write_jobs(db, &bad, 1, &e), -EINVAL);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    free(dir);
+    spec_free(&s);
+}
+
+/* A read-only run directory: refused with a message, nothing written. Root
+ * ignores permissions, so the check runs in a child as nobody. */
+static void test_read_only(const char *base)
+{
+    struct spec s;
+    specgen_rich(&s, 10);
+    char *dir = make_run(base, "ro", &s);
+    char *fresh = pt_subdir(base, "ro_fresh");
+    chmod(dir, 0555);
+    char *path = pt_path(dir, SNAP_DB_NAME);
+    chmod(path, 0444);
+    chmod(fresh, 0555);
+    chmod(base, 0755);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(77);
+        struct vl_err e = {0};
+        struct snap *db;
+        struct spec r;
+        struct snap_job *jobs;
+        int rc = snap_open(&db, dir, NULL, &r, &jobs, NULL, &e);
+        CHECK(rc == -EROFS || rc == -EACCES);
+        CHECK_EQ(vl_exit_for(rc), VL_EXIT_ENV);
+        CHECK_HAS(e.msg, "must be writable");
+        struct snap_meta m = meta_for(2);
+        rc = snap_create(&db, fresh, &s, &m, NULL, 0, &e);
+        if (rc != -EACCES && rc != -EROFS)
+            fprintf(stderr, "create in a read-only dir: %d %s\n", rc, e.msg);
+        CHECK(rc == -EACCES || rc == -EROFS);
+        CHECK_HAS(e.msg, "volley.db");
+        _exit(check_done());
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        fprintf(stderr, "read-only test skipped: cannot drop privileges\n");
+    else
+        CHECK_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : 99, 0);
+    char *tmp = pt_path(fresh, SNAP_DB_NAME);
+    CHECK_EQ(pt_file_size(tmp), -1);
+    free(tmp);
+    chmod(dir, 0755);
+    chmod(fresh, 0755);
+    free(path);
+    free(dir);
+    free(fresh);
+    spec_free(&s);
+}
+
+/* The runner dies (SIGKILL) with checkpoints still in the WAL; a copy of
+ * the directory taken while the db is open (power-cut style) restores too. */
+static void test_crash(const char *base)
+{
+    struct spec s;
+    struct vl_err e = {0};
+    CHECK_EQ(specgen_make(&s, SPECGEN_DAG, 5000, 9, &e), 0);
+    char *dir = pt_subdir(base, "crash");
+    char *copy = pt_subdir(base, "crash_copy");
+    int ready[2];
+    CHECK_EQ(pipe(ready), 0);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct snap_meta m = meta_for(4);
+        struct snap *db;
+        if (snap_create(&db, dir, &s, &m, NULL, 0, &e))
+            _exit(1);
+        for (uint32_t k = 0; k < 10; k++) { /* ten checkpoints of 100 jobs */
+            struct snap_job recs[100];
+            for (uint32_t i = 0; i < 100; i++) {
+                snap_job_init(&s, k * 100 + i, &recs[i]);
+                recs[i].state = SNAP_STATE_COMPLETED;
+                recs[i].attempt = k + 1;
+            }
+            if (snap_write_jobs(db, recs, 100, &e))
+                _exit(1);
+        }
+        char *cmd = vl_xasprintf("cp '%s'/volley.db* '%s'/", dir, copy);
+        if (system(cmd) != 0)
+            _exit(1);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(1);
+        pause(); /* killed with the db open */
+        _exit(0);
+    }
+    close(ready[1]);
+    char c;
+    CHECK_EQ(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    char *wal = pt_path(dir, SNAP_DB_NAME "-wal");
+    CHECK(pt_file_size(wal) > 0); /* the checkpoints were still in the WAL */
+    free(wal);
+    const char *dirs[2] = {dir, copy};
+    for (int d = 0; d < 2; d++) {
+        struct snap *db;
+        struct spec r;
+        struct snap_job *jobs;
+        struct snap_info in;
+        int rc = snap_open(&db, dirs[d], NULL, &r, &jobs, &in, &e);
+        if (rc)
+            fprintf(stderr, "%s\n", e.msg);
+        CHECK_EQ(rc, 0);
+        if (rc)
+            continue;
+        CHECK_EQ(jobs[999].state, SNAP_STATE_COMPLETED);
+        CHECK_EQ(jobs[999].attempt, 10);
+        CHECK_EQ(jobs[1000].state, s.npar[1000] ? SNAP_STATE_BLOCKED : SNAP_STATE_READY);
+        CHECK_U64(in.counts[SNAP_STATE_COMPLETED], 1000);
+        CHECK_U64(in.checkpoints, 10);
+        CHECK_U64(in.finished_ns, 0);
+        snap_close(db);
+        free(jobs);
+        spec_free(&r);
+        snap_info_fini(&in);
+    }
+    spec_free(&s);
+    free(dir);
+    free(copy);
+}
+
+static void test_names(void)
+{
+    for (unsigned i = 0; i < SNAP_NSTATES; i++)
+        CHECK_EQ(snap_state_parse(snap_state_name(i)), (int)i);
+    CHECK_STR(snap_state_name(SNAP_STATE_TERMINATED), "terminated");
+    CHECK(snap_state_name(SNAP_NSTATES) == NULL);
+    CHECK_EQ(snap_state_parse("done"), -1);
+    CHECK_EQ(snap_state_parse(NULL), -1);
+    /* the hash sees each part */
+    struct spec s;
+    specgen_rich(&s, 8);
+    uint64_t h = snap_spec_hash(&s);
+    s.flags[3] ^= 1;
+    CHECK(snap_spec_hash(&s) != h);
+    s.flags[3] ^= 1;
+    s.codes[1]++;
+    CHECK(snap_spec_hash(&s) != h);
+    s.codes[1]--;
+    free(s.description);
+    s.description = NULL;
+    CHECK(snap_spec_hash(&s) != h);
+    spec_free(&s);
+}
+
+int main(void)
+{
+    char *base = pt_tmpdir();
+    test_names();
+    test_roundtrip_rich(base);
+    test_many_rows(base);
+    test_bad_input(base);
+    test_read_only(base);
+    test_crash(base);
+    pt_rmrf(base);
+    free(base);
+    return check_done();
+}
