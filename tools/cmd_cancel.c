@@ -37,16 +37,15 @@
 
 static int cancel_run(struct watch *w)
 {
-    int pid = atomic_load(&w->a.hdr->runner_pid);
-    uint64_t start = atomic_load(&w->a.hdr->runner_start);
-    if (pid <= 0 || !vl_proc_alive(pid, start) || kill(pid, SIGTERM) < 0) {
+    int pid = ARENA_IDENT_PID(atomic_load(&w->a.hdr->runner));
+    if (pid <= 0 || !arena_runner_alive(&w->a) || kill(pid, SIGTERM) < 0) {
         fprintf(stderr, "volley cancel: run %s is not running (its runner is gone)\n", w->dir);
         return VL_EXIT_ENV;
     }
     fprintf(stderr, "volley cancel: stopping run %s (runner pid %d)\n", w->dir, pid);
-    for (int i = 0; i < CANCEL_WAIT_S * 20 && vl_proc_alive(pid, start); i++)
+    for (int i = 0; i < CANCEL_WAIT_S * 20 && arena_runner_alive(&w->a); i++)
         watch_sleep_ms(50);
-    if (vl_proc_alive(pid, start)) {
+    if (arena_runner_alive(&w->a)) {
         fprintf(stderr, "volley cancel: runner pid %d is still stopping after %d s\n", pid,
                 CANCEL_WAIT_S);
         return VL_EXIT_ENV;
