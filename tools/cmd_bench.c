@@ -506,6 +506,18 @@ static bool in_path(const char *prog)
     return ok;
 }
 
+/* runner is in the comma-separated list only (NULL: every runner) */
+static bool runner_wanted(const char *only, const char *runner)
+{
+    if (!only)
+        return true;
+    size_t n = strlen(runner);
+    for (const char *p = only; (p = strstr(p, runner)) != NULL; p += n)
+        if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -515,12 +527,19 @@ static int cmp_double(const void *a, const void *b)
 int cmd_bench(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"shape", required_argument, NULL, 's'},   {"jobs", required_argument, NULL, 'n'},
-        {"workers", required_argument, NULL, 'w'}, {"mode", required_argument, NULL, 'm'},
-        {"fanout", required_argument, NULL, 'f'},  {"seed", required_argument, NULL, 'S'},
-        {"reps", required_argument, NULL, 'r'},    {"csv", required_argument, NULL, 'c'},
-        {"plot", required_argument, NULL, 'p'},    {"json", no_argument, NULL, 'j'},
-        {"quick", no_argument, NULL, 'q'},         {NULL, 0, NULL, 0},
+        {"shape", required_argument, NULL, 's'},
+        {"jobs", required_argument, NULL, 'n'},
+        {"workers", required_argument, NULL, 'w'},
+        {"mode", required_argument, NULL, 'm'},
+        {"fanout", required_argument, NULL, 'f'},
+        {"seed", required_argument, NULL, 'S'},
+        {"reps", required_argument, NULL, 'r'},
+        {"csv", required_argument, NULL, 'c'},
+        {"plot", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"quick", no_argument, NULL, 'q'},
+        {"runners", required_argument, NULL, 'R'},
+        {NULL, 0, NULL, 0},
     };
     struct bench_shape_opts shape_opts = {.fanout = 4, .seed = 1};
     enum bench_shape shapes[BENCH_NSHAPES];
@@ -528,7 +547,7 @@ int cmd_bench(int argc, char **argv)
     size_t nshapes = 0, njobs = 0, nworkers = 0;
     bool modes[2] = {false, false}; /* noexec, process */
     bool json = false, quick = false;
-    const char *csv = NULL, *plot = NULL;
+    const char *csv = NULL, *plot = NULL, *only = NULL;
     uint64_t seed;
     int c;
     opterr = 0;
@@ -603,6 +622,22 @@ int cmd_bench(int argc, char **argv)
         case 'q':
             quick = true;
             break;
+        case 'R': {
+            char *copy = vl_xstrdup(optarg), *save = NULL, *bad = NULL;
+            for (char *t = strtok_r(copy, ",", &save); t && !bad; t = strtok_r(NULL, ",", &save))
+                if (strcmp(t, "volley") && strcmp(t, "limit") && strcmp(t, "make") &&
+                    strcmp(t, "ninja"))
+                    bad = t;
+            if (bad) {
+                cli_usage_error(CMD, "unknown runner '%s' (runners: volley, limit, make, ninja)",
+                                bad);
+                free(copy);
+                return VL_EXIT_USAGE;
+            }
+            free(copy);
+            only = optarg;
+            break;
+        }
         case ':':
             return cli_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default:
@@ -676,6 +711,7 @@ int cmd_bench(int argc, char **argv)
                 for (size_t w = 0; w < nmw; w++)
                     for (size_t r = 0; r < VL_ARRAY_LEN(runners); r++) {
                         if (strcmp(runners[r].mode, mode) != 0 ||
+                            !runner_wanted(only, runners[r].name) ||
                             (m && bproc_unavailable(runners[r].proc)))
                             continue;
                         cases[ncases++] = (struct bench_case){.runner = runners[r].name,
