@@ -12,9 +12,10 @@
  * Requests per process: WAITID on the pidfd (or POLL + waitid(P_PIDFD)),
  * one multishot read per pipe (or a one-shot read re-armed), TIMEOUTs for
  * runtime, kill grace and the EOF wait (removed when no longer needed),
- * closes of read ends and pidfd through the ring (CQE_SKIP_SUCCESS), so the
- * runner's syscalls per job are pipe2 x2, clone, sigprocmask x2, close x2
- * and a share of io_uring_enter.
+ * closes of both ends of the pipes and of the pidfd through the ring
+ * (CQE_SKIP_SUCCESS); signals stay blocked for the whole run. So the
+ * runner's syscalls per job are pipe2 x2, clone and ~1.8 io_uring_enter
+ * (strace -c over 1000 `true` jobs, K=2).
  *
  * One loop iteration: stop request? -> flush logs, then report and retry
  * the attempts that ended -> re-arm reads -> ask the source for jobs while
@@ -1249,6 +1250,8 @@ static int setup_ring(struct exec_engine *e, struct vl_err *err)
     /* Provided buffers: 32 KiB each, at least 16 and about two per pipe. */
     e->bufsz = 32u * 1024u;
     e->nbufs = VL_MIN(pow2_at_least(VL_MAX(16u, 2u * k)), 1024u);
+    if (e->cfg.log_bufs)
+        e->nbufs = VL_MIN(pow2_at_least(e->cfg.log_bufs), 32768u);
     long page = sysconf(_SC_PAGESIZE);
     e->br_bytes =
         ((size_t)e->nbufs * sizeof(struct io_uring_buf) + (size_t)page - 1) & ~((size_t)page - 1);

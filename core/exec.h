@@ -126,6 +126,9 @@ struct exec_config {
     bool normal_sched;          /* keep the thread's policy; default: SCHED_BATCH during a run
                                    (docs/execution.md); the jobs reset to normal */
     uint32_t disable;           /* EXEC_DISABLE_* */
+    uint32_t log_bufs;          /* provided 32 KiB buffers for pipe reads, rounded up to a
+                                   power of two, at most 32768; 0: about two per running
+                                   job, 16 to 1024 */
 };
 
 /* Sets the defaults above (K = 1, log_id 0, pin_cpu -1). */

@@ -17,6 +17,12 @@ out=$("$volley" run demo.yaml 2>&1)
 run_rc=$?
 printf '%s\n' "$out"
 [ $run_rc -eq 0 ] || rc=1
+dir=$(sed -n 's/^volley: run directory \(.*\) ([0-9]* jobs)$/\1/p' <<<"$out")
+if [ -n "$dir" ]; then
+  step "$volley" status "$dir" || rc=1
+  step "$volley" jobs "$dir" --name '^train_0.1' || rc=1
+  step "$volley" logs "$dir" aggregate || rc=1
+fi
 if [ -f demo-out/summary.txt ]; then
   printf '\n$ cat demo-out/summary.txt\n'
   cat demo-out/summary.txt

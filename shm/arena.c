@@ -514,7 +514,7 @@ out:
     return rc;
 }
 
-static int validate(struct arena *a, uint64_t size, struct vl_err *err)
+static int validate(struct arena *a, uint64_t size, bool hdr_only, struct vl_err *err)
 {
     const struct arena_hdr *h = (const struct arena_hdr *)a->base;
     const char *p = a->path;
@@ -560,6 +560,8 @@ static int validate(struct arena *a, uint64_t size, struct vl_err *err)
     if (h->nroots > h->njobs)
         return CORRUPT("arena %s is corrupt: more roots than jobs", p);
     arena__map_sections(a);
+    if (hdr_only && a->rdonly)
+        return 0;
     int rc = check_tables(a, err);
     if (!rc)
         rc = check_jobs(a, err);
@@ -611,7 +613,7 @@ int arena_attach(struct arena *a, const char *path, unsigned flags, struct vl_er
     a->bytes = (uint64_t)st.st_size;
     a->fd = fd;
     a->rdonly = ro;
-    rc = validate(a, (uint64_t)st.st_size, err);
+    rc = validate(a, (uint64_t)st.st_size, (flags & ARENA_HDR_ONLY) != 0, err);
     if (rc) {
         munmap(m, (size_t)st.st_size);
         goto fail;

@@ -1,12 +1,214 @@
 /*
- * cmd_status.c - `volley status`: not built yet; issue #7 builds it.
+ * cmd_status.c - `volley status DIR [--json]`: counts by state, rate,
+ * elapsed, ETA, whether the runner is alive, the first failed jobs.
+ *
+ * Cost independent of the number of jobs: the counts are the arena's
+ * (arena_counts, O(worker slots)) while the arena exists, else volley.db's
+ * state_count table (snap_info_read); the rate over the last 10 s compares
+ * the count now with the supervisor's samples in DIR/rate.bin
+ * (watchlog.h). Only the failed-job names need a scan, and only when there
+ * are failed jobs: it stops at the first STATUS_FAILED_MAX of them (and
+ * attaches the arena again with its job table checked, O(njobs)). The
+ * counts-only attach (ARENA_HDR_ONLY) checks the header alone: measured in
+ * docs/watching.md.
  */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
 #include "commands.h"
+#include "json.h"
+#include "runner.h"
+#include "watch.h"
+#include "watchlog.h"
+
+#define STATUS_FAILED_MAX 10
+#define RATE_WINDOW_NS 10000000000ull
+
+struct status {
+    uint64_t total;
+    uint64_t counts[SNAP_NSTATES];
+    uint64_t done;
+    double rate;    /* last 10 s; < 0: unknown */
+    double overall; /* since the run was created */
+    double elapsed_s;
+    double eta_s; /* < 0: unknown */
+    const char *phase;
+    char failed[STATUS_FAILED_MAX][256];
+    uint32_t nfailed;
+};
+
+static int find_failed(struct watch *w, struct status *st, struct vl_err *err)
+{
+    if (!st->counts[SNAP_STATE_FAILED] && !st->counts[SNAP_STATE_TERMINATED])
+        return 0;
+    struct arena a;
+    if (w->have_arena && arena_attach(&a, w->arena_path, ARENA_RDONLY, NULL) == 0) {
+        /* the names need the fully checked job table */
+        for (uint32_t j = 0; j < a.njobs && st->nfailed < STATUS_FAILED_MAX; j++) {
+            enum arena_state s = arena_job_state(&a, j);
+            if (s == ARENA_FAILED || s == ARENA_TERMINATED)
+                snprintf(st->failed[st->nfailed++], sizeof st->failed[0], "%s",
+                         arena_job_name(&a, j));
+        }
+        arena_close(&a);
+        return 0;
+    }
+    struct snap_iter *it = NULL;
+    int rc = snap_iter_open(&it, w->dir, err);
+    struct snap_job r;
+    const char *name;
+    while (rc >= 0 && st->nfailed < STATUS_FAILED_MAX &&
+           (rc = snap_iter_next(it, &r, &name, err)) == 1)
+        if (r.state == SNAP_STATE_FAILED || r.state == SNAP_STATE_TERMINATED)
+            snprintf(st->failed[st->nfailed++], sizeof st->failed[0], "%s", name);
+    snap_iter_close(it);
+    return rc < 0 ? rc : 0;
+}
+
+static void fmt_secs(double s, char *buf, size_t len)
+{
+    if (s < 0) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    uint64_t t = (uint64_t)(s + 0.5);
+    if (t < 60)
+        snprintf(buf, len, "%.1fs", s);
+    else if (t < 3600)
+        snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", t / 60, t % 60);
+    else
+        snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", t / 3600, t / 60 % 60);
+}
 
 int cmd_status(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_not_built("status", 7);
+    static const struct option opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
+    bool as_json = false;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'J')
+            as_json = true;
+        else
+            return cli_usage_error("status", "unknown option '%s'", argv[optind - 1]);
+    }
+    if (optind >= argc)
+        return cli_usage_error("status", "missing the run directory");
+    if (optind + 1 < argc)
+        return cli_usage_error("status", "unexpected argument '%s'", argv[optind + 1]);
+    struct vl_err err = {0};
+    struct watch w;
+    if (watch_open(&w, argv[optind], WATCH_COUNTS_ONLY, &err) < 0) {
+        watch_close(&w);
+        return cli_print_err(&err);
+    }
+    struct status st = {.total = w.info.njobs, .rate = -1, .eta_s = -1};
+    uint64_t now = vl_wall_ns();
+    if (w.have_arena) {
+        uint64_t ac[ARENA_NSTATES];
+        arena_counts(&w.a, ac);
+        for (int s = 0; s < SNAP_NSTATES; s++)
+            st.counts[s] = ac[s]; /* same numbering (runner_rec_to_snap) */
+    } else {
+        memcpy(st.counts, w.info.counts, sizeof st.counts);
+    }
+    st.done = st.counts[SNAP_STATE_COMPLETED] + st.counts[SNAP_STATE_FAILED] +
+              st.counts[SNAP_STATE_TERMINATED] + st.counts[SNAP_STATE_CANCELED];
+    uint64_t end = w.live ? now : w.info.finished_ns ? w.info.finished_ns : w.info.checkpoint_ns;
+    st.elapsed_s = end > w.info.created_ns ? (double)(end - w.info.created_ns) / 1e9 : 0;
+    st.overall = st.elapsed_s > 0 ? (double)st.done / st.elapsed_s : 0;
+    /* finished_ns is also set when a run stopped early (Ctrl-C, cancel) */
+    st.phase = w.live ? "running" : st.done == st.total ? "finished" : "stopped";
+    if (w.live) {
+        st.rate = watchlog_rate_read(w.dir, now, st.done, RATE_WINDOW_NS);
+        if (st.rate > 0)
+            st.eta_s = (double)(st.total - st.done) / st.rate;
+    } else {
+        st.rate = 0;
+        if (st.done == st.total)
+            st.eta_s = 0;
+    }
+    int rc = find_failed(&w, &st, &err);
+    if (rc < 0) {
+        watch_close(&w);
+        return cli_print_err(&err);
+    }
+
+    if (as_json) {
+        struct json j;
+        json_init(&j, stdout, true);
+        json_obj_begin(&j);
+        json_kv_str(&j, "run_dir", w.dir);
+        json_kv_str(&j, "workflow", w.info.workflow ? w.info.workflow : "");
+        char hex[33];
+        for (int i = 0; i < 16; i++)
+            snprintf(hex + 2 * i, 3, "%02x", w.info.run_id[i]);
+        json_kv_str(&j, "run_id", hex);
+        json_kv_uint(&j, "total", st.total);
+        json_key(&j, "states");
+        json_obj_begin(&j);
+        for (int s = 0; s < SNAP_NSTATES; s++)
+            json_kv_uint(&j, snap_state_name((unsigned)s), st.counts[s]);
+        json_obj_end(&j);
+        json_kv_uint(&j, "running", st.counts[SNAP_STATE_RUNNING]);
+        json_kv_uint(&j, "done", st.done);
+        json_key(&j, "rate_per_s");
+        if (st.rate >= 0)
+            json_double(&j, st.rate);
+        else
+            json_null(&j);
+        json_kv_double(&j, "rate_overall_per_s", st.overall);
+        json_kv_double(&j, "elapsed_s", st.elapsed_s);
+        json_key(&j, "eta_s");
+        if (st.eta_s >= 0)
+            json_double(&j, st.eta_s);
+        else
+            json_null(&j);
+        json_kv_bool(&j, "live", w.live);
+        json_kv_str(&j, "phase", st.phase);
+        json_kv_str(&j, "source", w.have_arena ? "arena" : "checkpoint");
+        json_key(&j, "failed_jobs");
+        json_arr_begin(&j);
+        for (uint32_t i = 0; i < st.nfailed; i++)
+            json_str(&j, st.failed[i]);
+        json_arr_end(&j);
+        json_obj_end(&j);
+        rc = json_finish(&j);
+    } else {
+        char el[32], eta[32];
+        fmt_secs(st.elapsed_s, el, sizeof el);
+        fmt_secs(st.eta_s, eta, sizeof eta);
+        printf("run %s (%s): %s%s\n", w.dir, w.info.workflow ? w.info.workflow : "", st.phase,
+               w.have_arena || w.info.finished_ns ? "" : " (as of its last checkpoint)");
+        printf("  %" PRIu64 "/%" PRIu64 " done:", st.done, st.total);
+        for (int s = 0; s < SNAP_NSTATES; s++)
+            printf("%s %" PRIu64 " %s", s ? "," : "", st.counts[s], snap_state_name((unsigned)s));
+        printf("\n  ");
+        if (st.rate >= 0 && w.live)
+            printf("%.1f jobs/s (last 10 s), ", st.rate);
+        printf("%.1f jobs/s overall, elapsed %s, ETA %s\n", st.overall, el, eta);
+        if (st.nfailed) {
+            printf("  failed:");
+            for (uint32_t i = 0; i < st.nfailed; i++)
+                printf("%s %s", i ? "," : "", st.failed[i]);
+            uint64_t nf = st.counts[SNAP_STATE_FAILED] + st.counts[SNAP_STATE_TERMINATED];
+            if (nf > st.nfailed)
+                printf(" (and %" PRIu64 " more: volley jobs %s --state failed)", nf - st.nfailed,
+                       w.dir);
+            printf("\n");
+        }
+        rc = fflush(stdout) ? -EIO : 0;
+    }
+    watch_close(&w);
+    if (rc < 0) {
+        vl_err_sys(&err, -EIO, "cannot write to stdout");
+        return cli_print_err(&err);
+    }
+    return 0;
 }

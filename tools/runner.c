@@ -24,6 +24,7 @@
 #include "../core/worker.h"
 #include "../persist/ckpt.h"
 #include "cli.h"
+#include "watchlog.h" /* watch: joblog, events */
 
 extern char **environ;
 
@@ -125,6 +126,7 @@ struct sup {
     struct runctl *ctl;
     int ctl_fd;
     struct ckpt *ck;
+    struct watchlog *wl; /* watch: joblog.tsv, events.jsonl */
     pid_t pids[RUNCTL_MAX_WORKERS];
     uint32_t live; /* workers not yet reaped */
     uint32_t crashes;
@@ -187,10 +189,12 @@ static int collect(struct sup *S)
             struct arena_job_rec r;
             arena_job_read(S->a, S->ids[i], &r);
             runner_rec_to_snap(S->ids[i], &r, &S->recs[i]);
+            watchlog_note(S->wl, S->ids[i], &r); /* watch */
         }
         if (n && ckpt_submit(S->ck, S->recs, n) < 0)
             rc = -ENOMEM;
     }
+    watchlog_flush(S->wl); /* watch */
     return rc;
 }
 
@@ -376,6 +380,40 @@ static void show_failure(struct sup *S, uint32_t jid)
     }
 }
 
+/* DIR/run-stats.json: what this runner process cost, for benchmarks
+ * (runner CPU per job: the supervisor and its workers, not the jobs). */
+static void write_stats(struct sup *S, double secs)
+{
+    uint64_t c[ARENA_NSTATES];
+    arena_counts(S->a, c);
+    uint64_t done = c[ARENA_COMPLETED] + c[ARENA_FAILED] + c[ARENA_TERMINATED] + c[ARENA_CANCELED];
+    uint64_t here = done - S->total_at_start;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double sup = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    double wk = 0;
+    uint64_t spawned = 0;
+    for (uint32_t i = 0; i < S->ctl->nworkers; i++) {
+        wk += (double)atomic_load(&S->ctl->w[i].cpu_ns) / 1e9;
+        spawned += atomic_load(&S->ctl->w[i].spawned);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/run-stats.json", S->run_dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    fprintf(f,
+            "{\"jobs\": %u, \"finished_here\": %" PRIu64 ", \"spawned\": %" PRIu64
+            ", \"wall_s\": %.6f, \"jobs_per_s\": %.1f, \"workers\": %u, \"max_running\": %u, "
+            "\"supervisor_cpu_s\": %.6f, \"workers_cpu_s\": %.6f, \"runner_cpu_us_per_job\": "
+            "%.2f, \"worker_restarts\": %u}\n",
+            S->a->njobs, here, spawned, secs, secs > 0 ? (double)here / secs : 0.0,
+            S->ctl->nworkers, S->ctl->max_running, sup, wk,
+            here ? (sup + wk) * 1e6 / (double)here : 0.0, S->crashes);
+    fclose(f);
+}
+
 static void summary(struct sup *S, double secs)
 {
     uint64_t c[ARENA_NSTATES];
@@ -483,6 +521,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
         goto out_early;
     }
     arena_set_runner(a, getpid(), vl_proc_start(getpid()));
+    S.wl = watchlog_open(run_dir, a); /* watch */
 
     S.tty = o->progress == 1 || (o->progress < 0 && isatty(2));
     S.t0 = S.last_t = vl_now_ns();
@@ -549,12 +588,14 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     /* Every worker is gone: the arena is quiet. Workers that stopped left
      * their jobs running; the record says so, and resume runs them again. */
     collect(&S);
+    watchlog_close(S.wl); /* watch */
     struct vl_err cerr = {0};
     int crc = ckpt_stop(S.ck, &cerr);
     S.ck = NULL;
     uint64_t cs[ARENA_NSTATES];
     arena_counts(a, cs);
     summary(&S, secs);
+    write_stats(&S, secs);
     if (S.fatal) {
         cli_print_err(&S.fatal_err);
         exit_code = VL_EXIT_ENV;

@@ -6,27 +6,33 @@
 #   spawn_probe  /bin/true, K in flight: vfork unpinned, vfork pinned to
 #                CPU 0 (children too), async unpinned, async pinned with the
 #                children's affinity reset. The limit at K is the best of
-#                these (research: one CPU beats two here).
+#                these (research: one CPU beats two here). Also the spawner-thread
+#                placement (vfork from a thread, the main thread reaps).
 #   engine       N `true` jobs, flat and 4 rounds behind barriers, with the
 #                default placement and pinned to CPU 0; and a chain (the
-#                exit-to-spawn latency).
+#                exit-to-spawn latency; CHAIN_N jobs, default 10000).
 #   make -jK     an equivalent generated Makefile: N phony targets whose
 #                recipe is `true` (make execs it without a shell, as the
 #                engine does), flat and in 4 rounds behind barrier targets.
 # Each line goes to RESULTS (key=value); a summary with medians, bests and
 # ratios follows. The machine is shared: before each measurement it waits
-# (up to 60 s) for the CPUs to be at least 80% idle, and every line carries
+# (up to QUIET_WAIT s, default 60) for the CPUs to be at least 80% idle, and every line carries
 # foreign_cpu_s (others' CPU time meanwhile).
 set -euo pipefail
 build=${1:?usage: run_bench.sh BUILD_DIR [N] [REPS] [KS]}
 n=${2:-20000}
 reps=${3:-3}
 ks=${4:-"1 2"}
+chain_n=${CHAIN_N:-10000} # the chain: issue #5 measures 10k jobs
+quiet_wait=${QUIET_WAIT:-60} # seconds to wait for a quiet machine before each line
+lean=${LEAN:-0} # 1: only the vfork probes (unpinned, pinned), the default engine placement,
+                # one chain per repetition: ~13 lines of N spawns per repetition instead of 24
 probe=$build/bench/spawn/spawn_probe
 eng=$build/bench/spawn/engine_bench
 [ -x "$probe" ] && [ -x "$eng" ] || { echo "run_bench.sh: build $build first" >&2; exit 2; }
 work=$(mktemp -d /tmp/volley-spawnbench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 results=${RESULTS:-$work/results.txt}
 : > "$results"
 
@@ -58,7 +64,7 @@ wait_quiet() {
     read -r b0 a0 < <(busy); sleep 1; read -r b1 a1 < <(busy)
     local idle=$(( 100 - 100 * (b1 - b0) / (a1 - a0 + 1) ))
     [ "$idle" -ge 80 ] && return 0
-    [ $(( $(date +%s) - t0 )) -ge 60 ] && { echo "(not quiet: ${idle}% idle)" >&2; return 0; }
+    [ $(( $(date +%s) - t0 )) -ge "$quiet_wait" ] && { echo "(not quiet: ${idle}% idle)" >&2; return 0; }
   done
 }
 
@@ -75,19 +81,27 @@ run_make() { # tag shape k
 }
 
 for ((rep = 1; rep <= reps; rep++)); do
+  first=1
   for k in $ks; do
     t="rep$rep"
     wait_quiet; "$probe" -m vfork -n "$n" -k "$k" -t "$t" | tee -a "$results"
     wait_quiet; "$probe" -m vfork -n "$n" -k "$k" -c 0 -t "$t" | tee -a "$results"
-    wait_quiet; "$probe" -m async -n "$n" -k "$k" -t "$t" | tee -a "$results"
-    wait_quiet; "$probe" -m async -n "$n" -k "$k" -c 0 -R -t "$t" | tee -a "$results"
+    if [ "$lean" = 0 ]; then
+      wait_quiet; "$probe" -m async -n "$n" -k "$k" -t "$t" | tee -a "$results"
+      wait_quiet; "$probe" -m async -n "$n" -k "$k" -c 0 -R -t "$t" | tee -a "$results"
+      wait_quiet; "$probe" -m thread -n "$n" -k "$k" -t "$t" | tee -a "$results"
+    fi
     wait_quiet; "$eng" -s flat -n "$n" -k "$k" -t "$t" | tee -a "$results"
-    wait_quiet; "$eng" -s flat -n "$n" -k "$k" -p 0 -t "$t" | tee -a "$results"
+    [ "$lean" = 0 ] && { wait_quiet; "$eng" -s flat -n "$n" -k "$k" -p 0 -t "$t" | tee -a "$results"; }
     wait_quiet; "$eng" -s rounds -n "$n" -k "$k" -t "$t" | tee -a "$results"
-    wait_quiet; "$eng" -s rounds -n "$n" -k "$k" -p 0 -t "$t" | tee -a "$results"
+    [ "$lean" = 0 ] && { wait_quiet; "$eng" -s rounds -n "$n" -k "$k" -p 0 -t "$t" | tee -a "$results"; }
     wait_quiet; run_make "$t" flat "$k" | tee -a "$results"
     wait_quiet; run_make "$t" rounds "$k" | tee -a "$results"
-    wait_quiet; "$eng" -s chain -n "$n" -k "$k" -t "$t" | tee -a "$results"
+    # a chain has one job in flight whatever K is: LEAN runs it once per repetition
+    if [ "$lean" = 0 ] || [ "$first" = 1 ]; then
+      wait_quiet; "$eng" -s chain -n "$chain_n" -k "$k" -t "$t" | tee -a "$results"
+    fi
+    first=0
   done
 done
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""summarize.py RESULTS - medians, bests and ratios of run_bench.sh's lines.
+"""summarize.py RESULTS [--quiet MAX] - medians, bests and ratios of
+run_bench.sh's lines; with --quiet, repetitions whose worst line saw other
+processes use more than MAX of a CPU (0.25 = a quarter) are left out.
 
 Per repetition and K: the limit is the best spawn_probe placement; each
 engine and make line is divided by the limit (and the engine by make) of
@@ -36,11 +38,28 @@ def fmt(vals, f="%.2f"):
     return (f + " (best " + f + ", n=%d)") % (statistics.median(vals), max(vals), len(vals))
 
 
+def contention(rs):
+    """Largest share of one CPU that other processes used during a line."""
+    worst = 0.0
+    for r in rs:
+        if "foreign_cpu_s" in r and float(r["wall_s"]) > 0:
+            worst = max(worst, float(r["foreign_cpu_s"]) / float(r["wall_s"]))
+    return worst
+
+
 def main():
     rows = parse(sys.argv[1])
+    quiet_only = "--quiet" in sys.argv
+    limit = float(sys.argv[sys.argv.index("--quiet") + 1]) if quiet_only else None
     by = defaultdict(list)  # (rep, k) -> rows
     for r in rows:
         by[(r["tag"], r["k"])].append(r)
+    for key in sorted(by):
+        c = contention(by[key])
+        print("repetition %s K=%s: contention %.2f (others' CPU / wall, worst line)%s" % (
+            key[0], key[1], c, "  EXCLUDED" if quiet_only and c > limit else ""))
+    if quiet_only:
+        by = {key: rs for key, rs in by.items() if contention(rs) <= limit}
     ks = sorted({k for _, k in by}, key=int)
     for k in ks:
         print("\n== K=%s" % k)
@@ -53,8 +72,11 @@ def main():
             if kk != k:
                 continue
             probes = [r for r in rs if r.get("probe")]
-            limit = max(float(r["rate"]) for r in probes) if probes else None
+            top = max(float(r["rate"]) for r in probes) if probes else None
             limit_row = max(probes, key=lambda r: float(r["rate"])) if probes else None
+            # jobs free to run on every CPU: not the probe whose children stay pinned
+            free = [r for r in probes if r["pin"] == "-1" or r.get("reset") == "1"]
+            free_top = max(float(r["rate"]) for r in free) if free else None
             named = {}
             for r in rs:
                 nm = name(r)
@@ -67,11 +89,13 @@ def main():
                 if "exit_to_spawn_p99_us" in r:
                     for f in ("exit_to_spawn_p50_us", "exit_to_spawn_p99_us", "end_to_spawn_p99_us"):
                         lat[f].append(float(r[f]))
-            if limit:
+            if top:
                 ratios["limit placement: " + name(limit_row)].append(1.0)
                 for nm, r in named.items():
                     if nm.startswith("engine") or nm.startswith("make"):
-                        ratios[nm + " / limit"].append(float(r["rate"]) / limit)
+                        ratios[nm + " / limit"].append(float(r["rate"]) / top)
+                        ratios[nm + " / limit, jobs on all CPUs"].append(
+                            float(r["rate"]) / free_top)
                 for shape in ("flat", "rounds"):
                     mk = named.get("make " + shape)
                     for suffix in ("", " pin0"):

@@ -134,6 +134,24 @@ YAML
 check "resources: exit 0 (got $rc)" [ "$rc" = 0 ]
 check "never two at once: $(cut -c1 res.log | tr -d '\n')" [ "$(cut -c1 res.log | tr -d '\n')" = "sesesese" ]
 
+# --- logs exact for many concurrent jobs writing binary data to both streams
+mkdir -p blobs
+cat > logs.yaml <<YAML
+name: logs
+jobs:
+  - name: "w{i}"
+    command: 'head -c \$((1000 * {i} + 7)) /dev/urandom > blobs/{i}.out; head -c 999 /dev/urandom > blobs/{i}.err; cat blobs/{i}.out; cat blobs/{i}.err >&2; : $TOKEN'
+    parameters: {i: "1:40"}
+YAML
+"$VOLLEY" run logs.yaml --run-dir r_logs -j 8 --workers 2 2> logs.err; rc=$?
+check "logs run: exit 0 (got $rc)" [ "$rc" = 0 ]
+bad=0
+for i in $(seq 40); do
+    "$VOLLEY" logs r_logs "w$i" > got.out && cmp -s got.out "blobs/$i.out" || bad=$((bad + 1))
+    "$VOLLEY" logs r_logs "w$i" --stderr > got.err && cmp -s got.err "blobs/$i.err" || bad=$((bad + 1))
+done
+check "40 jobs x 2 streams, byte for byte ($bad differ)" [ "$bad" = 0 ]
+
 # --- usage errors: exit 2
 "$VOLLEY" run 2>/dev/null; check "no workflow: exit 2" [ $? = 2 ]
 "$VOLLEY" run ok.yaml -j 0 2>/dev/null; check "-j 0: exit 2" [ $? = 2 ]

@@ -492,6 +492,43 @@ static void test_concurrent_logs(void)
     tl_rmdir(dir);
 }
 
+/* Two provided buffers for eight chatty jobs: reads run out of buffers
+ * (-ENOBUFS ends a multishot read), are re-armed, and nothing is lost. */
+static void tweak_bufs(struct exec_config *c)
+{
+    tweak_mode(c);
+    c->log_bufs = 2;
+}
+
+static void test_enobufs(void)
+{
+    const char *dir = tl_mkdir();
+    struct exec_engine *e = tl_open(dir, 8, tweak_bufs);
+    static struct tl_src ts;
+    tl_src_init(&ts, TL_FLAT, 0);
+    for (int j = 0; j < 16; j++)
+        tl_add(&ts, "chatty", "seq 1 20000; seq 1 5000 >&2");
+    CHECK_EQ(tl_run(e, &ts), 0);
+    struct exec_stats st;
+    exec_engine_stats(e, &st);
+    CHECK(st.rearms > 0);
+    /* seq 1 20000 is 108894 bytes, seq 1 5000 23893 */
+    int bad = 0;
+    for (uint32_t j = 0; j < 16; j++) {
+        struct tl_log o = tl_read_log(dir, j, 1, LOG_STDOUT, NULL);
+        struct tl_log r = tl_read_log(dir, j, 1, LOG_STDERR, NULL);
+        if (o.len != 108894 || r.len != 23893 || strncmp(o.p, "1\n2\n3\n", 6) ||
+            strcmp(o.p + o.len - 6, "20000\n") || strcmp(r.p + r.len - 5, "5000\n"))
+            bad++;
+        free(o.p);
+        free(r.p);
+    }
+    CHECK_EQ(bad, 0);
+    exec_engine_close(e);
+    tl_check_clean("enobufs");
+    tl_rmdir(dir);
+}
+
 /* A background grandchild keeps stdout open: the job ends after the
  * bounded wait, its stdout cut and a note saying so. */
 static void test_grandchild(void)
@@ -924,6 +961,7 @@ static void run_all(const char *label)
     test_not_found();
     test_binary_logs();
     test_concurrent_logs();
+    test_enobufs();
     test_grandchild();
     test_stop(false);
     test_stop(true);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# watch_state.sh - volley status, jobs, events and DIR/joblog.tsv on a live
+# run (one job waits for a file) and on the same run once finished; JSON
+# checked with python3; bad input (not a run, unknown state, bad regex).
+. "$(dirname "$0")/watch_lib.sh"
+cd "$tmp"
+cat > wf.yaml << 'YAML'
+name: state
+jobs:
+  - {name: ok1, command: "echo ok"}
+  - {name: ok2, command: "echo ok"}
+  - {name: bad, command: "exit 3"}
+  - name: gate
+    command: "while [ ! -e go ]; do sleep 0.05; done"
+  - {name: after, command: "echo after", depends_on: [gate]}
+YAML
+py() { python3 -c "$@"; }
+start_run r wf.yaml --checkpoint-interval 0.1
+settled() {
+  "$bin" status r --json > st.json 2> /dev/null &&
+    py 'import json; d=json.load(open("st.json")); s=d["states"]; exit(0 if (s["running"],s["completed"],s["failed"])==(1,2,1) else 1)'
+}
+wait_for 20 settled
+check live_status "5 True running ['bad'] 1 1 7 0 arena" "$(py 'import json; d=json.load(open("st.json"))
+print(d["total"], d["live"], d["phase"], d["failed_jobs"], d["running"], d["states"]["blocked"], len(d["states"]), d["states"]["canceled"], d["source"])')"
+check live_status_keys ok "$(py 'import json; d=json.load(open("st.json"))
+need={"total","states","running","rate_per_s","elapsed_s","eta_s","live","failed_jobs"}
+print("ok" if need <= set(d) and d["elapsed_s"] > 0 and d["rate_per_s"] > 0 and d["eta_s"] > 0 else d)')"
+"$bin" status r > st.txt
+check live_status_human 1 "$(grep -c '^  failed: bad$' st.txt)"
+"$bin" jobs r --json > jobs.json
+check live_jobs "ok1 completed 1 0|ok2 completed 1 0|bad failed 1 3|gate running 1 None|after blocked 0 None" \
+  "$(py 'import json; print("|".join("%s %s %s %s" % (j["name"], j["state"], j["attempt"], j["exit_code"]) for j in json.load(open("jobs.json"))))')"
+check live_jobs_keys ok "$(py 'import json; print("ok" if all(list(j)==["name","state","attempt","exit_code","start","duration_s"] for j in json.load(open("jobs.json"))) else "bad")')"
+check live_state_filter "after" "$("$bin" jobs r --state blocked | cut -f1)"
+check live_name_filter "ok1 ok2" "$("$bin" jobs r --name '^ok\d$' | cut -f1 | tr '\n' ' ' | sed 's/ $//')"
+check live_both_filters "" "$("$bin" jobs r --name '^ok' --state failed)"
+wait_for 5 grep -q '"job":"bad"' r/events.jsonl
+check live_events_bad 1 "$("$bin" events r | grep -c '"job":"bad","from":"[a-z]*","to":"failed","attempt":1,"exit_code":3}')"
+"$bin" events r --follow > follow.jsonl &
+fpid=$!
+touch go
+wait "$last_pid"
+check run_exit 1 "$?"
+wait "$fpid"
+check follow_exit 0 "$?"
+check follow_after 1 "$(grep -c '"job":"after",.*"to":"completed"' follow.jsonl)"
+check follow_parses 5 "$(py 'import json,sys
+ends=[json.loads(l) for l in open("follow.jsonl")]
+print(len({e["job"] for e in ends if e["to"] in ("completed","failed")}))')"
+
+# finished
+"$bin" status r --json > st.json
+check done_status "False finished 4 1 0 0 0 ['bad']" "$(py 'import json; d=json.load(open("st.json")); s=d["states"]
+print(d["live"], d["phase"], s["completed"], s["failed"], s["running"], d["eta_s"], d["rate_per_s"], d["failed_jobs"])')"
+"$bin" jobs r --json > jobs.json
+check done_jobs "ok1 completed 0|ok2 completed 0|bad failed 3|gate completed 0|after completed 0" \
+  "$(py 'import json; print("|".join("%s %s %s" % (j["name"], j["state"], j["exit_code"]) for j in json.load(open("jobs.json"))))')"
+check done_jobs_times ok "$(py 'import json; print("ok" if all(j["start"].endswith("Z") and j["duration_s"] >= 0 for j in json.load(open("jobs.json"))) else "bad")')"
+check done_jobs_text "bad	failed	1	3" "$("$bin" jobs r --state failed | cut -f1-4)"
+check joblog_header "Seq	Host	Starttime	JobRuntime	Send	Receive	Exitval	Signal	Command" "$(head -1 r/joblog.tsv)"
+check joblog_rows "1:0:echo ok 2:0:echo ok 3:3:exit 3 4:0:while [ ! -e go ]; do sleep 0.05; done 5:0:echo after" \
+  "$(py 'import csv; r=list(csv.DictReader(open("r/joblog.tsv"), delimiter="\t"))
+print(" ".join("%s:%s:%s" % (x["Seq"], x["Exitval"], x["Command"]) for x in sorted(r, key=lambda x: int(x["Seq"]))))')"
+check joblog_times ok "$(py 'import csv; r=list(csv.DictReader(open("r/joblog.tsv"), delimiter="\t"))
+print("ok" if all(float(x["Starttime"]) > 1.7e9 and float(x["JobRuntime"]) >= 0 and x["Host"] == ":" for x in r) else r)')"
+
+# bad input
+mkdir notrun
+for c in status jobs events; do
+  "$bin" $c notrun > out 2> err
+  check "${c}_notrun_exit" 3 "$?"
+  check "${c}_notrun_msg" 1 "$(grep -c 'is not a volley run directory' err)"
+done
+"$bin" jobs r --state done > out 2> err
+check bad_state_exit 2 "$?"
+check bad_state_msg "volley jobs: --state: unknown state 'done' (blocked, ready, running, completed, failed, terminated, canceled)" "$(head -1 err)"
+"$bin" jobs r --name '(' > out 2> err
+check bad_regex_exit 2 "$?"
+check bad_regex_msg "volley jobs: --name: bad regex at offset 1: missing closing parenthesis" "$(head -1 err)"
+"$bin" status > out 2> err
+check status_usage 2 "$?"
+finish

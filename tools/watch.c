@@ -1,0 +1,169 @@
+/*
+ * watch.c - opening a run from outside, and finding its jobs (watch.h).
+ *
+ * Finding a job by name is a linear scan (the arena's names, or volley.db's
+ * streamed chunks): ~10 ms per 1M jobs from the arena, and it runs once per
+ * command. The did-you-mean is computed during the same scan, with an edit
+ * distance that gives up past the best one found so far, so the miss path
+ * costs about what the hit path does.
+ */
+#include "watch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+int watch_open(struct watch *w, const char *dir, unsigned flags, struct vl_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->a.fd = -1;
+    struct stat st;
+    if (!realpath(dir, w->dir) || stat(w->dir, &st) != 0)
+        return vl_err_set(err, VL_ENOTRUN, "%s is not a run directory (%s)", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return vl_err_set(err, VL_ENOTRUN, "%s is not a run directory (not a directory)", dir);
+    int rc = snap_info_read(w->dir, &w->info, err);
+    if (rc < 0) {
+        memset(&w->info, 0, sizeof w->info);
+        return rc;
+    }
+    if ((size_t)snprintf(w->log_dir, sizeof w->log_dir, "%.*s/logs", PATH_MAX - 6, w->dir) >=
+        sizeof w->log_dir)
+        return vl_err_set(err, VL_ENOTRUN, "%s: path too long", dir);
+    runner_arena_path(w->info.run_id, w->arena_path, sizeof w->arena_path);
+    struct vl_err aerr = {0};
+    if (access(w->arena_path, F_OK) == 0 &&
+        arena_attach(&w->a, w->arena_path,
+                     ARENA_RDONLY | (flags & WATCH_COUNTS_ONLY ? ARENA_HDR_ONLY : 0), &aerr) == 0) {
+        w->counts_only = flags & WATCH_COUNTS_ONLY;
+        if (w->a.njobs == w->info.njobs) {
+            w->have_arena = true;
+            w->live = arena_runner_alive(&w->a);
+        } else {
+            arena_close(&w->a);
+        }
+    }
+    return 0;
+}
+
+void watch_close(struct watch *w)
+{
+    if (w->have_arena)
+        arena_close(&w->a);
+    w->have_arena = false;
+    snap_info_fini(&w->info);
+}
+
+bool watch_live(const struct watch *w)
+{
+    return w->have_arena && arena_runner_alive(&w->a);
+}
+
+void watch_arena_rec(const struct watch *w, uint32_t jid, struct snap_job *rec)
+{
+    struct arena_job_rec r;
+    arena_job_read(&w->a, jid, &r);
+    runner_rec_to_snap(jid, &r, rec);
+}
+
+void watch_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Levenshtein distance of a and b, or limit + 1 once it must exceed limit
+ * (names longer than 255 bytes are never suggested). */
+static unsigned edit_distance(const char *a, const char *b, unsigned limit)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 255 || lb > 255)
+        return limit + 1;
+    if ((la > lb ? la - lb : lb - la) > limit)
+        return limit + 1;
+    unsigned row[256];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        unsigned diag = row[0], best = row[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned up = row[j];
+            unsigned v = diag + (a[i - 1] != b[j - 1]);
+            if (row[j - 1] + 1 < v)
+                v = row[j - 1] + 1;
+            if (up + 1 < v)
+                v = up + 1;
+            row[j] = v;
+            diag = up;
+            if (v < best)
+                best = v;
+        }
+        if (best > limit)
+            return limit + 1;
+    }
+    return row[lb];
+}
+
+struct guess {
+    char name[256];
+    unsigned dist;
+};
+
+static void consider(struct guess *g, const char *want, const char *name)
+{
+    /* at most a third of the name may differ, and at least one edit */
+    unsigned limit = g->dist - 1;
+    unsigned cap = (unsigned)(strlen(want) / 3) + 1;
+    if (limit > cap)
+        limit = cap;
+    unsigned d = edit_distance(want, name, limit);
+    if (d <= limit && d < g->dist) {
+        g->dist = d;
+        snprintf(g->name, sizeof g->name, "%s", name);
+    }
+}
+
+int watch_find_job(struct watch *w, const char *name, uint32_t *jid, struct snap_job *rec,
+                   struct vl_err *err)
+{
+    struct guess g = {.dist = UINT32_MAX};
+    if (w->have_arena) {
+        for (uint32_t j = 0; j < w->a.njobs; j++) {
+            const char *n = arena_job_name(&w->a, j);
+            if (!strcmp(n, name)) {
+                *jid = j;
+                watch_arena_rec(w, j, rec);
+                return 0;
+            }
+            consider(&g, name, n);
+        }
+    } else {
+        struct snap_iter *it = NULL;
+        int rc = snap_iter_open(&it, w->dir, err);
+        if (rc < 0)
+            return rc;
+        const char *n;
+        while ((rc = snap_iter_next(it, rec, &n, err)) == 1) {
+            if (!strcmp(n, name)) {
+                *jid = rec->jid;
+                snap_iter_close(it);
+                return 0;
+            }
+            consider(&g, name, n);
+        }
+        snap_iter_close(it);
+        if (rc < 0)
+            return rc;
+    }
+    if (g.dist != UINT32_MAX)
+        return vl_err_set(err, VL_EUSAGE, "no job '%s' in run %s (did you mean '%s'?)", name,
+                          w->dir, g.name);
+    return vl_err_set(err, VL_EUSAGE, "no job '%s' in run %s (volley jobs %s lists them)", name,
+                      w->dir, w->dir);
+}

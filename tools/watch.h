@@ -1,0 +1,62 @@
+/*
+ * watch.h - what the commands that look at a run from outside share
+ * (`volley status`, `jobs`, `logs`, `cancel`, `events`; docs/watching.md):
+ * opening a run directory, the best source of job records it has, and
+ * finding a job by name.
+ *
+ * Sources, best first: the run's arena in /dev/shm (exact and current;
+ * present while the run is live, and after a crash of its runner until
+ * `volley resume`), attached read-only and never written; else volley.db,
+ * as of its last checkpoint (every --checkpoint-interval, 1 s by default).
+ * Both give the same records (runner_rec_to_snap), so every command prints
+ * the same thing either way.
+ */
+#ifndef VOLLEY_TOOLS_WATCH_H
+#define VOLLEY_TOOLS_WATCH_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core/base.h"
+#include "../persist/snap.h"
+#include "../shm/arena.h"
+
+struct watch {
+    char dir[PATH_MAX];     /* the run directory, absolute */
+    char log_dir[PATH_MAX]; /* DIR/logs */
+    char arena_path[256];
+    struct snap_info info; /* metadata and the last checkpoint's counts */
+    bool have_arena;       /* a is attached (read-only) */
+    bool live;             /* ... and its runner is alive */
+    bool counts_only;      /* attached with ARENA_HDR_ONLY: no job table */
+    struct arena a;
+};
+
+/*
+ * Opens run directory dir: VL_ENOTRUN if it is not one (missing, not a
+ * directory, no volley.db), VL_ECORRUPT / VL_EVERSION for a damaged or
+ * foreign volley.db; err says which. An arena that cannot be attached is
+ * not an error: the db is used.
+ */
+enum { WATCH_COUNTS_ONLY = 1u << 0 }; /* only counts: O(1) attach (ARENA_HDR_ONLY) */
+int watch_open(struct watch *w, const char *dir, unsigned flags, struct vl_err *err);
+void watch_close(struct watch *w); /* accepts a zeroed one */
+
+/*
+ * Finds job name: 0 with *jid and *rec (the job's current record) set, or
+ * VL_EUSAGE with err "no job 'x' in run DIR (did you mean 'y'?)". O(njobs).
+ */
+int watch_find_job(struct watch *w, const char *name, uint32_t *jid, struct snap_job *rec,
+                   struct vl_err *err);
+
+/* The current record of jid from the arena (have_arena only). */
+void watch_arena_rec(const struct watch *w, uint32_t jid, struct snap_job *rec);
+
+/* Checks liveness again (the runner may have ended since watch_open). */
+bool watch_live(const struct watch *w);
+
+/* Sleeps ms milliseconds (the --follow loops). */
+void watch_sleep_ms(unsigned ms);
+
+#endif /* VOLLEY_TOOLS_WATCH_H */

@@ -1,0 +1,73 @@
+/*
+ * watchlog.h - what the supervisor writes for people and scripts watching
+ * a run (docs/watching.md), from the records its checkpoint collection
+ * already reads (tools/runner.c collect()):
+ *
+ *   DIR/joblog.tsv    GNU parallel's --joblog columns (Seq Host Starttime
+ *                     JobRuntime Send Receive Exitval Signal Command), one
+ *                     line per job that ran, when it finishes.
+ *   DIR/events.jsonl  one JSON object per job state change seen by a
+ *                     collection: {"t","job","from","to","attempt",
+ *                     "exit_code"}; `volley events` prints and follows it.
+ *   DIR/rate.bin      the last 32 (wall clock, jobs finished) samples, one
+ *                     per collection, so `volley status` can tell the rate
+ *                     over the last 10 s without keeping history itself.
+ *
+ * Granularity: a collection runs every --checkpoint-interval (1 s), and
+ * sees each changed job once, in its state at that moment: a job that went
+ * ready -> running -> completed between two collections gives one event,
+ * ready -> completed. The job's previous state is kept here (one byte per
+ * job, 10 MB for 10M jobs), since the arena keeps only the current one.
+ *
+ * Writes go through stdio buffers flushed at the end of each collection;
+ * a write error (disk full) stops that file with one line on stderr and
+ * never stops the run.
+ */
+#ifndef VOLLEY_TOOLS_WATCHLOG_H
+#define VOLLEY_TOOLS_WATCHLOG_H
+
+#include <stdint.h>
+
+#include "../shm/arena.h"
+
+#define WATCHLOG_JOBLOG "joblog.tsv"
+#define WATCHLOG_EVENTS "events.jsonl"
+#define WATCHLOG_RATE "rate.bin"
+
+/* DIR/rate.bin: a ring of samples, checksummed (a reader may race the
+ * writer's pwrite; a mismatch means "try again"). */
+#define WATCHLOG_RATE_N 32
+#define WATCHLOG_RATE_MAGIC 0x65746172u /* "rate" */
+struct watchlog_rate {
+    uint32_t magic;
+    uint32_t next; /* the slot the next sample goes to */
+    uint64_t count;
+    struct {
+        uint64_t wall_ns;
+        uint64_t done; /* jobs finished (any outcome) */
+    } s[WATCHLOG_RATE_N];
+    uint64_t sum; /* watchlog_rate_sum of everything above */
+};
+uint64_t watchlog_rate_sum(const struct watchlog_rate *r);
+
+/*
+ * Reads DIR/rate.bin and returns the jobs/s between the newest sample at
+ * least window_ns older than now_ns (else the oldest) and (now_ns,
+ * done_now). -1 if there is no usable sample.
+ */
+double watchlog_rate_read(const char *dir, uint64_t now_ns, uint64_t done_now, uint64_t window_ns);
+
+struct watchlog;
+
+/* Opens (appends to) the files in run_dir, taking every job's current
+ * state from a as the starting point. NULL (with a line on stderr) if they
+ * cannot be created: the run goes on without them. */
+struct watchlog *watchlog_open(const char *run_dir, const struct arena *a);
+/* One changed job record, as collect() read it. Accepts NULL wl. */
+void watchlog_note(struct watchlog *wl, uint32_t jid, const struct arena_job_rec *r);
+/* The end of a collection: flushes, adds a rate sample. Accepts NULL. */
+void watchlog_flush(struct watchlog *wl);
+/* Flushes and closes. Accepts NULL. */
+void watchlog_close(struct watchlog *wl);
+
+#endif /* VOLLEY_TOOLS_WATCHLOG_H */
