@@ -184,7 +184,7 @@ static bool probe_path(char *out, size_t len)
     return access(out, X_OK) == 0;
 }
 
-static bool in_path(const char *prog)
+bool bproc_in_path(const char *prog)
 {
     const char *path = getenv("PATH");
     if (!path || !*path)
@@ -211,9 +211,9 @@ const char *bproc_unavailable(enum bproc_runner r)
                    ? NULL
                    : "the spawn probe (bench/spawn/spawn_probe next to volley) is not built";
     case BPROC_MAKE:
-        return in_path("make") ? NULL : "make is not installed";
+        return bproc_in_path("make") ? NULL : "make is not installed";
     case BPROC_NINJA:
-        return in_path("ninja") ? NULL : "ninja is not installed";
+        return bproc_in_path("ninja") ? NULL : "ninja is not installed";
     }
     return "unknown runner";
 }
@@ -407,6 +407,17 @@ static int run_volley(const char *dir, uint32_t njobs, uint32_t k, struct bproc_
         res->verified = db.verified;
         snprintf(res->why, sizeof res->why, "%s", db.why);
     }
+    /* the runner's own CPU (not the jobs'), written by the run */
+    char stats[PATH_MAX], buf[1024];
+    snprintf(stats, sizeof stats, "%.4000s/run-stats.json", rundir);
+    FILE *f = fopen(stats, "re");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    const char *key = strstr(buf, "\"runner_cpu_us_per_job\":");
+    if (key)
+        res->runner_cpu_us = strtod(key + strlen("\"runner_cpu_us_per_job\":"), NULL);
+    if (f)
+        fclose(f);
     bproc_rmtree(rundir);
     return 0;
 }

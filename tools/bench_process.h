@@ -31,8 +31,9 @@
 enum bproc_runner { BPROC_VOLLEY, BPROC_LIMIT, BPROC_MAKE, BPROC_NINJA };
 
 struct bproc_result {
-    double wall_s; /* start of the runner to its exit */
-    double span_s; /* volley: first job start to last job end (volley.db); else 0 */
+    double wall_s;        /* start of the runner to its exit */
+    double span_s;        /* volley: first job start to last job end (volley.db); else 0 */
+    double runner_cpu_us; /* volley: supervisor + workers CPU per job (run-stats.json) */
     bool verified;
     char why[256];  /* why not verified */
     char note[128]; /* limit: the placement that was best */
@@ -51,6 +52,9 @@ const char *bproc_unavailable(enum bproc_runner r);
  * runner could not be started. */
 int bproc_run(enum bproc_runner r, const char *dir, uint32_t njobs, uint32_t k,
               struct bproc_result *res, struct vl_err *err);
+
+/* prog is an executable file in $PATH. */
+bool bproc_in_path(const char *prog);
 
 /* rm -rf path; 0 or -errno. */
 int bproc_rmtree(const char *path);

@@ -67,10 +67,11 @@ struct bench_row {
     double gen_s, build_s, cpu_s;
     uint64_t arena_bytes, hot_bytes;
     /* process mode */
-    double span_s; /* volley: first job start to last job end */
+    double span_s;        /* volley: first job start to last job end */
+    double runner_cpu_us; /* volley: its own CPU per job (median) */
     char note[128];
     /* the repetitions */
-    double walls[MAX_REPS], spans[MAX_REPS];
+    double walls[MAX_REPS], spans[MAX_REPS], cpus[MAX_REPS];
     uint32_t nreps;
 };
 
@@ -141,6 +142,7 @@ static int process_run(const struct bench_case *c, const char *dir, struct bench
     row->completions_per_s = r.wall_s > 0 ? c->jobs / r.wall_s : 0;
     row->verified = r.verified;
     row->span_s = r.span_s;
+    row->runner_cpu_us = r.runner_cpu_us;
     snprintf(row->why, sizeof row->why, "%s", r.why);
     snprintf(row->note, sizeof row->note, "%s", r.note);
     return 0;
@@ -279,7 +281,8 @@ static void print_process(const struct bench_row *rows, size_t n, uint32_t reps)
         else if (r->note[0])
             printf(" (best placement: %s)", r->note);
         else if (r->span_s > 0)
-            printf(" (jobs ran for %.3f s)", r->span_s);
+            printf(" (jobs ran for %.3f s; runner CPU %.1f us/job, target <= 25)", r->span_s,
+                   r->runner_cpu_us);
         putchar('\n');
     }
     printf("ratios of completions/s (targets: volley >= 0.95x the limit, >= 1.2x make)\n");
@@ -334,6 +337,8 @@ static int print_json(const struct bench_row *rows, size_t n, const struct skip 
             json_arr_end(&j);
             if (r->span_s > 0)
                 json_kv_double(&j, "jobs_span_s", r->span_s);
+            if (r->runner_cpu_us > 0)
+                json_kv_double(&j, "runner_cpu_us_per_job", r->runner_cpu_us);
             if (r->note[0])
                 json_kv_str(&j, "note", r->note);
             if (!r->verified)
@@ -498,14 +503,6 @@ static bool dir_exists_for(const char *opt, const char *path)
     return ok;
 }
 
-static bool in_path(const char *prog)
-{
-    char *cmd = vl_xasprintf("command -v %s >/dev/null 2>&1", prog);
-    bool ok = system(cmd) == 0;
-    free(cmd);
-    return ok;
-}
-
 /* runner is in the comma-separated list only (NULL: every runner) */
 static bool runner_wanted(const char *only, const char *runner)
 {
@@ -522,6 +519,14 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, uint32_t n)
+{
+    double s[MAX_REPS];
+    memcpy(s, v, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_double);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 int cmd_bench(int argc, char **argv)
@@ -650,7 +655,7 @@ int cmd_bench(int argc, char **argv)
         return VL_EXIT_USAGE;
     if (plot && !dir_exists_for("--plot", plot))
         return VL_EXIT_USAGE;
-    if (plot && !in_path("gnuplot")) {
+    if (plot && !bproc_in_path("gnuplot")) {
         fprintf(stderr, "volley bench: --plot needs gnuplot, which is not installed "
                         "(Debian: apt-get install gnuplot-nox)\n");
         return VL_EXIT_ENV;
@@ -788,32 +793,30 @@ int cmd_bench(int argc, char **argv)
                         ": verification FAILED: %s\n",
                         k->runner, k->mode, bench_shape_name(k->shape), k->jobs, k->workers,
                         one.why);
+            /* fold the repetition into the row: every wall kept, the first
+             * failure's reason kept */
             struct bench_row *row = &rows[i];
-            double walls[MAX_REPS];
-            memcpy(walls, row->walls, sizeof walls);
-            uint32_t nr = row->nreps;
-            bool verified = nr == 0 || row->verified;
-            char why[256];
-            memcpy(why, row->why, sizeof why);
+            struct bench_row prev = *row;
+            bool was_ok = prev.nreps == 0 || prev.verified;
             *row = one;
-            memcpy(row->walls, walls, sizeof walls);
-            row->walls[nr] = one.wall_s;
-            row->nreps = nr + 1;
-            row->verified = verified && one.verified;
-            if (!one.verified || verified)
-                ;
-            else
-                memcpy(row->why, why, sizeof why);
+            memcpy(row->walls, prev.walls, sizeof row->walls);
+            memcpy(row->spans, prev.spans, sizeof row->spans);
+            memcpy(row->cpus, prev.cpus, sizeof row->cpus);
+            row->cpus[prev.nreps] = one.runner_cpu_us;
+            row->walls[prev.nreps] = one.wall_s;
+            row->spans[prev.nreps] = one.span_s;
+            row->nreps = prev.nreps + 1;
+            row->verified = was_ok && one.verified;
+            if (!was_ok)
+                memcpy(row->why, prev.why, sizeof row->why);
         }
     /* the median wall of the repetitions */
     for (size_t i = 0; i < ncases && exit_code == VL_EXIT_OK; i++) {
         struct bench_row *r = &rows[i];
         if (r->nreps > 1) {
-            double s[MAX_REPS];
-            memcpy(s, r->walls, r->nreps * sizeof *s);
-            qsort(s, r->nreps, sizeof *s, cmp_double);
-            r->wall_s =
-                r->nreps % 2 ? s[r->nreps / 2] : (s[r->nreps / 2 - 1] + s[r->nreps / 2]) / 2;
+            r->wall_s = median(r->walls, r->nreps);
+            r->span_s = median(r->spans, r->nreps);
+            r->runner_cpu_us = median(r->cpus, r->nreps);
             r->completions_per_s = r->wall_s > 0 ? r->c.jobs / r->wall_s : 0;
         }
         if (!r->verified)
