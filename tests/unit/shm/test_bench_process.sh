@@ -33,6 +33,7 @@ for r in rows:
     assert r["reps"] == 1 and len(r["walls_s"]) == 1, r
     if r["runner"] == "volley":
         assert 0 < r["jobs_span_s"] <= r["wall_s"], r
+        assert r["runner_cpu_us_per_job"] > 0, r
 c = list(csv.DictReader(open(sys.argv[2])))
 assert len(c) == len(rows), (len(c), len(rows))
 assert c[0]["runner"] == rows[0]["runner"] and c[0]["verified"] == "true", c[0]
