@@ -728,7 +728,7 @@ int cmd_bench(int argc, char **argv)
                     }
     }
     for (size_t i = 0; i < ncases; i++) {
-        const struct bench_case *k = &cases[i];
+        const struct bench_case k0 = cases[i], *k = &k0;
         if (k->jobs < bench_shape_min_jobs(k->shape)) {
             free(cases);
             return cli_usage_error(
