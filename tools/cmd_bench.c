@@ -435,7 +435,7 @@ static int write_plot(const char *path, const struct bench_row *rows, size_t n)
           f);
     for (int axis = 0; axis < 2; axis++) {
         fprintf(f, "set xlabel '%s'\n%s\nplot ", axis == 0 ? "jobs" : "workers (K in flight)",
-                axis == 0 ? "set logscale x" : "unset logscale x");
+                axis == 0 ? "set logscale x\nset xtics autofreq" : "unset logscale x\nset xtics 1");
         for (size_t s = 0; s < ns; s++) {
             const struct bench_case *a = &rows[first[s]].c;
             fprintf(f, "%s$d%d_%zu with linespoints title '%s %s %s'", s ? ", " : "", axis, s,
