@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_bench_cli.sh - `volley bench`: every bad argument is one clear line
-# and exit 2 (before anything is allocated); --mode process says it is not
-# built; --json is exactly the issue's document with verified computed.
+# and exit 2 (before anything is allocated); --json is exactly the issue's
+# document with verified computed. Process mode: test_bench_process.sh.
 set -uo pipefail
 volley=${VOLLEY_BIN:?}
 fail=0
@@ -35,7 +35,14 @@ expect 2 "volley bench: the barrier shape needs at least 7 jobs, not 5" --shape 
 expect 2 "volley bench: unknown option '--bogus'" --bogus
 expect 2 "volley bench: --jobs needs a value" --jobs
 expect 2 "volley bench: unexpected argument 'extra'" extra
-expect 3 "volley bench: --mode process is NOT BUILT YET: it runs real jobs through core/, which is issue #5." --mode process
+expect 2 "volley bench: unknown shape 'nope' (shapes: flat, barrier, chain, tree, random)" --shape flat,nope
+expect 2 "volley bench: unknown mode 'noexec,exec' (modes: noexec, process)" --mode noexec,exec
+expect 2 "volley bench: --jobs must be between 1 and 4294967294, not '0'" --jobs 100,0
+expect 2 "volley bench: --workers must be between 1 and 1024, not '0'" --mode process --workers 1,0
+expect 2 "volley bench: --reps must be between 1 and 99, not '0'" --reps 0
+expect 2 "volley bench: --plot /nonexistent-dir/x.png: the directory /nonexistent-dir does not exist" --plot /nonexistent-dir/x.png
+expect 2 "volley bench: --csv /nonexistent-dir/x.csv: the directory /nonexistent-dir does not exist" --csv /nonexistent-dir/x.csv
+expect 2 "volley bench: the barrier shape needs at least 7 jobs, not 6" --mode process --shape barrier --jobs 6
 
 # a count that cannot fit: refused up front, exit 2, nothing allocated
 "$volley" bench --jobs 4000000000 >"$out" 2>"$err"
@@ -67,7 +74,7 @@ assert 50 < r["bytes_per_job"] < 200, r
 EOF
 
 # --quick: every shape, one row each
-"$volley" bench --quick --jobs 3000 --workers 2 --json >"$out" 2>"$err" || { echo "FAIL: --quick"; cat "$err"; fail=1; }
+"$volley" bench --quick --mode noexec --jobs 3000 --workers 2 --json >"$out" 2>"$err" || { echo "FAIL: --quick"; cat "$err"; fail=1; }
 python3 -c '
 import json, sys
 rows = json.load(open(sys.argv[1]))["results"]

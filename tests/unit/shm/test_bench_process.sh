@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# test_bench_process.sh - `volley bench --mode process`: every runner that
+# is installed runs a small shape and is verified; --json parses with the
+# keys the suite promises; --csv and --plot write their files; --reps
+# reports the median. Leaves no directory in
+# /tmp and no segment in /dev/shm. No speed is asserted here.
+set -uo pipefail
+volley=${VOLLEY_BIN:?}
+fail=0
+T=$(mktemp -d /tmp/volley-test-bench.XXXXXX)
+export TMPDIR=$T
+trap 'rm -rf "$T"' EXIT
+shm_before=$(ls /dev/shm | grep -c '^volley-' || true)
+
+"$volley" bench --mode process --shape flat,barrier --jobs 200 --workers 1,2 --json \
+  --csv "$T/out.csv" >"$T/out.json" 2>"$T/err"
+rc=$?
+if [ $rc != 0 ]; then echo "FAIL: process bench exit $rc"; cat "$T/err"; fail=1; fi
+python3 - "$T/out.json" "$T/out.csv" <<'PY' || fail=1
+import csv, json, shutil, sys
+doc = json.load(open(sys.argv[1]))
+rows = doc["results"]
+want = ["limit", "volley"] + [r for r in ("make", "ninja") if shutil.which(r)]
+skipped = {s["runner"] for s in doc.get("skipped", [])}
+for shape in ("flat", "barrier"):
+    for k in (1, 2):
+        got = [r["runner"] for r in rows if r["shape"] == shape and r["workers"] == k]
+        assert [x for x in got if x not in skipped] == [x for x in want if x not in skipped], (shape, k, got)
+for r in rows:
+    assert r["mode"] == "process" and r["jobs"] == 200, r
+    assert r["verified"] is True, r
+    assert r["wall_s"] > 0 and abs(r["completions_per_s"] * r["wall_s"] - 200) < 1, r
+    assert r["reps"] == 1 and len(r["walls_s"]) == 1, r
+    if r["runner"] == "volley":
+        assert 0 < r["jobs_span_s"] <= r["wall_s"], r
+        assert r["runner_cpu_us_per_job"] > 0, r
+c = list(csv.DictReader(open(sys.argv[2])))
+assert len(c) == len(rows), (len(c), len(rows))
+assert c[0]["runner"] == rows[0]["runner"] and c[0]["verified"] == "true", c[0]
+PY
+
+# the table: one ratio line per volley row
+"$volley" bench --mode process --shape chain --jobs 50 --workers 1 >"$T/out" 2>"$T/err"
+if ! grep -Eq "^chain +50 -j 1 +volley/limit [0-9.]+ \(target >= 0.95: (met|SHORT of it)\)" "$T/out"; then
+  echo "FAIL: the ratio line"; cat "$T/out" "$T/err"; fail=1
+fi
+
+# --plot (gnuplot) and --reps
+if command -v gnuplot >/dev/null; then
+  "$volley" bench --mode process --jobs 30,60 --workers 1,2 --reps 3 --plot "$T/p.png" --json \
+    >"$T/out.json" 2>"$T/err" || { echo "FAIL: --plot"; cat "$T/err"; fail=1; }
+  [ -s "$T/p.png" ] && head -c 8 "$T/p.png" | od -c | grep -q 'P   N   G' \
+    || { echo "FAIL: no PNG"; fail=1; }
+  python3 -c '
+import json, statistics, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    assert r["reps"] == 3 and abs(r["wall_s"] - statistics.median(r["walls_s"])) < 1e-9, r
+' "$T/out.json" || fail=1
+fi
+
+# no place for the generated files: exit 3, one clear line
+TMPDIR=/nonexistent "$volley" bench --mode process --jobs 10 >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc != 3 ] || ! grep -q "^volley bench: cannot create a directory /nonexistent/volley-bench-" "$T/err"; then
+  echo "FAIL: unusable TMPDIR: exit $rc"; cat "$T/err"; fail=1
+fi
+
+left=$(find "$T" -maxdepth 1 -name 'volley-bench-*')
+[ -z "$left" ] || { echo "FAIL: left behind: $left"; fail=1; }
+shm_after=$(ls /dev/shm | grep -c '^volley-' || true)
+[ "$shm_after" -le "$shm_before" ] || { echo "FAIL: a segment was left in /dev/shm"; fail=1; }
+[ $fail = 0 ] && echo "test_bench_process: all passed"
+exit $fail

@@ -1,0 +1,62 @@
+/*
+ * bench_process.h - `volley bench --mode process`: one generated shape run
+ * by real processes, by volley and by the references it is judged against
+ * in the same invocation.
+ *
+ * bproc_prepare writes the shape three ways into a directory: wf.yaml (for
+ * `volley run`), wf.mk (GNU make) and build.ninja, every job /bin/true. The
+ * runners then each run it once and verify it:
+ *   volley  `/proc/self/exe run wf.yaml -j K --quiet --run-dir D`: exit 0, and
+ *           volley.db's jobs view has njobs rows, each completed in attempt 1
+ *   limit   bench/spawn's spawn_probe next to the binary, N spawns of
+ *           /bin/true with K in flight, in the placements of
+ *           bench/spawn/run_bench.sh; the best is the limit. Verified: exit 0,
+ *           failed=0, n=N
+ *   make    `make -r -s -j K -f wf.mk`: each recipe is `$(info jI)/bin/true`
+ *           (make expands it just before exec'ing /bin/true without a
+ *           shell, so the job stays the same); exit 0 and N distinct names
+ *           printed
+ *   ninja   `ninja -j K -f build.ninja`: exit 0 and N distinct outputs in
+ *           .ninja_log (ninja starts every command through /bin/sh -c)
+ */
+#ifndef VOLLEY_TOOLS_BENCH_PROCESS_H
+#define VOLLEY_TOOLS_BENCH_PROCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bench/lib/bench_shapes.h"
+#include "core/base.h"
+
+enum bproc_runner { BPROC_VOLLEY, BPROC_LIMIT, BPROC_MAKE, BPROC_NINJA };
+
+struct bproc_result {
+    double wall_s;        /* start of the runner to its exit */
+    double span_s;        /* volley: first job start to last job end (volley.db); else 0 */
+    double runner_cpu_us; /* volley: supervisor + workers CPU per job (run-stats.json) */
+    bool verified;
+    char why[256];  /* why not verified */
+    char note[128]; /* limit: the placement that was best */
+};
+
+/* Writes wf.yaml, wf.mk and build.ninja for the shape into dir (which
+ * exists). 0, or a negative code with err filled. */
+int bproc_prepare(const char *dir, enum bench_shape shape, uint32_t njobs,
+                  const struct bench_shape_opts *o, struct vl_err *err);
+
+/* NULL if the runner can run here, else why not ("make is not installed"). */
+const char *bproc_unavailable(enum bproc_runner r);
+
+/* Runs the prepared dir once with K in flight. 0 with *res filled
+ * (res->verified may be false); a negative code with err filled if the
+ * runner could not be started. */
+int bproc_run(enum bproc_runner r, const char *dir, uint32_t njobs, uint32_t k,
+              struct bproc_result *res, struct vl_err *err);
+
+/* prog is an executable file in $PATH. */
+bool bproc_in_path(const char *prog);
+
+/* rm -rf path; 0 or -errno. */
+int bproc_rmtree(const char *path);
+
+#endif /* VOLLEY_TOOLS_BENCH_PROCESS_H */
