@@ -45,8 +45,16 @@ const struct cli_cmd cli_cmds[] = {
     {"events", "job state changes as JSON lines", "usage: volley events DIR [--follow]\n",
      cmd_events},
     {"bench", "measure completions per second",
-     "usage: volley bench [--shape S] [--jobs N] [--mode noexec|process] [--workers W]\n"
-     "                    [--json]\n",
+     "usage: volley bench [--mode noexec|process[,...]] [--shape S[,S...]]\n"
+     "                    [--jobs N[,N...]] [--workers W[,W...]] [--reps R]\n"
+     "                    [--runners volley,limit,make,ninja] [--fanout K] [--seed S]\n"
+     "                    [--json] [--csv FILE] [--plot FILE.png] [--quick]\n"
+     "\n"
+     "Runs every cell (mode x shape x jobs x workers) with every runner of its\n"
+     "mode, verifies that each job ran exactly once, and prints completions/s\n"
+     "with ratios against the spawn limit, make and ninja. In process mode,\n"
+     "workers means the jobs in flight (-j). --quick is what `make bench` runs.\n"
+     "docs/benchmarks.md has the details.\n",
      cmd_bench},
     /* hidden: the worker processes of a run (runner.c) */
     {"__worker", "", "usage: volley __worker FD INDEX (started by volley run)\n", cmd_worker},
