@@ -532,26 +532,20 @@ static double median(const double *v, uint32_t n)
 int cmd_bench(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"shape", required_argument, NULL, 's'},
-        {"jobs", required_argument, NULL, 'n'},
-        {"workers", required_argument, NULL, 'w'},
-        {"mode", required_argument, NULL, 'm'},
-        {"fanout", required_argument, NULL, 'f'},
-        {"seed", required_argument, NULL, 'S'},
-        {"reps", required_argument, NULL, 'r'},
-        {"csv", required_argument, NULL, 'c'},
-        {"plot", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, 'j'},
-        {"quick", no_argument, NULL, 'q'},
-        {"runners", required_argument, NULL, 'R'},
-        {NULL, 0, NULL, 0},
+        {"shape", required_argument, NULL, 's'},   {"jobs", required_argument, NULL, 'n'},
+        {"workers", required_argument, NULL, 'w'}, {"mode", required_argument, NULL, 'm'},
+        {"fanout", required_argument, NULL, 'f'},  {"seed", required_argument, NULL, 'S'},
+        {"reps", required_argument, NULL, 'r'},    {"csv", required_argument, NULL, 'c'},
+        {"plot", required_argument, NULL, 'p'},    {"json", no_argument, NULL, 'j'},
+        {"quick", no_argument, NULL, 'q'},         {"full", no_argument, NULL, 'F'},
+        {"runners", required_argument, NULL, 'R'}, {NULL, 0, NULL, 0},
     };
     struct bench_shape_opts shape_opts = {.fanout = 4, .seed = 1};
     enum bench_shape shapes[BENCH_NSHAPES];
     uint32_t jobs[MAX_LIST], workers[MAX_LIST], reps = 1;
     size_t nshapes = 0, njobs = 0, nworkers = 0;
     bool modes[2] = {false, false}; /* noexec, process */
-    bool json = false, quick = false;
+    bool json = false, quick = false, full = false;
     const char *csv = NULL, *plot = NULL, *only = NULL;
     uint64_t seed;
     int c;
@@ -627,6 +621,9 @@ int cmd_bench(int argc, char **argv)
         case 'q':
             quick = true;
             break;
+        case 'F':
+            full = true;
+            break;
         case 'R': {
             char *copy = vl_xstrdup(optarg), *save = NULL, *bad = NULL;
             for (char *t = strtok_r(copy, ",", &save); t && !bad; t = strtok_r(NULL, ",", &save))
@@ -660,9 +657,11 @@ int cmd_bench(int argc, char **argv)
                         "(Debian: apt-get install gnuplot-nox)\n");
         return VL_EXIT_ENV;
     }
+    if (quick && full)
+        return cli_usage_error(CMD, "--quick and --full are two presets: choose one");
     if (!modes[0] && !modes[1]) {
-        modes[0] = true;  /* the default: noexec */
-        modes[1] = quick; /* --quick: both */
+        modes[0] = true;          /* the default: noexec */
+        modes[1] = quick || full; /* --quick, --full: both */
     }
 
     /*
@@ -683,7 +682,7 @@ int cmd_bench(int argc, char **argv)
         size_t nms = nshapes;
         memcpy(ms, shapes, sizeof shapes);
         if (!nshapes) {
-            nms = quick ? (m ? 2 : BENCH_NSHAPES) : 1;
+            nms = quick || full ? (m ? 2 : BENCH_NSHAPES) : 1;
             for (size_t s = 0; s < nms; s++)
                 ms[s] = (enum bench_shape)s; /* flat, barrier, ... */
         }
@@ -695,11 +694,18 @@ int cmd_bench(int argc, char **argv)
             nmj = 1;
             mj[0] = m ? (quick ? QUICK_PROCESS_JOBS : PROCESS_JOBS)
                       : (quick ? QUICK_JOBS : DEFAULT_JOBS);
+            if (full) { /* the issue-size cells: 10M noexec; 20k and 100k processes */
+                mj[0] = m ? PROCESS_JOBS : 10000000u;
+                if (m) {
+                    mj[1] = 100000u;
+                    nmj = 2;
+                }
+            }
         }
         if (!nworkers) {
             nmw = 1;
             mw[0] = default_workers();
-            if (m && quick) {
+            if ((m && quick) || full) {
                 nmw = 2;
                 mw[0] = 1;
                 mw[1] = 2;

@@ -48,12 +48,14 @@ const struct cli_cmd cli_cmds[] = {
      "usage: volley bench [--mode noexec|process[,...]] [--shape S[,S...]]\n"
      "                    [--jobs N[,N...]] [--workers W[,W...]] [--reps R]\n"
      "                    [--runners volley,limit,make,ninja] [--fanout K] [--seed S]\n"
-     "                    [--json] [--csv FILE] [--plot FILE.png] [--quick]\n"
+     "                    [--json] [--csv FILE] [--plot FILE.png] [--quick|--full]\n"
      "\n"
      "Runs every cell (mode x shape x jobs x workers) with every runner of its\n"
      "mode, verifies that each job ran exactly once, and prints completions/s\n"
      "with ratios against the spawn limit, make and ninja. In process mode,\n"
-     "workers means the jobs in flight (-j). --quick is what `make bench` runs.\n"
+     "workers means the jobs in flight (-j). --quick is what `make bench` runs;\n"
+     "--full the issue-size cells (every shape at 10M jobs without processes,\n"
+     "flat and barrier at 20k and 100k processes; hours on a small machine).\n"
      "docs/benchmarks.md has the details.\n",
      cmd_bench},
     /* hidden: the worker processes of a run (runner.c) */

@@ -43,6 +43,7 @@ expect 2 "volley bench: --reps must be between 1 and 99, not '0'" --reps 0
 expect 2 "volley bench: --plot /nonexistent-dir/x.png: the directory /nonexistent-dir does not exist" --plot /nonexistent-dir/x.png
 expect 2 "volley bench: --csv /nonexistent-dir/x.csv: the directory /nonexistent-dir does not exist" --csv /nonexistent-dir/x.csv
 expect 2 "volley bench: the barrier shape needs at least 7 jobs, not 6" --mode process --shape barrier --jobs 6
+expect 2 "volley bench: --quick and --full are two presets: choose one" --quick --full
 
 # a count that cannot fit: refused up front, exit 2, nothing allocated
 "$volley" bench --jobs 4000000000 >"$out" 2>"$err"
