@@ -41,8 +41,13 @@ static void read_all(const struct arena *a)
         for (uint64_t e = 0; e < n; e++)
             if (k[e] >= a->njobs)
                 abort(); /* attach let an edge out */
-        if (strlen(arena_job_name(a, j)) + strlen(arena_job_cmd(a, j)) > a->pool_len)
-            abort();
+        /* each string ends inside the pool (two jobs, or a name and a
+         * command, may share bytes: their lengths need not add up) */
+        const char *str[2] = {arena_job_name(a, j), arena_job_cmd(a, j)};
+        for (int i = 0; i < 2; i++)
+            if (str[i] < a->pool || str[i] >= a->pool + a->pool_len ||
+                strlen(str[i]) >= a->pool_len - (uint64_t)(str[i] - a->pool))
+                abort();
     }
     (void)arena_runner_alive(a);
     (void)arena_done(a);
