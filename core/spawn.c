@@ -65,8 +65,9 @@ struct ksigaction {
     unsigned long restorer;
     uint64_t mask;
 };
-static const struct ksigaction ksig_default; /* SIG_DFL, no flags, no mask */
-static const uint64_t ksig_empty;            /* empty mask */
+static const struct ksigaction ksig_default;                 /* SIG_DFL, no flags, no mask */
+static const struct ksigaction ksig_ignore = {.handler = 1}; /* SIG_IGN */
+static const uint64_t ksig_empty;                            /* empty mask */
 
 static const char sh_path[] = "/bin/sh";
 
@@ -103,6 +104,15 @@ CHILD_FN static int spawn_child(void *arg)
     long rc = 0;
 
     RAW(SYS_setpgid, 0, 0, 0, 0);
+    /* Until setpgid the child was in the runner's process group: a Ctrl-C
+     * (or a hangup) sent to that group may be pending on it now, and would
+     * hit the job right after exec. Ignoring a signal discards its pending
+     * instance; then it is set back to the default. */
+    static const int group_sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (unsigned i = 0; i < sizeof group_sigs / sizeof *group_sigs; i++) {
+        RAW(SYS_rt_sigaction, group_sigs[i], &ksig_ignore, 0, sizeof(uint64_t));
+        RAW(SYS_rt_sigaction, group_sigs[i], &ksig_default, 0, sizeof(uint64_t));
+    }
     for (int s = 1; s <= 64; s++)
         if ((r->sig_dfl >> (s - 1)) & 1u)
             RAW(SYS_rt_sigaction, s, &ksig_default, 0, sizeof(uint64_t));
