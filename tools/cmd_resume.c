@@ -55,9 +55,7 @@ static void end_old_processes(struct arena *old, uint32_t grace_ms)
         }
         sleep_ms(50);
     }
-    for (uint32_t j = 0; j < old->njobs; j++)
-        if (arena_job_state(old, j) == ARENA_RUNNING && arena_job_pid(old, j) > 0)
-            kill(-arena_job_pid(old, j), SIGKILL);
+    runner_kill_jobs(old, false);
 }
 
 int cmd_resume(int argc, char **argv)

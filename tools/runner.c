@@ -198,15 +198,13 @@ static int collect(struct sup *S)
     return rc;
 }
 
-/* Kills the process groups of running jobs whose owner is gone (their
- * worker died; PDEATHSIG took the job itself, not what it started). */
-static void kill_orphans(struct arena *a)
+void runner_kill_jobs(struct arena *a, bool orphans_only)
 {
     for (uint32_t j = 0; j < a->njobs; j++) {
         if (arena_job_state(a, j) != ARENA_RUNNING)
             continue;
         uint32_t o = arena_job_owner(a, j);
-        if (o != ARENA_NONE && arena_slot_alive(a, o))
+        if (orphans_only && o != ARENA_NONE && arena_slot_alive(a, o))
             continue;
         int32_t pid = arena_job_pid(a, j);
         if (pid > 0)
@@ -298,7 +296,7 @@ static void on_worker_exit(struct sup *S, pid_t pid, int status)
     else
         snprintf(how, sizeof how, "exited with %d", WEXITSTATUS(status));
     S->crashes++;
-    kill_orphans(S->a);
+    runner_kill_jobs(S->a, true);
     struct arena_recover_stats st;
     struct vl_err err = {0};
     int rc = arena_recover(S->a, ARENA_NONE, 10000, &st, &err);
@@ -566,9 +564,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
                         o->kill_grace_ms / 1000.0);
                 stop_all(&S, SIGTERM);
             } else {
-                for (uint32_t j = 0; j < a->njobs; j++)
-                    if (arena_job_state(a, j) == ARENA_RUNNING && arena_job_pid(a, j) > 0)
-                        kill(-arena_job_pid(a, j), SIGKILL);
+                runner_kill_jobs(a, false);
             }
         }
         int status;
