@@ -95,6 +95,7 @@ void vl_buf_free(struct vl_buf *b);
 /* Clocks in nanoseconds. */
 uint64_t vl_now_ns(void);  /* CLOCK_MONOTONIC */
 uint64_t vl_wall_ns(void); /* CLOCK_REALTIME, since the epoch */
+uint64_t vl_cpu_ns(void);  /* this process's CPU time, user + system, every thread */
 
 /*
  * Sizes: "512k", "100m", "2g", "1t", "4096" (bytes), case-insensitive, an

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../shm/arena.h"
@@ -436,12 +435,7 @@ int worker_main(int ctl_fd, uint32_t index)
      * supervisor repairs when a worker leaves jobs running). */
     bool clean = rc == 0 && k.nheld == 0;
     exec_engine_close(k.e);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    atomic_store(&k.me->cpu_ns, (uint64_t)ru.ru_utime.tv_sec * 1000000000ull +
-                                    (uint64_t)ru.ru_utime.tv_usec * 1000ull +
-                                    (uint64_t)ru.ru_stime.tv_sec * 1000000000ull +
-                                    (uint64_t)ru.ru_stime.tv_usec * 1000ull);
+    atomic_store(&k.me->cpu_ns, vl_cpu_ns());
     if (clean)
         arena_leave(&k.a, k.w);
     arena_close(&k.a);

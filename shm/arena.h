@@ -334,6 +334,12 @@ void arena_job_read(const struct arena *a, uint32_t jid, struct arena_job_rec *r
 /* Live count per state in O(slots): base + every slot's transitions. A
  * snapshot of moving counters: each is exact when the run is quiet. */
 void arena_counts(const struct arena *a, uint64_t counts[ARENA_NSTATES]);
+/* Of such counts, the finished jobs (completed, failed, terminated, canceled). */
+static inline uint64_t arena_counts_finished(const uint64_t counts[ARENA_NSTATES])
+{
+    return counts[ARENA_COMPLETED] + counts[ARENA_FAILED] + counts[ARENA_TERMINATED] +
+           counts[ARENA_CANCELED];
+}
 const char *arena_state_name(enum arena_state s); /* "blocked" ... "canceled" */
 
 /* ---- per-job accessors (inline; jid < a->njobs is the caller's duty) ---- */

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <pthread.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -225,7 +224,7 @@ static void progress(struct sup *S, bool final)
 {
     uint64_t c[ARENA_NSTATES];
     arena_counts(S->a, c);
-    uint64_t done = c[ARENA_COMPLETED] + c[ARENA_FAILED] + c[ARENA_TERMINATED] + c[ARENA_CANCELED];
+    uint64_t done = arena_counts_finished(c);
     uint64_t now = vl_now_ns();
     if (now - S->last_t >= 500000000ull || final) {
         double dt = (double)(now - S->last_t) / 1e9;
@@ -384,12 +383,9 @@ static void write_stats(struct sup *S, double secs)
 {
     uint64_t c[ARENA_NSTATES];
     arena_counts(S->a, c);
-    uint64_t done = c[ARENA_COMPLETED] + c[ARENA_FAILED] + c[ARENA_TERMINATED] + c[ARENA_CANCELED];
+    uint64_t done = arena_counts_finished(c);
     uint64_t here = done - S->total_at_start;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double sup = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    double sup = (double)vl_cpu_ns() / 1e9;
     double wk = 0;
     uint64_t spawned = 0;
     for (uint32_t i = 0; i < S->ctl->nworkers; i++) {
@@ -416,7 +412,7 @@ static void summary(struct sup *S, double secs)
 {
     uint64_t c[ARENA_NSTATES];
     arena_counts(S->a, c);
-    uint64_t done = c[ARENA_COMPLETED] + c[ARENA_FAILED] + c[ARENA_TERMINATED] + c[ARENA_CANCELED];
+    uint64_t done = arena_counts_finished(c);
     uint64_t here = done - S->total_at_start;
     fprintf(stderr,
             "volley: %s: %" PRIu64 "/%u jobs finished in %.2f s (%.0f jobs/s): %" PRIu64
@@ -526,8 +522,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     {
         uint64_t cs[ARENA_NSTATES];
         arena_counts(a, cs);
-        S.total_at_start =
-            cs[ARENA_COMPLETED] + cs[ARENA_FAILED] + cs[ARENA_TERMINATED] + cs[ARENA_CANCELED];
+        S.total_at_start = arena_counts_finished(cs);
         S.last_done = S.total_at_start;
     }
 

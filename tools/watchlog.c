@@ -273,8 +273,7 @@ void watchlog_flush(struct watchlog *wl)
         arena_counts(wl->a, c);
         struct watchlog_rate *r = &wl->rate;
         r->s[r->next].wall_ns = vl_wall_ns();
-        r->s[r->next].done =
-            c[ARENA_COMPLETED] + c[ARENA_FAILED] + c[ARENA_TERMINATED] + c[ARENA_CANCELED];
+        r->s[r->next].done = arena_counts_finished(c);
         r->next = (r->next + 1) % WATCHLOG_RATE_N;
         r->count++;
         r->sum = watchlog_rate_sum(r);
