@@ -290,7 +290,10 @@ static void send_sig(struct exec_engine *e, struct slot *s, int sig)
     if (s->pidfd < 0)
         return;
     /* The process itself first: a child that has not yet called setpgid
-     * is not in its group yet, and would miss a group signal. */
+     * is not in its group yet, and would miss a group signal. The group
+     * signal goes to the group whose id is the job's pid (pidfd with
+     * PIDFD_SIGNAL_PROCESS_GROUP, or kill(-pid)): until the child's setpgid
+     * that group is empty, never the runner's own (test_cancel_at_spawn). */
     if (!s->exited)
         syscall(SYS_pidfd_send_signal, s->pidfd, sig, NULL, 0);
     if (e->caps.pidfd_pgrp)

@@ -97,9 +97,10 @@ bool spawner_busy(const struct spawner *sp, unsigned idx);
 
 /*
  * The signals a child must reset to SIG_DFL: every signal whose disposition
- * in this process is not SIG_DFL right now (handled or ignored), plus the
- * ones a runner typically installs later (INT, TERM, HUP, QUIT, PIPE, CHLD,
- * USR1, USR2, ALRM). Bit s-1 stands for signal s.
+ * in this process is not SIG_DFL right now (handled or ignored). Bit s-1
+ * stands for signal s. exec_engine_run takes it when it starts, so a
+ * handler installed while a run goes on is not reset in the jobs: install
+ * handlers before the run.
  */
 uint64_t spawn_sig_sample(void);
 

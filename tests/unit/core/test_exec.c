@@ -732,6 +732,69 @@ static void test_cancel(void)
     tl_rmdir(dir);
 }
 
+/* A cancel right after the spawn, maybe before the child's own setpgid:
+ * the group signal must go to the job's group (the group whose id is the
+ * job's pid, empty until then), never to the group the child is still in,
+ * the runner's. The loop runs in a child of ours that leads its own
+ * process group (so a stray group signal cannot hit the test runner) and
+ * counts the SIGTERMs it gets. */
+static volatile sig_atomic_t g_stray_terms;
+
+static void on_stray_term(int sig)
+{
+    (void)sig;
+    g_stray_terms++;
+}
+
+static enum exec_next cancel_at_once_next(void *ctx, struct exec_job *job)
+{
+    struct tl_src *ts = ctx;
+    if (ts->next == 0)
+        return tl_next(ctx, job);
+    if (ts->next == 1) {
+        ts->next = 2;
+        exec_engine_cancel(ts->e, 0);
+    }
+    return EXEC_NEXT_DONE;
+}
+
+static void test_cancel_at_spawn(void)
+{
+    const char *dir = tl_mkdir();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        signal(SIGTERM, on_stray_term);
+        int bad = 0;
+        for (int i = 0; i < 100 && !g_stray_terms; i++) {
+            struct exec_engine *e = tl_open(dir, 2, tweak_mode);
+            static struct tl_src ts;
+            tl_src_init(&ts, TL_FLAT, 0);
+            tl_add(&ts, "victim", "sleep 5");
+            struct exec_source src = tl_source(&ts);
+            src.next = cancel_at_once_next;
+            ts.e = e;
+            struct vl_err err = {0};
+            if (exec_engine_run(e, &src, &err) != 0)
+                bad++;
+            const struct exec_result *r = tl_final(&ts, 0);
+            if (!r || r->outcome != EXEC_CANCELED)
+                bad++;
+            exec_engine_close(e);
+        }
+        _exit(g_stray_terms ? 100 + (g_stray_terms > 50 ? 50 : (int)g_stray_terms) : bad ? 1 : 0);
+    }
+    CHECK(pid > 0);
+    int st = 0;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fprintf(stderr, "cancel_at_spawn: status %#x (100+N: N SIGTERMs reached the runner's "
+                        "group; 1: a run or an outcome was wrong)\n", (unsigned)st);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tl_check_clean("cancel_at_spawn");
+    tl_rmdir(dir);
+}
+
 /* ---- the source's word ---- */
 
 struct word_src {
@@ -966,6 +1029,7 @@ static void run_all(const char *label)
     test_stop(false);
     test_stop(true);
     test_cancel();
+    test_cancel_at_spawn();
     test_word();
     test_chain_rounds();
     test_workdir_env();
