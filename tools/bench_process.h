@@ -10,8 +10,10 @@
  *           volley.db's jobs view has njobs rows, each completed in attempt 1
  *   limit   bench/spawn's spawn_probe next to the binary, N spawns of
  *           /bin/true with K in flight, in the placements of
- *           bench/spawn/run_bench.sh; the best is the limit. Verified: exit 0,
- *           failed=0, n=N
+ *           bench/spawn/run_bench.sh; the best is the limit, and the best
+ *           of those whose children may use every CPU is reported too (a
+ *           runner must leave real jobs free). Verified: exit 0, failed=0,
+ *           n=N
  *   make    `make -r -s -j K -f wf.mk`: each recipe is `$(info jI)/bin/true`
  *           (make expands it just before exec'ing /bin/true without a
  *           shell, so the job stays the same); exit 0 and N distinct names
@@ -37,6 +39,8 @@ struct bproc_result {
     bool verified;
     char why[256];  /* why not verified */
     char note[128]; /* limit: the placement that was best */
+    double free_wall_s; /* limit: the best of the placements whose children may use
+                           every CPU (not the one that keeps them on CPU 0); else 0 */
 };
 
 /* Writes wf.yaml, wf.mk and build.ninja for the shape into dir (which

@@ -17,7 +17,11 @@
  *           wakes the spawner through a futex
  * -c CPU pins the probe (and, as children inherit affinity, its children)
  * to one CPU; with -R the children reset their affinity to the probe's
- * original mask before exec, as a runner must for real jobs.
+ * original mask before exec, as a runner must for real jobs. -C CPU pins
+ * the children alone to that CPU before exec (a diagnosis: with -c 0 -C 1
+ * every child exits on the other CPU than the one that clones, and the
+ * kernel stack it leaves in that CPU's cache is of no use to the next
+ * clone; docs/execution.md).
  *
  * Output: one key=value line. runner_us = CPU time of this process (all its
  * threads, not the children) per spawn; stall_us = average time inside the
@@ -54,6 +58,8 @@ static const char *prog = "/bin/true";
 static char *child_argv[2];
 static cpu_set_t full_mask;
 static int reset_affinity;
+static cpu_set_t child_mask; /* -C */
+static int child_pin = -1;
 
 static long raw3(long n, long a, long b, long c)
 {
@@ -69,6 +75,8 @@ __attribute__((no_sanitize("address", "undefined"))) static int child_fn(void *a
     (void)arg;
     if (reset_affinity)
         raw3(SYS_sched_setaffinity, 0, sizeof full_mask, (long)&full_mask);
+    if (child_pin >= 0)
+        raw3(SYS_sched_setaffinity, 0, sizeof child_mask, (long)&child_mask);
     raw3(SYS_execve, (long)prog, (long)child_argv, (long)environ);
     raw3(SYS_exit_group, 127, 0, 0);
     return 127;
@@ -151,7 +159,7 @@ static void *spawner_main(void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: spawn_probe [-m vfork|async|thread] [-n N] [-k K] [-p PROG] "
-                    "[-c CPU [-R]] [-t TAG]\n");
+                    "[-c CPU [-R]] [-C CPU] [-t TAG]\n");
     exit(2);
 }
 
@@ -161,7 +169,7 @@ int main(int argc, char **argv)
     long n = 20000, k = 1;
     int pin = -1, opt;
     const char *tag = "-";
-    while ((opt = getopt(argc, argv, "m:n:k:p:c:Rt:")) != -1) {
+    while ((opt = getopt(argc, argv, "m:n:k:p:c:C:Rt:")) != -1) {
         switch (opt) {
         case 'm':
             if (!strcmp(optarg, "vfork"))
@@ -188,6 +196,9 @@ int main(int argc, char **argv)
         case 'R':
             reset_affinity = 1;
             break;
+        case 'C':
+            child_pin = atoi(optarg);
+            break;
         case 't':
             tag = optarg;
             break;
@@ -203,6 +214,14 @@ int main(int argc, char **argv)
         return 2;
     }
     sched_getaffinity(0, sizeof full_mask, &full_mask);
+    if (child_pin >= 0) {
+        if (child_pin >= CPU_SETSIZE || !CPU_ISSET(child_pin, &full_mask)) {
+            fprintf(stderr, "spawn_probe: -C %d: not a CPU this process may use\n", child_pin);
+            return 2;
+        }
+        CPU_ZERO(&child_mask);
+        CPU_SET(child_pin, &child_mask);
+    }
     if (pin >= 0) {
         cpu_set_t one;
         CPU_ZERO(&one);
@@ -281,10 +300,10 @@ int main(int argc, char **argv)
     double b1 = busy_s();
     double self_s = tv_s(r1.ru_utime) - tv_s(r0.ru_utime) + tv_s(r1.ru_stime) - tv_s(r0.ru_stime);
     double kids_s = tv_s(c1.ru_utime) - tv_s(c0.ru_utime) + tv_s(c1.ru_stime) - tv_s(c0.ru_stime);
-    printf("tag=%s probe=volley mode=%s k=%ld n=%ld pin=%d reset=%d prog=%s wall_s=%.3f "
+    printf("tag=%s probe=volley mode=%s k=%ld n=%ld pin=%d reset=%d child_cpu=%d prog=%s wall_s=%.3f "
            "rate=%.1f runner_us=%.1f stall_us=%.1f child_cpu_s=%.2f foreign_cpu_s=%.2f "
            "failed=%ld\n",
-           tag, mode_name[m], k, n, pin, reset_affinity, prog, wall, (double)n / wall,
+           tag, mode_name[m], k, n, pin, reset_affinity, child_pin, prog, wall, (double)n / wall,
            self_s / (double)n * 1e6, (double)stall_ns / (double)n * 1e-3, kids_s,
            b1 - b0 - self_s - kids_s, failed);
     free(slot_pid);

@@ -31,6 +31,10 @@ for r in rows:
     assert r["verified"] is True, r
     assert r["wall_s"] > 0 and abs(r["completions_per_s"] * r["wall_s"] - 200) < 1, r
     assert r["reps"] == 1 and len(r["walls_s"]) == 1, r
+    if r["runner"] == "limit":
+        # the best of the placements that leave the children free cannot
+        # beat the best of all placements
+        assert 0 < r["limit_free_completions_per_s"] <= r["completions_per_s"] + 1e-6, r
     if r["runner"] == "volley":
         assert 0 < r["jobs_span_s"] <= r["wall_s"], r
         assert r["runner_cpu_us_per_job"] > 0, r
@@ -41,7 +45,7 @@ PY
 
 # the table: one ratio line per volley row
 "$volley" bench --mode process --shape chain --jobs 50 --workers 1 >"$T/out" 2>"$T/err"
-if ! grep -Eq "^chain +50 -j 1 +volley/limit [0-9.]+ \(target >= 0.95: (met|SHORT of it)\)" "$T/out"; then
+if ! grep -Eq "^chain +50 -j 1 +volley/limit [0-9.]+ \(target >= 0.95: (met|SHORT of it)\)  volley/limit-free [0-9.]+" "$T/out"; then
   echo "FAIL: the ratio line"; cat "$T/out" "$T/err"; fail=1
 fi
 
