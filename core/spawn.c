@@ -74,7 +74,7 @@ static const uint64_t ksig_empty;                            /* empty mask */
 static const char sh_path[] = "/bin/sh";
 
 /* The signals a terminal sends to its foreground process group. */
-#define SIGBIT(s) (1ull << ((s) - 1))
+#define SIGBIT(s) (1ull << ((s)-1))
 #define GROUP_SIGS                                                                                 \
     (SIGBIT(SIGHUP) | SIGBIT(SIGINT) | SIGBIT(SIGQUIT) | SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) |       \
      SIGBIT(SIGTTOU))

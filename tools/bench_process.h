@@ -37,8 +37,8 @@ struct bproc_result {
     double span_s;        /* volley: first job start to last job end (volley.db); else 0 */
     double runner_cpu_us; /* volley: supervisor + workers CPU per job (run-stats.json) */
     bool verified;
-    char why[256];  /* why not verified */
-    char note[128]; /* limit: the placement that was best */
+    char why[256];      /* why not verified */
+    char note[128];     /* limit: the placement that was best */
     double free_wall_s; /* limit: the best of the placements whose children may use
                            every CPU (not the one that keeps them on CPU 0); else 0 */
 };

@@ -300,12 +300,13 @@ int main(int argc, char **argv)
     double b1 = busy_s();
     double self_s = tv_s(r1.ru_utime) - tv_s(r0.ru_utime) + tv_s(r1.ru_stime) - tv_s(r0.ru_stime);
     double kids_s = tv_s(c1.ru_utime) - tv_s(c0.ru_utime) + tv_s(c1.ru_stime) - tv_s(c0.ru_stime);
-    printf("tag=%s probe=volley mode=%s k=%ld n=%ld pin=%d reset=%d child_cpu=%d prog=%s wall_s=%.3f "
-           "rate=%.1f runner_us=%.1f stall_us=%.1f child_cpu_s=%.2f foreign_cpu_s=%.2f "
-           "failed=%ld\n",
-           tag, mode_name[m], k, n, pin, reset_affinity, child_pin, prog, wall, (double)n / wall,
-           self_s / (double)n * 1e6, (double)stall_ns / (double)n * 1e-3, kids_s,
-           b1 - b0 - self_s - kids_s, failed);
+    printf(
+        "tag=%s probe=volley mode=%s k=%ld n=%ld pin=%d reset=%d child_cpu=%d prog=%s wall_s=%.3f "
+        "rate=%.1f runner_us=%.1f stall_us=%.1f child_cpu_s=%.2f foreign_cpu_s=%.2f "
+        "failed=%ld\n",
+        tag, mode_name[m], k, n, pin, reset_affinity, child_pin, prog, wall, (double)n / wall,
+        self_s / (double)n * 1e6, (double)stall_ns / (double)n * 1e-3, kids_s,
+        b1 - b0 - self_s - kids_s, failed);
     free(slot_pid);
     free(slot_tid);
     return failed ? 1 : 0;

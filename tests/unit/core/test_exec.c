@@ -788,8 +788,10 @@ static void test_cancel_at_spawn(void)
     int st = 0;
     CHECK_EQ(waitpid(pid, &st, 0), pid);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fprintf(stderr, "cancel_at_spawn: status %#x (100+N: N SIGTERMs reached the runner's "
-                        "group; 1: a run or an outcome was wrong)\n", (unsigned)st);
+        fprintf(stderr,
+                "cancel_at_spawn: status %#x (100+N: N SIGTERMs reached the runner's "
+                "group; 1: a run or an outcome was wrong)\n",
+                (unsigned)st);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     tl_check_clean("cancel_at_spawn");
     tl_rmdir(dir);
