@@ -95,15 +95,16 @@ static bool take_u64(_Atomic uint64_t *used, uint64_t cap, uint64_t n)
 }
 
 /* Takes the n lowest free GPUs below cap; the mask, or 0 if they are not free. */
-static uint64_t take_gpus(_Atomic uint64_t *used, uint32_t cap, uint32_t n)
+/* Assigns n GPUs (lowest free indices) if at least n + keep are free. */
+static uint64_t take_gpus(_Atomic uint64_t *used, uint32_t cap, uint32_t n, uint32_t keep)
 {
     uint64_t all = cap >= 64 ? ~0ull : ((1ull << cap) - 1);
     uint64_t cur = atomic_load_explicit(used, memory_order_relaxed);
     for (;;) {
         uint64_t freem = ~cur & all, pick = 0;
+        if ((uint32_t)__builtin_popcountll(freem) < n + keep)
+            return 0;
         for (uint32_t i = 0; i < n; i++) {
-            if (!freem)
-                return 0;
             uint64_t low = freem & (~freem + 1);
             pick |= low;
             freem &= ~low;
@@ -114,16 +115,23 @@ static uint64_t take_gpus(_Atomic uint64_t *used, uint32_t cap, uint32_t n)
     }
 }
 
-bool res_admit(struct res_counters *c, const struct res_amount *cap, const struct res_amount *need,
-               uint64_t *gpus)
+static uint64_t sat_sub(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+/* Takes need within room (cap less what another's reservation keeps). */
+static bool take(struct res_counters *c, const struct res_amount *room, uint32_t gpu_cap,
+                 uint32_t gpu_keep, const struct res_amount *need, uint64_t *gpus)
 {
     *gpus = 0;
-    if (need->cpus && !take_u32(&c->cpus_used, cap->cpus, need->cpus))
+    if (need->cpus && !take_u32(&c->cpus_used, room->cpus, need->cpus))
         return false;
-    if (need->memory_bytes && !take_u64(&c->mem_used, cap->memory_bytes, need->memory_bytes))
+    if (need->memory_bytes && !take_u64(&c->mem_used, room->memory_bytes, need->memory_bytes))
         goto no_mem;
     if (need->gpus) {
-        if (need->gpus > RES_MAX_GPUS || !(*gpus = take_gpus(&c->gpus_used, cap->gpus, need->gpus)))
+        if (need->gpus > RES_MAX_GPUS ||
+            !(*gpus = take_gpus(&c->gpus_used, gpu_cap, need->gpus, gpu_keep)))
             goto no_gpu;
     }
     return true;
@@ -133,6 +141,50 @@ no_gpu:
 no_mem:
     if (need->cpus)
         atomic_fetch_sub_explicit(&c->cpus_used, need->cpus, memory_order_acq_rel);
+    return false;
+}
+
+bool res_unreserve(struct res_counters *c, uint32_t who)
+{
+    if (!who || atomic_load_explicit(&c->resv_owner, memory_order_acquire) != who)
+        return false;
+    atomic_store_explicit(&c->resv_cpus, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->resv_gpus, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->resv_mem, 0, memory_order_relaxed);
+    uint32_t me = who;
+    return atomic_compare_exchange_strong_explicit(&c->resv_owner, &me, 0, memory_order_acq_rel,
+                                                   memory_order_relaxed);
+}
+
+bool res_admit(struct res_counters *c, const struct res_amount *cap, const struct res_amount *need,
+               uint32_t who, uint64_t *gpus)
+{
+    struct res_amount room = *cap;
+    uint32_t keep_gpus = 0;
+    uint32_t owner = atomic_load_explicit(&c->resv_owner, memory_order_acquire);
+    if (owner && owner != who) {
+        /* The amounts are stored after the owner (and cleared before it
+         * goes): a reader in between keeps less, for that instant only. */
+        room.cpus =
+            (uint32_t)sat_sub(room.cpus, atomic_load_explicit(&c->resv_cpus, memory_order_relaxed));
+        room.memory_bytes =
+            sat_sub(room.memory_bytes, atomic_load_explicit(&c->resv_mem, memory_order_relaxed));
+        keep_gpus = atomic_load_explicit(&c->resv_gpus, memory_order_relaxed);
+    }
+    if (take(c, &room, cap->gpus, keep_gpus, need, gpus)) {
+        if (owner && owner == who)
+            (void)res_unreserve(c, who);
+        return true;
+    }
+    if (who && !owner) {
+        uint32_t none = 0;
+        if (atomic_compare_exchange_strong_explicit(&c->resv_owner, &none, who,
+                                                    memory_order_acq_rel, memory_order_relaxed)) {
+            atomic_store_explicit(&c->resv_cpus, need->cpus, memory_order_relaxed);
+            atomic_store_explicit(&c->resv_gpus, need->gpus, memory_order_relaxed);
+            atomic_store_explicit(&c->resv_mem, need->memory_bytes, memory_order_relaxed);
+        }
+    }
     return false;
 }
 

@@ -39,6 +39,15 @@ struct res_counters {
     _Atomic uint32_t cpus_used;
     _Atomic uint64_t mem_used;
     _Atomic uint64_t gpus_used; /* bit i: GPU i is assigned */
+    /* One reservation: the first admitter (by id) that found the capacity
+     * short keeps what its job needs from every other admitter until that
+     * job is admitted, so small jobs cannot starve a big one by taking each
+     * CPU as it frees up. Others get only what is left beside it. */
+    _Atomic uint32_t resv_owner; /* 0: none; else the owner's id */
+    _Atomic uint32_t resv_cpus;
+    _Atomic uint32_t resv_gpus;
+    uint32_t resv_pad;
+    _Atomic uint64_t resv_mem;
 };
 
 /* This machine: online CPUs, MemTotal, NVIDIA GPUs (/dev/nvidiaN). */
@@ -57,12 +66,20 @@ void res_need_of(const struct spec *s, uint32_t jid, struct res_amount *need);
 int res_check_spec(const struct spec *s, const struct res_amount *cap, struct vl_err *err);
 
 /*
- * Takes need from the counters if it fits now; *gpus gets the assigned GPU
- * mask (lowest free indices). false: nothing was taken. Any thread or
- * process sharing the counters may call it.
+ * Takes need from the counters against cap, all or nothing (lock-free, any
+ * number of processes). who: the admitter's id; 0 never reserves, but
+ * still leaves room for a reservation another admitter holds. When need
+ * does not fit and nobody holds the reservation, who takes it (with need);
+ * when who holds it and need fits, it is admitted against the whole
+ * capacity and the reservation ends. *gpus: the GPUs assigned (bit i:
+ * GPU i).
  */
 bool res_admit(struct res_counters *c, const struct res_amount *cap, const struct res_amount *need,
-               uint64_t *gpus);
+               uint32_t who, uint64_t *gpus);
+
+/* Ends who's reservation, if it holds one (its job went away: canceled,
+ * stopped, its worker died). True if there was one: wake the waiters. */
+bool res_unreserve(struct res_counters *c, uint32_t who);
 /* Gives back what res_admit took (need and the mask it returned). */
 void res_release(struct res_counters *c, const struct res_amount *need, uint64_t gpus);
 

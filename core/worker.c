@@ -157,8 +157,17 @@ static bool admit(struct wk *k, uint32_t jid, struct wslot *s)
     need_of(&k->a, jid, &s->need);
     s->gpus = 0;
     if (k->ctl->use_res && (s->need.cpus || s->need.gpus || s->need.memory_bytes) &&
-        !res_admit(&k->ctl->res, &k->ctl->cap, &s->need, &s->gpus)) {
-        cap_release(k, NULL, 0);
+        !res_admit(&k->ctl->res, &k->ctl->cap, &s->need, k->index + 1, &s->gpus)) {
+        /* Give the unit back without a wake: it was ours for an instant,
+         * and whoever waits on it is woken when a running job ends (the
+         * capacity is short, so some job holds it and will end). A wake
+         * here woke this worker itself, which then tried again at once:
+         * a busy loop for as long as the job did not fit. If no job runs
+         * at all, nothing would wake a waiter later: wake now. */
+        hold(k, -1, NULL, 0);
+        if (atomic_fetch_sub_explicit(&k->ctl->running, 1, memory_order_seq_cst) == 1 &&
+            atomic_load_explicit(&k->ctl->waiters, memory_order_seq_cst) > 0)
+            arena_wake(&k->a);
         return false;
     }
     if (!k->ctl->use_res)
@@ -206,6 +215,12 @@ static void fill_job(struct wk *k, uint32_t slot, uint32_t jid, struct exec_job 
     }
 }
 
+static void drop_held(struct wk *k)
+{
+    memmove(k->held, k->held + 1, (size_t)(k->nheld - 1) * sizeof *k->held);
+    k->nheld--;
+}
+
 static enum exec_next src_next(void *ctx, struct exec_job *job)
 {
     struct wk *k = ctx;
@@ -218,9 +233,15 @@ static enum exec_next src_next(void *ctx, struct exec_job *job)
     for (int round = 0; round < 2; round++) {
         /* Held jobs first: they are claimed already. */
         while (k->nheld) {
-            uint32_t jid = k->held[k->nheld - 1];
+            /* The oldest first: it is the one that may hold the
+             * reservation of the capacity, and a job released by a later
+             * end must not pass it (it would take what was kept for it). */
+            uint32_t jid = k->held[0];
             if (arena_job_cancel_requested(&k->a, jid)) {
-                k->nheld--;
+                drop_held(k);
+                /* what was kept for it goes to the others */
+                if (res_unreserve(&k->ctl->res, k->index + 1))
+                    arena_wake(&k->a);
                 finish_unrun(k, jid, ARENA_CANCELED);
                 continue;
             }
@@ -232,7 +253,7 @@ static enum exec_next src_next(void *ctx, struct exec_job *job)
                     return EXEC_NEXT_EMPTY;
             }
             set_waiting(k, false);
-            k->nheld--;
+            drop_held(k);
             k->nfree--;
             fill_job(k, slot, jid, job);
             return EXEC_NEXT_JOB;
@@ -431,6 +452,8 @@ int worker_main(int ctl_fd, uint32_t index)
     if (k.announced)
         arena_sleep_done(&k.a, k.w);
     set_waiting(&k, false);
+    if (res_unreserve(&k.ctl->res, k.index + 1))
+        arena_wake(&k.a);
     /* Held jobs never started: they go back to ready through recover (the
      * supervisor repairs when a worker leaves jobs running). */
     bool clean = rc == 0 && k.nheld == 0;

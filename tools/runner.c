@@ -288,6 +288,9 @@ static void on_worker_exit(struct sup *S, pid_t pid, int status)
         atomic_store(&m->held_cpus, 0);
         atomic_store(&m->held_mem, 0);
         atomic_store(&m->held_gpus, 0);
+        /* what the capacity kept for its held job goes to the others */
+        if (res_unreserve(&S->ctl->res, i + 1))
+            arena_wake(S->a);
     }
     char how[64];
     if (WIFSIGNALED(status))

@@ -1,7 +1,8 @@
 /*
  * test_resources.c - admission against a capacity: CPUs, memory, GPUs by
  * index, release, jobs that can never fit (with their messages), and many
- * threads admitting against the same counters without ever exceeding them.
+ * threads admitting against the same counters without ever exceeding them,
+ * and the reservation that keeps a big job from being starved by small ones.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,7 +20,7 @@ static void *hammer(void *arg)
     struct res_amount need = {.cpus = 3, .gpus = 1, .memory_bytes = 5u << 20};
     for (int i = 0; i < 20000; i++) {
         uint64_t g;
-        if (!res_admit(&shared, &cap, &need, &g))
+        if (!res_admit(&shared, &cap, &need, 0, &g))
             continue;
         if (atomic_load(&shared.cpus_used) > cap.cpus ||
             atomic_load(&shared.mem_used) > cap.memory_bytes || __builtin_popcountll(g) != 1)
@@ -34,27 +35,71 @@ int main(void)
     struct res_counters c = {0};
     uint64_t g1, g2, g3;
     struct res_amount two = {.cpus = 2, .gpus = 2, .memory_bytes = 4u << 20};
-    CHECK(res_admit(&c, &cap, &two, &g1));
+    CHECK(res_admit(&c, &cap, &two, 0, &g1));
     CHECK_U64(g1, 0x3);
-    CHECK(res_admit(&c, &cap, &two, &g2));
+    CHECK(res_admit(&c, &cap, &two, 0, &g2));
     CHECK_U64(g2, 0xc);
-    CHECK(!res_admit(&c, &cap, &two, &g3)); /* GPUs are gone; nothing taken */
+    CHECK(!res_admit(&c, &cap, &two, 0, &g3)); /* GPUs are gone; nothing taken */
     CHECK_EQ(atomic_load(&c.cpus_used), 4);
     CHECK_U64(atomic_load(&c.mem_used), 8u << 20);
     res_release(&c, &two, g1);
     struct res_amount one = {.cpus = 1, .gpus = 1};
-    CHECK(res_admit(&c, &cap, &one, &g3));
+    CHECK(res_admit(&c, &cap, &one, 0, &g3));
     CHECK_U64(g3, 0x1);
     char buf[64];
     CHECK_STR(res_gpu_list(g2 | g3, buf, sizeof buf), "0,2,3");
     CHECK_STR(res_gpu_list(0, buf, sizeof buf), "");
     struct res_amount mem = {.memory_bytes = 13u << 20};
-    CHECK(!res_admit(&c, &cap, &mem, &g1)); /* 4 MiB + 13 MiB > 16 MiB */
+    CHECK(!res_admit(&c, &cap, &mem, 0, &g1)); /* 4 MiB + 13 MiB > 16 MiB */
     CHECK_EQ(atomic_load(&c.cpus_used), 3);
     struct res_amount cpus = {.cpus = 6};
-    CHECK(!res_admit(&c, &cap, &cpus, &g1));
+    CHECK(!res_admit(&c, &cap, &cpus, 0, &g1));
     struct res_amount none = {0};
-    CHECK(res_admit(&c, &cap, &none, &g1) && g1 == 0);
+    CHECK(res_admit(&c, &cap, &none, 0, &g1) && g1 == 0);
+
+    /* the reservation: 3 of 8 CPUs and 2 of 4 GPUs in use */
+    {
+        struct res_counters r = {0};
+        uint64_t ga, gb, gc;
+        struct res_amount a = {.cpus = 3, .gpus = 2};
+        CHECK(res_admit(&r, &cap, &a, 1, &ga));
+        struct res_amount big = {.cpus = 8, .gpus = 4};
+        CHECK(!res_admit(&r, &cap, &big, 2, &gb)); /* short: admitter 2 reserves */
+        CHECK_EQ(atomic_load(&r.resv_owner), 2);
+        CHECK_EQ(atomic_load(&r.cpus_used), 3);
+        struct res_amount small = {.cpus = 1};
+        CHECK(!res_admit(&r, &cap, &small, 3, &gc)); /* 5 CPUs free, all kept for 2 */
+        CHECK(!res_admit(&r, &cap, &small, 0, &gc));
+        CHECK_EQ(atomic_load(&r.resv_owner), 2); /* the first one keeps it */
+        res_release(&r, &a, ga);
+        CHECK(res_admit(&r, &cap, &big, 2, &gb)); /* against the whole node */
+        CHECK_U64(gb, 0xf);
+        CHECK_EQ(atomic_load(&r.resv_owner), 0);     /* ended with the admission */
+        CHECK(!res_admit(&r, &cap, &small, 3, &gc)); /* full: now 3 reserves */
+        CHECK_EQ(atomic_load(&r.resv_owner), 3);
+        res_release(&r, &big, gb);
+        CHECK(res_admit(&r, &cap, &small, 3, &gc));
+        /* a reservation leaves what is beyond it to the others */
+        struct res_amount six = {.cpus = 6};
+        struct res_amount four = {.cpus = 4};
+        CHECK(res_admit(&r, &cap, &four, 1, &ga));   /* 5 of 8 used */
+        CHECK(!res_admit(&r, &cap, &four, 2, &gb));  /* 2 reserves 4 */
+        CHECK(!res_admit(&r, &cap, &small, 3, &gc)); /* 3 free, 4 kept */
+        CHECK(!res_unreserve(&r, 3));                /* not 3's */
+        CHECK(res_unreserve(&r, 2));                 /* 2's job went away */
+        CHECK(res_admit(&r, &cap, &small, 3, &gc));  /* nothing kept now */
+        CHECK(!res_admit(&r, &cap, &six, 0, &gc));   /* 0 never reserves */
+        CHECK_EQ(atomic_load(&r.resv_owner), 0);
+        /* GPUs: 2 free of 4, 3 kept for admitter 5 */
+        struct res_counters q = {0};
+        struct res_amount n2 = {.gpus = 2}, n3 = {.gpus = 3}, n1 = {.gpus = 1};
+        CHECK(res_admit(&q, &cap, &n2, 4, &ga));
+        CHECK(!res_admit(&q, &cap, &n3, 5, &gb));
+        CHECK(!res_admit(&q, &cap, &n1, 6, &gc));
+        res_release(&q, &n2, ga);
+        CHECK(res_admit(&q, &cap, &n1, 6, &gc)); /* 4 free, 3 kept: 1 left */
+        CHECK(!res_admit(&q, &cap, &n1, 6, &gc));
+    }
 
     /* never fits */
     struct vl_err err;
