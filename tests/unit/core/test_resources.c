@@ -14,6 +14,31 @@ static struct res_amount cap = {.cpus = 8, .gpus = 4, .memory_bytes = 16u << 20}
 static struct res_counters shared;
 static _Atomic int violations;
 
+/* Admitters with ids 1..4: id 1 wants the whole node, the others a
+ * part; with the reservation in play the counters still never exceed the
+ * capacity, nothing deadlocks, and the whole-node admitter gets in. */
+static struct res_counters rshared;
+static _Atomic uint32_t radmits[5];
+
+static void *reserver(void *arg)
+{
+    uint32_t who = (uint32_t)(uintptr_t)arg;
+    struct res_amount need = who == 1 ? cap : (struct res_amount){.cpus = 3, .gpus = 1};
+    for (int i = 0; i < 20000; i++) {
+        uint64_t g;
+        if (!res_admit(&rshared, &cap, &need, who, &g))
+            continue;
+        if (atomic_load(&rshared.cpus_used) > cap.cpus ||
+            atomic_load(&rshared.mem_used) > cap.memory_bytes ||
+            __builtin_popcountll(g) != (int)need.gpus)
+            atomic_fetch_add(&violations, 1);
+        atomic_fetch_add(&radmits[who], 1);
+        res_release(&rshared, &need, g);
+    }
+    (void)res_unreserve(&rshared, who); /* its loop ended: its job went away */
+    return NULL;
+}
+
 static void *hammer(void *arg)
 {
     (void)arg;
@@ -147,5 +172,19 @@ int main(void)
     CHECK_EQ(atomic_load(&violations), 0);
     CHECK_EQ(atomic_load(&shared.cpus_used), 0);
     CHECK_U64(atomic_load(&shared.gpus_used), 0);
+
+    for (uintptr_t i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, reserver, (void *)(i + 1));
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    CHECK_EQ(atomic_load(&violations), 0);
+    CHECK_EQ(atomic_load(&rshared.cpus_used), 0);
+    CHECK_U64(atomic_load(&rshared.gpus_used), 0);
+    CHECK_EQ(atomic_load(&rshared.resv_owner), 0);
+    CHECK(atomic_load(&radmits[1]) > 0);
+    for (int i = 2; i <= 4; i++)
+        CHECK(atomic_load(&radmits[i]) > 0);
+    fprintf(stderr, "whole-node admissions %u; partial %u %u %u\n", atomic_load(&radmits[1]),
+            atomic_load(&radmits[2]), atomic_load(&radmits[3]), atomic_load(&radmits[4]));
     return check_done();
 }
