@@ -159,6 +159,29 @@ check "nothing ran next to big (got $overlap)" [ "$overlap" = 0 ]
 wcpu=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["workers_cpu_s"])' r_resv/run-stats.json)
 check "waiting for the capacity does not spin (workers used ${wcpu}s of CPU)" python3 -c "import sys; sys.exit(0 if $wcpu < 0.25 else 1)"
 
+# --- resources: cancelling the held big job gives its reservation back, so
+# the small jobs behind it start beside the running ones at once
+cat > resvc.yaml <<YAML
+name: resvc
+resource_requirements:
+  - {name: one, num_cpus: 1}
+  - {name: four, num_cpus: 4}
+jobs:
+  - {name: "s{i}", command: "sleep 3; : $TOKEN", resource_requirements: one, parameters: {i: "1:3"}}
+  - {name: big, command: "sleep 0.1", resource_requirements: four}
+  - {name: "t{i}", command: "sleep 0.1", resource_requirements: one, parameters: {i: "1:4"}}
+YAML
+"$VOLLEY" run resvc.yaml --run-dir r_resvc --cpus 4 -j 4 --workers 2 2> resvc.err &
+rpid=$!
+STARTED+=("$rpid")
+for _ in $(seq 250); do [ "$(strays | grep -c 'sleep 3')" -ge 3 ] && break; sleep 0.02; done
+sleep 0.2 # big is taken right after the three
+"$VOLLEY" cancel r_resvc big > resvc.out 2>&1
+wait "$rpid"; rc=$?
+check "reservation cancel: exit 1, big canceled (got $rc, $(state_of r_resvc big))" [ "$rc $(state_of r_resvc big)" = "1 canceled" ]
+first_t=$(sqlite3 r_resvc/volley.db "select count(*) from job where name like 't%' and start_ns < (select min(end_ns) from job where name like 's%')")
+check "small jobs ran beside the running ones after the cancel ($first_t of 4 before they ended)" [ "$first_t" -ge 1 ]
+
 # --- logs exact for many concurrent jobs writing binary data to both streams
 mkdir -p blobs
 cat > logs.yaml <<YAML
