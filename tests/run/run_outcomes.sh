@@ -138,16 +138,21 @@ check "never two at once: $(cut -c1 res.log | tr -d '\n')" [ "$(cut -c1 res.log 
 # 3 small jobs take 3 of 4 CPUs, then "big" needs all 4: from then on the
 # freed CPUs are kept for it, so it starts when the 3 end, before the 12
 # small jobs listed after it (without that it ran last, after all 12)
-cat > resv.yaml <<YAML
-name: resv
+# big_behind_small FILE S_CMD T_CMD NT: three 1-CPU jobs s1-s3 (S_CMD), then
+# "big" on all 4 CPUs, then NT 1-CPU jobs t1.. (T_CMD)
+big_behind_small() {
+    cat > "$1" <<YAML
+name: bigsmall
 resource_requirements:
   - {name: one, num_cpus: 1}
   - {name: four, num_cpus: 4}
 jobs:
-  - {name: "s{i}", command: "sleep 0.3", resource_requirements: one, parameters: {i: "1:3"}}
+  - {name: "s{i}", command: "$2", resource_requirements: one, parameters: {i: "1:3"}}
   - {name: big, command: "sleep 0.1", resource_requirements: four}
-  - {name: "t{i}", command: "sleep 0.3", resource_requirements: one, parameters: {i: "1:12"}}
+  - {name: "t{i}", command: "$3", resource_requirements: one, parameters: {i: "1:$4"}}
 YAML
+}
+big_behind_small resv.yaml "sleep 0.3" "sleep 0.3" 12
 "$VOLLEY" run resv.yaml --run-dir r_resv --cpus 4 -j 4 --workers 2 2> resv.err; rc=$?
 check "reservation: exit 0 (got $rc)" [ "$rc" = 0 ]
 before=$(sqlite3 r_resv/volley.db "select count(*) from job where name like 't%' and start_ns >= (select min(start_ns) from job) and start_ns < (select start_ns from job where name = 'big')")
@@ -161,16 +166,7 @@ check "waiting for the capacity does not spin (workers used ${wcpu}s of CPU)" py
 
 # --- resources: cancelling the held big job gives its reservation back, so
 # the small jobs behind it start beside the running ones at once
-cat > resvc.yaml <<YAML
-name: resvc
-resource_requirements:
-  - {name: one, num_cpus: 1}
-  - {name: four, num_cpus: 4}
-jobs:
-  - {name: "s{i}", command: "sleep 3; : $TOKEN", resource_requirements: one, parameters: {i: "1:3"}}
-  - {name: big, command: "sleep 0.1", resource_requirements: four}
-  - {name: "t{i}", command: "sleep 0.1", resource_requirements: one, parameters: {i: "1:4"}}
-YAML
+big_behind_small resvc.yaml "sleep 3; : $TOKEN" "sleep 0.1" 4
 "$VOLLEY" run resvc.yaml --run-dir r_resvc --cpus 4 -j 4 --workers 2 2> resvc.err &
 rpid=$!
 STARTED+=("$rpid")
