@@ -94,8 +94,8 @@ static bool take_u64(_Atomic uint64_t *used, uint64_t cap, uint64_t n)
     return true;
 }
 
-/* Takes the n lowest free GPUs below cap; the mask, or 0 if they are not free. */
-/* Assigns n GPUs (lowest free indices) if at least n + keep are free. */
+/* Takes the n lowest free GPUs below cap if at least n + keep are free: the
+ * mask, or 0. */
 static uint64_t take_gpus(_Atomic uint64_t *used, uint32_t cap, uint32_t n, uint32_t keep)
 {
     uint64_t all = cap >= 64 ? ~0ull : ((1ull << cap) - 1);
