@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,11 +77,8 @@ static void emit(struct json *j, const struct snap_job *r, const char *name)
             json_str(j, ts);
         else
             json_null(j);
-        json_key(j, "duration_s");
-        if (ended)
-            json_double(j, dur);
-        else
-            json_null(j);
+        /* json.h writes a non-finite double as null: not ended */
+        json_kv_double(j, "duration_s", ended ? dur : NAN);
         json_obj_end(j);
         return;
     }

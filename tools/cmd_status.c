@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,18 +159,11 @@ int cmd_status(int argc, char **argv)
         json_obj_end(&j);
         json_kv_uint(&j, "running", st.counts[SNAP_STATE_RUNNING]);
         json_kv_uint(&j, "done", st.done);
-        json_key(&j, "rate_per_s");
-        if (st.rate >= 0)
-            json_double(&j, st.rate);
-        else
-            json_null(&j);
+        /* json.h writes a non-finite double as null: unknown */
+        json_kv_double(&j, "rate_per_s", st.rate >= 0 ? st.rate : NAN);
         json_kv_double(&j, "rate_overall_per_s", st.overall);
         json_kv_double(&j, "elapsed_s", st.elapsed_s);
-        json_key(&j, "eta_s");
-        if (st.eta_s >= 0)
-            json_double(&j, st.eta_s);
-        else
-            json_null(&j);
+        json_kv_double(&j, "eta_s", st.eta_s >= 0 ? st.eta_s : NAN);
         json_kv_bool(&j, "live", w.live);
         json_kv_str(&j, "phase", st.phase);
         json_kv_str(&j, "source", w.have_arena ? "arena" : "checkpoint");
