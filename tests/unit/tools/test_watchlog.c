@@ -27,6 +27,17 @@ static void put(const struct watchlog_rate *r, size_t len)
 
 #define S 1000000000ull
 
+/* One sample a second at 1000 + t s, t = from..to, 100 jobs/s. */
+static void add_samples(struct watchlog_rate *r, uint64_t from, uint64_t to)
+{
+    for (uint64_t t = from; t <= to; t++) {
+        r->s[r->next].wall_ns = 1000 * S + t * S;
+        r->s[r->next].done = t * 100;
+        r->next = (r->next + 1) % WATCHLOG_RATE_N;
+        r->count++;
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/vl-test-watchlog-XXXXXX");
@@ -35,12 +46,7 @@ int main(void)
 
     /* one sample a second, 0..20 s, 100 jobs/s: 21 samples, no wrap */
     struct watchlog_rate r = {.magic = WATCHLOG_RATE_MAGIC};
-    for (uint64_t t = 0; t <= 20; t++) {
-        r.s[r.next].wall_ns = 1000 * S + t * S;
-        r.s[r.next].done = t * 100;
-        r.next = (r.next + 1) % WATCHLOG_RATE_N;
-        r.count++;
-    }
+    add_samples(&r, 0, 20);
     r.sum = watchlog_rate_sum(&r);
     put(&r, sizeof r);
     /* now = 1020.5 s, 2060 done: the newest sample >= 10 s old is t=10 */
@@ -51,12 +57,7 @@ int main(void)
     CHECK(fabs(v - 100.0) < 1e-9);
 
     /* wrap: 40 more samples, the ring holds t = 29..60 */
-    for (uint64_t t = 21; t <= 60; t++) {
-        r.s[r.next].wall_ns = 1000 * S + t * S;
-        r.s[r.next].done = t * 100;
-        r.next = (r.next + 1) % WATCHLOG_RATE_N;
-        r.count++;
-    }
+    add_samples(&r, 21, 60);
     r.sum = watchlog_rate_sum(&r);
     put(&r, sizeof r);
     v = watchlog_rate_read(dir, 1060 * S, 6000, 10 * S);
