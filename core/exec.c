@@ -534,6 +534,8 @@ static void start_proc(struct exec_engine *e, struct slot *s)
         spawn_failed(e, s, pid, "clone");
         return;
     }
+    if (e->src->started)
+        e->src->started(e->src->ctx, s->job.jid, pid);
     e->stats.spawned++;
     if (direct) {
         e->stats.direct++;

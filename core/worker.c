@@ -295,6 +295,15 @@ static enum arena_state outcome_state(enum exec_outcome o)
     }
 }
 
+/* The arena knows a job's pid from its clone on: should this worker die,
+ * the supervisor (or a resume) ends the job's process group with it, before
+ * the job runs again (runner_kill_jobs). */
+static void src_started(void *ctx, uint32_t jid, int pid)
+{
+    struct wk *k = ctx;
+    arena_job_set_pid(&k->a, jid, pid);
+}
+
 static void src_done(void *ctx, const struct exec_result *res)
 {
     struct wk *k = ctx;
@@ -302,8 +311,6 @@ static void src_done(void *ctx, const struct exec_result *res)
     uint32_t jid = res->jid;
     struct wslot *s = &k->slots[res->tag];
     atomic_fetch_add_explicit(&k->me->attempts, 1, memory_order_relaxed);
-    if (res->pid > 0)
-        arena_job_set_pid(a, jid, res->pid);
     if (res->start_ns)
         arena_job_set_start(a, jid, res->start_ns);
     arena_job_set_log(a, jid, worker_log_ref(res->log.log_id, res->log.rec));
@@ -439,6 +446,7 @@ int worker_main(int ctl_fd, uint32_t index)
     struct exec_source src = {
         .ctx = &k,
         .next = src_next,
+        .started = src_started,
         .done = src_done,
         .word = (const uint32_t *)(const void *)arena_futex_word(&k.a),
         .word_private = false,

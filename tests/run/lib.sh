@@ -34,6 +34,20 @@ state_of() { sqlite3 "$1/volley.db" "select state from jobs where name='$2'"; }
 attempt_of() { sqlite3 "$1/volley.db" "select attempt from jobs where name='$2'"; }
 # processes still carrying the token
 strays() { ps -eo pid=,stat=,args= | awk -v t="$TOKEN" 'index($0, t) && !/awk/'; }
+# files holding the pids of this test's jobs, each the leader of its own
+# process group: cleanup ends those groups too (a job's children do not
+# carry the token in their arguments)
+track_groups() {
+    local f
+    for f in "$@"; do [ -s "$f" ] && STARTED+=("-$(cat "$f")"); done
+    return 0
+}
+# pid runs and is not a zombie (an orphan's zombie may wait for init)
+alive() {
+    local s
+    s=$(ps -o stat= -p "$1" 2>/dev/null)
+    [ -n "$s" ] && [ "${s#Z}" = "$s" ]
+}
 no_strays() {
     local s; s=$(strays)
     if [ -n "$s" ]; then fail "stray processes: $s"; else ok "no stray processes"; fi

@@ -91,6 +91,79 @@ check "worker killed: the run still exits 0 (got $rc)" [ "$rc" = 0 ]
 check "worker killed: reported" grep -q "killed by signal 9" wk.err
 check_marks r_wk
 
+# --- the jobs of a dead worker die with it, before their re-runs start.
+# Each job writes its shell's pid (the leader of its process group) and
+# marks its end after 2 s; attempt 1 of the killed worker's jobs must not
+# reach that end. Groups whose leader wrote its pid are ended at cleanup.
+cat > orphan.yaml <<YAML
+name: orphan
+jobs:
+  - name: "o{i}"
+    command: 'echo \$\$ > pid.\$VOLLEY_JOB_NAME.\$VOLLEY_ATTEMPT; sleep 2; echo \$VOLLEY_JOB_NAME >> omarks; : $TOKEN'
+    parameters: {i: "1:4"}
+YAML
+rm -f omarks pid.o*
+"$VOLLEY" run orphan.yaml --run-dir r_orph -j 4 --workers 2 2> orph.err &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 100); do [ "$(ls pid.o*.1 2>/dev/null | wc -l)" = 4 ] && break; sleep 0.05; done
+track_groups pid.o*.1
+w=$(ps -o ppid= -p "$(cat pid.o1.1)") # the worker running o1
+[ -n "$w" ] && [ "$w" != "$pid" ] && kill -9 $w
+wait "$pid"; rc=$?
+track_groups pid.o*.2
+twice=$(sort omarks | uniq -d | tr '\n' ' ')
+check "orphans: the run exits 0 (got $rc)" [ "$rc" = 0 ]
+check "orphans: jobs ran again" [ "$(ls pid.o*.2 2>/dev/null | wc -l)" -ge 1 ]
+check "orphans: every job ended" [ "$(sort -u omarks | wc -l)" = 4 ]
+check "orphans: no job ended twice ($twice)" [ -z "$twice" ]
+
+# --- a second Ctrl-C kills the running jobs at once, also one that
+# ignores SIGTERM (the arena knows its pid while it runs)
+cat > deaf.yaml <<YAML
+name: deaf
+jobs:
+  - {name: d, command: 'trap "" TERM; echo \$\$ > deaf.pid; sleep 30; : $TOKEN'}
+YAML
+rm -f deaf.pid
+"$VOLLEY" run deaf.yaml --run-dir r_deaf --kill-grace 60 2> deaf.err &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 100); do [ -s deaf.pid ] && break; sleep 0.05; done
+track_groups deaf.pid
+kill -INT "$pid"
+sleep 0.3
+kill -INT "$pid"
+t0=$SECONDS
+wait "$pid"; rc=$?
+took=$((SECONDS - t0))
+check "second Ctrl-C: exit 130 (got $rc)" [ "$rc" = 130 ]
+check "second Ctrl-C: the run ended at once, not after the 30 s job or the 60 s grace ($took s)" \
+    [ "$took" -lt 10 ]
+check "second Ctrl-C: the job is gone" eval '! alive "$(cat deaf.pid)"'
+
+# --- runner and workers SIGKILLed together (as an OOM kill of their
+# cgroup would): resume ends the jobs the old run left running
+cat > allk.yaml <<YAML
+name: allk
+jobs:
+  - name: "a{i}"
+    command: '[ -e again ] && exit 0; echo \$\$ > apid.\$VOLLEY_JOB_NAME; sleep 30; : $TOKEN'
+    parameters: {i: "1:2"}
+YAML
+rm -f again apid.*
+"$VOLLEY" run allk.yaml --run-dir r_allk -j 2 --workers 2 2> allk.err &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 100); do [ "$(ls apid.* 2>/dev/null | wc -l)" = 2 ] && break; sleep 0.05; done
+track_groups apid.*
+# shellcheck disable=SC2046
+kill -9 "$pid" $(ps --ppid "$pid" -o pid=)
+wait "$pid" 2>/dev/null
+touch again
+"$VOLLEY" resume r_allk 2> allk2.err; rc=$?
+left=""
+for f in apid.*; do alive "$(cat "$f")" && left="$left $(cat "$f")"; done
+check "all killed: resume exits 0 (got $rc)" [ "$rc" = 0 ]
+check "all killed: resume ended the old run's jobs (alive:$left)" [ -z "$left" ]
+
 # --- resume of a finished run: nothing to do
 "$VOLLEY" resume r_wk 2> fin.err; rc=$?
 check "finished run: exit 0 (got $rc)" [ "$rc" = 0 ]
