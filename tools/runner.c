@@ -511,6 +511,10 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, &old);
+    /* A reader of our output that goes away (`volley run ... | head`) must
+     * not end the run: from here on our lines are lost (EPIPE), the jobs
+     * go on, and the exit code tells how the run ended. */
+    signal(SIGPIPE, SIG_IGN);
 
     struct ckpt_opts copts = {0};
     if (ckpt_start(&S.ck, db, &copts, &err) < 0) {

@@ -26,6 +26,21 @@ read -r pid pgid < pgrp.out
 check "own process group ($pid $pgid)" [ "$pid" = "$pgid" ]
 check "arena removed after the run" [ -z "$(ls /dev/shm | grep "volley-$(sqlite3 r_ok/volley.db 'select lower(hex(run_id)) from run')")" ]
 
+# --- whoever reads volley's output goes away (`| head`): the run goes on
+# to its end instead of dying of SIGPIPE at its next line
+cat > pipe.yaml <<YAML
+name: pipe
+jobs:
+  - name: "p{i}"
+    command: 'sleep 0.3; : $TOKEN'
+    parameters: {i: "1:4"}
+YAML
+"$VOLLEY" run pipe.yaml --run-dir r_pipe -j 2 2>&1 | head -c 1 > /dev/null
+rc=${PIPESTATUS[0]}
+check "output closed early: exit 0, not 141 of SIGPIPE (got $rc)" [ "$rc" = 0 ]
+check "... every job completed" [ "$(sqlite3 r_pipe/volley.db "select count(*) from jobs where state='completed'")" = 4 ]
+check "... arena removed" [ -z "$(ls /dev/shm | grep "volley-$(sqlite3 r_pipe/volley.db 'select lower(hex(run_id)) from run')")" ]
+
 # --- retries: fails twice with a handled code, then succeeds
 cat > retry.yaml <<YAML
 name: retry
