@@ -830,7 +830,7 @@ static void finish(struct exec_engine *e, struct slot *s)
         logseg_note(&e->log, s->job.jid, s->attempt, "volley: the recovery script %s %d",
                     rr.term_sig ? "was killed by signal" : "exited with",
                     rr.term_sig ? rr.term_sig : rr.status);
-        if (rr.outcome == EXEC_COMPLETED && !e->stopping) {
+        if (rr.outcome == EXEC_COMPLETED && !e->stopping && !e->log.err) {
             r.final = false;
             r.flags |= EXEC_RES_RETRY;
             report(e, &r);
@@ -838,7 +838,7 @@ static void finish(struct exec_engine *e, struct slot *s)
             start_proc(e, s);
             return;
         }
-        if (rr.outcome == EXEC_STOPPED || e->stopping)
+        if (rr.outcome == EXEC_STOPPED || e->stopping || e->log.err)
             r.outcome = EXEC_STOPPED;
         else if (rr.outcome == EXEC_CANCELED)
             r.outcome = EXEC_CANCELED;
@@ -851,7 +851,11 @@ static void finish(struct exec_engine *e, struct slot *s)
     }
 
     fill_result(e, s, &r);
-    if (r.outcome == EXEC_FAILED && s->job.fh) {
+    if (e->log.err) {
+        /* Its bytes could not be written (disk full): as for a crash, the
+         * attempt is not over for the record, and resume runs it again. */
+        r.outcome = EXEC_STOPPED;
+    } else if (r.outcome == EXEC_FAILED && s->job.fh) {
         struct failpol_decision d =
             failpol_decide(s->job.fh, s->spawn_err ? -1 : r.status, s->attempt);
         if (d.retry && e->stopping) {
@@ -1050,6 +1054,10 @@ int exec_engine_run(struct exec_engine *e, const struct exec_source *src, struct
         else if (e->flush_due)
             logseg_flush(&e->log);
         e->flush_due = false;
+        /* Job logs cannot be written (disk full): stop now rather than run
+         * the rest of the jobs with their output dropped. */
+        if (e->log.err && !e->stopping)
+            begin_stop(e);
         if (e->nrearm)
             process_rearms(e);
         if (e->src_woke) {

@@ -387,6 +387,9 @@ int worker_main(int ctl_fd, uint32_t index)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit (ulimit -f) then fails the log write with EFBIG,
+     * which stops the run cleanly, instead of killing this worker. */
+    signal(SIGXFSZ, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 

@@ -161,6 +161,7 @@ static int spawn_worker(struct sup *S, uint32_t i)
     sigaddset(&def, SIGHUP);
     sigaddset(&def, SIGCHLD);
     sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGXFSZ);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &def);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
@@ -265,7 +266,7 @@ static void on_worker_exit(struct sup *S, pid_t pid, int status)
     if (ws == RUNCTL_W_ERROR || ws == RUNCTL_W_STARTING) {
         if (!S->fatal) {
             S->fatal = 1;
-            vl_err_set(&S->fatal_err, VL_ENOTRUN, "worker %u could not run: %s", i,
+            vl_err_set(&S->fatal_err, VL_ENOTRUN, "worker %u stopped the run: %s", i,
                        S->ctl->w[i].msg[0] ? S->ctl->w[i].msg : "it exited before starting");
         }
         if (!S->stopping) {
@@ -420,9 +421,11 @@ static void summary(struct sup *S, double secs)
     fprintf(stderr,
             "volley: %s: %" PRIu64 "/%u jobs finished in %.2f s (%.0f jobs/s): %" PRIu64
             " completed, %" PRIu64 " failed, %" PRIu64 " terminated, %" PRIu64 " canceled",
-            S->interrupted ? "interrupted" : "done", done, S->a->njobs, secs,
-            secs > 0 ? (double)here / secs : 0.0, c[ARENA_COMPLETED], c[ARENA_FAILED],
-            c[ARENA_TERMINATED], c[ARENA_CANCELED]);
+            S->interrupted ? "interrupted"
+            : S->fatal     ? "stopped"
+                           : "done",
+            done, S->a->njobs, secs, secs > 0 ? (double)here / secs : 0.0, c[ARENA_COMPLETED],
+            c[ARENA_FAILED], c[ARENA_TERMINATED], c[ARENA_CANCELED]);
     if (c[ARENA_READY] + c[ARENA_RUNNING] + c[ARENA_BLOCKED])
         fprintf(stderr, ", %" PRIu64 " left", c[ARENA_READY] + c[ARENA_RUNNING] + c[ARENA_BLOCKED]);
     fprintf(stderr, "\n");
@@ -515,6 +518,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
      * not end the run: from here on our lines are lost (EPIPE), the jobs
      * go on, and the exit code tells how the run ended. */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit: EFBIG, as a full disk */
 
     struct ckpt_opts copts = {0};
     if (ckpt_start(&S.ck, db, &copts, &err) < 0) {
@@ -596,6 +600,10 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     write_stats(&S, secs);
     if (S.fatal) {
         cli_print_err(&S.fatal_err);
+        if (crc == 0 && !arena_done(a))
+            fprintf(stderr,
+                    "volley: state saved; once that is mended, continue with: volley resume %s\n",
+                    run_dir);
         exit_code = VL_EXIT_ENV;
     } else if (S.interrupted) {
         exit_code = VL_EXIT_INTR;

@@ -164,6 +164,36 @@ for f in apid.*; do alive "$(cat "$f")" && left="$left $(cat "$f")"; done
 check "all killed: resume exits 0 (got $rc)" [ "$rc" = 0 ]
 check "all killed: resume ended the old run's jobs (alive:$left)" [ -z "$left" ]
 
+# --- the disk fills up (a file size limit of 1 MiB: the same write error
+# as ENOSPC, without a mount): the run stops at once with exit 3 naming the
+# file; every job recorded completed has its whole output in the logs; the
+# jobs whose output was lost run again on resume, and then all are exact.
+cat > fill.yaml <<YAML
+name: fill
+jobs:
+  - name: "f{i}"
+    command: 'head -c 100000 /dev/zero; : $TOKEN'
+    parameters: {i: "1:30"}
+YAML
+(ulimit -f 1024; exec "$VOLLEY" run fill.yaml --run-dir r_fill -j 2 --workers 2 2> fill.err); rc=$?
+ndone=$(sqlite3 r_fill/volley.db "select count(*) from jobs where state='completed'")
+check "disk full: exit 3 (got $rc)" [ "$rc" = 3 ]
+check "disk full: names the log file and the cause" grep -q "job logs could not be written to $T/r_fill/logs/.*File too large" fill.err
+check "disk full: says how to continue" grep -q "volley resume $T/r_fill" fill.err
+check "disk full: stopped early ($ndone of 30 completed)" [ "$ndone" -lt 30 ]
+short=0
+for n in $(sqlite3 r_fill/volley.db "select name from jobs where state='completed'"); do
+    [ "$("$VOLLEY" logs r_fill "$n" | wc -c)" = 100000 ] || short=$((short + 1))
+done
+check "disk full: every completed job's log is whole ($short short)" [ "$short" = 0 ]
+"$VOLLEY" resume r_fill 2> fill2.err; rc=$?
+check "disk full, then space: resume exits 0 (got $rc)" [ "$rc" = 0 ]
+short=0
+for i in $(seq 30); do
+    [ "$("$VOLLEY" logs r_fill "f$i" | wc -c)" = 100000 ] || short=$((short + 1))
+done
+check "after resume: all 30 logs whole ($short short)" [ "$short" = 0 ]
+
 # --- resume of a finished run: nothing to do
 "$VOLLEY" resume r_wk 2> fin.err; rc=$?
 check "finished run: exit 0 (got $rc)" [ "$rc" = 0 ]

@@ -369,7 +369,10 @@ static void test_damage(void)
 }
 
 /* Writes fail (file size limit): the error is sticky, no record describes
- * bytes that are not there, and the engine reports it after the run. */
+ * bytes that are not there, and the engine stops at once: the attempt
+ * whose bytes were lost is "stopped" (it stays running in the arena and
+ * runs again on resume, rather than counting as completed with its output
+ * gone), no further job starts, and the error is returned. */
 static void test_write_error(void)
 {
     const char *dir = tl_mkdir();
@@ -412,10 +415,39 @@ static void test_write_error(void)
     CHECK_EQ(rc, -EFBIG);
     CHECK_HAS(err.msg, "job logs could not be written to");
     CHECK_HAS(err.msg, "File too large");
-    CHECK(tl_final(&ts, 0) && tl_final(&ts, 0)->outcome == EXEC_COMPLETED);
+    CHECK(tl_final(&ts, 0) && tl_final(&ts, 0)->outcome == EXEC_STOPPED);
+    exec_engine_close(e);
+
+    /* Ten jobs of 3000 bytes one at a time, the disk full after the second:
+     * the first two are complete and exact, the third is stopped, and no
+     * other job starts. */
+    const char *dir2 = tl_mkdir();
+    e = tl_open(dir2, 1, NULL);
+    tl_src_init(&ts, TL_FLAT, 0);
+    for (int j = 0; j < 10; j++)
+        tl_add(&ts, "fill", "head -c 3000 /dev/zero");
+    lim.rlim_cur = 8192;
+    setrlimit(RLIMIT_FSIZE, &lim);
+    src = tl_source(&ts);
+    rc = exec_engine_run(e, &src, &err);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK_EQ(rc, -EFBIG);
+    for (uint32_t j = 0; j < 2; j++) {
+        const struct exec_result *r = tl_final(&ts, j);
+        CHECK(r && r->outcome == EXEC_COMPLETED);
+        struct tl_log o = tl_read_log(dir2, j, 1, LOG_STDOUT, r ? &r->log : NULL);
+        static const uint8_t zeros[3000];
+        CHECK(o.len == sizeof zeros && !memcmp(o.p, zeros, sizeof zeros));
+        free(o.p);
+    }
+    CHECK(tl_final(&ts, 2) && tl_final(&ts, 2)->outcome == EXEC_STOPPED);
+    for (uint32_t j = 3; j < 10; j++)
+        CHECK(!tl_final(&ts, j));
+    CHECK_EQ(ts.next, 3u);
     exec_engine_close(e);
     signal(SIGXFSZ, SIG_DFL);
     tl_check_clean("write_error");
+    tl_rmdir(dir2);
     tl_rmdir(dir);
 }
 
