@@ -56,9 +56,9 @@ void runner_snap_to_rec(const struct snap_job *j, struct arena_job_rec *out);
 int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char *arena_path,
               const char *run_dir, const char *workdir, const struct runner_opts *o);
 
-/* SIGKILL to the process group of every running job (orphans_only: only
- * those whose worker is gone: the job itself died with it, what it started
- * may not have). */
+/* SIGKILL to the process group of every running job, by the pid the arena
+ * got at its clone (orphans_only: only those whose worker is gone; a job
+ * outlives its worker). */
 void runner_kill_jobs(struct arena *a, bool orphans_only);
 
 /* The hidden `volley __worker FD INDEX` command. */

@@ -79,8 +79,11 @@ static uint32_t finish_all(struct arena *a)
 
 static void take_two(struct arena *a, uint32_t w)
 {
-    arena_take(a, w);
-    arena_take(a, w);
+    for (int i = 0; i < 2; i++) {
+        uint32_t j = arena_take(a, w);
+        if (j != ARENA_NONE)
+            arena_job_set_pid(a, j, 4000000 + (int32_t)j); /* as at its clone */
+    }
     arena_take(a, w); /* the fault fires on the third claim */
 }
 
@@ -101,6 +104,11 @@ static void test_dead_holding_jobs(void)
     CHECK_EQ(count(&a, ARENA_READY), 10);
     CHECK_EQ(arena_job_attempt(&a, 0), 2);
     CHECK_EQ(arena_job_attempt(&a, 3), 1);
+    /* their groups were ended by whoever found the worker dead; a pid left
+     * behind would be signaled again, maybe reused, once the job is taken
+     * and waits for capacity */
+    for (uint32_t j = 0; j < 10; j++)
+        CHECK_EQ(arena_job_pid(&a, j), 0);
     CHECK_EQ(arena_slot_pid(&a, 0), 0); /* the dead slot is free */
     CHECK_EQ(finish_all(&a), 10);
     CHECK_EQ(count(&a, ARENA_COMPLETED), 10);
