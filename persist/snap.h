@@ -84,7 +84,8 @@ struct snap_job {
     uint8_t state;     /* enum snap_state */
     uint8_t pad[3];    /* zero */
     uint32_t attempt;  /* runs started so far (0: never ran) */
-    int32_t exit_code; /* last exit code (or -signal); 0 before any exit */
+    int32_t exit_code; /* last exit code: 128 + N if killed by signal N, -1 if
+                          it could not be started; 0 before any exit */
     uint64_t start_ns; /* wall clock (ns since the epoch) of the last start; 0: none */
     uint64_t end_ns;   /* wall clock of the last end; 0: none */
     uint64_t log_ref;  /* the executor's reference to its log index; SNAP_NO_LOG */

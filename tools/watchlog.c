@@ -177,11 +177,10 @@ static void put_secs(struct line *l, uint64_t ns, int digits)
 
 static void job_line(struct watchlog *wl, uint32_t jid, const struct arena_job_rec *r)
 {
-    int code = r->exit_code, sig = 0;
-    if (code < 0) { /* -signal: the shells' convention for its exit value */
-        sig = -code;
-        code = 128 + sig;
-    }
+    /* The record keeps the shell's exit value only (128 + N for a job
+     * killed by signal N, -1 for one that could not be started), so
+     * Signal is always 0 (docs/watching.md). */
+    int code = r->exit_code;
     uint64_t run_ns = r->end_ns > r->start_ns ? r->end_ns - r->start_ns : 0;
     struct line l;
     l.p = l.b;
@@ -192,9 +191,7 @@ static void job_line(struct watchlog *wl, uint32_t jid, const struct arena_job_r
     put_secs(&l, run_ns, 3);
     put_s(&l, "\t0\t0\t");
     put_i(&l, code);
-    *l.p++ = '\t';
-    put_i(&l, sig);
-    *l.p++ = '\t';
+    put_s(&l, "\t0\t");
     fwrite(l.b, 1, (size_t)(l.p - l.b), wl->joblog);
     /* one line per job: tabs and line breaks in a command become spaces */
     const char *cmd = arena_job_cmd(wl->a, jid);
