@@ -421,8 +421,9 @@ static void test_write_error(void)
     /* Ten jobs of 3000 bytes one at a time, the disk full after the second:
      * the first two are complete and exact, the third is stopped, and no
      * other job starts. */
-    const char *dir2 = tl_mkdir();
-    e = tl_open(dir2, 1, NULL);
+    tl_rmdir(dir); /* tl_mkdir reuses one buffer: one scratch dir at a time */
+    dir = tl_mkdir();
+    e = tl_open(dir, 1, NULL);
     tl_src_init(&ts, TL_FLAT, 0);
     for (int j = 0; j < 10; j++)
         tl_add(&ts, "fill", "head -c 3000 /dev/zero");
@@ -435,7 +436,7 @@ static void test_write_error(void)
     for (uint32_t j = 0; j < 2; j++) {
         const struct exec_result *r = tl_final(&ts, j);
         CHECK(r && r->outcome == EXEC_COMPLETED);
-        struct tl_log o = tl_read_log(dir2, j, 1, LOG_STDOUT, r ? &r->log : NULL);
+        struct tl_log o = tl_read_log(dir, j, 1, LOG_STDOUT, r ? &r->log : NULL);
         static const uint8_t zeros[3000];
         CHECK(o.len == sizeof zeros && !memcmp(o.p, zeros, sizeof zeros));
         free(o.p);
@@ -447,7 +448,6 @@ static void test_write_error(void)
     exec_engine_close(e);
     signal(SIGXFSZ, SIG_DFL);
     tl_check_clean("write_error");
-    tl_rmdir(dir2);
     tl_rmdir(dir);
 }
 
