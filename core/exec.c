@@ -535,7 +535,7 @@ static void start_proc(struct exec_engine *e, struct slot *s)
         return;
     }
     if (e->src->started)
-        e->src->started(e->src->ctx, s->job.jid, pid);
+        e->src->started(e->src->ctx, s->job.jid, pid, s->start_wall);
     e->stats.spawned++;
     if (direct) {
         e->stats.direct++;

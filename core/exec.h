@@ -93,11 +93,12 @@ struct exec_source {
     void *ctx;
     /* The next job to start; called while fewer than K run. */
     enum exec_next (*next)(void *ctx, struct exec_job *job);
-    /* Optional: a process of job jid was cloned, pid
-     * leading its own process group; called for every attempt and recovery
-     * script, before anything else can happen to it, so that another
-     * process can end the group should this one die. */
-    void (*started)(void *ctx, uint32_t jid, int pid);
+    /* Optional: a process of job jid was cloned, pid leading its own
+     * process group, for the attempt that began at start_ns (wall clock);
+     * called for every attempt and recovery script, before anything else
+     * can happen to it, so that another process can end the group should
+     * this one die. */
+    void (*started)(void *ctx, uint32_t jid, int pid, uint64_t start_ns);
     /* An attempt ended (every attempt, final or not). */
     void (*done)(void *ctx, const struct exec_result *res);
     /* Optional: a word that changes, with a FUTEX_WAKE, when work is

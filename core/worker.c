@@ -297,11 +297,13 @@ static enum arena_state outcome_state(enum exec_outcome o)
 
 /* The arena knows a job's pid from its clone on: should this worker die,
  * the supervisor (or a resume) ends the job's process group with it, before
- * the job runs again (runner_kill_jobs). */
-static void src_started(void *ctx, uint32_t jid, int pid)
+ * the job runs again (runner_kill_jobs). Its start time too: status, jobs
+ * and events show when the running attempt began. */
+static void src_started(void *ctx, uint32_t jid, int pid, uint64_t start_ns)
 {
     struct wk *k = ctx;
     arena_job_set_pid(&k->a, jid, pid);
+    arena_job_set_start(&k->a, jid, start_ns);
 }
 
 static void src_done(void *ctx, const struct exec_result *res)
@@ -311,7 +313,7 @@ static void src_done(void *ctx, const struct exec_result *res)
     uint32_t jid = res->jid;
     struct wslot *s = &k->slots[res->tag];
     atomic_fetch_add_explicit(&k->me->attempts, 1, memory_order_relaxed);
-    if (res->start_ns)
+    if (res->start_ns) /* also an attempt whose clone failed */
         arena_job_set_start(a, jid, res->start_ns);
     arena_job_set_log(a, jid, worker_log_ref(res->log.log_id, res->log.rec));
     if (!res->final) {

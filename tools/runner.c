@@ -189,7 +189,7 @@ static int collect(struct sup *S)
             struct arena_job_rec r;
             arena_job_read(S->a, S->ids[i], &r);
             runner_rec_to_snap(S->ids[i], &r, &S->recs[i]);
-            watchlog_note(S->wl, S->ids[i], &r); /* watch */
+            watchlog_note(S->wl, S->ids[i], &S->recs[i]); /* watch */
         }
         if (n && ckpt_submit(S->ck, S->recs, n) < 0)
             rc = -ENOMEM;

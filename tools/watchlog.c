@@ -175,7 +175,7 @@ static void put_secs(struct line *l, uint64_t ns, int digits)
     l->p += digits;
 }
 
-static void job_line(struct watchlog *wl, uint32_t jid, const struct arena_job_rec *r)
+static void job_line(struct watchlog *wl, uint32_t jid, const struct snap_job *r)
 {
     /* The record keeps the shell's exit value only (128 + N for a job
      * killed by signal N, -1 for one that could not be started), so
@@ -205,12 +205,14 @@ static void job_line(struct watchlog *wl, uint32_t jid, const struct arena_job_r
     fputc('\n', wl->joblog);
 }
 
-static void event_line(struct watchlog *wl, uint32_t jid, unsigned from,
-                       const struct arena_job_rec *r)
+/* From the record volley.db gets, so that attempt (runs started) and
+ * exit_code (only for a job that ran and ended) read as in `volley jobs`. */
+static void event_line(struct watchlog *wl, uint32_t jid, unsigned from, const struct snap_job *r)
 {
-    uint64_t t = arena_state_finished(r->state) && r->end_ns ? r->end_ns
-                 : r->state == ARENA_RUNNING && r->start_ns  ? r->start_ns
-                                                             : vl_wall_ns();
+    bool ended = r->state >= SNAP_STATE_COMPLETED;
+    uint64_t t = ended && r->end_ns                              ? r->end_ns
+                 : r->state == SNAP_STATE_RUNNING && r->start_ns ? r->start_ns
+                                                                 : vl_wall_ns();
     FILE *f = wl->events;
     struct line l;
     l.p = l.b;
@@ -222,12 +224,12 @@ static void event_line(struct watchlog *wl, uint32_t jid, unsigned from,
     json_write_string(f, name, strlen(name));
     l.p = l.b;
     put_s(&l, ",\"from\":\"");
-    put_s(&l, arena_state_name(from));
+    put_s(&l, snap_state_name(from));
     put_s(&l, "\",\"to\":\"");
-    put_s(&l, arena_state_name(r->state));
+    put_s(&l, snap_state_name(r->state));
     put_s(&l, "\",\"attempt\":");
     put_u(&l, r->attempt);
-    if (arena_state_finished(r->state)) {
+    if (ended && r->start_ns) {
         put_s(&l, ",\"exit_code\":");
         put_i(&l, r->exit_code);
     }
@@ -235,9 +237,9 @@ static void event_line(struct watchlog *wl, uint32_t jid, unsigned from,
     fwrite(l.b, 1, (size_t)(l.p - l.b), f);
 }
 
-void watchlog_note(struct watchlog *wl, uint32_t jid, const struct arena_job_rec *r)
+void watchlog_note(struct watchlog *wl, uint32_t jid, const struct snap_job *r)
 {
-    if (!wl || jid >= wl->a->njobs || r->state >= ARENA_NSTATES)
+    if (!wl || jid >= wl->a->njobs || r->state >= SNAP_NSTATES)
         return;
     unsigned from = wl->last[jid];
     if (from == r->state)
@@ -245,7 +247,7 @@ void watchlog_note(struct watchlog *wl, uint32_t jid, const struct arena_job_rec
     wl->last[jid] = (uint8_t)r->state;
     if (wl->events)
         event_line(wl, jid, from, r);
-    if (wl->joblog && arena_state_finished(r->state) && r->start_ns)
+    if (wl->joblog && r->state >= SNAP_STATE_COMPLETED && r->start_ns)
         job_line(wl, jid, r);
 }
 

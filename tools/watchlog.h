@@ -28,6 +28,7 @@
 
 #include <stdint.h>
 
+#include "../persist/snap.h"
 #include "../shm/arena.h"
 
 #define WATCHLOG_JOBLOG "joblog.tsv"
@@ -63,8 +64,9 @@ struct watchlog;
  * state from a as the starting point. NULL (with a line on stderr) if they
  * cannot be created: the run goes on without them. */
 struct watchlog *watchlog_open(const char *run_dir, const struct arena *a);
-/* One changed job record, as collect() read it. Accepts NULL wl. */
-void watchlog_note(struct watchlog *wl, uint32_t jid, const struct arena_job_rec *r);
+/* One changed job record, as collect() hands it to volley.db. Accepts NULL
+ * wl. */
+void watchlog_note(struct watchlog *wl, uint32_t jid, const struct snap_job *r);
 /* The end of a collection: flushes, adds a rate sample. Accepts NULL. */
 void watchlog_flush(struct watchlog *wl);
 /* Flushes and closes. Accepts NULL. */

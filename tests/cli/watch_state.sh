@@ -32,6 +32,8 @@ check live_status_human 1 "$(grep -c '^  failed: bad$' st.txt)"
 check live_jobs "ok1 completed 1 0|ok2 completed 1 0|bad failed 1 3|gate running 1 None|after blocked 0 None" \
   "$(py 'import json; print("|".join("%s %s %s %s" % (j["name"], j["state"], j["attempt"], j["exit_code"]) for j in json.load(open("jobs.json"))))')"
 check live_jobs_keys ok "$(py 'import json; print("ok" if all(list(j)==["name","state","attempt","exit_code","start","duration_s"] for j in json.load(open("jobs.json"))) else "bad")')"
+check live_running_start ok "$(py 'import json; g=[j for j in json.load(open("jobs.json")) if j["name"]=="gate"][0]
+print("ok" if g["start"] and g["start"].endswith("Z") else g)')"
 check live_state_filter "after" "$("$bin" jobs r --state blocked | cut -f1)"
 check live_name_filter "ok1 ok2" "$("$bin" jobs r --name '^ok\d$' | cut -f1 | tr '\n' ' ' | sed 's/ $//')"
 check live_both_filters "" "$("$bin" jobs r --name '^ok' --state failed)"
@@ -64,6 +66,19 @@ check joblog_rows "1:0:echo ok 2:0:echo ok 3:3:exit 3 4:0:while [ ! -e go ]; do 
 print(" ".join("%s:%s:%s" % (x["Seq"], x["Exitval"], x["Command"]) for x in sorted(r, key=lambda x: int(x["Seq"]))))')"
 check joblog_times ok "$(py 'import csv; r=list(csv.DictReader(open("r/joblog.tsv"), delimiter="\t"))
 print("ok" if all(float(x["Starttime"]) > 1.7e9 and float(x["JobRuntime"]) >= 0 and x["Host"] == ":" for x in r) else r)')"
+
+# events agree with `volley jobs`: a job canceled before it ran has run 0
+# times and no exit code
+cat > wf2.yaml << 'YAML'
+name: cancel
+jobs:
+  - {name: fails, command: "exit 4"}
+  - {name: child, command: "echo never", depends_on: [fails]}
+YAML
+"$bin" run wf2.yaml --run-dir r2 2> /dev/null
+check canceled_event '{"job":"child","from":"blocked","to":"canceled","attempt":0}' \
+  "$(grep '"job":"child"' r2/events.jsonl | sed 's/^{"t":[0-9.]*,/{/')"
+check canceled_jobs "child	canceled	0	-" "$("$bin" jobs r2 --state canceled | cut -f1-4)"
 
 # bad input
 mkdir notrun
