@@ -88,13 +88,24 @@ void runner_arena_path(const uint8_t run_id[16], char *out, size_t len)
 }
 
 /* In the arena, attempt is the number of the current (or next) run, from
- * 1; in a snapshot, the number of runs started, from 0. */
+ * 1; in a snapshot, the number of runs started, from 0. A job that is
+ * running has started its attempt, a finished one has if it has a start
+ * time; a ready or blocked one has not begun its next (its start time, if
+ * any, is an earlier attempt's). A job taken but not cloned yet (waiting
+ * for capacity, or a moment before its clone) has no pid: for the record
+ * it is still ready. */
+static bool attempt_began(unsigned state, uint64_t start_ns)
+{
+    return state == ARENA_RUNNING || (arena_state_finished(state) && start_ns != 0);
+}
+
 void runner_rec_to_snap(uint32_t jid, const struct arena_job_rec *r, struct snap_job *out)
 {
-    bool started = r->state == ARENA_RUNNING || r->start_ns != 0;
+    unsigned state = r->state == ARENA_RUNNING && r->pid == 0 ? ARENA_READY : r->state;
+    bool started = attempt_began(state, r->start_ns);
     *out = (struct snap_job){
         .jid = jid,
-        .state = (uint8_t)r->state,
+        .state = (uint8_t)state,
         .attempt = started ? r->attempt : (r->attempt ? r->attempt - 1 : 0),
         .exit_code = r->exit_code,
         .start_ns = r->start_ns,
@@ -105,7 +116,7 @@ void runner_rec_to_snap(uint32_t jid, const struct arena_job_rec *r, struct snap
 
 void runner_snap_to_rec(const struct snap_job *j, struct arena_job_rec *out)
 {
-    bool started = j->state == SNAP_STATE_RUNNING || j->start_ns != 0;
+    bool started = attempt_began(j->state, j->start_ns);
     *out = (struct arena_job_rec){
         .state = j->state,
         .attempt = started ? (j->attempt ? j->attempt : 1) : j->attempt + 1,

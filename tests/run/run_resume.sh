@@ -194,6 +194,35 @@ for i in $(seq 30); do
 done
 check "after resume: all 30 logs whole ($short short)" [ "$short" = 0 ]
 
+# --- jobs that wait for capacity when the run is interrupted have not
+# run: for the record they are ready, and resume starts their attempt 1
+cat > held.yaml <<YAML
+name: held
+resource_requirements:
+  - {name: two, num_cpus: 2}
+jobs:
+  - name: "h{i}"
+    command: 'echo \$VOLLEY_ATTEMPT >> hatt.\$VOLLEY_JOB_NAME; sleep 1; : $TOKEN'
+    resource_requirements: two
+    parameters: {i: "1:3"}
+YAML
+rm -f hatt.*
+"$VOLLEY" run held.yaml --run-dir r_held --cpus 2 -j 3 --workers 2 --checkpoint-interval 0.1 2> held.err &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 100); do ls hatt.* > /dev/null 2>&1 && break; sleep 0.05; done
+sleep 0.3
+kill -INT "$pid"
+wait "$pid"; rc=$?
+ran=$(ls hatt.* 2>/dev/null | wc -l)
+check "held: interrupted, exit 130, one job ran (got $rc, $ran)" [ "$rc/$ran" = 130/1 ]
+inrun=$(sqlite3 r_held/volley.db "select count(*) from jobs where state='running'")
+check "held: volley.db has only the job that ran as running, not the two that waited ($inrun)" [ "$inrun" = 1 ]
+"$VOLLEY" resume r_held 2> held2.err; rc=$?
+check "held: resume exits 0 (got $rc)" [ "$rc" = 0 ]
+atts=$(for i in 1 2 3; do tr '\n' , < "hatt.h$i"; echo; done | sort | tr '\n' ' ')
+check "held: the job that ran went on with attempt 2, the others began at 1 ($atts)" \
+    [ "$atts" = "1, 1, 1,2, " ]
+
 # --- resume of a finished run: nothing to do
 "$VOLLEY" resume r_wk 2> fin.err; rc=$?
 check "finished run: exit 0 (got $rc)" [ "$rc" = 0 ]
