@@ -33,7 +33,12 @@ const struct cli_cmd cli_cmds[] = {
      "                  [--kill-grace SEC] [--quiet|--progress]\n",
      cmd_run},
     {"resume", "continue a run that stopped or crashed",
-     "usage: volley resume DIR [--retry-failed] [--from-snapshot]\n", cmd_resume},
+     "usage: volley resume DIR [--retry-failed] [--from-snapshot] [-j N] [--workers W]\n"
+     "                     [--cpus N] [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
+     "                     [--kill-grace SEC] [--quiet|--progress]\n\n"
+     "The options given to `volley run` (not --quiet/--progress) apply again;\n"
+     "one given here replaces the run's for this resume.\n",
+     cmd_resume},
     {"status", "counts by state, rate, elapsed, ETA", "usage: volley status DIR [--json]\n",
      cmd_status},
     {"jobs", "one line per job", "usage: volley jobs DIR [--state S] [--name REGEX] [--json]\n",
