@@ -115,6 +115,14 @@ static int sql_err(struct vl_err *err, sqlite3 *db, int rc, const char *doing, c
     return vl_err_set(err, code, "%s: %s", what, msg);
 }
 
+static int damaged(struct vl_err *err, const char *path, const char *what)
+{
+    return vl_err_set(err, VL_ECORRUPT,
+                      "%s: %s; the file is damaged and this run cannot be resumed from it "
+                      "(start the workflow again with `volley run`)",
+                      path, what);
+}
+
 static int exec_sql(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
@@ -152,6 +160,7 @@ static const char schema_sql[] =
     "CREATE TABLE job(jid INTEGER PRIMARY KEY, name TEXT NOT NULL, state INTEGER NOT NULL,"
     " attempt INTEGER NOT NULL, exit_code INTEGER NOT NULL, start_ns INTEGER NOT NULL,"
     " end_ns INTEGER NOT NULL, log_ref INTEGER NOT NULL);"
+    "CREATE TABLE run_option(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE VIEW jobs AS SELECT j.jid, j.name, c.name AS state, j.attempt, j.exit_code,"
     " CASE WHEN j.start_ns > 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', j.start_ns / 1e9,"
     " 'unixepoch') END AS started,"
@@ -373,6 +382,37 @@ static int write_run(sqlite3 *db, const struct spec *s, const struct snap_meta *
     return rc;
 }
 
+bool snap_opt_check(const char *name, const char *value)
+{
+    if (!name || !value || !*name || !*value || strlen(name) > SNAP_OPT_NAME_MAX ||
+        strlen(value) > SNAP_OPT_VALUE_MAX)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return false;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* The run's options, one row each, in the order given (rowid). */
+static int write_opts(sqlite3 *db, const struct snap_meta *m)
+{
+    if (!m->nopts)
+        return SQLITE_OK;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO run_option VALUES(?,?)", -1, &st, NULL);
+    for (uint32_t i = 0; i < m->nopts && rc == SQLITE_OK; i++) {
+        sqlite3_bind_text(st, 1, m->opts[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, m->opts[i].value, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int write_arrays_meta(sqlite3 *db, const struct spec *s, const uint64_t *bytes)
 {
     sqlite3_stmt *st = NULL;
@@ -509,6 +549,22 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
                 code = vl_err_set(err, -EINVAL, "initial record %" PRIu32 " is invalid", j);
                 goto fail;
             }
+    if (meta->nopts > SNAP_MAX_OPTS || (meta->nopts && !meta->opts)) {
+        code = vl_err_set(err, -EINVAL, "%" PRIu32 " run options are too many (at most %d)",
+                          meta->nopts, SNAP_MAX_OPTS);
+        goto fail;
+    }
+    for (uint32_t i = 0; i < meta->nopts; i++) {
+        const struct snap_opt *o = &meta->opts[i];
+        bool bad = !snap_opt_check(o->name, o->value), dup = false;
+        for (uint32_t k = 0; k < i && !bad && !dup; k++)
+            dup = !strcmp(meta->opts[k].name, o->name);
+        if (bad || dup) {
+            code = vl_err_set(err, -EINVAL, "run option %" PRIu32 " ('%s') is invalid%s", i,
+                              o->name ? o->name : "(null)", dup ? ": given twice" : "");
+            goto fail;
+        }
+    }
     d->state = vl_alloc_array(s->njobs, 1, false, "the checkpoint state table", err);
     if (!d->state) {
         code = err ? err->code : VL_ETOOBIG;
@@ -561,6 +617,8 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
         rc = write_small(db, s);
     if (rc == SQLITE_OK)
         rc = write_run(db, s, meta, hash);
+    if (rc == SQLITE_OK)
+        rc = write_opts(db, meta);
     if (rc == SQLITE_OK)
         rc = write_jobs_initial(db, s, jobs, d->state, d->counts);
     if (rc == SQLITE_OK)
@@ -718,12 +776,13 @@ static char *col_strdup(sqlite3_stmt *st, int i)
 
 /*
  * Checks that path is a volley snapshot this volley can read, and opens it:
- * the file's first bytes, application_id, user_version.
+ * the file's first bytes, application_id, user_version (*schema).
  */
 static int open_checked(const char *dir, const char *path, bool writable, sqlite3 **out,
-                        struct vl_err *err)
+                        int *schema, struct vl_err *err)
 {
     *out = NULL;
+    *schema = 0;
     struct stat sb;
     if (stat(dir, &sb) != 0)
         return vl_err_sys(err, -errno, "cannot open run directory %s", dir);
@@ -801,6 +860,8 @@ static int open_checked(const char *dir, const char *path, bool writable, sqlite
     if (code) {
         sqlite3_close(*out);
         *out = NULL;
+    } else {
+        *schema = (int)ver;
     }
     return code;
 }
@@ -906,6 +967,61 @@ static int read_counts(sqlite3 *db, const char *path, struct snap_info *in, stru
     return 0;
 }
 
+/* The run's options (table run_option, from schema 2): one block holding
+ * the array and its strings, each checked with snap_opt_check. */
+static int read_opts(sqlite3 *db, const char *path, int schema, struct snap_info *in,
+                     struct vl_err *err)
+{
+    if (schema < 2)
+        return 0; /* before run_option: a run without stored options */
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(db, "SELECT name, value FROM run_option ORDER BY rowid", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        int code = rc == SQLITE_ERROR ? damaged(err, path, "the table of run options is missing")
+                                      : sql_err(err, db, rc, "cannot read %s", path);
+        sqlite3_finalize(st);
+        return code;
+    }
+    /* at most SNAP_MAX_OPTS rows of bounded strings: one fixed-size block */
+    size_t block =
+        SNAP_MAX_OPTS * (sizeof(struct snap_opt) + SNAP_OPT_NAME_MAX + SNAP_OPT_VALUE_MAX + 2);
+    struct snap_opt *opts = vl_xmalloc(block);
+    char *strs = (char *)(opts + SNAP_MAX_OPTS);
+    uint32_t n = 0;
+    int code = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *value = (const char *)sqlite3_column_text(st, 1);
+        bool text =
+            sqlite3_column_type(st, 0) == SQLITE_TEXT && sqlite3_column_type(st, 1) == SQLITE_TEXT;
+        if (n == SNAP_MAX_OPTS || !text || !snap_opt_check(name, value) ||
+            strlen(name) != (size_t)sqlite3_column_bytes(st, 0) ||
+            strlen(value) != (size_t)sqlite3_column_bytes(st, 1)) {
+            char what[160];
+            snprintf(what, sizeof what, "the stored run option '%.*s' is damaged",
+                     SNAP_OPT_NAME_MAX, text && snap_opt_check(name, "x") ? name : "?");
+            code = damaged(err, path, n == SNAP_MAX_OPTS ? "there are too many run options" : what);
+            break;
+        }
+        opts[n].name = strs;
+        strs = stpcpy(strs, name) + 1;
+        opts[n].value = strs;
+        strs = stpcpy(strs, value) + 1;
+        n++;
+    }
+    if (!code && rc != SQLITE_DONE)
+        code = sql_err(err, db, rc, "cannot read the run options of %s", path);
+    sqlite3_finalize(st);
+    if (code || !n) {
+        free(opts);
+        return code;
+    }
+    in->opts = opts;
+    in->nopts = n;
+    return 0;
+}
+
 static int check_expect(const char *path, const struct snap_info *in, const struct snap_expect *w,
                         struct vl_err *err)
 {
@@ -935,6 +1051,7 @@ void snap_info_fini(struct snap_info *in)
     free(in->cwd);
     free(in->workflow);
     free(in->source);
+    free(in->opts);
     memset(in, 0, sizeof *in);
 }
 
@@ -945,7 +1062,8 @@ int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err)
     sqlite3 *db = NULL;
     struct run_row r;
     memset(&r, 0, sizeof r);
-    int code = open_checked(dir, path, false, &db, err);
+    int schema;
+    int code = open_checked(dir, path, false, &db, &schema, err);
     if (!code)
         code = exec_sql(db, "BEGIN") == SQLITE_OK
                    ? 0
@@ -954,6 +1072,8 @@ int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err)
         code = read_run(db, path, &r, err);
     if (!code)
         code = read_counts(db, path, &r.info, err);
+    if (!code)
+        code = read_opts(db, path, schema, &r.info, err);
     if (!code) {
         *info = r.info;
         memset(&r.info, 0, sizeof r.info);
@@ -990,14 +1110,6 @@ static void prefault(void *p, size_t bytes)
 struct kind_meta {
     uint64_t items, bytes;
 };
-
-static int damaged(struct vl_err *err, const char *path, const char *what)
-{
-    return vl_err_set(err, VL_ECORRUPT,
-                      "%s: %s; the file is damaged and this run cannot be resumed from it "
-                      "(start the workflow again with `volley run`)",
-                      path, what);
-}
 
 static uint64_t file_bytes(const char *path)
 {
@@ -1501,7 +1613,8 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
     struct run_row r;
     memset(&r, 0, sizeof r);
     struct snap_job *recs = NULL;
-    int code = open_checked(dir, d->path, true, &d->db, err);
+    int schema;
+    int code = open_checked(dir, d->path, true, &d->db, &schema, err);
     if (code)
         goto fail;
     /* one read transaction: a consistent view even if the file is shared */
@@ -1513,6 +1626,7 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
     if ((code = read_run(d->db, d->path, &r, err)) ||
         (code = check_expect(d->path, &r.info, want, err)) ||
         (code = read_counts(d->db, d->path, &r.info, err)) ||
+        (code = read_opts(d->db, d->path, schema, &r.info, err)) ||
         (code = read_spec(d->db, d->path, &r, spec, err)))
         goto fail;
     recs = vl_alloc_array(spec->njobs, sizeof *recs, false, "the job records", err);
@@ -1598,7 +1712,8 @@ int snap_iter_open(struct snap_iter **out, const char *dir, struct vl_err *err)
     it->path = join(dir, SNAP_DB_NAME);
     struct run_row r;
     memset(&r, 0, sizeof r);
-    int code = open_checked(dir, it->path, false, &it->db, err);
+    int schema;
+    int code = open_checked(dir, it->path, false, &it->db, &schema, err);
     int rc = SQLITE_OK;
     if (!code && (rc = exec_sql(it->db, "BEGIN")) != SQLITE_OK)
         code = sql_err(err, it->db, rc, "cannot read %s", it->path);

@@ -54,7 +54,9 @@
 #include "../loader/spec.h"
 
 #define SNAP_DB_NAME "volley.db"
-#define SNAP_SCHEMA 1 /* PRAGMA user_version; bump on any schema change */
+#define SNAP_SCHEMA 2 /* PRAGMA user_version; bump on any schema change */
+/* Schema history: 1 the first; 2 adds table run_option (a schema-1 file
+ * reads as a run without stored options). */
 
 /*
  * A job's state, stored as this number; the names (snap_state_name) are
@@ -101,15 +103,34 @@ static inline void snap_job_init(const struct spec *s, uint32_t jid, struct snap
     };
 }
 
+/*
+ * A run option as the user gave it to `volley run` (table run_option), so
+ * that a resume runs with it again. persist/ stores and returns the two
+ * strings and checks their shape (snap_opt_check); what they mean is
+ * tools/' business (runner.c parses them as it parses the command line).
+ */
+struct snap_opt {
+    const char *name;  /* the long option without "--": "jobs", "gpus" */
+    const char *value; /* as typed: "4", "64g" */
+};
+#define SNAP_MAX_OPTS 32       /* run_option rows a restore accepts */
+#define SNAP_OPT_NAME_MAX 32   /* bytes of a name: [a-z0-9-], not empty */
+#define SNAP_OPT_VALUE_MAX 256 /* bytes of a value: no control characters, not empty */
+
+/* True if name and value have a shape volley.db stores (the limits above). */
+bool snap_opt_check(const char *name, const char *value);
+
 /* What the caller tells snap_create about the run. */
 struct snap_meta {
-    uint8_t run_id[16];  /* the run's id (also names the arena) */
-    uint64_t created_ns; /* wall clock at run start */
-    const char *cwd;     /* the directory volley was started in (jobs run there) */
-    char boot_id[37];    /* vl_boot_id() at run start */
+    uint8_t run_id[16];          /* the run's id (also names the arena) */
+    uint64_t created_ns;         /* wall clock at run start */
+    const char *cwd;             /* the directory volley was started in (jobs run there) */
+    char boot_id[37];            /* vl_boot_id() at run start */
+    const struct snap_opt *opts; /* the run's options, distinct names (may be NULL) */
+    uint32_t nopts;              /* entries in opts, at most SNAP_MAX_OPTS */
 };
 
-/* Everything snap_info_read tells about a run (metadata and counts). */
+/* Everything snap_info_read tells about a run (metadata, counts, options). */
 struct snap_info {
     uint32_t schema;               /* schema version of the file */
     uint8_t run_id[16];            /* as given to snap_create */
@@ -125,6 +146,9 @@ struct snap_info {
     uint64_t checkpoints;          /* checkpoints written (not counting the initial one) */
     uint64_t checkpoint_ns;        /* wall clock of the last one (creation if none) */
     uint64_t finished_ns;          /* wall clock of snap_finish; 0: not finished */
+    struct snap_opt *opts;         /* the run's options in the order given to snap_create;
+                                      owned (one block with its strings); NULL if none */
+    uint32_t nopts;                /* entries in opts (0 for a schema-1 file) */
 };
 void snap_info_fini(struct snap_info *info); /* frees the strings; accepts NULL */
 
@@ -144,7 +168,9 @@ enum snap_create_flag {
 
 /*
  * The initial snapshot: writes DIR/volley.db from spec s (which must pass
- * spec_check) and the records jobs[0..s->njobs) (NULL: every job in its
+ * spec_check), the run's metadata and options (meta; -EINVAL if an option
+ * fails snap_opt_check or a name repeats) and the records
+ * jobs[0..s->njobs) (NULL: every job in its
  * initial state; records equal to snap_job_init are not stored), then opens
  * it for checkpoints. DIR must exist; hold the run lock (runlock.h) first.
  * Without SNAP_REPLACE an existing volley.db fails with -EEXIST. s must stay
@@ -159,8 +185,9 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
 /*
  * Restore: opens DIR/volley.db for a resume, verifies it (application id,
  * schema version, sizes, the content hash, spec_check, the job records and
- * counts) and fills *spec (caller's: spec_free), *jobs (njobs records
- * indexed by jid, caller's: free) and info (if not NULL; snap_info_fini).
+ * counts, the shape of the stored run options) and fills *spec (caller's:
+ * spec_free), *jobs (njobs records indexed by jid, caller's: free) and info
+ * (if not NULL; snap_info_fini), with the run's options.
  * want (may be NULL) names the run or workflow the caller expects. Nothing
  * is written to the file before it has been verified. *out then belongs to
  * the caller and points into *spec, which must outlive it. On failure the

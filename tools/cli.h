@@ -33,7 +33,15 @@ int cli_print_err(const struct vl_err *err);
 /* True if argv holds -h/--help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 
-/* Option values: parse or return a usage error message (false). */
+/* Option values: parse, or fill err with "-j needs a whole number, not 'x'"
+ * (code -EINVAL) and return false; nothing is printed. */
+bool cli_check_u64(const char *opt, const char *val, uint64_t min, uint64_t max, uint64_t *out,
+                   struct vl_err *err);
+bool cli_check_u32(const char *opt, const char *val, uint32_t min, uint32_t max, uint32_t *out,
+                   struct vl_err *err);
+bool cli_check_double(const char *opt, const char *val, double min, double max, double *out,
+                      struct vl_err *err);
+/* The same, printing the message as a usage error of cmd (false). */
 bool cli_parse_u32(const char *cmd, const char *opt, const char *val, uint32_t min, uint32_t max,
                    uint32_t *out);
 bool cli_parse_u64(const char *cmd, const char *opt, const char *val, uint64_t min, uint64_t max,

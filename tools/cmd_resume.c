@@ -10,6 +10,12 @@
  * written into volley.db, and a fresh arena is rebuilt from the records:
  * finished jobs stay finished and never run again, jobs that were running
  * run again (attempt + 1), failed ones stay failed unless --retry-failed.
+ *
+ * The run goes on with the options `volley run` was given (stored in
+ * volley.db, runner.h), each replaced by one given here, and only after the
+ * same check as `volley run`'s that every job fits that capacity: a resume
+ * that could never finish is refused before the old run's processes are
+ * ended or anything is written.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/resources.h"
 #include "../persist/runlock.h"
 #include "../persist/snap.h"
 #include "cli.h"
@@ -66,6 +73,7 @@ int cmd_resume(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     struct runner_opts o;
     runner_opts_default(&o);
+    struct runner_kept given = {0}; /* replace the run's stored ones */
     bool retry_failed = false, from_snapshot = false;
     opterr = 0;
     optind = 1;
@@ -86,6 +94,7 @@ int cmd_resume(int argc, char **argv)
             return r;
         if (r == 0)
             return cli_usage_error("resume", "unknown option '%s'", argv[optind - 1]);
+        runner_kept_note(&given, c, optarg);
     }
     if (optind >= argc)
         return cli_usage_error("resume", "missing the run directory");
@@ -113,6 +122,25 @@ int cmd_resume(int argc, char **argv)
     int rc = snap_open(&db, dir, NULL, &s, &jobs, &info, &err);
     if (rc < 0)
         goto fail;
+
+    /* The run's options over this machine's defaults, those given here
+     * over both; then `volley run`'s fit check, before anything is ended or
+     * written. */
+    char shown[512];
+    if ((rc = runner_apply_kept(&o, info.opts, info.nopts, &given, snap_path(db), shown,
+                                sizeof shown, &err)) < 0)
+        goto fail;
+    if (res_check_spec(&s, &o.cap, &err) < 0) {
+        fprintf(stderr,
+                "volley resume: %s; nothing started (resume takes --cpus, --memory and --gpus "
+                "to change the capacity)\n",
+                err.msg);
+        snap_close(db);
+        rc = VL_EXIT_USAGE;
+        goto out;
+    }
+    if (shown[0])
+        fprintf(stderr, "volley: resuming with the run's options: %s\n", shown);
 
     char apath[256];
     runner_arena_path(info.run_id, apath, sizeof apath);

@@ -1,8 +1,9 @@
 /*
  * cmd_run.c - `volley run WF [options]`: load WF, check that it can run
  * here (input files exist, every job fits the capacity), make the run
- * directory, its snapshot and the arena, then supervise the run
- * (runner.c). Exit codes as SPEC.md section 2.
+ * directory, its snapshot (with the options given here that a resume
+ * keeps, runner.h) and the arena, then supervise the run (runner.c). Exit
+ * codes as SPEC.md section 2.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -81,6 +82,7 @@ int cmd_run(int argc, char **argv)
         {"run-dir", required_argument, NULL, 'd'}, RUNNER_LONGOPTS, {NULL, 0, NULL, 0}};
     struct runner_opts o;
     runner_opts_default(&o);
+    struct runner_kept kept = {0}; /* stored in volley.db for a resume */
     const char *run_dir = NULL;
     opterr = 0;
     optind = 1;
@@ -97,6 +99,7 @@ int cmd_run(int argc, char **argv)
             return r;
         if (r == 0)
             return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        runner_kept_note(&kept, c, optarg);
     }
     if (optind >= argc)
         return cli_usage_error("run", "missing the workflow file");
@@ -168,7 +171,8 @@ int cmd_run(int argc, char **argv)
         spec_free(&s);
         return cli_print_err(&err);
     }
-    struct snap_meta meta = {.created_ns = vl_wall_ns(), .cwd = cwd};
+    struct snap_meta meta = {
+        .created_ns = vl_wall_ns(), .cwd = cwd, .opts = kept.opt, .nopts = kept.n};
     if (getrandom(meta.run_id, sizeof meta.run_id, 0) != (ssize_t)sizeof meta.run_id) {
         vl_err_sys(&err, -errno, "cannot get random bytes for the run id");
         goto fail;

@@ -33,7 +33,12 @@ const struct cli_cmd cli_cmds[] = {
      "                  [--kill-grace SEC] [--quiet|--progress]\n",
      cmd_run},
     {"resume", "continue a run that stopped or crashed",
-     "usage: volley resume DIR [--retry-failed] [--from-snapshot]\n", cmd_resume},
+     "usage: volley resume DIR [--retry-failed] [--from-snapshot] [-j N] [--workers W]\n"
+     "                     [--cpus N] [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
+     "                     [--kill-grace SEC] [--quiet|--progress]\n\n"
+     "The options given to `volley run` (not --quiet/--progress) apply again;\n"
+     "one given here replaces the run's for this resume.\n",
+     cmd_resume},
     {"status", "counts by state, rate, elapsed, ETA", "usage: volley status DIR [--json]\n",
      cmd_status},
     {"jobs", "one line per job", "usage: volley jobs DIR [--state S] [--name REGEX] [--json]\n",
@@ -118,8 +123,8 @@ bool cli_wants_help(int argc, char **argv)
     return false;
 }
 
-bool cli_parse_u64(const char *cmd, const char *opt, const char *val, uint64_t min, uint64_t max,
-                   uint64_t *out)
+bool cli_check_u64(const char *opt, const char *val, uint64_t min, uint64_t max, uint64_t *out,
+                   struct vl_err *err)
 {
     uint64_t v;
     int rc = vl_parse_u64(val, max, &v);
@@ -128,39 +133,69 @@ bool cli_parse_u64(const char *cmd, const char *opt, const char *val, uint64_t m
         return true;
     }
     if (rc == -EINVAL)
-        cli_usage_error(cmd, "%s needs a whole number, not '%s'", opt, val);
+        vl_err_set(err, -EINVAL, "%s needs a whole number, not '%s'", opt, val);
     else
-        cli_usage_error(cmd, "%s must be between %llu and %llu, not '%s'", opt,
-                        (unsigned long long)min, (unsigned long long)max, val);
+        vl_err_set(err, -EINVAL, "%s must be between %llu and %llu, not '%s'", opt,
+                   (unsigned long long)min, (unsigned long long)max, val);
+    return false;
+}
+
+bool cli_check_u32(const char *opt, const char *val, uint32_t min, uint32_t max, uint32_t *out,
+                   struct vl_err *err)
+{
+    uint64_t v;
+    if (!cli_check_u64(opt, val, min, max, &v, err))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool cli_check_double(const char *opt, const char *val, double min, double max, double *out,
+                      struct vl_err *err)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (end == val || *end || errno || !isfinite(v)) {
+        vl_err_set(err, -EINVAL, "%s needs a number, not '%s'", opt, val);
+        return false;
+    }
+    if (v < min || v > max) {
+        vl_err_set(err, -EINVAL, "%s must be between %g and %g, not '%s'", opt, min, max, val);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_u64(const char *cmd, const char *opt, const char *val, uint64_t min, uint64_t max,
+                   uint64_t *out)
+{
+    struct vl_err err = {0};
+    if (cli_check_u64(opt, val, min, max, out, &err))
+        return true;
+    cli_usage_error(cmd, "%s", err.msg);
     return false;
 }
 
 bool cli_parse_u32(const char *cmd, const char *opt, const char *val, uint32_t min, uint32_t max,
                    uint32_t *out)
 {
-    uint64_t v;
-    if (!cli_parse_u64(cmd, opt, val, min, max, &v))
-        return false;
-    *out = (uint32_t)v;
-    return true;
+    struct vl_err err = {0};
+    if (cli_check_u32(opt, val, min, max, out, &err))
+        return true;
+    cli_usage_error(cmd, "%s", err.msg);
+    return false;
 }
 
 bool cli_parse_double(const char *cmd, const char *opt, const char *val, double min, double max,
                       double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(val, &end);
-    if (end == val || *end || errno || !isfinite(v)) {
-        cli_usage_error(cmd, "%s needs a number, not '%s'", opt, val);
-        return false;
-    }
-    if (v < min || v > max) {
-        cli_usage_error(cmd, "%s must be between %g and %g, not '%s'", opt, min, max, val);
-        return false;
-    }
-    *out = v;
-    return true;
+    struct vl_err err = {0};
+    if (cli_check_double(opt, val, min, max, out, &err))
+        return true;
+    cli_usage_error(cmd, "%s", err.msg);
+    return false;
 }
 
 int cli_not_built(const char *cmd, int issue)

@@ -4,6 +4,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -38,34 +39,35 @@ void runner_opts_default(struct runner_opts *o)
     o->progress = -1;
 }
 
-int runner_parse_opt(const char *cmd, int c, const char *arg, struct runner_opts *o)
+/* Applies option c with its value arg to o: 1, 0 if c is not one of
+ * RUNNER_LONGOPTS, or -EINVAL with err filled. */
+static int set_opt(int c, const char *arg, struct runner_opts *o, struct vl_err *err)
 {
     double d;
     uint64_t u;
     switch (c) {
     case 'j':
-        return cli_parse_u32(cmd, "-j", arg, 1, 1u << 20, &o->max_running) ? 1 : VL_EXIT_USAGE;
+        return cli_check_u32("-j", arg, 1, 1u << 20, &o->max_running, err) ? 1 : -EINVAL;
     case 1000:
-        return cli_parse_u32(cmd, "--workers", arg, 1, RUNCTL_MAX_WORKERS, &o->workers)
-                   ? 1
-                   : VL_EXIT_USAGE;
+        return cli_check_u32("--workers", arg, 1, RUNCTL_MAX_WORKERS, &o->workers, err) ? 1
+                                                                                        : -EINVAL;
     case 1001:
-        return cli_parse_u32(cmd, "--cpus", arg, 1, 1u << 20, &o->cap.cpus) ? 1 : VL_EXIT_USAGE;
+        return cli_check_u32("--cpus", arg, 1, 1u << 20, &o->cap.cpus, err) ? 1 : -EINVAL;
     case 1002:
         if (vl_parse_size(arg, &u) < 0 || u == 0)
-            return cli_usage_error(cmd, "--memory: '%s' is not a size (like 64g, 512m)", arg);
+            return vl_err_set(err, -EINVAL, "--memory: '%s' is not a size (like 64g, 512m)", arg);
         o->cap.memory_bytes = u;
         return 1;
     case 1003:
-        return cli_parse_u32(cmd, "--gpus", arg, 0, RES_MAX_GPUS, &o->cap.gpus) ? 1 : VL_EXIT_USAGE;
+        return cli_check_u32("--gpus", arg, 0, RES_MAX_GPUS, &o->cap.gpus, err) ? 1 : -EINVAL;
     case 1004:
-        if (!cli_parse_double(cmd, "--checkpoint-interval", arg, 0.01, 3600, &d))
-            return VL_EXIT_USAGE;
+        if (!cli_check_double("--checkpoint-interval", arg, 0.01, 3600, &d, err))
+            return -EINVAL;
         o->ckpt_ms = (uint32_t)(d * 1000);
         return 1;
     case 1005:
-        if (!cli_parse_double(cmd, "--kill-grace", arg, 0, 3600, &d))
-            return VL_EXIT_USAGE;
+        if (!cli_check_double("--kill-grace", arg, 0, 3600, &d, err))
+            return -EINVAL;
         o->kill_grace_ms = (uint32_t)(d * 1000);
         return 1;
     case 1006:
@@ -77,6 +79,84 @@ int runner_parse_opt(const char *cmd, int c, const char *arg, struct runner_opts
     default:
         return 0;
     }
+}
+
+int runner_parse_opt(const char *cmd, int c, const char *arg, struct runner_opts *o)
+{
+    struct vl_err err = {0};
+    int r = set_opt(c, arg, o, &err);
+    return r < 0 ? cli_usage_error(cmd, "%s", err.msg) : r;
+}
+
+/* The options a run keeps, in the order a resume names them. */
+static const int kept_codes[RUNNER_NKEPT] = {'j', 1000, 1001, 1002, 1003, 1004, 1005};
+static const struct option runner_longopts[] = {RUNNER_LONGOPTS, {NULL, 0, NULL, 0}};
+
+/* The long name of option c ("jobs" for -j). */
+static const char *opt_name(int c)
+{
+    for (const struct option *l = runner_longopts; l->name; l++)
+        if (l->val == c)
+            return l->name;
+    return "?";
+}
+
+void runner_kept_note(struct runner_kept *k, int c, const char *arg)
+{
+    uint32_t i = 0;
+    while (i < RUNNER_NKEPT && kept_codes[i] != c)
+        i++;
+    const char *name = opt_name(c);
+    if (i == RUNNER_NKEPT || !snap_opt_check(name, arg))
+        return; /* --quiet, --progress: this invocation's; a value volley.db cannot hold */
+    uint32_t at = 0;
+    while (at < k->n && strcmp(k->opt[at].name, name))
+        at++;
+    if (at == k->n)
+        k->n++;
+    k->opt[at] = (struct snap_opt){.name = name, .value = arg};
+}
+
+int runner_apply_kept(struct runner_opts *o, const struct snap_opt *opts, uint32_t n,
+                      const struct runner_kept *given, const char *db_path, char *shown, size_t len,
+                      struct vl_err *err)
+{
+    size_t at = 0;
+    if (len)
+        shown[0] = '\0';
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = 0;
+        while (k < RUNNER_NKEPT && strcmp(opts[i].name, opt_name(kept_codes[k])))
+            k++;
+        if (k == RUNNER_NKEPT)
+            return vl_err_set(err, VL_ECORRUPT,
+                              "%s: the stored run option '%s' is not one this volley knows; the "
+                              "file is damaged and this run cannot be resumed from it",
+                              db_path, opts[i].name);
+    }
+    for (uint32_t k = 0; k < RUNNER_NKEPT; k++) {
+        const char *name = opt_name(kept_codes[k]);
+        const struct snap_opt *so = NULL;
+        for (uint32_t i = 0; i < n && !so; i++)
+            if (!strcmp(opts[i].name, name))
+                so = &opts[i];
+        bool again = false;
+        for (uint32_t i = 0; given && i < given->n && !again; i++)
+            again = !strcmp(given->opt[i].name, name);
+        if (!so || again)
+            continue; /* not stored, or replaced on this command line */
+        char flag[48];
+        snprintf(flag, sizeof flag, kept_codes[k] == 'j' ? "-j" : "--%s", name);
+        struct vl_err e = {0};
+        if (set_opt(kept_codes[k], so->value, o, &e) < 0)
+            return vl_err_set(err, VL_ECORRUPT,
+                              "%s: the stored run option %s '%s' does not parse (%s); the file "
+                              "is damaged: give %s to `volley resume` to replace it",
+                              db_path, flag, so->value, e.msg, flag);
+        if (at < len)
+            at += (size_t)snprintf(shown + at, len - at, "%s%s %s", at ? " " : "", flag, so->value);
+    }
+    return 0;
 }
 
 void runner_arena_path(const uint8_t run_id[16], char *out, size_t len)

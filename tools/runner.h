@@ -40,6 +40,35 @@ void runner_opts_default(struct runner_opts *o);
     }
 int runner_parse_opt(const char *cmd, int c, const char *arg, struct runner_opts *o);
 
+/*
+ * The options a run keeps (docs/running.md): those of -j, --workers,
+ * --cpus, --memory, --gpus, --checkpoint-interval and --kill-grace given on
+ * `volley run`'s command line are stored in volley.db as typed (table
+ * run_option), and `volley resume` applies them again, except those given
+ * on its own command line. Not given: this machine's default, detected
+ * again. --quiet and --progress belong to one invocation: not kept.
+ */
+#define RUNNER_NKEPT 7
+struct runner_kept {
+    struct snap_opt opt[RUNNER_NKEPT]; /* name: the long option's ("jobs"); value: as typed */
+    uint32_t n;                        /* entries in opt, in the order first given */
+};
+/* Notes option c with arg (runner_parse_opt accepted it) if c is one a run
+ * keeps; given again, the later value replaces the earlier. k keeps
+ * pointers to arg (argv) and to static names. A value volley.db cannot
+ * hold (snap_opt_check: a control character, over 256 bytes) is not kept. */
+void runner_kept_note(struct runner_kept *k, int c, const char *arg);
+/*
+ * Applies the stored options opts[0..n) to o, in the order of
+ * RUNNER_LONGOPTS, as runner_parse_opt would, skipping those in given (may
+ * be NULL); shown gets the applied ones, "-j 1 --gpus 1" ("" if none). A
+ * name volley does not know or a value that does not parse is damage:
+ * VL_ECORRUPT naming db_path and the option (o may be partly changed).
+ */
+int runner_apply_kept(struct runner_opts *o, const struct snap_opt *opts, uint32_t n,
+                      const struct runner_kept *given, const char *db_path, char *shown, size_t len,
+                      struct vl_err *err);
+
 /* The arena of a run: /dev/shm/volley-<run id in hex>. */
 void runner_arena_path(const uint8_t run_id[16], char *out, size_t len);
 

@@ -263,4 +263,107 @@ check "SIGTERM: exit 130 (got $rc)" [ "$rc" = 130 ]
 "$VOLLEY" resume /nonexistent 2>/dev/null; rc=$?
 check "not a run dir: exit 3 (got $rc)" [ "$rc" = 3 ]
 
+# --- the run's options (-j, --gpus, ...) hold after a resume (until
+# 2026-11-24 resume started from this machine's defaults: -j 1 became -j
+# CPUs, and a --gpus 1 run on a node without GPUs never ended)
+# 4 jobs of 0.5 s; each marks its start (+) and end (-) in jmarks.
+cat > jj.yaml <<YAML
+name: jj
+jobs:
+  - name: "j{i}"
+    command: 'echo + >> jmarks; sleep 0.5; echo - >> jmarks; : $TOKEN'
+    parameters: {i: "1:4"}
+YAML
+# the most jobs running at once, from jmarks
+overlap() { awk '$1 == "+" {c++; if (c > m) m = c} $1 == "-" {c--} END {print m + 0}' jmarks; }
+stat_max() { sed -n 's/.*"max_running": \([0-9]*\).*/\1/p' "$1/run-stats.json"; }
+# interrupt_after DIR N ARGS...: volley run ARGS --run-dir DIR, Ctrl-C once
+# N lines are in jmarks; waits for the exit (130)
+interrupt_after() {
+    local d=$1 n=$2; shift 2
+    rm -f jmarks
+    "$VOLLEY" run "$@" --run-dir "$d" 2> "$d.err" &
+    local p=$!; STARTED+=("$p")
+    for _ in $(seq 200); do [ "$(cat jmarks 2>/dev/null | wc -l)" -ge "$n" ] && break; sleep 0.05; done
+    kill -INT "$p"
+    wait "$p"; local rc=$?
+    check "$d: interrupted (exit $rc)" [ "$rc" = 130 ]
+    rm -f jmarks
+}
+interrupt_after r_j1 2 jj.yaml -j 1 --kill-grace 2
+timeout 30 "$VOLLEY" resume r_j1 2> j1.err; rc=$?
+check "-j 1 kept: resume exit 0 (got $rc)" [ "$rc" = 0 ]
+check "-j 1 kept: the runner's cap is 1 ($(stat_max r_j1))" [ "$(stat_max r_j1)" = 1 ]
+check "-j 1 kept: never two jobs at once ($(overlap))" [ "$(overlap)" = 1 ]
+check "-j 1 kept: says so" grep -q "resuming with the run's options: -j 1 --kill-grace 2$" j1.err
+
+# an option given to resume wins over the stored one
+interrupt_after r_j2 2 jj.yaml -j 1
+timeout 30 "$VOLLEY" resume r_j2 -j 2 2> j2.err; rc=$?
+check "-j 2 on resume: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "-j 2 on resume: the runner's cap is 2 ($(stat_max r_j2))" [ "$(stat_max r_j2)" = 2 ]
+check "-j 2 on resume: no stored option applied" eval '! grep -q "the run.s options" j2.err'
+
+# a volley.db of schema 1 (before run options were stored) still resumes,
+# with this machine's defaults
+interrupt_after r_s1 2 jj.yaml -j 1
+sqlite3 r_s1/volley.db "DROP TABLE IF EXISTS run_option; PRAGMA user_version = 1"
+timeout 30 "$VOLLEY" resume r_s1 2> s1.err; rc=$?
+check "schema 1: resume exit 0 (got $rc)" [ "$rc" = 0 ]
+check "schema 1: all 4 completed" [ "$(completed r_s1 | wc -l)" = 4 ]
+
+# a stored value that does not parse is damage: exit 3, naming the option
+interrupt_after r_bad 2 jj.yaml -j 1
+sqlite3 r_bad/volley.db "UPDATE run_option SET value = 'lots' WHERE name = 'jobs'"
+timeout 30 "$VOLLEY" resume r_bad 2> bad.err; rc=$?
+check "damaged option: exit 3 (got $rc)" [ "$rc" = 3 ]
+check "damaged option: names the file and the option" \
+    grep -q "r_bad/volley.db: the stored run option -j 'lots'" bad.err
+
+# --gpus 1 on a node without GPUs: resume keeps it and finishes; a resume
+# whose capacity cannot fit a job refuses before anything starts
+cat > gpu2.yaml <<YAML
+name: gpu2
+resource_requirements:
+  - {name: onegpu, num_cpus: 1, num_gpus: 1}
+jobs:
+  - name: "g{i}"
+    command: 'echo + >> jmarks; echo CUDA=\$CUDA_VISIBLE_DEVICES; sleep 0.5; echo - >> jmarks; : $TOKEN'
+    resource_requirements: onegpu
+    parameters: {i: "1:4"}
+YAML
+interrupt_after r_gpu 2 gpu2.yaml --gpus 1 -j 1
+sum0=$(md5sum < r_gpu/volley.db)
+timeout 30 "$VOLLEY" resume r_gpu --gpus 0 2> gpu0.err; rc=$?
+check "--gpus 0 on resume: exit 2 (got $rc)" [ "$rc" = 2 ]
+check "--gpus 0 on resume: names the job and the need" \
+    grep -q "job 'g[1-4]' needs 1 GPUs (resource class 'onegpu'), the node has 0" gpu0.err
+check "--gpus 0 on resume: says nothing started and how to change it" \
+    grep -q "nothing started.*--gpus" gpu0.err
+check "--gpus 0 on resume: no job ran" [ ! -e jmarks ]
+check "--gpus 0 on resume: volley.db unchanged" [ "$(md5sum < r_gpu/volley.db)" = "$sum0" ]
+timeout 30 "$VOLLEY" resume r_gpu 2> gpu.err; rc=$?
+check "--gpus 1 kept: resume exit 0 (got $rc)" [ "$rc" = 0 ]
+check "--gpus 1 kept: all 4 completed" [ "$(completed r_gpu | wc -l)" = 4 ]
+check "--gpus 1 kept: says so" grep -q "resuming with the run's options: -j 1 --gpus 1$" gpu.err
+for g in g1 g2 g3 g4; do
+    "$VOLLEY" logs r_gpu "$g" 2>/dev/null | grep -qx "CUDA=0" || fail "--gpus 1 kept: $g did not see CUDA_VISIBLE_DEVICES=0"
+done
+
+# the refusal comes before the old run is touched: after kill -9 of the
+# runner its arena survives a refused resume, and the next resume uses it
+rm -f jmarks
+"$VOLLEY" run gpu2.yaml --run-dir r_gk --gpus 1 -j 1 --checkpoint-interval 5 2> gk.err &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 200); do [ "$(cat jmarks 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+arena=/dev/shm/volley-$(sqlite3 r_gk/volley.db 'select lower(hex(run_id)) from run')
+timeout 30 "$VOLLEY" resume r_gk --gpus 0 2> gk0.err; rc=$?
+check "kill -9, --gpus 0 on resume: exit 2 (got $rc)" [ "$rc" = 2 ]
+check "kill -9, --gpus 0 on resume: the arena is kept" [ -e "$arena" ]
+timeout 30 "$VOLLEY" resume r_gk 2> gk2.err; rc=$?
+check "kill -9, then resume: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "kill -9, then resume: from the surviving arena" grep -q "from the surviving arena" gk2.err
+check "kill -9, then resume: all 4 completed" [ "$(completed r_gk | wc -l)" = 4 ]
+
 finish

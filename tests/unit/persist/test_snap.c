@@ -460,6 +460,110 @@ static void test_bad_input(const char *base)
     spec_free(&s);
 }
 
+/* The run's options: stored by create in the order given, returned by
+ * open and the status read; a schema-1 file has none; damage is refused
+ * naming the option. */
+static void test_run_options(const char *base)
+{
+    struct spec s;
+    specgen_rich(&s, 10);
+    struct vl_err e = {0};
+    static const struct snap_opt given[] = {{"jobs", "1"}, {"memory", "64g"}, {"gpus", "1"}};
+    struct snap_meta m = meta_for(5);
+    m.opts = given;
+    m.nopts = VL_ARRAY_LEN(given);
+    char *dir = pt_subdir(base, "opts");
+    struct snap *db = NULL;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), 0);
+    snap_close(db);
+    struct spec r;
+    struct snap_job *jobs;
+    struct snap_info info;
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, &info, &e), 0);
+    CHECK_EQ(info.schema, SNAP_SCHEMA);
+    CHECK_EQ(info.nopts, 3);
+    for (uint32_t i = 0; i < info.nopts && i < 3; i++) {
+        CHECK_STR(info.opts[i].name, given[i].name);
+        CHECK_STR(info.opts[i].value, given[i].value);
+    }
+    snap_info_fini(&info);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    CHECK_EQ(snap_info_read(dir, &info, &e), 0);
+    CHECK_EQ(info.nopts, 3);
+    if (info.nopts == 3)
+        CHECK_STR(info.opts[1].value, "64g");
+    snap_info_fini(&info);
+    char *path = pt_path(dir, SNAP_DB_NAME);
+    CHECK_STR(sql1(path, "SELECT group_concat(name || '=' || value, ' ') FROM run_option"),
+              "jobs=1 memory=64g gpus=1");
+
+    /* damaged rows: refused by open and the status read, naming the option */
+    sql(path, "UPDATE run_option SET value = x'0031' WHERE name = 'gpus'");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "the stored run option 'gpus' is damaged", true);
+    sql(path, "UPDATE run_option SET value = '1' || char(10) WHERE name = 'gpus'");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "the stored run option 'gpus' is damaged", true);
+    sql(path, "UPDATE run_option SET value = '' WHERE name = 'gpus'");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "the stored run option 'gpus' is damaged", true);
+    sql(path, "UPDATE run_option SET value = 7 WHERE name = 'gpus'"); /* TEXT affinity: '7' */
+    CHECK_EQ(snap_info_read(dir, &info, &e), 0);
+    snap_info_fini(&info);
+    sql(path, "UPDATE run_option SET name = 'GPUS' WHERE name = 'gpus'");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "the stored run option '?' is damaged", true);
+    sql(path, "DELETE FROM run_option WHERE name = 'GPUS'; WITH RECURSIVE n(i) AS (SELECT 1 UNION"
+              " ALL SELECT i + 1 FROM n WHERE i < 40) INSERT INTO run_option SELECT 'o' || i, 'v'"
+              " FROM n");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "too many run options", true);
+    /* schema 2 without the table is damage; schema 1 never had it */
+    sql(path, "DROP TABLE run_option");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "the table of run options is missing", true);
+    sql(path, "PRAGMA user_version = 1");
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, &info, &e), 0);
+    CHECK_EQ(info.schema, SNAP_SCHEMA); /* the run row says what wrote it */
+    CHECK_EQ(info.nopts, 0);
+    CHECK(info.opts == NULL);
+    snap_info_fini(&info);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    free(path);
+    free(dir);
+
+    /* no options: none come back */
+    dir = make_run(base, "noopts", &s);
+    CHECK_EQ(snap_info_read(dir, &info, &e), 0);
+    CHECK_EQ(info.nopts, 0);
+    CHECK(info.opts == NULL);
+    snap_info_fini(&info);
+    free(dir);
+
+    /* create refuses options it could not read back, and leaves nothing */
+    static const struct snap_opt twice[] = {{"jobs", "1"}, {"jobs", "2"}};
+    static const struct snap_opt upper[] = {{"Jobs", "1"}};
+    static const struct snap_opt empty[] = {{"jobs", ""}};
+    static const struct snap_opt ctrl[] = {{"jobs", "1\t"}};
+    const struct snap_opt *bad[] = {twice, upper, empty, ctrl};
+    const uint32_t nbad[] = {2, 1, 1, 1};
+    dir = pt_subdir(base, "badopts");
+    path = pt_path(dir, SNAP_DB_NAME);
+    for (size_t i = 0; i < VL_ARRAY_LEN(bad); i++) {
+        m.opts = bad[i];
+        m.nopts = nbad[i];
+        CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), -EINVAL);
+        CHECK_HAS(e.msg, "is invalid");
+        CHECK(db == NULL);
+        CHECK_EQ(pt_file_size(path), -1);
+    }
+    m.opts = given;
+    m.nopts = SNAP_MAX_OPTS + 1;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), -EINVAL);
+    CHECK_HAS(e.msg, "too many");
+    free(path);
+    free(dir);
+    spec_free(&s);
+}
+
 /* A read-only run directory: refused with a message, nothing written. Root
  * ignores permissions, so the check runs in a child as nobody. */
 static void test_read_only(const char *base)
@@ -616,6 +720,7 @@ int main(void)
     test_roundtrip_rich(base);
     test_many_rows(base);
     test_bad_input(base);
+    test_run_options(base);
     test_read_only(base);
     test_crash(base);
     pt_rmrf(base);
