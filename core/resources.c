@@ -4,8 +4,21 @@
 #include "resources.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+uint32_t res_gpu_count(const char *visible)
+{
+    uint32_t n = 0;
+    for (const char *p = visible; *p && n < RES_MAX_GPUS;) {
+        size_t len = strcspn(p, ",");
+        if (len)
+            n++;
+        p += len + (p[len] == ',');
+    }
+    return n;
+}
 
 void res_detect(struct res_amount *cap)
 {
@@ -15,6 +28,11 @@ void res_detect(struct res_amount *cap)
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psz > 0)
         cap->memory_bytes = (uint64_t)pages * (uint64_t)psz;
+    const char *visible = getenv("CUDA_VISIBLE_DEVICES");
+    if (visible) {
+        cap->gpus = res_gpu_count(visible);
+        return;
+    }
     for (int i = 0; i < RES_MAX_GPUS; i++) {
         char p[32];
         snprintf(p, sizeof p, "/dev/nvidia%d", i);
@@ -58,6 +76,12 @@ void res_need_of(const struct spec *s, uint32_t jid, struct res_amount *need)
 
 int res_check_spec(const struct spec *s, const struct res_amount *cap, struct vl_err *err)
 {
+    const char *visible = getenv("CUDA_VISIBLE_DEVICES");
+    uint32_t nvis = visible ? res_gpu_count(visible) : 0;
+    if (visible && cap->gpus > nvis)
+        return vl_err_set(err, VL_ESPEC,
+                          "%u GPUs asked for (--gpus), but CUDA_VISIBLE_DEVICES (%.200s) lists %u",
+                          cap->gpus, visible, nvis);
     /* Classes first (few), then the first job of a class that cannot fit. */
     for (uint32_t c = 0; c < s->nrr; c++) {
         const struct spec_rr *r = &s->rrs[c];
@@ -198,7 +222,22 @@ void res_release(struct res_counters *c, const struct res_amount *need, uint64_t
         atomic_fetch_sub_explicit(&c->cpus_used, need->cpus, memory_order_acq_rel);
 }
 
-const char *res_gpu_list(uint64_t gpus, char *buf, size_t len)
+/* The i-th non-empty entry of a comma-separated list: *len bytes at the
+ * returned pointer (NULL if there are not that many). */
+static const char *list_entry(const char *list, int i, int *len)
+{
+    for (const char *p = list; *p;) {
+        size_t l = strcspn(p, ",");
+        if (l && i-- == 0) {
+            *len = (int)l;
+            return p;
+        }
+        p += l + (p[l] == ',');
+    }
+    return NULL;
+}
+
+const char *res_gpu_list(uint64_t gpus, const char *visible, char *buf, size_t len)
 {
     size_t n = 0;
     buf[0] = '\0';
@@ -206,7 +245,10 @@ const char *res_gpu_list(uint64_t gpus, char *buf, size_t len)
         if (!(gpus & (1ull << i)))
             continue;
         gpus &= ~(1ull << i);
-        int w = snprintf(buf + n, len - n, "%s%d", n ? "," : "", i);
+        int el = 0;
+        const char *e = visible ? list_entry(visible, i, &el) : NULL;
+        int w = e ? snprintf(buf + n, len - n, "%s%.*s", n ? "," : "", el, e)
+                  : snprintf(buf + n, len - n, "%s%d", n ? "," : "", i);
         if (w < 0 || (size_t)w >= len - n)
             break;
         n += (size_t)w;

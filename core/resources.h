@@ -83,7 +83,15 @@ bool res_unreserve(struct res_counters *c, uint32_t who);
 /* Gives back what res_admit took (need and the mask it returned). */
 void res_release(struct res_counters *c, const struct res_amount *need, uint64_t gpus);
 
-/* "0,2,3" for mask 0b1101 into buf; returns buf ("" for 0). */
-const char *res_gpu_list(uint64_t gpus, char *buf, size_t len);
+/* The GPUs of a batch allocation: when this process has
+ * CUDA_VISIBLE_DEVICES (as a scheduler sets it, "5,7" or device UUIDs),
+ * the node's GPUs are the devices it lists, GPU i its i-th entry.
+ * res_gpu_count: the entries of such a list (at most RES_MAX_GPUS). */
+uint32_t res_gpu_count(const char *visible);
+/* The CUDA_VISIBLE_DEVICES of a job given the GPUs of mask gpus: the
+ * entries of visible they stand for ("5,7"), or, with visible NULL, their
+ * indices ("0,2,3" for 0b1101). Into buf; returns buf ("" for 0). A list
+ * of entries of visible is never longer than visible itself. */
+const char *res_gpu_list(uint64_t gpus, const char *visible, char *buf, size_t len);
 
 #endif /* VOLLEY_CORE_RESOURCES_H */

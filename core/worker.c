@@ -37,7 +37,7 @@ struct wslot {
     struct res_amount need;
     uint64_t gpus;
     struct failpol fp;
-    char cuda[3 * RES_MAX_GPUS + 1];
+    char *cuda; /* its CUDA_VISIBLE_DEVICES: cuda_len bytes */
 };
 
 struct wk {
@@ -56,6 +56,8 @@ struct wk {
     bool announced; /* arena_sleep_prepare without arena_sleep_done */
     bool waiting;   /* counted in ctl->waiters */
     uint64_t cancel_seq_seen;
+    const char *visible; /* our CUDA_VISIBLE_DEVICES (an allocation's GPUs), or NULL */
+    size_t cuda_len;
 };
 
 static struct exec_engine *volatile g_engine;
@@ -197,7 +199,7 @@ static void fill_job(struct wk *k, uint32_t slot, uint32_t jid, struct exec_job 
         .tag = slot,
     };
     if (s->need.gpus) {
-        res_gpu_list(s->gpus, s->cuda, sizeof s->cuda);
+        res_gpu_list(s->gpus, k->visible, s->cuda, k->cuda_len);
         job->cuda_devices = s->cuda;
     }
     uint16_t fh = a->meta[jid].fh;
@@ -439,6 +441,11 @@ int worker_main(int ctl_fd, uint32_t index)
     }
     k.nslots = cfg.max_running;
     k.slots = vl_xcalloc(k.nslots, sizeof *k.slots);
+    k.visible = getenv("CUDA_VISIBLE_DEVICES");
+    k.cuda_len = k.visible ? strlen(k.visible) + 1 : 3 * RES_MAX_GPUS + 1;
+    char *cuda = vl_xcalloc(k.nslots, k.cuda_len);
+    for (uint32_t i = 0; i < k.nslots; i++)
+        k.slots[i].cuda = cuda + i * k.cuda_len;
     k.free_slots = vl_xcalloc(k.nslots, sizeof *k.free_slots);
     for (uint32_t i = 0; i < k.nslots; i++)
         k.free_slots[k.nfree++] = k.nslots - 1 - i;
@@ -475,6 +482,7 @@ int worker_main(int ctl_fd, uint32_t index)
     if (clean)
         arena_leave(&k.a, k.w);
     arena_close(&k.a);
+    free(k.nslots ? k.slots[0].cuda : NULL);
     free(k.slots);
     free(k.free_slots);
     if (rc < 0)

@@ -41,6 +41,31 @@ check "output closed early: exit 0, not 141 of SIGPIPE (got $rc)" [ "$rc" = 0 ]
 check "... every job completed" [ "$(sqlite3 r_pipe/volley.db "select count(*) from jobs where state='completed'")" = 4 ]
 check "... arena removed" [ -z "$(ls /dev/shm | grep "volley-$(sqlite3 r_pipe/volley.db 'select lower(hex(run_id)) from run')")" ]
 
+# --- GPUs inside an allocation: volley's own CUDA_VISIBLE_DEVICES (5,7, as
+# a batch scheduler sets it) names the node's GPUs: there are two, and a
+# job gets their names, not the indices 0 and 1 of GPUs it was not given
+cat > gpuvis.yaml <<YAML
+name: gpuvis
+resource_requirements:
+  - {name: one, num_gpus: 1}
+  - {name: two, num_gpus: 2}
+jobs:
+  - name: "g{i}"
+    command: 'echo \$CUDA_VISIBLE_DEVICES > gv.\$VOLLEY_JOB_NAME; sleep 0.2; : $TOKEN'
+    resource_requirements: one
+    parameters: {i: "1:4"}
+  - {name: both, command: 'echo \$CUDA_VISIBLE_DEVICES > gv.both; : $TOKEN', resource_requirements: two}
+YAML
+rm -f gv.*
+CUDA_VISIBLE_DEVICES=5,7 "$VOLLEY" run gpuvis.yaml --run-dir r_gv -j 4 2> gv.err; rc=$?
+check "visible GPUs: exit 0 (got $rc)" [ "$rc" = 0 ]
+got=$(cat gv.g1 gv.g2 gv.g3 gv.g4 2>/dev/null | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')
+check "visible GPUs: one-GPU jobs got 5 or 7 ($got)" [ "$got" = "5x2 7x2 " ]
+check "visible GPUs: the two-GPU job got 5,7 ($(cat gv.both 2>/dev/null))" [ "$(cat gv.both 2>/dev/null)" = "5,7" ]
+CUDA_VISIBLE_DEVICES=5,7 "$VOLLEY" run gpuvis.yaml --run-dir r_gv3 --gpus 3 2> gv3.err; rc=$?
+check "--gpus 3 with two visible GPUs: exit 2 (got $rc)" [ "$rc" = 2 ]
+check "... names the list" grep -q "CUDA_VISIBLE_DEVICES (5,7) lists 2" gv3.err
+
 # --- retries: fails twice with a handled code, then succeeds
 cat > retry.yaml <<YAML
 name: retry

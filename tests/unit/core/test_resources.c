@@ -84,8 +84,16 @@ int main(void)
     CHECK(res_admit(&c, &cap, &one, 0, &g3));
     CHECK_U64(g3, 0x1);
     char buf[64];
-    CHECK_STR(res_gpu_list(g2 | g3, buf, sizeof buf), "0,2,3");
-    CHECK_STR(res_gpu_list(0, buf, sizeof buf), "");
+    CHECK_STR(res_gpu_list(g2 | g3, NULL, buf, sizeof buf), "0,2,3");
+    CHECK_STR(res_gpu_list(0, NULL, buf, sizeof buf), "");
+    /* an allocation's devices (CUDA_VISIBLE_DEVICES): GPU i is entry i */
+    const char *vis = "5,GPU-1f2e,,7,9";
+    CHECK_EQ(res_gpu_count(vis), 4u);
+    CHECK_EQ(res_gpu_count(""), 0u);
+    CHECK_STR(res_gpu_list(g2 | g3, vis, buf, sizeof buf), "5,7,9");
+    CHECK_STR(res_gpu_list(0x2, vis, buf, sizeof buf), "GPU-1f2e");
+    char exact[6]; /* "5,7,9" and its NUL: never longer than vis */
+    CHECK_STR(res_gpu_list(g2 | g3, vis, exact, sizeof exact), "5,7,9");
     struct res_amount mem = {.memory_bytes = 13u << 20};
     CHECK(!res_admit(&c, &cap, &mem, 0, &g1)); /* 4 MiB + 13 MiB > 16 MiB */
     CHECK_EQ(atomic_load(&c.cpus_used), 3);
