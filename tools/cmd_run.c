@@ -179,14 +179,9 @@ int cmd_run(int argc, char **argv)
     }
     vl_boot_id(meta.boot_id);
     struct snap *db = NULL;
-    if ((rc = snap_create(&db, absdir, &s, &meta, NULL, 0, &err)) < 0) {
-        if (rc == -EEXIST)
-            fprintf(stderr,
-                    "volley run: %s already holds a run; continue it with `volley resume "
-                    "%s` or choose another --run-dir\n",
-                    absdir, absdir);
+    /* a directory that holds a run: snap_create's message says to resume */
+    if ((rc = snap_create(&db, absdir, &s, &meta, NULL, 0, &err)) < 0)
         goto fail;
-    }
     char apath[256];
     runner_arena_path(meta.run_id, apath, sizeof apath);
     struct arena a = {0};

@@ -243,5 +243,6 @@ check "40 jobs x 2 streams, byte for byte ($bad differ)" [ "$bad" = 0 ]
 "$VOLLEY" run ok.yaml --run-dir r_ok 2> again.err; rc=$?
 check "a run dir that holds a run: exit 3 (got $rc)" [ "$rc" = 3 ]
 check "... says to resume" grep -q "volley resume" again.err
+check "... once ($(wc -l < again.err) lines)" [ "$(wc -l < again.err)" = 1 ]
 
 finish
