@@ -23,6 +23,9 @@
 static char shm_test_paths[SHM_TEST_MAX_PATHS][256];
 static int shm_test_npaths;
 static pid_t shm_test_owner;
+/* Optional: runs after the paths are unlinked, at exit and on the signals
+ * below, so async-signal-safe calls only (a test's own mount, say). */
+static void (*shm_test_cleanup_hook)(void);
 
 static void shm_test_cleanup(void)
 {
@@ -35,6 +38,8 @@ static void shm_test_cleanup(void)
             snprintf(tmp, sizeof tmp, "%.255s.tmp-%d", shm_test_paths[i], (int)getpid());
             unlink(tmp);
         }
+    if (shm_test_cleanup_hook)
+        shm_test_cleanup_hook();
 }
 
 static void shm_test_on_signal(int sig)
