@@ -4,14 +4,19 @@
  * getdents64, lseek, close), no allocation, no opendir, no rm -rf through
  * system(). The test libraries call it from the cleanup they run at exit
  * and on SIGINT/SIGTERM/SIGHUP, so an interrupted test leaves no
- * /tmp/volley-* behind. A depth bound (no recursion without end), a 4 KiB
+ * /tmp/volley-* behind; scratch_guard is that cleanup for a program with
+ * one scratch directory and nothing else to end. A depth bound (no recursion without end), a 4 KiB
  * buffer per level: scratch trees are a few levels deep.
  */
 #ifndef VOLLEY_TESTS_SCRATCH_H
 #define VOLLEY_TESTS_SCRATCH_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -42,6 +47,47 @@ static inline __attribute__((unused)) void scratch_rmtree_at(int at, const char 
             }
     }
     close(fd);
+}
+
+static __attribute__((unused)) char scratch_guard_dir[4096];
+static __attribute__((unused)) volatile sig_atomic_t scratch_guard_live;
+static __attribute__((unused)) pid_t scratch_guard_owner;
+
+static inline __attribute__((unused)) void scratch_guard_cleanup(void)
+{
+    if (!scratch_guard_live || getpid() != scratch_guard_owner)
+        return;
+    int saved = errno;
+    scratch_rmtree_at(AT_FDCWD, scratch_guard_dir, 8);
+    scratch_guard_live = 0;
+    errno = saved;
+}
+
+static inline __attribute__((unused)) void scratch_guard_on_signal(int sig)
+{
+    scratch_guard_cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* From now on dir (one at a time; not for forked children) is removed at
+ * exit, an exit(3) from a die() included, and on SIGINT/SIGTERM/SIGHUP,
+ * which are then re-raised. Call it right after the mkdtemp. */
+static inline __attribute__((unused)) void scratch_guard(const char *dir)
+{
+    if (!scratch_guard_owner) {
+        scratch_guard_owner = getpid();
+        atexit(scratch_guard_cleanup);
+        signal(SIGINT, scratch_guard_on_signal);
+        signal(SIGTERM, scratch_guard_on_signal);
+        signal(SIGHUP, scratch_guard_on_signal);
+    }
+    scratch_guard_live = 0;
+    size_t n = strlen(dir);
+    if (n >= sizeof scratch_guard_dir)
+        return; /* not guarded: too long to keep */
+    memcpy(scratch_guard_dir, dir, n + 1);
+    scratch_guard_live = 1;
 }
 
 #endif /* VOLLEY_TESTS_SCRATCH_H */
