@@ -16,7 +16,7 @@
  *                 [--ckpt-order random|sequential]
  *
  * Prints one line per measurement: name, median s, best s, CPU s, extra.
- * Cleans up its scratch directory.
+ * Cleans up its scratch directory, also after an error or a signal.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +32,7 @@
 #include "bench/persist/specgen.h"
 #include "persist/snap.h"
 #include "persist/snap_int.h"
+#include "tests/lib/scratch.h"
 
 static double cpu_s(void)
 {
@@ -75,14 +76,6 @@ static void die(const char *what, const struct vl_err *e)
 {
     fprintf(stderr, "bench_persist: %s: %s\n", what, e->msg);
     exit(3);
-}
-
-static void rmrf(const char *dir)
-{
-    char *cmd = vl_xasprintf("rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-    free(cmd);
 }
 
 static uint64_t fsize(const char *path)
@@ -265,6 +258,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 3;
     }
+    scratch_guard(dir); /* its volley.db is tens of MB: removed on die() and signals too */
     struct vl_err e = {0};
     struct spec s;
     double t0 = now_s();
@@ -468,7 +462,7 @@ int main(int argc, char **argv)
     free(db_path);
     free(run);
     spec_free(&s);
-    rmrf(dir);
+    scratch_guard_cleanup();
     free(dir);
     return 0;
 }

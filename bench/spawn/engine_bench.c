@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/exec.h"
+#include "tests/lib/scratch.h"
 
 struct bsrc {
     uint32_t n, next, ended, released, round;
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 2;
     }
+    scratch_guard(dir); /* removed at exit, an error's too, and on signals */
     struct exec_config cfg;
     exec_config_defaults(&cfg);
     cfg.max_running = k;
@@ -202,10 +204,7 @@ int main(int argc, char **argv)
     struct exec_stats st;
     exec_engine_stats(e, &st);
     exec_engine_close(e);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "engine_bench: could not remove %s\n", dir);
+    scratch_guard_cleanup();
 
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     double self_s = tv(r1.ru_utime) - tv(r0.ru_utime) + tv(r1.ru_stime) - tv(r0.ru_stime);

@@ -8,11 +8,32 @@ TOKEN="vt$$x$RANDOM"
 STARTED=()
 FAILS=0
 
+# pids of this test's processes (not this shell): the token or $T in the
+# arguments, or a working directory inside $T. That also finds a runner
+# started in the foreground (not in STARTED: relative arguments) and its
+# workers, still running when the test is interrupted. Call it from
+# outside $T (cleanup does cd /), or the pipeline would find itself.
+ours() {
+    {
+        ps -eo pid=,args= | awk -v t="$TOKEN" -v d="$T" '(index($0, t) || index($0, d)) && !/awk/ {print $1}'
+        find /proc -mindepth 2 -maxdepth 2 -name cwd -printf '%h %l\n' 2>/dev/null |
+            awk -v d="$T" '$2 == d || index($2, d "/") == 1 {sub("/proc/", "", $1); print $1}'
+    } | sort -u | grep -vx -e "$$" -e "$BASHPID"
+}
+
 cleanup() {
+    cd / || true
+    # TERM first: a runner stops its jobs and removes its arena
+    kill -TERM $(ours) 2>/dev/null && sleep 0.5
     for p in "${STARTED[@]}"; do kill -9 "$p" 2>/dev/null; done
-    # anything still carrying our token was started by this test
-    for p in $(ps -eo pid=,args= | awk -v t="$TOKEN" 'index($0, t) && !/awk/ {print $1}'); do
-        kill -9 "$p" 2>/dev/null
+    # then KILL what is left, until nothing is (a few rounds: a dying
+    # runner or job may still fork) and before rm -rf, which would race them
+    local i pids
+    for i in 1 2 3 4 5; do
+        pids=$(ours)
+        [ -n "$pids" ] || break
+        kill -9 $pids 2>/dev/null
+        sleep 0.1
     done
     for f in "$T"/*/volley.db; do
         [ -e "$f" ] || continue

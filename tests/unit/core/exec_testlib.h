@@ -4,7 +4,9 @@
  * other jobs end), results kept per attempt, logs read back into memory,
  * and process hygiene: after a test no child of ours is left (zombie or
  * not) and no process remains in any process group a job created. A test
- * that fails still kills those groups (by pgid) before it returns.
+ * that fails still kills those groups (by pgid) before it returns; one that
+ * exits early or is interrupted (SIGINT, SIGTERM, SIGHUP) kills them and
+ * removes its scratch directory on the way out.
  *
  * Header-only (static functions): each test binary includes it once.
  */
@@ -29,6 +31,7 @@
 #include "check.h"
 #include "core/exec.h"
 #include "core/logread.h"
+#include "scratch.h"
 
 #define TL_MAX_JOBS 4096
 #define TL_MAX_RESULTS 8192
@@ -36,36 +39,14 @@
 /* ---- scratch directory ---- */
 
 static __attribute__((unused)) char tl_dir[256];
+static volatile sig_atomic_t tl_dir_live; /* tl_dir exists and is ours */
 
-static __attribute__((unused)) const char *tl_mkdir(void)
-{
-    snprintf(tl_dir, sizeof tl_dir, "/tmp/volley-test-XXXXXX");
-    if (!mkdtemp(tl_dir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-    return tl_dir;
-}
-
+/* Removes dir and all it holds (also from the signal handler below). */
 static __attribute__((unused)) void tl_rmdir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            tl_rmdir(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
+    scratch_rmtree_at(AT_FDCWD, dir, 8);
+    if (dir == tl_dir)
+        tl_dir_live = 0;
 }
 
 static __attribute__((unused)) uint64_t tl_now_ms(void)
@@ -77,8 +58,9 @@ static __attribute__((unused)) uint64_t tl_now_ms(void)
 
 /* ---- process hygiene ---- */
 
-static __attribute__((unused)) pid_t tl_pgids[TL_MAX_RESULTS];
-static __attribute__((unused)) int tl_npgids;
+/* volatile: the signal handler below reads them */
+static volatile pid_t tl_pgids[TL_MAX_RESULTS];
+static volatile sig_atomic_t tl_npgids;
 
 static __attribute__((unused)) void tl_note_pgid(pid_t p)
 {
@@ -149,6 +131,53 @@ static __attribute__((unused)) void tl_kill_all(void)
         ;
 }
 
+/* ---- an early exit or an interrupted test ---- */
+
+static pid_t tl_owner; /* the test process (not a child it forked) */
+
+/* Kills every group a job created (SIGKILL: some ignore SIGTERM, and they
+ * are no children of ours once we are gone) and removes the scratch
+ * directory. Async-signal-safe. */
+static void tl_cleanup(void)
+{
+    if (getpid() != tl_owner)
+        return;
+    int saved = errno;
+    for (int i = 0; i < tl_npgids; i++)
+        if (tl_pgids[i] > 1) /* never kill(0) or kill(-1) */
+            kill(-tl_pgids[i], SIGKILL);
+    if (tl_dir_live)
+        scratch_rmtree_at(AT_FDCWD, tl_dir, 8);
+    errno = saved;
+}
+
+static void tl_on_signal(int sig)
+{
+    tl_cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* A fresh scratch directory, in tl_dir (one at a time: tl_rmdir the one
+ * before). The first call arranges the cleanup at exit and on signals. */
+static __attribute__((unused)) const char *tl_mkdir(void)
+{
+    if (!tl_owner) {
+        tl_owner = getpid();
+        atexit(tl_cleanup);
+        signal(SIGINT, tl_on_signal);
+        signal(SIGTERM, tl_on_signal);
+        signal(SIGHUP, tl_on_signal);
+    }
+    snprintf(tl_dir, sizeof tl_dir, "/tmp/volley-test-XXXXXX");
+    if (!mkdtemp(tl_dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    tl_dir_live = 1;
+    return tl_dir;
+}
+
 /* The hygiene check after a test: nothing may be left. Waits up to 2 s for
  * processes being killed to go, then fails and kills what is left. */
 static __attribute__((unused)) void tl_check_clean(const char *test)
@@ -198,12 +227,18 @@ static __attribute__((unused)) enum exec_next tl_next(void *ctx, struct exec_job
     return EXEC_NEXT_JOB;
 }
 
+/* Notes each process a job starts, as it starts, so that an interrupted
+ * test can end the groups of the jobs still running. */
+static __attribute__((unused)) void tl_started(void *ctx, uint32_t jid, int pid)
+{
+    tl_note_pgid(pid);
+}
+
 static __attribute__((unused)) void tl_done(void *ctx, const struct exec_result *r)
 {
     struct tl_src *ts = ctx;
     if (ts->nres < TL_MAX_RESULTS)
         ts->res[ts->nres++].r = *r;
-    tl_note_pgid(r->pid);
     if (r->final) {
         ts->finals++;
         if (ts->mode == TL_CHAIN)
@@ -239,7 +274,7 @@ static __attribute__((unused)) struct exec_job *tl_add(struct tl_src *ts, const 
 
 static __attribute__((unused)) struct exec_source tl_source(struct tl_src *ts)
 {
-    struct exec_source s = {.ctx = ts, .next = tl_next, .done = tl_done};
+    struct exec_source s = {.ctx = ts, .next = tl_next, .started = tl_started, .done = tl_done};
     return s;
 }
 

@@ -785,6 +785,7 @@ static void test_cancel_at_spawn(void)
         _exit(g_stray_terms ? 100 + (g_stray_terms > 50 ? 50 : (int)g_stray_terms) : bad ? 1 : 0);
     }
     CHECK(pid > 0);
+    tl_note_pgid(pid); /* its own group: an interrupted test ends it too */
     int st = 0;
     CHECK_EQ(waitpid(pid, &st, 0), pid);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -852,6 +853,7 @@ static void test_word(void)
         tl_add(&ws.ts, "pub", "echo published");
     struct exec_source src = {.ctx = &ws,
                               .next = word_next,
+                              .started = tl_started,
                               .done = word_done,
                               .word = (const uint32_t *)&ws.word,
                               .word_private = false,

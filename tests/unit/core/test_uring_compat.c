@@ -182,14 +182,16 @@ static void test_pgrp_signal(void)
     CHECK_EQ(syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, PIDFD_SIGNAL_PROCESS_GROUP_C), 0);
     /* the member dies: its end of the pipe closes */
     struct pollfd pf = {.fd = sync[0], .events = POLLIN};
-    CHECK_EQ(poll(&pf, 1, 5000), 1);
-    CHECK(read(sync[0], &b, 1) == 0);
+    int ready = poll(&pf, 1, 5000);
+    CHECK_EQ(ready, 1);
+    CHECK(ready == 1 && read(sync[0], &b, 1) == 0); /* after a timeout, read would block */
     /* ... and once its new parent reaped it, the group is gone */
     for (int i = 0; i < 200 && kill(-pid, 0) == 0; i++)
         usleep(10000);
     CHECK(kill(-pid, 0) < 0 && errno == ESRCH);
     CHECK(syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, PIDFD_SIGNAL_PROCESS_GROUP_C) < 0 &&
           errno == ESRCH);
+    kill(-pid, SIGKILL); /* if the signal under test failed, the member would pause() forever */
     close(sync[0]);
     close(pidfd);
 }

@@ -1,12 +1,15 @@
 /*
  * persist_test.h - helpers shared by persist/'s unit tests: scratch run
- * directories under /tmp (removed at the end, also after failed checks),
+ * directories under /tmp (removed at the end, also after failed checks, an
+ * early exit, or SIGINT/SIGTERM/SIGHUP),
  * a field-by-field spec comparison, and a few file manipulations.
  */
 #ifndef VOLLEY_TESTS_PERSIST_TEST_H
 #define VOLLEY_TESTS_PERSIST_TEST_H
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +18,50 @@
 
 #include "check.h"
 #include "loader/spec.h"
+#include "scratch.h"
 
 #define PT_UNUSED __attribute__((unused))
 
-/* A fresh directory /tmp/volley-persist-XXXXXX; *path owned by caller. */
+/* The directory of pt_tmpdir (one per test), for the cleanup at exit and
+ * on signals; written before those are armed, read by them. */
+static char pt_dir[64];
+static volatile sig_atomic_t pt_dir_live;
+static pid_t pt_owner; /* the test process, not a child it forked */
+
+static PT_UNUSED void pt_cleanup(void) /* async-signal-safe */
+{
+    if (getpid() != pt_owner || !pt_dir_live)
+        return;
+    int saved = errno;
+    scratch_rmtree_at(AT_FDCWD, pt_dir, 8);
+    errno = saved;
+}
+
+static PT_UNUSED void pt_on_signal(int sig)
+{
+    pt_cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* A fresh directory /tmp/volley-persist-XXXXXX; *path owned by caller.
+ * Removed by pt_rmrf, or at exit or on a fatal signal if the test did not
+ * get there. */
 static PT_UNUSED char *pt_tmpdir(void)
 {
     char *p = vl_xstrdup("/tmp/volley-persist-XXXXXX");
     if (!mkdtemp(p)) {
         perror("mkdtemp");
         exit(1);
+    }
+    if (!pt_owner) {
+        pt_owner = getpid();
+        snprintf(pt_dir, sizeof pt_dir, "%s", p);
+        pt_dir_live = 1;
+        atexit(pt_cleanup);
+        signal(SIGINT, pt_on_signal);
+        signal(SIGTERM, pt_on_signal);
+        signal(SIGHUP, pt_on_signal);
     }
     return p;
 }
@@ -35,6 +72,8 @@ static PT_UNUSED void pt_rmrf(const char *dir)
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", dir);
     free(cmd);
+    if (strcmp(dir, pt_dir) == 0)
+        pt_dir_live = 0;
 }
 
 /* A sub-directory of base, created. */

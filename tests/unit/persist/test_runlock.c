@@ -135,11 +135,13 @@ static void test_crash_releases(const char *base)
 static void test_inherited(const char *base)
 {
     char *dir = pt_subdir(base, "inherit");
-    int ready[2];
+    int ready[2], hold[2];
     CHECK_EQ(pipe(ready), 0);
+    CHECK_EQ(pipe(hold), 0);
     fflush(stderr);
     pid_t runner = fork();
     if (runner == 0) {
+        close(hold[1]);
         struct runlock l = {0};
         if (runlock_acquire(&l, dir, NULL) != 0)
             _exit(1);
@@ -149,11 +151,17 @@ static void test_inherited(const char *base)
             pid_t me = getpid();
             if (write(ready[1], &me, sizeof me) < 0)
                 _exit(1);
-            pause(); /* holds the lock until killed */
+            /* holds the lock until EOF: we close hold[1], or die (not
+             * pause(): a worker reparented away from a killed test would
+             * hold it forever) */
+            char c;
+            while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+                ;
             _exit(0);
         }
         _exit(0);
     }
+    close(hold[0]);
     close(ready[1]);
     pid_t worker = 0;
     CHECK_EQ(read(ready[0], &worker, sizeof worker), (ssize_t)sizeof worker);
@@ -165,10 +173,10 @@ static void test_inherited(const char *base)
     char msg[96];
     snprintf(msg, sizeof msg, "in use by volley pid %d (which has exited", (int)runner);
     CHECK_HAS(e.msg, msg);
-    /* the worker (not our child: reparented) dies; the lock is free again */
+    /* the worker (not our child: reparented) sees EOF and exits; the lock
+     * is free again */
     CHECK(worker > 0);
-    if (worker > 0)
-        kill(worker, SIGKILL);
+    close(hold[1]);
     int rc = VL_ELOCKED;
     for (int i = 0; i < 500 && rc == VL_ELOCKED; i++) {
         rc = runlock_acquire(&l, dir, &e);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "bench/persist/specgen.h"
@@ -627,8 +628,12 @@ static void test_crash(const char *base)
     int ready[2];
     CHECK_EQ(pipe(ready), 0);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* it pause()s: dies with us */
+        if (getppid() != parent)
+            _exit(1);
         struct snap_meta m = meta_for(4);
         struct snap *db;
         if (snap_create(&db, dir, &s, &m, NULL, 0, &e))

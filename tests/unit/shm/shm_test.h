@@ -1,8 +1,8 @@
 /*
  * shm_test.h - helpers for the arena tests: segment paths that are
  * unlinked at exit and on fatal signals (so a failing or crashing test
- * leaves nothing in /dev/shm), small specs from edge lists, and a
- * single-process "run everything" loop.
+ * leaves nothing in /dev/shm), forked children that die with the test,
+ * small specs from edge lists, and a single-process "run everything" loop.
  */
 #ifndef VOLLEY_TESTS_SHM_TEST_H
 #define VOLLEY_TESTS_SHM_TEST_H
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,9 @@
 static char shm_test_paths[SHM_TEST_MAX_PATHS][256];
 static int shm_test_npaths;
 static pid_t shm_test_owner;
+/* Optional: runs after the paths are unlinked, at exit and on the signals
+ * below, so async-signal-safe calls only (a test's own mount, say). */
+static void (*shm_test_cleanup_hook)(void);
 
 static void shm_test_cleanup(void)
 {
@@ -34,6 +38,8 @@ static void shm_test_cleanup(void)
             snprintf(tmp, sizeof tmp, "%.255s.tmp-%d", shm_test_paths[i], (int)getpid());
             unlink(tmp);
         }
+    if (shm_test_cleanup_hook)
+        shm_test_cleanup_hook();
 }
 
 static void shm_test_on_signal(int sig)
@@ -64,6 +70,18 @@ static inline const char *shm_test_path(const char *dir, const char *tag)
              (long)ts.tv_nsec);
     unlink(p);
     return p;
+}
+
+/*
+ * First thing in a child forked by the test: it dies (SIGKILL, which also
+ * ends a stopped process) when the test process does, even if that happened
+ * before this ran, so an interrupted test leaves no child blocked forever.
+ */
+static inline void shm_test_child(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != shm_test_owner)
+        _exit(1);
 }
 
 static inline int shm_test_cmp_u32(const void *x, const void *y)

@@ -16,13 +16,12 @@
 #include "shm_test.h"
 
 static char dir[] = "/tmp/volley-test-tmpfs-XXXXXX";
-static bool mounted;
 
+/* Async-signal-safe: shm_test.h runs it at exit and on fatal signals. An
+ * unmount where nothing is mounted fails harmlessly (EINVAL). */
 static void unmount(void)
 {
-    if (mounted)
-        umount2(dir, MNT_DETACH);
-    mounted = false;
+    umount2(dir, MNT_DETACH);
     rmdir(dir);
 }
 
@@ -49,20 +48,19 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
+    /* armed before the mount: from here on an exit or a signal unmounts */
+    shm_test_cleanup_hook = unmount;
+    const char *path = shm_test_path(dir, "full");
     if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0700") != 0) {
         fprintf(stderr, "cannot mount a tmpfs (%s): skipped\n", strerror(errno));
-        rmdir(dir);
         return CHECK_SKIP;
     }
-    mounted = true;
-    atexit(unmount);
 
     /* 20000 jobs: ~2 MiB */
     struct spec s;
     shm_test_spec(&s, 20000, NULL, 0, NULL);
     struct arena a;
     struct vl_err err = {0};
-    const char *path = shm_test_path(dir, "full");
     CHECK_EQ(arena_build(&a, path, &s, NULL, &err), -ENOSPC);
     struct arena_dims d;
     struct arena_plan p;

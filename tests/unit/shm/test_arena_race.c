@@ -4,7 +4,9 @@
  * call finish on the same job (finished once); a user cancel races the
  * takers (each job either ran once or was canceled, never both); many
  * parents finish at once over shared children (each child released once,
- * after all of its parents). Every round is checked.
+ * after all of its parents). Every round is checked. Each segment is
+ * unlinked right after its build (the forked children share the mapping),
+ * so even a test killed with SIGKILL leaves none in /dev/shm.
  */
 #include "shm/arena.h"
 
@@ -69,6 +71,7 @@ static void wait_all(pid_t *pids, int n)
 /* A worker: takes and finishes until every job is finished. */
 static void work(struct arena *a, bool cancel_aware)
 {
+    shm_test_child();
     uint32_t w;
     if (arena_join(a, ARENA_ROLE_WORKER, &w, NULL) != 0)
         _exit(3);
@@ -109,7 +112,7 @@ static void test_claim_race(void)
     shm_test_spec(&s, N, NULL, 0, NULL);
     for (int round = 0; round < 10; round++) {
         struct arena a;
-        shm_test_build(&a, &s, PROCS + 1, "claim");
+        unlink(shm_test_build(&a, &s, PROCS + 1, "claim"));
         reset(N);
         pid_t p[PROCS];
         for (int i = 0; i < PROCS; i++)
@@ -134,7 +137,7 @@ static void test_finish_race(void)
     shm_test_spec(&s, 1, NULL, 0, NULL);
     for (int round = 0; round < 20; round++) {
         struct arena a;
-        shm_test_build(&a, &s, 2, "finish");
+        unlink(shm_test_build(&a, &s, 2, "finish"));
         reset(1);
         uint32_t w;
         CHECK_EQ(arena_join(&a, ARENA_ROLE_WORKER, &w, NULL), 0);
@@ -142,6 +145,7 @@ static void test_finish_race(void)
         pid_t p[PROCS];
         for (int i = 0; i < PROCS; i++)
             if ((p[i] = fork()) == 0) {
+                shm_test_child();
                 start_line();
                 int rc = arena_finish(&a, w, 0, i % 2 ? ARENA_COMPLETED : ARENA_FAILED, i);
                 if (rc == 0)
@@ -177,13 +181,14 @@ static void test_cancel_race(void)
     uint64_t canceled_all = 0;
     for (int round = 0; round < 5; round++) {
         struct arena a;
-        shm_test_build(&a, &s, PROCS + 2, "cancel");
+        unlink(shm_test_build(&a, &s, PROCS + 2, "cancel"));
         reset(N);
         pid_t p[PROCS + 1];
         for (int i = 0; i < PROCS; i++)
             if ((p[i] = fork()) == 0)
                 work(&a, true);
         if ((p[PROCS] = fork()) == 0) {
+            shm_test_child();
             uint32_t w;
             if (arena_join(&a, ARENA_ROLE_CLIENT, &w, NULL) != 0)
                 _exit(3);
@@ -245,7 +250,7 @@ static void test_release_race(void)
     free(e);
     for (int round = 0; round < 5; round++) {
         struct arena a;
-        shm_test_build(&a, &s, PROCS + 1, "release");
+        unlink(shm_test_build(&a, &s, PROCS + 1, "release"));
         reset(N);
         pid_t p[PROCS];
         for (int i = 0; i < PROCS; i++)

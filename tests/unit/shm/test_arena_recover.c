@@ -299,6 +299,7 @@ static void test_live_worker_parks(void)
     die_in_child(&a, ARENA_FP_CLAIMED, 3, take_two); /* dies holding 3 */
     pid_t live = fork();
     if (live == 0) {
+        shm_test_child(); /* it sleeps until the run is done */
         uint32_t w;
         if (arena_join(&a, ARENA_ROLE_WORKER, &w, NULL) != 0)
             _exit(3);
@@ -352,6 +353,7 @@ static void test_timeout_and_takeover(void)
     shm_test_build(&a, &s, 4, "rec7");
     pid_t pid = fork();
     if (pid == 0) {
+        shm_test_child(); /* stopped until we kill it */
         uint32_t w;
         if (arena_join(&a, ARENA_ROLE_WORKER, &w, NULL) != 0)
             _exit(3);
@@ -395,10 +397,17 @@ static void test_join_during_recover(void)
     shm_test_build(&a, &s, 2, "rec8");
     pid_t churn = fork();
     if (churn == 0) {
+        shm_test_child();
+        pid_t self = getpid();
         uint64_t end = vl_now_ns() + 1500000000ull;
         while (vl_now_ns() < end) {
             pid_t p = fork();
             if (p == 0) {
+                /* a joiner parks while a recovery is under way: one that
+                 * an interrupted test left unfinished would park forever */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != self)
+                    _exit(1);
                 uint32_t w;
                 if (arena_join(&a, ARENA_ROLE_CLIENT, &w, NULL) != 0)
                     _exit(3);
