@@ -336,8 +336,9 @@ static bool count_names(const char *path, int field, uint32_t njobs, uint64_t *d
     return ok;
 }
 
-/* volley.db of a finished run: njobs jobs, each completed in attempt 1.
- * Removes the run's arena if the run left it in /dev/shm. */
+/* volley.db of a finished run: njobs jobs, each completed in attempt 1,
+ * and the run's arena gone from /dev/shm (one left behind is removed, and
+ * the row is not verified). */
 static void verify_volley_db(const char *rundir, uint32_t njobs, struct bproc_result *res)
 {
     char path[PATH_MAX];
@@ -358,13 +359,14 @@ static void verify_volley_db(const char *rundir, uint32_t njobs, struct bproc_re
         int64_t n = sqlite3_column_int64(st, 0), ok = sqlite3_column_int64(st, 1);
         int64_t t0 = sqlite3_column_int64(st, 2), t1 = sqlite3_column_int64(st, 3);
         const unsigned char *hex = sqlite3_column_text(st, 4);
+        bool left = false;
         if (hex) {
             char shm[PATH_MAX];
             snprintf(shm, sizeof shm, "/dev/shm/volley-%s", (const char *)hex);
             for (char *c = shm + strlen("/dev/shm/volley-"); *c; c++)
                 if (*c >= 'A' && *c <= 'F')
                     *c = (char)(*c - 'A' + 'a');
-            unlink(shm);
+            left = unlink(shm) == 0;
         }
         res->span_s = t1 > t0 ? (double)(t1 - t0) * 1e-9 : 0;
         if (n != njobs)
@@ -373,6 +375,8 @@ static void verify_volley_db(const char *rundir, uint32_t njobs, struct bproc_re
         else if (ok != njobs)
             snprintf(res->why, sizeof res->why,
                      "%" PRId64 " of %" PRIu32 " jobs completed in attempt 1", ok, njobs);
+        else if (left)
+            snprintf(res->why, sizeof res->why, "the run left its arena in /dev/shm");
         else
             res->verified = true;
     }

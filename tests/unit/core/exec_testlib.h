@@ -229,7 +229,7 @@ static __attribute__((unused)) enum exec_next tl_next(void *ctx, struct exec_job
 
 /* Notes each process a job starts, as it starts, so that an interrupted
  * test can end the groups of the jobs still running. */
-static __attribute__((unused)) void tl_started(void *ctx, uint32_t jid, int pid)
+static __attribute__((unused)) void tl_started(void *ctx, uint32_t jid, int pid, uint64_t start_ns)
 {
     tl_note_pgid(pid);
 }

@@ -3,14 +3,16 @@
 # is installed runs a small shape and is verified; --json parses with the
 # keys the suite promises; --csv and --plot write their files; --reps
 # reports the median. Leaves no directory in
-# /tmp and no segment in /dev/shm. No speed is asserted here.
+# /tmp; a volley run that leaves its arena in /dev/shm makes its row
+# unverified (the bench checks its own runs: a count of every segment on
+# the machine also counted those of tests running beside this one). No
+# speed is asserted here.
 set -uo pipefail
 volley=${VOLLEY_BIN:?}
 fail=0
 T=$(mktemp -d /tmp/volley-test-bench.XXXXXX)
 export TMPDIR=$T
 trap 'rm -rf "$T"' EXIT
-shm_before=$(ls /dev/shm | grep -c '^volley-' || true)
 
 "$volley" bench --mode process --shape flat,barrier --jobs 200 --workers 1,2 --json \
   --csv "$T/out.csv" >"$T/out.json" 2>"$T/err"
@@ -71,7 +73,5 @@ fi
 
 left=$(find "$T" -maxdepth 1 -name 'volley-bench-*')
 [ -z "$left" ] || { echo "FAIL: left behind: $left"; fail=1; }
-shm_after=$(ls /dev/shm | grep -c '^volley-' || true)
-[ "$shm_after" -le "$shm_before" ] || { echo "FAIL: a segment was left in /dev/shm"; fail=1; }
 [ $fail = 0 ] && echo "test_bench_process: all passed"
 exit $fail
