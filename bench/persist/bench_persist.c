@@ -344,8 +344,10 @@ int main(int argc, char **argv)
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < VL_ARRAY_LEN(sizes); i++) {
             uint32_t n = VL_MIN(sizes[i], njobs);
-            if (i == 2 && pass == 0)
-                n = njobs - done; /* the rest, so that every job has a row after */
+            if (i == 2 && pass == 0) /* the rest, so that every job has a row after */
+                n = done < njobs ? njobs - done : 0;
+            if (n == 0)
+                continue; /* fewer jobs than the first two sizes: all have rows */
             struct series cp = {0};
             for (uint32_t k = 0; k < n; k++) {
                 uint32_t j = perm[(done + k) % njobs];
