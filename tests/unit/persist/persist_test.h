@@ -22,31 +22,10 @@
 
 #define PT_UNUSED __attribute__((unused))
 
-/* The directory of pt_tmpdir (one per test), for the cleanup at exit and
- * on signals; written before those are armed, read by them. */
-static char pt_dir[64];
-static volatile sig_atomic_t pt_dir_live;
-static pid_t pt_owner; /* the test process, not a child it forked */
-
-static PT_UNUSED void pt_cleanup(void) /* async-signal-safe */
-{
-    if (getpid() != pt_owner || !pt_dir_live)
-        return;
-    int saved = errno;
-    scratch_rmtree_at(AT_FDCWD, pt_dir, 8);
-    errno = saved;
-}
-
-static PT_UNUSED void pt_on_signal(int sig)
-{
-    pt_cleanup();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 /* A fresh directory /tmp/volley-persist-XXXXXX; *path owned by caller.
  * Removed by pt_rmrf, or at exit or on a fatal signal if the test did not
- * get there. */
+ * get there (scratch_guard: one directory at a time, the first made while
+ * none is guarded). */
 static PT_UNUSED char *pt_tmpdir(void)
 {
     char *p = vl_xstrdup("/tmp/volley-persist-XXXXXX");
@@ -54,26 +33,18 @@ static PT_UNUSED char *pt_tmpdir(void)
         perror("mkdtemp");
         exit(1);
     }
-    if (!pt_owner) {
-        pt_owner = getpid();
-        snprintf(pt_dir, sizeof pt_dir, "%s", p);
-        pt_dir_live = 1;
-        atexit(pt_cleanup);
-        signal(SIGINT, pt_on_signal);
-        signal(SIGTERM, pt_on_signal);
-        signal(SIGHUP, pt_on_signal);
-    }
+    if (!scratch_guard_live)
+        scratch_guard(p);
     return p;
 }
 
 static PT_UNUSED void pt_rmrf(const char *dir)
 {
-    char *cmd = vl_xasprintf("chmod -R u+w '%s' 2>/dev/null; rm -rf '%s'", dir, dir);
-    if (system(cmd) != 0)
+    if (scratch_guard_live && strcmp(dir, scratch_guard_dir) == 0)
+        scratch_guard_live = 0;
+    scratch_rmtree_at(AT_FDCWD, dir, 8);
+    if (access(dir, F_OK) == 0)
         fprintf(stderr, "cannot remove %s\n", dir);
-    free(cmd);
-    if (strcmp(dir, pt_dir) == 0)
-        pt_dir_live = 0;
 }
 
 /* A sub-directory of base, created. */
