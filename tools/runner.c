@@ -352,7 +352,9 @@ static void on_worker_exit(struct sup *S, pid_t pid, int status)
     uint32_t ws = atomic_load(&S->ctl->w[i].state);
     bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
               (ws == RUNCTL_W_DONE || ws == RUNCTL_W_STOPPED);
-    if (ok)
+    /* One told to stop while it was starting (an early Ctrl-C) ran nothing:
+     * no error, and nothing to repair. */
+    if (ok || (S->stopping && ws == RUNCTL_W_STARTING))
         return;
     if (ws == RUNCTL_W_ERROR || ws == RUNCTL_W_STARTING) {
         if (!S->fatal) {

@@ -49,6 +49,26 @@ for j in $before; do
 done
 check_marks r_int
 
+# --- Ctrl-C while the workers are still starting: exit 130 all the same
+# (a worker stopped before it ran was taken for one that could not run:
+# exit 3). The delays sweep the start; SIGINT at its default, as a shell's
+# background job would have it ignored.
+cat > early.yaml <<YAML
+name: early
+jobs:
+  - {name: e, command: 'sleep 30; : $TOKEN'}
+YAML
+bad=""
+for d in 0.005 0.01 0.015 0.02 0.025 0.03 0.04 0.06; do
+    env --default-signal=INT "$VOLLEY" run early.yaml --run-dir "r_early$d" --workers 8 2> early.err &
+    pid=$!; STARTED+=("$pid")
+    sleep "$d"
+    kill -INT "$pid"
+    wait "$pid"; rc=$?
+    [ "$rc" = 130 ] || bad="$bad $d:$rc($(grep -v 'run directory' early.err | head -1))"
+done
+check "Ctrl-C at any point of the start: exit 130 (not:$bad)" [ -z "$bad" ]
+
 # --- the runner killed (SIGKILL): resume from the surviving arena
 rm -f marks
 "$VOLLEY" run sl.yaml --run-dir r_kill -j 4 --checkpoint-interval 5 2> kill.err &
