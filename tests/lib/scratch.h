@@ -49,13 +49,48 @@ static inline __attribute__((unused)) void scratch_rmtree_at(int at, const char 
     close(fd);
 }
 
+/* ---- one cleanup at exit and on the signals that end a test ---- */
+
+static __attribute__((unused)) void (*scratch_exit_fn)(void);
+static __attribute__((unused)) pid_t scratch_exit_owner;
+
+static inline __attribute__((unused)) void scratch_exit_run(void)
+{
+    if (scratch_exit_fn && getpid() == scratch_exit_owner)
+        scratch_exit_fn(); /* not in a child the test forked */
+}
+
+static inline __attribute__((unused)) void scratch_exit_on_signal(int sig)
+{
+    scratch_exit_run();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* From now on fn (async-signal-safe calls only) runs when this process
+ * exits, an exit(3) from a die() included, and on SIGINT, SIGTERM, SIGHUP
+ * or a crash (SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE), which then does
+ * what it would have done. One fn per process: the first call wins. */
+static inline __attribute__((unused)) void scratch_at_exit(void (*fn)(void))
+{
+    if (scratch_exit_owner)
+        return;
+    scratch_exit_owner = getpid();
+    scratch_exit_fn = fn;
+    atexit(scratch_exit_run);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], scratch_exit_on_signal);
+}
+
+/* ---- one scratch directory, removed at the end ---- */
+
 static __attribute__((unused)) char scratch_guard_dir[4096];
 static __attribute__((unused)) volatile sig_atomic_t scratch_guard_live;
-static __attribute__((unused)) pid_t scratch_guard_owner;
 
 static inline __attribute__((unused)) void scratch_guard_cleanup(void)
 {
-    if (!scratch_guard_live || getpid() != scratch_guard_owner)
+    if (!scratch_guard_live)
         return;
     int saved = errno;
     scratch_rmtree_at(AT_FDCWD, scratch_guard_dir, 8);
@@ -63,25 +98,12 @@ static inline __attribute__((unused)) void scratch_guard_cleanup(void)
     errno = saved;
 }
 
-static inline __attribute__((unused)) void scratch_guard_on_signal(int sig)
-{
-    scratch_guard_cleanup();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* From now on dir (one at a time; not for forked children) is removed at
- * exit, an exit(3) from a die() included, and on SIGINT/SIGTERM/SIGHUP,
- * which are then re-raised. Call it right after the mkdtemp. */
+/* From now on dir (one at a time; not for forked children) is removed
+ * when the process ends (scratch_at_exit). Call it right after the
+ * mkdtemp. */
 static inline __attribute__((unused)) void scratch_guard(const char *dir)
 {
-    if (!scratch_guard_owner) {
-        scratch_guard_owner = getpid();
-        atexit(scratch_guard_cleanup);
-        signal(SIGINT, scratch_guard_on_signal);
-        signal(SIGTERM, scratch_guard_on_signal);
-        signal(SIGHUP, scratch_guard_on_signal);
-    }
+    scratch_at_exit(scratch_guard_cleanup);
     scratch_guard_live = 0;
     size_t n = strlen(dir);
     if (n >= sizeof scratch_guard_dir)

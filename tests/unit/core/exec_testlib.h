@@ -133,15 +133,11 @@ static __attribute__((unused)) void tl_kill_all(void)
 
 /* ---- an early exit or an interrupted test ---- */
 
-static pid_t tl_owner; /* the test process (not a child it forked) */
-
 /* Kills every group a job created (SIGKILL: some ignore SIGTERM, and they
  * are no children of ours once we are gone) and removes the scratch
  * directory. Async-signal-safe. */
 static void tl_cleanup(void)
 {
-    if (getpid() != tl_owner)
-        return;
     int saved = errno;
     for (int i = 0; i < tl_npgids; i++)
         if (tl_pgids[i] > 1) /* never kill(0) or kill(-1) */
@@ -151,24 +147,11 @@ static void tl_cleanup(void)
     errno = saved;
 }
 
-static void tl_on_signal(int sig)
-{
-    tl_cleanup();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 /* A fresh scratch directory, in tl_dir (one at a time: tl_rmdir the one
  * before). The first call arranges the cleanup at exit and on signals. */
 static __attribute__((unused)) const char *tl_mkdir(void)
 {
-    if (!tl_owner) {
-        tl_owner = getpid();
-        atexit(tl_cleanup);
-        signal(SIGINT, tl_on_signal);
-        signal(SIGTERM, tl_on_signal);
-        signal(SIGHUP, tl_on_signal);
-    }
+    scratch_at_exit(tl_cleanup);
     snprintf(tl_dir, sizeof tl_dir, "/tmp/volley-test-XXXXXX");
     if (!mkdtemp(tl_dir)) {
         perror("mkdtemp");

@@ -16,21 +16,21 @@
 #include <unistd.h>
 
 #include "loader/spec.h"
+#include "scratch.h"
 #include "shm/arena.h"
 
 #define SHM_TEST_MAX_PATHS 64
 
 static char shm_test_paths[SHM_TEST_MAX_PATHS][256];
 static int shm_test_npaths;
-static pid_t shm_test_owner;
 /* Optional: runs after the paths are unlinked, at exit and on the signals
  * below, so async-signal-safe calls only (a test's own mount, say). */
 static void (*shm_test_cleanup_hook)(void);
 
+/* At exit and on signals (scratch_at_exit: in the test process only, not
+ * in the children it forks); unlink is async-signal-safe. */
 static void shm_test_cleanup(void)
 {
-    if (getpid() != shm_test_owner)
-        return; /* forked children leave the cleanup to the test process */
     for (int i = 0; i < shm_test_npaths; i++)
         if (shm_test_paths[i][0]) {
             unlink(shm_test_paths[i]);
@@ -42,23 +42,10 @@ static void shm_test_cleanup(void)
         shm_test_cleanup_hook();
 }
 
-static void shm_test_on_signal(int sig)
-{
-    shm_test_cleanup(); /* unlink is async-signal-safe */
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 /* A fresh path under dir (NULL: /dev/shm), removed when the test exits. */
 static inline const char *shm_test_path(const char *dir, const char *tag)
 {
-    if (shm_test_npaths == 0) {
-        shm_test_owner = getpid();
-        atexit(shm_test_cleanup);
-        int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGTERM, SIGINT, SIGILL, SIGFPE};
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-            signal(sigs[i], shm_test_on_signal);
-    }
+    scratch_at_exit(shm_test_cleanup);
     if (shm_test_npaths == SHM_TEST_MAX_PATHS) {
         fprintf(stderr, "shm_test: too many paths\n");
         abort();
@@ -80,7 +67,7 @@ static inline const char *shm_test_path(const char *dir, const char *tag)
 static inline void shm_test_child(void)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != shm_test_owner)
+    if (getppid() != scratch_exit_owner) /* the test process: scratch_at_exit */
         _exit(1);
 }
 
