@@ -53,6 +53,11 @@ static inline __attribute__((unused)) void scratch_rmtree_at(int at, const char 
 
 static __attribute__((unused)) void (*scratch_exit_fn)(void);
 static __attribute__((unused)) pid_t scratch_exit_owner;
+static __attribute__((unused))
+const int scratch_exit_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+/* what each signal did before (a sanitizer's report on a crash, say) */
+static __attribute__((unused)) struct sigaction
+    scratch_exit_old[sizeof scratch_exit_sigs / sizeof scratch_exit_sigs[0]];
 
 static inline __attribute__((unused)) void scratch_exit_run(void)
 {
@@ -63,14 +68,18 @@ static inline __attribute__((unused)) void scratch_exit_run(void)
 static inline __attribute__((unused)) void scratch_exit_on_signal(int sig)
 {
     scratch_exit_run();
-    signal(sig, SIG_DFL);
+    for (size_t i = 0; i < sizeof scratch_exit_sigs / sizeof scratch_exit_sigs[0]; i++)
+        if (scratch_exit_sigs[i] == sig)
+            sigaction(sig, &scratch_exit_old[i], NULL);
     raise(sig);
 }
 
 /* From now on fn (async-signal-safe calls only) runs when this process
  * exits, an exit(3) from a die() included, and on SIGINT, SIGTERM, SIGHUP
- * or a crash (SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE), which then does
- * what it would have done. One fn per process: the first call wins. */
+ * or a crash (SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE), which is then
+ * handed to what handled it before (the default action, or a sanitizer's
+ * report); one the process ignores stays ignored. One fn per process: the
+ * first call wins. */
 static inline __attribute__((unused)) void scratch_at_exit(void (*fn)(void))
 {
     if (scratch_exit_owner)
@@ -78,9 +87,15 @@ static inline __attribute__((unused)) void scratch_at_exit(void (*fn)(void))
     scratch_exit_owner = getpid();
     scratch_exit_fn = fn;
     atexit(scratch_exit_run);
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        signal(sigs[i], scratch_exit_on_signal);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = scratch_exit_on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof scratch_exit_sigs / sizeof scratch_exit_sigs[0]; i++)
+        if (sigaction(scratch_exit_sigs[i], NULL, &scratch_exit_old[i]) == 0 &&
+            scratch_exit_old[i].sa_handler !=
+                SIG_IGN) /* ignored (nohup, a background job): stays so */
+            sigaction(scratch_exit_sigs[i], &sa, NULL);
 }
 
 /* ---- one scratch directory, removed at the end ---- */
