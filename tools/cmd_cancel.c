@@ -58,13 +58,19 @@ static int cancel_jobs(struct watch *w, char **names, int n)
 {
     struct vl_err err = {0};
     uint32_t *jids = vl_xcalloc((size_t)n, sizeof *jids);
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
+    int rc = 0, bad = 0;
+    for (int i = 0; i < n; i++) { /* every unknown name is named, then nothing is canceled */
         struct snap_job rec;
-        if ((rc = watch_find_job(w, names[i], &jids[i], &rec, &err)) < 0) {
-            free(jids);
-            return cli_print_err(&err);
+        struct vl_err e = {0};
+        if (watch_find_job(w, names[i], &jids[i], &rec, &e) < 0) {
+            int x = cli_print_err(&e);
+            if (!bad)
+                bad = x;
         }
+    }
+    if (bad) {
+        free(jids);
+        return bad;
     }
     struct arena a;
     uint32_t slot = ARENA_NONE;

@@ -19,6 +19,10 @@ wait_for 20 running
 "$bin" cancel r lnog > out 2> err
 check unknown_exit 2 "$?"
 check unknown_msg "volley: no job 'lnog' in run $tmp/r (did you mean 'long'?)" "$(cat err)"
+"$bin" cancel r lnog long othr > out 2> err
+check unknown_all_exit 2 "$?"
+check unknown_all_msg "volley: no job 'lnog' in run $tmp/r (did you mean 'long'?)
+volley: no job 'othr' in run $tmp/r (did you mean 'other'?)" "$(cat err)"
 "$bin" cancel r long > out 2> err
 check cancel_exit 0 "$?"
 check cancel_out "long: 1 jobs canceled now, 1 running ones being stopped" "$(cat out)"
