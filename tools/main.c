@@ -168,34 +168,33 @@ bool cli_check_double(const char *opt, const char *val, double min, double max, 
     return true;
 }
 
+/* ok, or err's message printed as a usage error of cmd */
+static bool usage_unless(const char *cmd, bool ok, const struct vl_err *err)
+{
+    if (!ok)
+        cli_usage_error(cmd, "%s", err->msg);
+    return ok;
+}
+
 bool cli_parse_u64(const char *cmd, const char *opt, const char *val, uint64_t min, uint64_t max,
                    uint64_t *out)
 {
     struct vl_err err = {0};
-    if (cli_check_u64(opt, val, min, max, out, &err))
-        return true;
-    cli_usage_error(cmd, "%s", err.msg);
-    return false;
+    return usage_unless(cmd, cli_check_u64(opt, val, min, max, out, &err), &err);
 }
 
 bool cli_parse_u32(const char *cmd, const char *opt, const char *val, uint32_t min, uint32_t max,
                    uint32_t *out)
 {
     struct vl_err err = {0};
-    if (cli_check_u32(opt, val, min, max, out, &err))
-        return true;
-    cli_usage_error(cmd, "%s", err.msg);
-    return false;
+    return usage_unless(cmd, cli_check_u32(opt, val, min, max, out, &err), &err);
 }
 
 bool cli_parse_double(const char *cmd, const char *opt, const char *val, double min, double max,
                       double *out)
 {
     struct vl_err err = {0};
-    if (cli_check_double(opt, val, min, max, out, &err))
-        return true;
-    cli_usage_error(cmd, "%s", err.msg);
-    return false;
+    return usage_unless(cmd, cli_check_double(opt, val, min, max, out, &err), &err);
 }
 
 int cli_not_built(const char *cmd, int issue)
