@@ -37,7 +37,8 @@ struct status {
     double rate;    /* last 10 s; < 0: unknown */
     double overall; /* since the run was created */
     double elapsed_s;
-    double eta_s; /* < 0: unknown */
+    double eta_s;     /* < 0: unknown */
+    uint64_t waiting; /* running in the arena, not started (rate.bin) */
     const char *phase;
     char failed[STATUS_FAILED_MAX][256];
     uint32_t nfailed;
@@ -127,7 +128,12 @@ int cmd_status(int argc, char **argv)
     /* finished_ns is also set when a run stopped early (Ctrl-C, cancel) */
     st.phase = w.live ? "running" : st.done == st.total ? "finished" : "stopped";
     if (w.live) {
-        st.rate = watchlog_rate_read(w.dir, now, st.done, RATE_WINDOW_NS);
+        struct watchlog_rate r;
+        if (watchlog_rate_load(w.dir, &r)) {
+            st.rate = watchlog_rate_of(&r, now, st.done, RATE_WINDOW_NS);
+            st.waiting = r.waiting < st.counts[SNAP_STATE_RUNNING] ? r.waiting
+                                                                   : st.counts[SNAP_STATE_RUNNING];
+        }
         if (st.rate > 0)
             st.eta_s = (double)(st.total - st.done) / st.rate;
     } else {
@@ -157,7 +163,8 @@ int cmd_status(int argc, char **argv)
         for (int s = 0; s < SNAP_NSTATES; s++)
             json_kv_uint(&j, snap_state_name((unsigned)s), st.counts[s]);
         json_obj_end(&j);
-        json_kv_uint(&j, "running", st.counts[SNAP_STATE_RUNNING]);
+        json_kv_uint(&j, "running", st.counts[SNAP_STATE_RUNNING] - st.waiting);
+        json_kv_uint(&j, "waiting", st.waiting);
         json_kv_uint(&j, "done", st.done);
         /* json.h writes a non-finite double as null: unknown */
         json_kv_double(&j, "rate_per_s", st.rate >= 0 ? st.rate : NAN);
@@ -184,6 +191,10 @@ int cmd_status(int argc, char **argv)
         for (int s = 0; s < SNAP_NSTATES; s++)
             printf("%s %" PRIu64 " %s", s ? "," : "", st.counts[s], snap_state_name((unsigned)s));
         printf("\n  ");
+        if (st.waiting)
+            printf("waiting for capacity (-j, --cpus, --memory, --gpus): %" PRIu64
+                   " of the %" PRIu64 " running, not started yet\n  ",
+                   st.waiting, st.counts[SNAP_STATE_RUNNING]);
         if (st.rate >= 0 && w.live)
             printf("%.1f jobs/s (last 10 s), ", st.rate);
         printf("%.1f jobs/s overall, elapsed %s, ETA %s\n", st.overall, el, eta);

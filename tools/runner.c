@@ -331,10 +331,19 @@ static void progress(struct sup *S, bool final)
     uint64_t left = S->a->njobs - done;
     if (S->rate > 0.5 && left)
         snprintf(eta, sizeof eta, "%.0fs", (double)left / S->rate);
-    fprintf(
-        stderr,
-        "\r\033[K%" PRIu64 "/%u done, %" PRIu64 " failed, %" PRIu64 " running, %.0f jobs/s, ETA %s",
-        done, S->a->njobs, c[ARENA_FAILED] + c[ARENA_TERMINATED], c[ARENA_RUNNING], S->rate, eta);
+    /* A job claimed by a worker is running in the arena before it is
+     * admitted: those waiting for a unit of -j or for resources are told
+     * apart (ctl->running counts the admitted ones). */
+    uint64_t started = atomic_load(&S->ctl->running);
+    uint64_t waiting = c[ARENA_RUNNING] > started ? c[ARENA_RUNNING] - started : 0;
+    char wait_s[64] = "";
+    if (waiting)
+        snprintf(wait_s, sizeof wait_s, " (%" PRIu64 " more waiting for capacity)", waiting);
+    fprintf(stderr,
+            "\r\033[K%" PRIu64 "/%u done, %" PRIu64 " failed, %" PRIu64
+            " running%s, %.0f jobs/s, ETA %s",
+            done, S->a->njobs, c[ARENA_FAILED] + c[ARENA_TERMINATED], c[ARENA_RUNNING] - waiting,
+            wait_s, S->rate, eta);
     if (final)
         fputc('\n', stderr);
     fflush(stderr);
@@ -619,7 +628,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
         goto out_early;
     }
     arena_set_runner(a, getpid(), vl_proc_start(getpid()));
-    S.wl = watchlog_open(run_dir, a); /* watch */
+    S.wl = watchlog_open(run_dir, a, &S.ctl->running); /* watch */
 
     S.tty = o->progress == 1 || (o->progress < 0 && isatty(2));
     S.t0 = S.last_t = vl_now_ns();

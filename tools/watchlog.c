@@ -23,6 +23,7 @@
 
 struct watchlog {
     const struct arena *a;
+    const _Atomic uint32_t *started;
     char dir[PATH_MAX];
     uint8_t *last; /* [njobs] the state each job had at the last note */
     FILE *joblog, *events;
@@ -40,36 +41,47 @@ uint64_t watchlog_rate_sum(const struct watchlog_rate *r)
     return h;
 }
 
-double watchlog_rate_read(const char *dir, uint64_t now_ns, uint64_t done_now, uint64_t window_ns)
+bool watchlog_rate_load(const char *dir, struct watchlog_rate *r)
 {
     char path[PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, WATCHLOG_RATE) >= sizeof path)
-        return -1;
+        return false;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
-    struct watchlog_rate r;
+        return false;
     bool ok = false;
     for (int tries = 0; tries < 3 && !ok; tries++)
-        ok = pread(fd, &r, sizeof r, 0) == (ssize_t)sizeof r && r.magic == WATCHLOG_RATE_MAGIC &&
-             r.sum == watchlog_rate_sum(&r) && r.next < WATCHLOG_RATE_N;
+        ok = pread(fd, r, sizeof *r, 0) == (ssize_t)sizeof *r && r->magic == WATCHLOG_RATE_MAGIC &&
+             r->sum == watchlog_rate_sum(r) && r->next < WATCHLOG_RATE_N;
     close(fd);
-    if (!ok || r.count == 0)
+    return ok;
+}
+
+double watchlog_rate_of(const struct watchlog_rate *r, uint64_t now_ns, uint64_t done_now,
+                        uint64_t window_ns)
+{
+    if (r->count == 0)
         return -1;
-    uint32_t n = r.count < WATCHLOG_RATE_N ? (uint32_t)r.count : WATCHLOG_RATE_N;
+    uint32_t n = r->count < WATCHLOG_RATE_N ? (uint32_t)r->count : WATCHLOG_RATE_N;
     /* newest first: the first sample at least window_ns old, else the oldest */
     int best = -1;
     for (uint32_t k = 1; k <= n; k++) {
-        uint32_t i = (r.next + WATCHLOG_RATE_N - k) % WATCHLOG_RATE_N;
-        if (r.s[i].wall_ns >= now_ns)
+        uint32_t i = (r->next + WATCHLOG_RATE_N - k) % WATCHLOG_RATE_N;
+        if (r->s[i].wall_ns >= now_ns)
             continue;
         best = (int)i;
-        if (now_ns - r.s[i].wall_ns >= window_ns)
+        if (now_ns - r->s[i].wall_ns >= window_ns)
             break;
     }
-    if (best < 0 || done_now < r.s[best].done)
+    if (best < 0 || done_now < r->s[best].done)
         return -1;
-    return (double)(done_now - r.s[best].done) / ((double)(now_ns - r.s[best].wall_ns) / 1e9);
+    return (double)(done_now - r->s[best].done) / ((double)(now_ns - r->s[best].wall_ns) / 1e9);
+}
+
+double watchlog_rate_read(const char *dir, uint64_t now_ns, uint64_t done_now, uint64_t window_ns)
+{
+    struct watchlog_rate r;
+    return watchlog_rate_load(dir, &r) ? watchlog_rate_of(&r, now_ns, done_now, window_ns) : -1;
 }
 
 static FILE *open_append(const char *dir, const char *name, bool *fresh)
@@ -91,10 +103,12 @@ static FILE *open_append(const char *dir, const char *name, bool *fresh)
     return f;
 }
 
-struct watchlog *watchlog_open(const char *run_dir, const struct arena *a)
+struct watchlog *watchlog_open(const char *run_dir, const struct arena *a,
+                               const _Atomic uint32_t *started)
 {
     struct watchlog *wl = vl_xcalloc(1, sizeof *wl);
     wl->a = a;
+    wl->started = started;
     wl->rate_fd = -1;
     snprintf(wl->dir, sizeof wl->dir, "%s", run_dir);
     wl->last = malloc(a->njobs ? a->njobs : 1);
@@ -273,6 +287,10 @@ void watchlog_flush(struct watchlog *wl)
         struct watchlog_rate *r = &wl->rate;
         r->s[r->next].wall_ns = vl_wall_ns();
         r->s[r->next].done = arena_counts_finished(c);
+        /* two reads, not one snapshot: a job that ends between them may
+         * count as waiting in this sample; the next one corrects it */
+        uint64_t started = wl->started ? atomic_load(wl->started) : c[ARENA_RUNNING];
+        r->waiting = c[ARENA_RUNNING] > started ? c[ARENA_RUNNING] - started : 0;
         r->next = (r->next + 1) % WATCHLOG_RATE_N;
         r->count++;
         r->sum = watchlog_rate_sum(r);

@@ -11,7 +11,11 @@
  *                     "exit_code"}; `volley events` prints and follows it.
  *   DIR/rate.bin      the last 32 (wall clock, jobs finished) samples, one
  *                     per collection, so `volley status` can tell the rate
- *                     over the last 10 s without keeping history itself.
+ *                     over the last 10 s without keeping history itself;
+ *                     and, as of the newest sample, how many of the jobs
+ *                     running in the arena are claimed by a worker but not
+ *                     started: waiting for a unit of -j or for CPUs,
+ *                     memory or GPUs (the arena has no state for them).
  *
  * Granularity: a collection runs every --checkpoint-interval (1 s), and
  * sees each changed job once, in its state at that moment: a job that went
@@ -26,6 +30,8 @@
 #ifndef VOLLEY_TOOLS_WATCHLOG_H
 #define VOLLEY_TOOLS_WATCHLOG_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../persist/snap.h"
@@ -38,7 +44,7 @@
 /* DIR/rate.bin: a ring of samples, checksummed (a reader may race the
  * writer's pwrite; a mismatch means "try again"). */
 #define WATCHLOG_RATE_N 32
-#define WATCHLOG_RATE_MAGIC 0x65746172u /* "rate" */
+#define WATCHLOG_RATE_MAGIC 0x32746172u /* "rat2": 2026-12-02, with waiting */
 struct watchlog_rate {
     uint32_t magic;
     uint32_t next; /* the slot the next sample goes to */
@@ -47,23 +53,32 @@ struct watchlog_rate {
         uint64_t wall_ns;
         uint64_t done; /* jobs finished (any outcome) */
     } s[WATCHLOG_RATE_N];
-    uint64_t sum; /* watchlog_rate_sum of everything above */
+    uint64_t waiting; /* at the newest sample: running in the arena, not started */
+    uint64_t sum;     /* watchlog_rate_sum of everything above */
 };
 uint64_t watchlog_rate_sum(const struct watchlog_rate *r);
 
+/* Reads DIR/rate.bin into *r. False if it is missing, torn (three tries)
+ * or of another format. */
+bool watchlog_rate_load(const char *dir, struct watchlog_rate *r);
 /*
- * Reads DIR/rate.bin and returns the jobs/s between the newest sample at
- * least window_ns older than now_ns (else the oldest) and (now_ns,
- * done_now). -1 if there is no usable sample.
+ * The jobs/s between the newest sample of r at least window_ns older than
+ * now_ns (else the oldest) and (now_ns, done_now). -1 if no sample serves.
  */
+double watchlog_rate_of(const struct watchlog_rate *r, uint64_t now_ns, uint64_t done_now,
+                        uint64_t window_ns);
+/* Both: watchlog_rate_of the file's samples, -1 without a usable file. */
 double watchlog_rate_read(const char *dir, uint64_t now_ns, uint64_t done_now, uint64_t window_ns);
 
 struct watchlog;
 
 /* Opens (appends to) the files in run_dir, taking every job's current
- * state from a as the starting point. NULL (with a line on stderr) if they
+ * state from a as the starting point. started counts the jobs admitted and
+ * not finished (the supervisor's control page, core/runctl.h), read at each
+ * sample; NULL: no job waits. NULL (with a line on stderr) if the files
  * cannot be created: the run goes on without them. */
-struct watchlog *watchlog_open(const char *run_dir, const struct arena *a);
+struct watchlog *watchlog_open(const char *run_dir, const struct arena *a,
+                               const _Atomic uint32_t *started);
 /* One changed job record, as collect() hands it to volley.db. Accepts NULL
  * wl. */
 void watchlog_note(struct watchlog *wl, uint32_t jid, const struct snap_job *r);

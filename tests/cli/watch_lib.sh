@@ -43,14 +43,14 @@ start_run() {
   bg_pids+=($!)
   last_pid=$!
 }
-# wait_for SECONDS CMD...: polls CMD every 0.05 s until it succeeds.
+# wait_for SECONDS CMD...: polls CMD every 0.05 s until it succeeds, for
+# SECONDS of wall time (a slow CMD gets fewer polls, not more time).
 wait_for() {
-  local n=$(($1 * 20))
+  local end=$((SECONDS + $1))
   shift
-  while [ $n -gt 0 ]; do
+  while [ $SECONDS -lt $end ]; do
     "$@" && return 0
     sleep 0.05
-    n=$((n - 1))
   done
   return 1
 }

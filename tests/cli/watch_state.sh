@@ -80,6 +80,34 @@ check canceled_event '{"job":"child","from":"blocked","to":"canceled","attempt":
   "$(grep '"job":"child"' r2/events.jsonl | sed 's/^{"t":[0-9.]*,/{/')"
 check canceled_jobs "child	canceled	0	-" "$("$bin" jobs r2 --state canceled | cut -f1-4)"
 
+# jobs a worker claimed that wait for capacity are running in the arena,
+# not started: status tells them apart (waiting), and running + waiting is
+# the state count; one CPU for three one-CPU jobs on two workers
+cat > wf3.yaml << 'YAML'
+name: capacity
+resource_requirements:
+  - {name: one, num_cpus: 1}
+jobs:
+  - {name: c1, resource_requirements: one, command: "while [ ! -e go3 ]; do sleep 0.05; done"}
+  - {name: c2, resource_requirements: one, command: "while [ ! -e go3 ]; do sleep 0.05; done"}
+  - {name: c3, resource_requirements: one, command: "while [ ! -e go3 ]; do sleep 0.05; done"}
+YAML
+start_run r3 wf3.yaml --cpus 1 -j 3 --workers 2 --checkpoint-interval 0.1
+waits() {
+  "$bin" status r3 --json > st3.json 2> /dev/null &&
+    py 'import json; d=json.load(open("st3.json")); exit(0 if d["running"] == 1 and d["waiting"] >= 1 else 1)'
+}
+wait_for 20 waits
+check waiting_status ok "$(py 'import json; d=json.load(open("st3.json"))
+print("ok" if d["running"] + d["waiting"] == d["states"]["running"] else d)')"
+"$bin" status r3 > st3.txt
+check waiting_human 1 "$(grep -c '^  waiting for capacity (-j, --cpus, --memory, --gpus): [12] of the [23] running, not started yet$' st3.txt)"
+touch go3
+wait "$last_pid"
+check waiting_run_exit 0 "$?"
+"$bin" status r3 --json > st3.json
+check waiting_done "0 0 3" "$(py 'import json; d=json.load(open("st3.json")); print(d["running"], d["waiting"], d["states"]["completed"])')"
+
 # bad input
 mkdir notrun
 for c in status jobs events; do
