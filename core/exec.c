@@ -827,10 +827,16 @@ static void finish(struct exec_engine *e, struct slot *s)
         r = s->pending;
         r.flags |= EXEC_RES_RECOVERY_RAN;
         s->recovery = false;
-        logseg_note(&e->log, s->job.jid, s->attempt, "volley: the recovery script %s %d",
+        bool stops = rr.outcome == EXEC_STOPPED || e->stopping || e->log.err;
+        bool again = rr.outcome == EXEC_COMPLETED && !stops;
+        const char *then = again                         ? ""
+                           : stops                       ? ": the run stops, resume retries"
+                           : rr.outcome == EXEC_CANCELED ? ": the job is canceled"
+                                                         : ": no retry, the job fails";
+        logseg_note(&e->log, s->job.jid, s->attempt, "volley: the recovery script %s %d%s",
                     rr.term_sig ? "was killed by signal" : "exited with",
-                    rr.term_sig ? rr.term_sig : rr.status);
-        if (rr.outcome == EXEC_COMPLETED && !e->stopping && !e->log.err) {
+                    rr.term_sig ? rr.term_sig : rr.status, then);
+        if (again) {
             r.final = false;
             r.flags |= EXEC_RES_RETRY;
             report(e, &r);

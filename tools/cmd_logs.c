@@ -1,8 +1,11 @@
 /*
- * cmd_logs.c - `volley logs DIR JOB [--stderr] [--attempt N] [--follow]`:
- * exactly the bytes one attempt of one job wrote to its stdout (or
- * stderr), binary-safe, from the run's log segments (core/logread.h);
- * also while the run is live. Default: the job's last attempt.
+ * cmd_logs.c - `volley logs DIR JOB [--stderr] [--recovery | --notes]
+ * [--attempt N] [--follow]`: exactly the bytes one attempt of one job wrote
+ * to its stdout (or stderr), binary-safe, from the run's log segments
+ * (core/logread.h); also while the run is live. Default: the job's last
+ * attempt. --recovery: what the recovery script run after that attempt
+ * wrote; --notes: volley's own lines about the attempt (runtime exceeded,
+ * recovery script's exit, a stream cut, a start failure).
  *
  * The job's record (arena when there is one, else volley.db) carries the
  * log reference of its last finished attempt, so the usual case reads the
@@ -79,12 +82,11 @@ static int copy_new(struct watch *w, uint32_t jid, uint32_t attempt, unsigned st
 
 int cmd_logs(int argc, char **argv)
 {
-    static const struct option opts[] = {{"stderr", no_argument, NULL, 'e'},
-                                         {"attempt", required_argument, NULL, 'a'},
-                                         {"follow", no_argument, NULL, 'f'},
-                                         {NULL, 0, NULL, 0}};
-    bool follow = false;
-    unsigned stream = LOG_STDOUT;
+    static const struct option opts[] = {
+        {"stderr", no_argument, NULL, 'e'}, {"attempt", required_argument, NULL, 'a'},
+        {"follow", no_argument, NULL, 'f'}, {"recovery", no_argument, NULL, 'r'},
+        {"notes", no_argument, NULL, 'n'},  {NULL, 0, NULL, 0}};
+    bool follow = false, err_stream = false, recovery = false, notes = false;
     uint32_t want_attempt = 0;
     opterr = 0;
     optind = 1;
@@ -92,7 +94,13 @@ int cmd_logs(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":f", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
-            stream = LOG_STDERR;
+            err_stream = true;
+            break;
+        case 'r':
+            recovery = true;
+            break;
+        case 'n':
+            notes = true;
             break;
         case 'f':
             follow = true;
@@ -112,6 +120,12 @@ int cmd_logs(int argc, char **argv)
                                                           : "missing the job name");
     if (argc - optind > 2)
         return cli_usage_error("logs", "unexpected argument '%s'", argv[optind + 2]);
+    if (notes && (err_stream || recovery))
+        return cli_usage_error("logs", "--notes is a stream of its own: not with %s",
+                               err_stream ? "--stderr" : "--recovery");
+    unsigned stream = notes      ? LOG_NOTE
+                      : recovery ? (err_stream ? LOG_RECOVERY_ERR : LOG_RECOVERY_OUT)
+                                 : (err_stream ? LOG_STDERR : LOG_STDOUT);
     const char *name = argv[optind + 1];
 
     struct vl_err err = {0};
@@ -179,6 +193,10 @@ int cmd_logs(int argc, char **argv)
         if (rc < 0)
             goto fail;
         if (!follow || info.ended || !live)
+            break;
+        /* notes have no end record, nor has a recovery script that never
+         * ran: those end with the attempt (rec was read before the copy) */
+        if ((notes || recovery) && (rec.state >= SNAP_STATE_COMPLETED || rec.attempt > attempt))
             break;
         watch_sleep_ms(POLL_MS);
     }

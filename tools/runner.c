@@ -433,54 +433,65 @@ static void on_worker_exit(struct sup *S, pid_t pid, int status)
     }
 }
 
-/* Prints the last lines of what a failed job wrote. */
+/* Prints the last 8 lines of one stream of an attempt under label; false
+ * if it is empty or cannot be read. */
+static bool show_tail(struct sup *S, uint32_t jid, uint32_t attempt, unsigned stream,
+                      const struct logread_ref *hint, const char *label)
+{
+    char logs[PATH_MAX];
+    snprintf(logs, sizeof logs, "%s/logs", S->run_dir);
+    int fd = memfd_create("tail", MFD_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct logread_info info;
+    struct vl_err err = {0};
+    int rc = logread_copy(logs, jid, attempt, stream, hint, fd, &info, &err);
+    off_t len = lseek(fd, 0, SEEK_END);
+    size_t want = len > 2048 ? 2048 : (size_t)len;
+    char buf[2049];
+    ssize_t got = rc == 0 && len > 0 ? pread(fd, buf, want, len - (off_t)want) : -1;
+    close(fd);
+    if (got <= 0)
+        return false;
+    buf[got] = 0;
+    char *p = buf + got;
+    int lines = 0;
+    if (p > buf && p[-1] == '\n')
+        p--;
+    while (p > buf && lines < 8)
+        if (*--p == '\n')
+            lines++;
+    if (*p == '\n')
+        p++;
+    fprintf(stderr, "  %s:\n", label);
+    for (char *l = strtok(p, "\n"); l; l = strtok(NULL, "\n"))
+        fprintf(stderr, "  | %s\n", l);
+    return true;
+}
+
+/* Prints the last lines of what a failed job wrote (stderr, else stdout),
+ * of what its recovery script wrote, and volley's notes on the attempt
+ * (runtime exceeded, the recovery script's exit, a stream cut). */
 static void show_failure(struct sup *S, uint32_t jid)
 {
     struct arena_job_rec r;
     arena_job_read(S->a, jid, &r);
     const char *what = r.state == ARENA_TERMINATED ? "was terminated (runtime)" : "failed";
-    fprintf(stderr, "volley: job '%s' %s, exit %d, attempt %u\n", arena_job_name(S->a, jid), what,
-            r.exit_code, r.attempt);
-    char logs[PATH_MAX];
-    snprintf(logs, sizeof logs, "%s/logs", S->run_dir);
+    const char *name = arena_job_name(S->a, jid);
+    fprintf(stderr, "volley: job '%s' %s, exit %d, attempt %u\n", name, what, r.exit_code,
+            r.attempt);
     struct logread_ref hint = {.log_id = worker_log_ref_id(r.log_ref),
                                .rec = worker_log_ref_rec(r.log_ref)};
-    static const unsigned streams[] = {LOG_STDERR, LOG_STDOUT, LOG_NOTE};
-    for (size_t k = 0; k < sizeof streams / sizeof *streams; k++) {
-        int fd = memfd_create("tail", MFD_CLOEXEC);
-        if (fd < 0)
-            return;
-        struct logread_info info;
-        struct vl_err err = {0};
-        int rc = logread_copy(logs, jid, r.attempt, streams[k], r.log_ref ? &hint : NULL, fd, &info,
-                              &err);
-        off_t len = lseek(fd, 0, SEEK_END);
-        if (rc == 0 && len > 0) {
-            size_t want = len > 2048 ? 2048 : (size_t)len;
-            char buf[2049];
-            ssize_t got = pread(fd, buf, want, len - (off_t)want);
-            if (got > 0) {
-                buf[got] = 0;
-                /* the last 8 lines */
-                char *p = buf + got;
-                int lines = 0;
-                if (p > buf && p[-1] == '\n')
-                    p--;
-                while (p > buf && lines < 8)
-                    if (*--p == '\n')
-                        lines++;
-                if (*p == '\n')
-                    p++;
-                static const char *names[] = {"volley notes", "stdout", "stderr"};
-                fprintf(stderr, "  last lines of its %s:\n", names[streams[k]]);
-                for (char *l = strtok(p, "\n"); l; l = strtok(NULL, "\n"))
-                    fprintf(stderr, "  | %s\n", l);
-            }
-            close(fd);
-            return;
-        }
-        close(fd);
-    }
+    const struct logread_ref *h = r.log_ref ? &hint : NULL;
+    if (!show_tail(S, jid, r.attempt, LOG_STDERR, h, "last lines of its stderr"))
+        show_tail(S, jid, r.attempt, LOG_STDOUT, h, "last lines of its stdout");
+    if (!show_tail(S, jid, r.attempt, LOG_RECOVERY_ERR, h,
+                   "last lines of its recovery script's stderr"))
+        show_tail(S, jid, r.attempt, LOG_RECOVERY_OUT, h,
+                  "last lines of its recovery script's stdout");
+    if (show_tail(S, jid, r.attempt, LOG_NOTE, h, "volley's notes on this attempt"))
+        fprintf(stderr, "  (all of it: volley logs %s %s [--stderr] [--recovery] [--notes])\n",
+                S->run_dir, name);
 }
 
 /* DIR/run-stats.json: what this runner process cost, for benchmarks

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # watch_logs.sh - volley logs: exact bytes (NUL, 0xff, no final newline,
-# 300 kB of random data), stderr, attempts, did-you-mean, not a run
-# directory; on a finished run and a live one (--follow until the job ends).
+# 300 kB of random data), stderr, attempts, a recovery script's output and
+# volley's notes, did-you-mean, not a run directory; on a finished run and
+# a live one (--follow until the job ends).
 . "$(dirname "$0")/watch_lib.sh"
 cd "$tmp"
 cat > wf.yaml << 'YAML'
@@ -51,6 +52,40 @@ check missing_msg "volley: nowhere is not a run directory (No such file or direc
 check usage_exit 2 "$?"
 "$bin" logs done bin --attempt 0 2> err
 check attempt0_exit 2 "$?"
+
+# a recovery script that fails: its output (--recovery) and volley's
+# notes (--notes) are there to read, and the run's summary shows both
+cat > rec.yaml << 'YAML'
+name: rec
+failure_handlers:
+  - name: fix
+    rules:
+      - {exit_codes: [12], max_retries: 2, recovery_script: "echo fixing; echo cannot fix >&2; exit 5"}
+jobs:
+  - {name: flaky, failure_handler: fix, command: "echo out; exit 12"}
+YAML
+"$bin" run rec.yaml --run-dir "$tmp/rec" --quiet 2> rec.err
+check rec_exit 1 "$?"
+run_dirs+=("$tmp/rec")
+check rec_stdout "out" "$("$bin" logs rec flaky)"
+check rec_recovery "fixing" "$("$bin" logs rec flaky --recovery)"
+check rec_recovery_err "cannot fix" "$("$bin" logs rec flaky --recovery --stderr)"
+check rec_notes "volley: exit code 12: running the recovery script before attempt 2
+volley: the recovery script exited with 5: no retry, the job fails" "$("$bin" logs rec flaky --notes)"
+check rec_notes_follow "2" "$(timeout 10 "$bin" logs rec flaky --notes --follow | wc -l)"
+check rec_summary "volley: job 'flaky' failed, exit 12, attempt 1
+  last lines of its stdout:
+  | out
+  last lines of its recovery script's stderr:
+  | cannot fix
+  volley's notes on this attempt:
+  | volley: exit code 12: running the recovery script before attempt 2
+  | volley: the recovery script exited with 5: no retry, the job fails
+  (all of it: volley logs $tmp/rec flaky [--stderr] [--recovery] [--notes])" "$(sed -n '/^volley: job/,$p' rec.err)"
+check bin_no_notes "" "$("$bin" logs done bin --notes)"
+"$bin" logs rec flaky --notes --stderr > out 2> err
+check notes_stderr_exit 2 "$?"
+check notes_stderr_msg "volley logs: --notes is a stream of its own: not with --stderr" "$(head -1 err)"
 
 # live: a job that writes, waits for a file, writes again
 cat > live.yaml << 'YAML'

@@ -292,7 +292,7 @@ static void test_recovery(void)
           (r->flags & EXEC_RES_RECOVERY_FAILED));
     CHECK_EQ(ts.nres, 1);
     l = tl_read_log(dir, 0, 1, LOG_NOTE, NULL);
-    CHECK_HAS(l.p, "the recovery script exited with 7");
+    CHECK_HAS(l.p, "the recovery script exited with 7: no retry, the job fails");
     free(l.p);
     exec_engine_close(e);
     tl_check_clean("recovery");
