@@ -56,6 +56,7 @@ int snap_state_parse(const char *name)
 struct snap {
     sqlite3 *db;
     char *path; /* DIR/volley.db */
+    int schema; /* of the file opened (snap_open) or created */
     const struct spec *spec;
     uint8_t *state;                /* [njobs] state as of the last commit */
     uint64_t counts[SNAP_NSTATES]; /* as of the last commit */
@@ -517,6 +518,7 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
     *out = NULL;
     struct snap *d = vl_xcalloc(1, sizeof *d);
     d->path = join(dir, SNAP_DB_NAME);
+    d->schema = SNAP_SCHEMA;
     d->spec = s;
     char *tmp = join(dir, SNAP_DB_NAME ".tmp");
     sqlite3 *db = NULL;
@@ -678,6 +680,39 @@ fail_after:
 }
 
 /* ---- one checkpoint ---- */
+
+int snap_set_opts(struct snap *d, const struct snap_opt *opts, uint32_t n, struct vl_err *err)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!snap_opt_check(opts[i].name, opts[i].value))
+            return vl_err_set(err, -EINVAL, "run option %u (%s) cannot be stored", i,
+                              opts[i].name ? opts[i].name : "no name");
+    if (!n || d->schema == 1)
+        return 0; /* a schema-1 file has no run_option table: left as it is */
+    sqlite3_stmt *st = NULL;
+    int rc = exec_sql(d->db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(d->db,
+                                "INSERT INTO run_option VALUES(?1,?2) "
+                                "ON CONFLICT(name) DO UPDATE SET value = ?2",
+                                -1, &st, NULL);
+    for (uint32_t i = 0; i < n && rc == SQLITE_OK; i++) {
+        sqlite3_bind_text(st, 1, opts[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, opts[i].value, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(d->db);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK)
+        rc = exec_sql(d->db, "COMMIT");
+    if (rc != SQLITE_OK) {
+        int code = sql_err(err, d->db, rc, "cannot store the run's options in %s", d->path);
+        if (!sqlite3_get_autocommit(d->db))
+            exec_sql(d->db, "ROLLBACK");
+        return code;
+    }
+    return 0;
+}
 
 int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struct vl_err *err)
 {
@@ -1617,6 +1652,7 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
     int code = open_checked(dir, d->path, true, &d->db, &schema, err);
     if (code)
         goto fail;
+    d->schema = schema;
     /* one read transaction: a consistent view even if the file is shared */
     int rc = exec_sql(d->db, "BEGIN");
     if (rc != SQLITE_OK) {

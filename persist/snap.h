@@ -197,6 +197,14 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
               struct snap_job **jobs, struct snap_info *info, struct vl_err *err);
 
 /*
+ * Stores the run options opts[0..n) (a resume's overrides): each replaces
+ * the stored value of its name, or is added; the others stay. One
+ * transaction. A schema-1 file (no run_option table) is left as it is.
+ * -EINVAL if one fails snap_opt_check (nothing written).
+ */
+int snap_set_opts(struct snap *db, const struct snap_opt *opts, uint32_t n, struct vl_err *err);
+
+/*
  * One checkpoint: writes the records jobs[0..n) (each jid < njobs, state <
  * SNAP_NSTATES; a jid may repeat, the last one wins) and the per-state
  * counts in ONE transaction, durable when it returns 0. On failure (ENOSPC,

@@ -15,7 +15,8 @@
  * volley.db, runner.h), each replaced by one given here, and only after the
  * same check as `volley run`'s that every job fits that capacity: a resume
  * that could never finish is refused before the old run's processes are
- * ended or anything is written.
+ * ended or anything is written. Options given here are stored as the
+ * run's, for the next resume, once it goes on.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -210,6 +211,11 @@ int cmd_resume(int argc, char **argv)
         rc = bad ? VL_EXIT_FAIL : VL_EXIT_OK;
         goto out;
     }
+
+    /* What was given here becomes the run's: a later resume without
+     * options goes on as this one does. */
+    if ((rc = snap_set_opts(db, given.opt, given.n, &err)) < 0)
+        goto fail;
 
     recs = vl_alloc_array(s.njobs, sizeof *recs, false, "the job records", &err);
     if (!recs) {

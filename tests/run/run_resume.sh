@@ -323,12 +323,16 @@ timeout 30 "$VOLLEY" resume r_j2 -j 2 2> j2.err; rc=$?
 check "-j 2 on resume: exit 0 (got $rc)" [ "$rc" = 0 ]
 check "-j 2 on resume: the runner's cap is 2 ($(stat_max r_j2))" [ "$(stat_max r_j2)" = 2 ]
 check "-j 2 on resume: no stored option applied" eval '! grep -q "the run.s options" j2.err'
+# ... and becomes the run's, for a later resume (until 2026-12-02 the next
+# resume went back to -j 1)
+check "-j 2 on resume: stored as the run's ($(sqlite3 r_j2/volley.db "SELECT group_concat(name || '=' || value) FROM run_option"))" \
+    [ "$(sqlite3 r_j2/volley.db "SELECT group_concat(name || '=' || value) FROM run_option")" = "jobs=2" ]
 
 # a volley.db of schema 1 (before run options were stored) still resumes,
-# with this machine's defaults
+# with this machine's defaults and those given (which it cannot store)
 interrupt_after r_s1 2 jj.yaml -j 1
 sqlite3 r_s1/volley.db "DROP TABLE IF EXISTS run_option; PRAGMA user_version = 1"
-timeout 30 "$VOLLEY" resume r_s1 2> s1.err; rc=$?
+timeout 30 "$VOLLEY" resume r_s1 -j 1 2> s1.err; rc=$?
 check "schema 1: resume exit 0 (got $rc)" [ "$rc" = 0 ]
 check "schema 1: all 4 completed" [ "$(completed r_s1 | wc -l)" = 4 ]
 

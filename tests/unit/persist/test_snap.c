@@ -500,6 +500,24 @@ static void test_run_options(const char *base)
     CHECK_STR(sql1(path, "SELECT group_concat(name || '=' || value, ' ') FROM run_option"),
               "jobs=1 memory=64g gpus=1");
 
+    /* a resume's options replace those of their names, add the others;
+     * one that cannot be stored writes nothing */
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, &info, &e), 0);
+    static const struct snap_opt over[] = {{"jobs", "2"}, {"cpus", "4"}};
+    CHECK_EQ(snap_set_opts(db, over, VL_ARRAY_LEN(over), &e), 0);
+    static const struct snap_opt unstorable[] = {{"gpus", "2"}, {"memory", "1\n"}};
+    CHECK_EQ(snap_set_opts(db, unstorable, VL_ARRAY_LEN(unstorable), &e), -EINVAL);
+    CHECK_HAS(e.msg, "run option 1 (memory) cannot be stored");
+    CHECK_EQ(snap_set_opts(db, NULL, 0, &e), 0);
+    snap_info_fini(&info);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    CHECK_STR(sql1(path, "SELECT group_concat(name || '=' || value, ' ') FROM run_option"),
+              "jobs=2 memory=64g gpus=1 cpus=4");
+    sql(path, "UPDATE run_option SET value = '1' WHERE name = 'jobs'; DELETE FROM run_option "
+              "WHERE name = 'cpus'");
+
     /* damaged rows: refused by open and the status read, naming the option */
     sql(path, "UPDATE run_option SET value = x'0031' WHERE name = 'gpus'");
     expect_open_fails_x(dir, NULL, VL_ECORRUPT, "the stored run option 'gpus' is damaged", true);
