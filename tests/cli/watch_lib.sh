@@ -11,6 +11,13 @@ bg_pids=()
 run_dirs=()
 cleanup() {
   local p d id i
+  # a runner whose pid never reached bg_pids (the test was ended between
+  # its start and the assignment; seen once under `timeout`): a run
+  # directory whose lock is held names its runner, which leads its group
+  for d in "${run_dirs[@]}"; do
+    [ -e "$d/volley.lock" ] && ! flock -n "$d/volley.lock" true 2> /dev/null &&
+      p=$(cut -d' ' -f1 "$d/volley.lock") && [ -n "$p" ] && bg_pids+=("$p")
+  done
   for p in "${bg_pids[@]}"; do kill -TERM -- "-$p" 2> /dev/null; done
   for p in "${bg_pids[@]}"; do
     for i in $(seq 50); do kill -0 -- "-$p" 2> /dev/null || break; sleep 0.1; done
