@@ -681,6 +681,21 @@ fail_after:
 
 /* ---- one checkpoint ---- */
 
+/* Ends the write transaction begun with BEGIN IMMEDIATE: COMMIT if rc
+ * (of the statements in it) is SQLITE_OK, else, or if the commit fails,
+ * ROLLBACK and err from doing (one %s: the file). 0 when committed. */
+static int commit(struct snap *d, int rc, const char *doing, struct vl_err *err)
+{
+    if (rc == SQLITE_OK)
+        rc = exec_sql(d->db, "COMMIT");
+    if (rc == SQLITE_OK)
+        return 0;
+    int code = sql_err(err, d->db, rc, doing, d->path);
+    if (!sqlite3_get_autocommit(d->db))
+        exec_sql(d->db, "ROLLBACK");
+    return code;
+}
+
 int snap_set_opts(struct snap *d, const struct snap_opt *opts, uint32_t n, struct vl_err *err)
 {
     for (uint32_t i = 0; i < n; i++)
@@ -703,15 +718,7 @@ int snap_set_opts(struct snap *d, const struct snap_opt *opts, uint32_t n, struc
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
-    if (rc == SQLITE_OK)
-        rc = exec_sql(d->db, "COMMIT");
-    if (rc != SQLITE_OK) {
-        int code = sql_err(err, d->db, rc, "cannot store the run's options in %s", d->path);
-        if (!sqlite3_get_autocommit(d->db))
-            exec_sql(d->db, "ROLLBACK");
-        return code;
-    }
-    return 0;
+    return commit(d, rc, "cannot store the run's options in %s", err);
 }
 
 int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struct vl_err *err)
@@ -749,12 +756,8 @@ int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struc
         rc = sqlite3_step(d->run_upd) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(d->db);
         sqlite3_reset(d->run_upd);
     }
-    if (rc == SQLITE_OK)
-        rc = exec_sql(d->db, "COMMIT");
-    if (rc != SQLITE_OK) {
-        int code = sql_err(err, d->db, rc, "checkpoint to %s failed", d->path);
-        if (!sqlite3_get_autocommit(d->db))
-            exec_sql(d->db, "ROLLBACK");
+    int code = commit(d, rc, "checkpoint to %s failed", err);
+    if (code) {
         while (done-- > 0)
             d->state[jobs[done].jid] = undo[done];
         free(undo);
