@@ -702,7 +702,7 @@ int snap_set_opts(struct snap *d, const struct snap_opt *opts, uint32_t n, struc
         if (!snap_opt_check(opts[i].name, opts[i].value))
             return vl_err_set(err, -EINVAL, "run option %u (%s) cannot be stored", i,
                               opts[i].name ? opts[i].name : "no name");
-    if (!n || d->schema == 1)
+    if (!n || d->schema < 2)
         return 0; /* a schema-1 file has no run_option table: left as it is */
     sqlite3_stmt *st = NULL;
     int rc = exec_sql(d->db, "BEGIN IMMEDIATE");
