@@ -384,12 +384,16 @@ int worker_main(int ctl_fd, uint32_t index)
 {
     struct wk k = {.index = index, .w = ARENA_NONE};
     struct vl_err err = {0};
-    /* The supervisor's death stops this worker like a Ctrl-C would. */
-    struct sigaction sa = {.sa_handler = on_stop_signal};
+    /* The supervisor's death stops this worker like a Ctrl-C would. A
+     * SIGINT or SIGHUP the supervisor ignores reaches this worker ignored
+     * (nohup): it stays so. */
+    struct sigaction sa = {.sa_handler = on_stop_signal}, cur;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    if (sigaction(SIGINT, NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
+    if (sigaction(SIGHUP, NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+        sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* A file size limit (ulimit -f) then fails the log write with EFBIG,
      * which stops the run cleanly, instead of killing this worker. */

@@ -225,6 +225,7 @@ struct sup {
     int fatal; /* exit code 3 reason recorded */
     struct vl_err fatal_err;
     char exe[PATH_MAX];
+    sigset_t stop_sigs; /* SIGINT, SIGTERM, SIGHUP less those ignored at start */
     /* checkpoint batch */
     uint32_t *ids;
     struct snap_job *recs;
@@ -244,12 +245,8 @@ static int spawn_worker(struct sup *S, uint32_t i)
     char *argv[] = {"volley", "__worker", fdbuf, ibuf, NULL};
     posix_spawnattr_t at;
     posix_spawnattr_init(&at);
-    sigset_t none, def;
+    sigset_t none, def = S->stop_sigs; /* an ignored one stays ignored in the worker */
     sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGINT);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGHUP);
     sigaddset(&def, SIGCHLD);
     sigaddset(&def, SIGPIPE);
     sigaddset(&def, SIGXFSZ);
@@ -619,12 +616,20 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     S.ids = vl_xmalloc(S.cap * sizeof *S.ids);
     S.recs = vl_xmalloc(S.cap * sizeof *S.recs);
 
-    /* Signals arrive through sigtimedwait, on this thread only. */
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    /* Signals arrive through sigtimedwait, on this thread only. SIGINT
+     * and SIGHUP ignored when volley started (nohup, a background job of a
+     * script) stay ignored, here and in the workers, as make leaves them:
+     * a blocked signal is queued even when ignored, so it must not be in
+     * the set. */
+    sigemptyset(&S.stop_sigs);
+    sigaddset(&S.stop_sigs, SIGTERM);
+    static const int maybe_ignored[] = {SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof maybe_ignored / sizeof *maybe_ignored; i++) {
+        struct sigaction cur;
+        if (sigaction(maybe_ignored[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+            sigaddset(&S.stop_sigs, maybe_ignored[i]);
+    }
+    sigset_t set = S.stop_sigs, old;
     sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     /* A reader of our output that goes away (`volley run ... | head`) must
