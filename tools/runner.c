@@ -331,8 +331,7 @@ static void progress(struct sup *S, bool final)
     /* A job claimed by a worker is running in the arena before it is
      * admitted: those waiting for a unit of -j or for resources are told
      * apart (ctl->running counts the admitted ones). */
-    uint64_t started = atomic_load(&S->ctl->running);
-    uint64_t waiting = c[ARENA_RUNNING] > started ? c[ARENA_RUNNING] - started : 0;
+    uint64_t waiting = watchlog_waiting(c[ARENA_RUNNING], atomic_load(&S->ctl->running));
     char wait_s[64] = "";
     if (waiting)
         snprintf(wait_s, sizeof wait_s, " (%" PRIu64 " more waiting for capacity)", waiting);

@@ -290,7 +290,7 @@ void watchlog_flush(struct watchlog *wl)
         /* two reads, not one snapshot: a job that ends between them may
          * count as waiting in this sample; the next one corrects it */
         uint64_t started = wl->started ? atomic_load(wl->started) : c[ARENA_RUNNING];
-        r->waiting = c[ARENA_RUNNING] > started ? c[ARENA_RUNNING] - started : 0;
+        r->waiting = watchlog_waiting(c[ARENA_RUNNING], started);
         r->next = (r->next + 1) % WATCHLOG_RATE_N;
         r->count++;
         r->sum = watchlog_rate_sum(r);

@@ -58,6 +58,15 @@ struct watchlog_rate {
 };
 uint64_t watchlog_rate_sum(const struct watchlog_rate *r);
 
+/* Of the jobs running in the arena, those claimed by a worker and not
+ * admitted yet: running less started (the control page's count of
+ * admitted jobs, core/runctl.h), 0 where started reads higher (a job
+ * finished in the arena whose -j unit is not given back yet). */
+static inline uint64_t watchlog_waiting(uint64_t running, uint64_t started)
+{
+    return running > started ? running - started : 0;
+}
+
 /* Reads DIR/rate.bin into *r. False if it is missing, torn (three tries)
  * or of another format. */
 bool watchlog_rate_load(const char *dir, struct watchlog_rate *r);
