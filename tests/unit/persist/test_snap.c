@@ -310,7 +310,7 @@ static void test_bad_input(const char *base)
     /* an empty file, garbage, a truncated db */
     char *dir = make_run(base, "garbage", &s);
     char *path = pt_path(dir, SNAP_DB_NAME);
-    size_t len;
+    size_t len = 0;
     char *good = pt_read(path, &len);
     pt_write(path, "", 0);
     expect_open_fails(dir, NULL, VL_ECORRUPT, "not a SQLite database (empty)");
