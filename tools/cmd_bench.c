@@ -246,7 +246,9 @@ static const struct bench_row *cell_row(const struct bench_row *rows, size_t n,
     return NULL;
 }
 
-/* "volley/limit 0.91 (target >= 0.95: SHORT)" for one peer of a cell. */
+/* "volley/limit 0.912 (target >= 0.95: SHORT of it)" for one peer of a
+ * cell: three decimals, so that a ratio just short of its target does not
+ * read as the target itself. */
 static void print_ratio(const struct bench_row *rows, size_t n, const struct bench_row *v,
                         const char *peer, double target)
 {
@@ -254,7 +256,7 @@ static void print_ratio(const struct bench_row *rows, size_t n, const struct ben
     if (!p)
         return;
     double ratio = v->completions_per_s / p->completions_per_s;
-    printf("  volley/%s %.2f", peer, ratio);
+    printf("  volley/%s %.3f", peer, ratio);
     if (target > 0)
         printf(" (target >= %.2f: %s)", target, ratio >= target ? "met" : "SHORT of it");
 }
@@ -305,7 +307,7 @@ static void print_process(const struct bench_row *rows, size_t n, uint32_t reps)
         print_ratio(rows, n, v, "limit", 0.95);
         const struct bench_row *lim = cell_row(rows, n, &v->c, "limit");
         if (lim && lim->free_cps > 0)
-            printf("  volley/limit-free %.2f", v->completions_per_s / lim->free_cps);
+            printf("  volley/limit-free %.3f", v->completions_per_s / lim->free_cps);
         print_ratio(rows, n, v, "make", 1.2);
         print_ratio(rows, n, v, "ninja", 0);
         putchar('\n');

@@ -47,9 +47,19 @@ PY
 
 # the table: one ratio line per volley row
 "$volley" bench --mode process --shape chain --jobs 50 --workers 1 >"$T/out" 2>"$T/err"
-if ! grep -Eq "^chain +50 -j 1 +volley/limit [0-9.]+ \(target >= 0.95: (met|SHORT of it)\)  volley/limit-free [0-9.]+" "$T/out"; then
+if ! grep -Eq "^chain +50 -j 1 +volley/limit [0-9]\.[0-9]{3} \(target >= 0.95: (met|SHORT of it)\)  volley/limit-free [0-9]\.[0-9]{3}" "$T/out"; then
   echo "FAIL: the ratio line"; cat "$T/out" "$T/err"; fail=1
 fi
+# a ratio is printed precisely enough that "met" and "SHORT" agree with it
+# (with two decimals 0.947 read "0.95 (target >= 0.95: SHORT of it)")
+python3 - "$T/out" <<'PY' || { echo "FAIL: a ratio disagrees with its verdict"; cat "$T/out"; fail=1; }
+import re, sys
+n = 0
+for m in re.finditer(r"volley/\S+ ([0-9.]+) \(target >= ([0-9.]+): (met|SHORT of it)\)", open(sys.argv[1]).read()):
+    n += 1
+    assert (float(m[1]) >= float(m[2])) == (m[3] == "met"), m[0]
+assert n > 0
+PY
 
 # --plot (gnuplot) and --reps
 if command -v gnuplot >/dev/null; then
