@@ -519,6 +519,9 @@ static void start_proc(struct exec_engine *e, struct slot *s)
     s->req.affinity = e->pinned ? &e->orig_mask : NULL;
     s->req.affinity_len = sizeof e->orig_mask;
     s->req.sig_dfl = e->sig_dfl;
+    /* A job dies with its worker: between the clone and the pid's store
+     * in the arena (the `started` callback) nothing else could find it. */
+    s->req.death_sig = SIGKILL;
     if (!s->recovery)
         s->spawn_mono = vl_now_ns();
     int pidfd = -1;

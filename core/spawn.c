@@ -3,14 +3,16 @@
  * before exec: raw syscalls only, no sanitizer instrumentation, nothing
  * that touches errno, the allocator or TLS state.
  *
- * Child syscalls before execve: setpgid, rt_sigpending (two rt_sigaction
- * more per terminal signal found pending), one rt_sigaction per signal in
- * sig_dfl (a volley worker has 6), up to 3 dup2 (plus fcntl when a source
- * fd is below 3), close_range(3, ~0) so no fd we did not mean to pass
- * survives even if a caller leaked one without O_CLOEXEC, fchdir,
- * sched_setaffinity when asked, rt_sigprocmask: 14 in a volley worker,
- * ~1 us each on this VM, paid by the child, not the runner (in ASYNC
- * mode), but on the path from one job's exit to the next one's exec.
+ * Child syscalls before execve: prctl(PR_SET_PDEATHSIG) and getppid when
+ * asked for a death signal (a volley worker asks), setpgid, rt_sigpending
+ * (two rt_sigaction more per terminal signal found pending), one
+ * rt_sigaction per signal in sig_dfl, up to 3 dup2 (plus fcntl when a
+ * source fd is below 3), close_range(3, ~0) so no fd we did not mean to
+ * pass survives even if a caller leaked one without O_CLOEXEC, fchdir,
+ * sched_setaffinity when asked, rt_sigprocmask (docs/execution.md counts
+ * them in a volley worker), ~1 us each on this VM, paid by the child, not
+ * the runner (in ASYNC mode), but on the path from one job's exit to the
+ * next one's exec.
  */
 #include "spawn.h"
 
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -106,11 +109,20 @@ CHILD_INLINE void child_report(const char *path, long err)
     RAW(SYS_write, 2, buf, n, 0);
 }
 
-CHILD_FN static int spawn_child(void *arg)
+CHILD_FN static int spawn_child(void *varg)
 {
-    const struct spawn_req *r = arg;
+    const struct spawn_arg *a = varg;
+    const struct spawn_req *r = a->req;
     long rc = 0;
 
+    /* Until the caller has noted our pid somewhere, nobody else could stop
+     * us if it died: the death signal covers that window (and after).
+     * Set, then check that the caller did not die before it was set. */
+    if (r->death_sig) {
+        RAW(SYS_prctl, PR_SET_PDEATHSIG, r->death_sig, 0, 0);
+        if (RAW(SYS_getppid, 0, 0, 0, 0) != a->parent)
+            raw6(SYS_exit_group, 127, 0, 0, 0, 0, 0);
+    }
     RAW(SYS_setpgid, 0, 0, 0, 0);
     /* Until setpgid the child was in the runner's process group: a Ctrl-C
      * (or a hangup) sent to that group may be pending on it now, and would
@@ -198,6 +210,8 @@ int spawner_init(struct spawner *sp, enum spawn_mode mode, unsigned nstacks, str
     for (unsigned i = 0; i < nstacks; i++)
         mprotect(sp->stacks + (size_t)i * sp->stack_bytes, (size_t)page, PROT_NONE);
     sp->busy = vl_xcalloc(nstacks, sizeof *sp->busy);
+    sp->args = vl_xcalloc(nstacks, sizeof *sp->args);
+    sp->self = (int)getpid();
     sigfillset(&sp->all);
     return 0;
 }
@@ -218,6 +232,7 @@ void spawner_fini(struct spawner *sp)
             wait_free(sp, i);
     munmap(sp->stacks, (size_t)sp->nstacks * sp->stack_bytes);
     free(sp->busy);
+    free(sp->args);
     memset(sp, 0, sizeof *sp);
 }
 
@@ -243,8 +258,10 @@ int spawner_start(struct spawner *sp, unsigned idx, const struct spawn_req *req,
     sigset_t old;
     if (!sp->sigs_blocked)
         pthread_sigmask(SIG_SETMASK, &sp->all, &old);
+    sp->args[idx].req = req;
+    sp->args[idx].parent = sp->self;
     int fd = -1;
-    pid_t pid = clone(spawn_child, top, flags, (void *)req, &fd, NULL, &sp->busy[idx]);
+    pid_t pid = clone(spawn_child, top, flags, &sp->args[idx], &fd, NULL, &sp->busy[idx]);
     int e = errno;
     if (!sp->sigs_blocked)
         pthread_sigmask(SIG_SETMASK, &old, NULL);

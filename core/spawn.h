@@ -63,22 +63,34 @@ struct spawn_req {
     const void *affinity; /* cpu_set_t to apply before exec, or NULL */
     size_t affinity_len;  /* its size in bytes */
     uint64_t sig_dfl;     /* bit s-1 set: signal s gets SIG_DFL in the child */
+    int death_sig;        /* nonzero: the child gets this signal when the thread that
+                             started it dies (PR_SET_PDEATHSIG, kept across execve), and
+                             exits at once if that thread is gone already */
+};
+
+/* What a child gets from spawner_start: its request and who started it. */
+struct spawn_arg {
+    const struct spawn_req *req;
+    int parent; /* the spawner's process id, for the death_sig check */
 };
 
 /* Child stacks for one spawning thread. Caller-allocated (init/fini). */
 struct spawner {
     enum spawn_mode mode;
-    unsigned nstacks;   /* slots: requests in flight at most (ASYNC) */
-    size_t stack_bytes; /* per slot */
-    uint8_t *stacks;    /* nstacks * stack_bytes, one mapping */
-    int *busy;          /* [nstacks] ASYNC: nonzero until the child released our memory */
-    sigset_t all;       /* every signal: the caller's mask around clone */
-    bool sigs_blocked;  /* the caller keeps the signals blocked already (the engine
-                           does during a run): skip the two sigprocmask calls */
+    unsigned nstacks;       /* slots: requests in flight at most (ASYNC) */
+    size_t stack_bytes;     /* per slot */
+    uint8_t *stacks;        /* nstacks * stack_bytes, one mapping */
+    int *busy;              /* [nstacks] ASYNC: nonzero until the child released our memory */
+    struct spawn_arg *args; /* [nstacks] the argument of the child on each slot */
+    int self;               /* our process id (getpid at spawner_init) */
+    sigset_t all;           /* every signal: the caller's mask around clone */
+    bool sigs_blocked;      /* the caller keeps the signals blocked already (the engine
+                               does during a run): skip the two sigprocmask calls */
 };
 
 /* Maps the stacks. 0, or a negative errno with err set (-ENOTSUP: ASYNC on
- * an architecture without raw syscalls here). */
+ * an architecture without raw syscalls here). Use the spawner only in the
+ * process that initialized it: death_sig compares against its pid. */
 int spawner_init(struct spawner *sp, enum spawn_mode mode, unsigned nstacks, struct vl_err *err);
 /* Unmaps; ASYNC children still before exec are waited for first. NULL ok. */
 void spawner_fini(struct spawner *sp);

@@ -9,6 +9,7 @@
  * After every test no child and no process of a job's group may remain.
  */
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -798,6 +799,74 @@ static void test_cancel_at_spawn(void)
     tl_rmdir(dir);
 }
 
+/* ---- a worker killed right after a clone ---- */
+
+static int g_started_fd = -1;
+
+/* The `started` callback of a worker that dies at once: the job's pid is
+ * told to the test (the pipe) and to nobody else. */
+static void die_at_start(void *ctx, uint32_t jid, int pid, uint64_t start_ns)
+{
+    if (write(g_started_fd, &pid, sizeof pid) != (ssize_t)sizeof pid)
+        _exit(2);
+    raise(SIGKILL);
+}
+
+/*
+ * A worker SIGKILLed between a clone and the store of the job's pid (the
+ * `started` callback, where volley's arena gets it) must not leave the job
+ * running where nobody can find it: it gets SIGKILL with its worker (or,
+ * if the worker died before the child set that up, exits before exec).
+ * We are a subreaper for the duration, so the orphan comes back to us.
+ */
+static void test_killed_at_spawn(void)
+{
+    const char *dir = tl_mkdir();
+    CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int p[2];
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    pid_t w = fork();
+    if (w == 0) {
+        close(p[0]);
+        g_started_fd = p[1];
+        struct exec_engine *e = tl_open(dir, 1, tweak_mode);
+        static struct tl_src ts;
+        tl_src_init(&ts, TL_FLAT, 0);
+        tl_add(&ts, "victim", "sleep 30");
+        struct exec_source src = tl_source(&ts);
+        src.started = die_at_start;
+        ts.e = e;
+        struct vl_err err = {0};
+        exec_engine_run(e, &src, &err);
+        _exit(3);
+    }
+    CHECK(w > 0);
+    close(p[1]);
+    int pid = -1;
+    CHECK_EQ(read(p[0], &pid, sizeof pid), (ssize_t)sizeof pid);
+    close(p[0]);
+    tl_note_pgid(pid);
+    int st = 0;
+    CHECK_EQ(waitpid(w, &st, 0), w);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    pid_t got = 0;
+    for (int i = 0; pid > 0 && i < 500 && got == 0; i++) {
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        got = waitpid(pid, &st, WNOHANG);
+    }
+    CHECK_EQ(got, pid);
+    CHECK(got == pid && ((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) ||
+                         (WIFEXITED(st) && WEXITSTATUS(st) == 127)));
+    if (pid > 0 && got == 0) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+    tl_check_clean("killed_at_spawn");
+    tl_rmdir(dir);
+}
+
 /* ---- the source's word ---- */
 
 struct word_src {
@@ -1034,6 +1103,7 @@ static void run_all(const char *label)
     test_stop(true);
     test_cancel();
     test_cancel_at_spawn();
+    test_killed_at_spawn();
     test_word();
     test_chain_rounds();
     test_workdir_env();

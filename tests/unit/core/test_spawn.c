@@ -1,12 +1,16 @@
 /*
  * test_spawn.c - spawner_start in both modes: the child's fds, process
  * group, signal state, working directory, the shell fallback when execve
- * fails, the async mode's busy word, sources below fd 3, and
+ * fails, the async mode's busy word, sources below fd 3, the death
+ * signal of a child whose spawner is killed right after the clone, and
  * spawn_sig_sample / spawn_sigchld_ignored.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,10 +139,87 @@ static void test_mode(enum spawn_mode mode)
     spawner_fini(&sp);
 }
 
+/*
+ * A spawner killed (SIGKILL) right after clone returned, before it could
+ * note the child's pid anywhere: with death_sig the child dies with it;
+ * without, it is left running (the case death_sig is for, shown here so
+ * this test can tell the two apart). We are a subreaper, so the orphan
+ * comes back to us and is reaped here in either case.
+ */
+static void test_death_sig(enum spawn_mode mode, int death_sig)
+{
+    int p[2];
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    pid_t spawner_pid = fork();
+    CHECK(spawner_pid >= 0);
+    if (spawner_pid == 0) {
+        struct spawner sp;
+        struct vl_err err;
+        if (spawner_init(&sp, mode, 1, &err) != 0)
+            _exit(2);
+        char *argv[] = {"sleep", "30", NULL};
+        struct spawn_req req = {.path = "/bin/sleep",
+                                .argv = argv,
+                                .envp = environ,
+                                .fd0 = -1,
+                                .fd1 = -1,
+                                .fd2 = -1,
+                                .cwd_fd = -1,
+                                .death_sig = death_sig};
+        int pidfd = -1;
+        int pid = spawner_start(&sp, 0, &req, &pidfd);
+        /* The window: the child runs, nobody knows its pid but this
+         * process, which dies now. The pid goes out through the pipe
+         * only for the test to check on it. */
+        if (write(p[1], &pid, sizeof pid) != (ssize_t)sizeof pid)
+            _exit(3);
+        raise(SIGKILL);
+        _exit(4);
+    }
+    close(p[1]);
+    int pid = -1;
+    CHECK_EQ(read(p[0], &pid, sizeof pid), (ssize_t)sizeof pid);
+    close(p[0]);
+    int st = 0;
+    CHECK_EQ(waitpid(spawner_pid, &st, 0), spawner_pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    if (pid <= 0)
+        return;
+    /* With death_sig, up to 5 s for the orphan (now our child) to die of
+     * it; without, it must still be running after 0.2 s. */
+    pid_t got = 0;
+    int polls = death_sig ? 500 : 20;
+    for (int i = 0; i < polls && got == 0; i++) {
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        got = waitpid(pid, &st, WNOHANG);
+    }
+    if (death_sig) {
+        /* Killed by it, or (the spawner died before the child could set
+         * it) gone at the child's own check, before exec. */
+        CHECK_EQ(got, pid);
+        if (got == pid && !(WIFSIGNALED(st) && WTERMSIG(st) == death_sig))
+            fprintf(stderr, "death_sig: mode %d, status %#x\n", (int)mode, st);
+        CHECK(got == pid && ((WIFSIGNALED(st) && WTERMSIG(st) == death_sig) ||
+                             (WIFEXITED(st) && WEXITSTATUS(st) == 127)));
+    } else {
+        CHECK_EQ(got, 0);
+    }
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+    }
+}
+
 int main(void)
 {
+    /* Orphans of the spawners test_death_sig kills come back to us. */
+    CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     test_mode(SPAWN_VFORK);
     test_mode(SPAWN_ASYNC);
+    for (int m = 0; m < 2; m++) {
+        test_death_sig(m ? SPAWN_ASYNC : SPAWN_VFORK, SIGKILL);
+        test_death_sig(m ? SPAWN_ASYNC : SPAWN_VFORK, 0);
+    }
     CHECK(!spawn_sigchld_ignored());
     signal(SIGCHLD, SIG_IGN);
     CHECK(spawn_sigchld_ignored());
