@@ -63,6 +63,19 @@ track_groups() {
     for f in "$@"; do [ -s "$f" ] && STARTED+=("-$(cat "$f")"); done
     return 0
 }
+# waits (up to ~10 s) until process pid runs the volley binary: a run
+# started as `env --default-signal=INT volley ... &` has SIGINT ignored
+# until env resets it and execs, so a Ctrl-C sent before that is lost (on
+# a loaded machine env took over 5 ms). Builtin reads only: no fork per poll.
+wait_exec() {
+    local c="" i
+    for ((i = 0; i < 200000; i++)); do
+        read -r c < "/proc/$1/comm" 2>/dev/null || return 1
+        [ "$c" = volley ] && return 0
+        ((i % 1000 == 999)) && sleep 0.05
+    done
+    return 1
+}
 # pid runs and is not a zombie (an orphan's zombie may wait for init)
 alive() {
     local s

@@ -54,7 +54,8 @@ check_marks r_int
 # --- Ctrl-C while the workers are still starting: exit 130 all the same
 # (a worker stopped before it ran was taken for one that could not run:
 # exit 3). The delays sweep the start; SIGINT at its default, as a shell's
-# background job would have it ignored.
+# background job would have it ignored. Each delay counts from volley's
+# exec, not env's start: before env has reset SIGINT it is still ignored.
 cat > early.yaml <<YAML
 name: early
 jobs:
@@ -64,6 +65,7 @@ bad=""
 for d in 0.005 0.01 0.015 0.02 0.025 0.03 0.04 0.06; do
     env --default-signal=INT "$VOLLEY" run early.yaml --run-dir "r_early$d" --workers 8 2> early.err &
     pid=$!; STARTED+=("$pid")
+    wait_exec "$pid" || bad="$bad $d:never-exec"
     sleep "$d"
     kill -INT "$pid"
     wait "$pid"; rc=$?
