@@ -631,6 +631,8 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     sigset_t set = S.stop_sigs, old;
     sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, &old);
+    if (o->on_signals_blocked)
+        o->on_signals_blocked();
     /* A reader of our output that goes away (`volley run ... | head`) must
      * not end the run: from here on our lines are lost (EPIPE), the jobs
      * go on, and the exit code tells how the run ended. */

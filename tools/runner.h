@@ -15,12 +15,15 @@
 #include "../shm/arena.h"
 
 struct runner_opts {
-    uint32_t max_running;   /* -j (0: CPUs) */
-    uint32_t workers;       /* --workers (0: CPUs) */
-    struct res_amount cap;  /* capacity (res_detect, overridden by --cpus ...) */
-    uint32_t ckpt_ms;       /* --checkpoint-interval */
-    uint32_t kill_grace_ms; /* --kill-grace */
-    int progress;           /* -1: a line on a TTY; 0: --quiet; 1: --progress */
+    uint32_t max_running;             /* -j (0: CPUs) */
+    uint32_t workers;                 /* --workers (0: CPUs) */
+    struct res_amount cap;            /* capacity (res_detect, overridden by --cpus ...) */
+    uint32_t ckpt_ms;                 /* --checkpoint-interval */
+    uint32_t kill_grace_ms;           /* --kill-grace */
+    int progress;                     /* -1: a line on a TTY; 0: --quiet; 1: --progress */
+    void (*on_signals_blocked)(void); /* NULL, or called once runner_go has blocked the
+                                         signals that stop a run (`run` puts back the
+                                         default of the handler it set up with) */
 };
 
 /* Defaults: this machine's capacity, checkpoints every second, 5 s grace. */
