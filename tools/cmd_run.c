@@ -44,9 +44,10 @@ static const int setup_sigs[] = {SIGINT, SIGTERM, SIGHUP};
 enum { SETUP_OFF, SETUP_LOADING, SETUP_CREATING, SETUP_CREATED };
 
 static struct {
-    volatile sig_atomic_t phase; /* SETUP_* */
-    bool made_dir;               /* the run directory is ours: remove what is in it */
-    bool made_lock;              /* volley.lock did not exist before us */
+    volatile sig_atomic_t phase;  /* SETUP_* */
+    volatile sig_atomic_t locked; /* we hold the run directory's lock: its files are ours */
+    bool made_dir;                /* the run directory is ours: remove what is in it */
+    bool made_lock;               /* volley.lock did not exist before us */
     char dir[PATH_MAX];
     char tmp[PATH_MAX + 32], journal[PATH_MAX + 32], lock[PATH_MAX + 32], arena[256];
     bool armed[3];
@@ -64,10 +65,12 @@ static void setup_interrupted(int sig)
     if (setup.phase == SETUP_LOADING) {
         put_err("\nvolley: interrupted while loading the workflow: nothing was made, no job ran\n");
     } else if (setup.phase == SETUP_CREATING) {
-        unlink(setup.tmp);
-        unlink(setup.journal);
-        if (setup.made_lock)
-            unlink(setup.lock);
+        if (setup.locked) {
+            unlink(setup.tmp);
+            unlink(setup.journal);
+            if (setup.made_lock)
+                unlink(setup.lock);
+        }
         bool removed = setup.made_dir && rmdir(setup.dir) == 0;
         put_err("\nvolley: interrupted while setting up the run: no job ran; ");
         put_err(removed ? "removed " : "what it wrote is removed from ");
@@ -270,6 +273,7 @@ static int run_cmd(int argc, char **argv)
         spec_free(&s);
         return cli_print_err(&err);
     }
+    setup.locked = 1;
     struct snap_meta meta = {
         .created_ns = vl_wall_ns(), .cwd = cwd, .opts = kept.opt, .nopts = kept.n};
     if (getrandom(meta.run_id, sizeof meta.run_id, 0) != (ssize_t)sizeof meta.run_id) {
