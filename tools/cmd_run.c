@@ -37,7 +37,8 @@
  * rmdir, write) removes what this invocation made, or, once volley.db is
  * in place, keeps the run (resumable; a linked arena is removed, as every
  * interrupted run's is), says which, and exits 130 like an interrupted
- * run. Signals ignored when volley started stay ignored (runner.c: nohup).
+ * run. SIGINT and SIGHUP ignored when volley started stay ignored
+ * (runner.c: nohup).
  */
 static const int setup_sigs[] = {SIGINT, SIGTERM, SIGHUP};
 
@@ -93,7 +94,10 @@ static void setup_arm(void)
     setup.phase = SETUP_LOADING;
     for (size_t i = 0; i < VL_ARRAY_LEN(setup_sigs); i++) {
         struct sigaction cur;
-        setup.armed[i] = sigaction(setup_sigs[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN;
+        /* as the runner's: SIGTERM always stops, SIGINT and SIGHUP unless
+         * ignored at start */
+        setup.armed[i] = setup_sigs[i] == SIGTERM ||
+                         (sigaction(setup_sigs[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN);
         if (setup.armed[i])
             sigaction(setup_sigs[i], &sa, NULL);
     }
