@@ -34,6 +34,7 @@
 #include "../persist/snap.h"
 #include "cli.h"
 #include "commands.h"
+#include "intr.h"
 #include "runner.h"
 
 static void sleep_ms(unsigned ms)
@@ -66,7 +67,7 @@ static void end_old_processes(struct arena *old, uint32_t grace_ms)
     runner_kill_jobs(old, false);
 }
 
-int cmd_resume(int argc, char **argv)
+static int resume_cmd(int argc, char **argv)
 {
     static const struct option opts[] = {{"retry-failed", no_argument, NULL, 'r'},
                                          {"from-snapshot", no_argument, NULL, 's'},
@@ -101,6 +102,7 @@ int cmd_resume(int argc, char **argv)
         return cli_usage_error("resume", "missing the run directory");
     if (optind + 1 < argc)
         return cli_usage_error("resume", "unexpected argument '%s'", argv[optind + 1]);
+    intr_arm(INTR_LOADING, NULL);
 
     struct vl_err err = {0};
     char dir[PATH_MAX];
@@ -123,6 +125,7 @@ int cmd_resume(int argc, char **argv)
     int rc = snap_open(&db, dir, NULL, &s, &jobs, &info, &err);
     if (rc < 0)
         goto fail;
+    intr_kept(dir);
 
     /* The run's options over this machine's defaults, those given here
      * over both; then `volley run`'s fit check, before anything is ended or
@@ -227,12 +230,14 @@ int cmd_resume(int argc, char **argv)
     struct arena a = {0};
     struct arena_opts ao = {0};
     memcpy(ao.run_id, info.run_id, sizeof ao.run_id);
+    intr_arena(apath); /* the old one is gone: the one linked now is ours */
     if ((rc = arena_restore(&a, apath, &s, &ao, recs, &err)) < 0)
         goto fail;
     free(recs);
     recs = NULL;
     fprintf(stderr, "volley: resuming %s from %s: %" PRIu64 " of %u jobs to run%s\n", dir, source,
             unfinished, s.njobs, retry_failed ? " (failed ones again)" : "");
+    o.on_signals_blocked = intr_disarm;
     rc = runner_go(&s, db, &a, apath, dir, info.cwd ? info.cwd : ".", &o);
 out:
     free(jobs);
@@ -251,4 +256,11 @@ fail:
     spec_free(&s);
     runlock_release(&lock);
     return cli_print_err(&err);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+    int rc = resume_cmd(argc, argv);
+    intr_disarm(); /* an error return: the signals at their default again */
+    return rc;
 }

@@ -6,11 +6,9 @@
  * codes as SPEC.md section 2.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,106 +24,8 @@
 #include "cli.h"
 #include "commands.h"
 #include "diag_print.h"
+#include "intr.h"
 #include "runner.h"
-
-/*
- * A Ctrl-C (or SIGTERM, SIGHUP) before the runner blocks these signals
- * (runner_go): their default action would end volley silently, and while
- * the run directory is being made it would leave one holding only a
- * half-written volley.db.tmp and the lock, which neither `resume` nor
- * `status` can use. While armed, a handler (async-signal-safe: unlink,
- * rmdir, write) removes what this invocation made, or, once volley.db is
- * in place, keeps the run (resumable; a linked arena is removed, as every
- * interrupted run's is), says which, and exits 130 like an interrupted
- * run. SIGINT and SIGHUP ignored when volley started stay ignored
- * (runner.c: nohup).
- */
-static const int setup_sigs[] = {SIGINT, SIGTERM, SIGHUP};
-
-enum { SETUP_OFF, SETUP_LOADING, SETUP_CREATING, SETUP_CREATED };
-
-static struct {
-    volatile sig_atomic_t phase;  /* SETUP_* */
-    volatile sig_atomic_t locked; /* we hold the run directory's lock: its files are ours */
-    bool made_dir;                /* the run directory is ours: remove what is in it */
-    bool made_lock;               /* volley.lock did not exist before us */
-    char dir[PATH_MAX];
-    char tmp[PATH_MAX + 32], journal[PATH_MAX + 32], lock[PATH_MAX + 32], arena[256];
-    bool armed[3];
-} setup;
-
-static void put_err(const char *text)
-{
-    ssize_t r = write(2, text, strlen(text));
-    (void)r;
-}
-
-static void setup_interrupted(int sig)
-{
-    (void)sig;
-    if (setup.phase == SETUP_LOADING) {
-        put_err("\nvolley: interrupted while loading the workflow: nothing was made, no job ran\n");
-    } else if (setup.phase == SETUP_CREATING) {
-        if (setup.locked) {
-            unlink(setup.tmp);
-            unlink(setup.journal);
-            if (setup.made_lock)
-                unlink(setup.lock);
-        }
-        bool removed = setup.made_dir && rmdir(setup.dir) == 0;
-        put_err("\nvolley: interrupted while setting up the run: no job ran; ");
-        put_err(removed ? "removed " : "what it wrote is removed from ");
-        put_err(setup.dir);
-        put_err("\n");
-    } else if (setup.phase == SETUP_CREATED) {
-        unlink(setup.arena);
-        put_err("\nvolley: interrupted before any job started; state saved; continue with: "
-                "volley resume ");
-        put_err(setup.dir);
-        put_err("\n");
-    }
-    _exit(VL_EXIT_INTR);
-}
-
-static void setup_arm(void)
-{
-    struct sigaction sa = {.sa_handler = setup_interrupted};
-    sigfillset(&sa.sa_mask);
-    setup.phase = SETUP_LOADING;
-    for (size_t i = 0; i < VL_ARRAY_LEN(setup_sigs); i++) {
-        struct sigaction cur;
-        /* as the runner's: SIGTERM always stops, SIGINT and SIGHUP unless
-         * ignored at start */
-        setup.armed[i] = setup_sigs[i] == SIGTERM ||
-                         (sigaction(setup_sigs[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN);
-        if (setup.armed[i])
-            sigaction(setup_sigs[i], &sa, NULL);
-    }
-}
-
-/* From here on an interrupt removes what is made in dir (made_dir: dir
- * itself too). The paths are written before the phase says they may be
- * read. */
-static void setup_creating(const char *dir, bool made_dir)
-{
-    snprintf(setup.dir, sizeof setup.dir, "%s", dir);
-    setup.made_dir = made_dir;
-    snprintf(setup.tmp, sizeof setup.tmp, "%s/%s.tmp", dir, SNAP_DB_NAME);
-    snprintf(setup.journal, sizeof setup.journal, "%s/%s.tmp-journal", dir, SNAP_DB_NAME);
-    snprintf(setup.lock, sizeof setup.lock, "%s/%s", dir, RUNLOCK_NAME);
-    setup.phase = SETUP_CREATING;
-}
-
-/* The signals back at their default (the runner blocks them first). */
-static void setup_disarm(void)
-{
-    if (setup.phase == SETUP_OFF)
-        return;
-    setup.phase = SETUP_OFF;
-    for (size_t i = 0; i < VL_ARRAY_LEN(setup_sigs); i++)
-        if (setup.armed[i])
-            signal(setup_sigs[i], SIG_DFL);
-}
 
 /* Input files (no job writes them) must exist before anything starts. */
 static int check_inputs(const struct spec *s)
@@ -208,7 +108,7 @@ static int run_cmd(int argc, char **argv)
         return cli_usage_error("run", "unexpected argument '%s'", argv[optind + 1]);
     const char *wf = argv[optind];
 
-    setup_arm();
+    intr_arm(INTR_LOADING, NULL);
     struct spec s;
     struct spec_diags d;
     memset(&d, 0, sizeof d);
@@ -258,7 +158,7 @@ static int run_cmd(int argc, char **argv)
     }
     struct stat st;
     bool made_dir = stat(dir, &st) != 0;
-    setup_creating(dir, made_dir);
+    intr_creating(dir, made_dir);
     if ((rc = mkdirs(dir)) < 0) {
         vl_err_sys(&err, rc, "cannot create the run directory %s", dir);
         spec_free(&s);
@@ -271,13 +171,12 @@ static int run_cmd(int argc, char **argv)
         return cli_print_err(&err);
     }
 
-    setup.made_lock = made_dir || faccessat(AT_FDCWD, setup.lock, F_OK, AT_EACCESS) != 0;
     struct runlock lock = {0};
     if ((rc = runlock_acquire(&lock, absdir, &err)) < 0) {
         spec_free(&s);
         return cli_print_err(&err);
     }
-    setup.locked = 1;
+    intr_locked();
     struct snap_meta meta = {
         .created_ns = vl_wall_ns(), .cwd = cwd, .opts = kept.opt, .nopts = kept.n};
     if (getrandom(meta.run_id, sizeof meta.run_id, 0) != (ssize_t)sizeof meta.run_id) {
@@ -291,8 +190,8 @@ static int run_cmd(int argc, char **argv)
         goto fail;
     char apath[256];
     runner_arena_path(meta.run_id, apath, sizeof apath);
-    snprintf(setup.arena, sizeof setup.arena, "%s", apath);
-    setup.phase = SETUP_CREATED;
+    intr_kept(absdir);
+    intr_arena(apath);
     struct arena a = {0};
     struct arena_opts ao = {.nslots = 0};
     memcpy(ao.run_id, meta.run_id, sizeof ao.run_id);
@@ -301,7 +200,7 @@ static int run_cmd(int argc, char **argv)
         goto fail;
     }
     fprintf(stderr, "volley: run directory %s (%u jobs)\n", absdir, s.njobs);
-    o.on_signals_blocked = setup_disarm;
+    o.on_signals_blocked = intr_disarm;
     rc = runner_go(&s, db, &a, apath, absdir, cwd, &o);
     runlock_release(&lock);
     spec_free(&s);
@@ -316,6 +215,6 @@ fail:
 int cmd_run(int argc, char **argv)
 {
     int rc = run_cmd(argc, argv);
-    setup_disarm(); /* an error return: the signals at their default again */
+    intr_disarm(); /* an error return: the signals at their default again */
     return rc;
 }

@@ -22,8 +22,8 @@ struct runner_opts {
     uint32_t kill_grace_ms;           /* --kill-grace */
     int progress;                     /* -1: a line on a TTY; 0: --quiet; 1: --progress */
     void (*on_signals_blocked)(void); /* NULL, or called once runner_go has blocked the
-                                         signals that stop a run (`run` puts back the
-                                         default of the handler it set up with) */
+                                         signals that stop a run (run and resume:
+                                         intr_disarm, tools/intr.h) */
 };
 
 /* Defaults: this machine's capacity, checkpoints every second, 5 s grace. */

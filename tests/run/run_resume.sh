@@ -114,6 +114,34 @@ check "Ctrl-C during the setup: exit 130, nothing half made (not:$bad)" [ -z "$b
 check "Ctrl-C during the setup: some interrupts hit it ($hits of 12)" [ "$hits" -ge 1 ]
 rm -rf r_setup
 
+# --- the same for `volley resume`'s setup (volley.db read, the old
+# arena's state saved, a new arena linked): exit 130, the run still
+# readable and resumable, no arena left in /dev/shm.
+env --default-signal=INT "$VOLLEY" run setup.yaml --run-dir r_rsetup --quiet 2> rsetup.err &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 200); do [ -f r_rsetup/events.jsonl ] && break; sleep 0.05; done
+sleep 0.3
+kill -INT "$pid"
+wait "$pid"; rc=$?
+check "resume setup: the run to resume was interrupted (got $rc)" [ "$rc" = 130 ]
+id=$(sqlite3 r_rsetup/volley.db 'select lower(hex(run_id)) from run')
+bad=""; hits=0
+for d in 0.02 0.05 0.08 0.11 0.14 0.17 0.2 0.25 0.3 0.4 0.55 0.8; do
+    env --default-signal=INT "$VOLLEY" resume r_rsetup --quiet 2> rsetup.err &
+    pid=$!; STARTED+=("$pid")
+    wait_exec "$pid" || bad="$bad $d:never-exec"
+    sleep "$d"
+    kill -INT "$pid"
+    wait "$pid"; rc=$?
+    grep -q "interrupted while loading the workflow\|interrupted before any job started; state saved; continue with: volley resume" rsetup.err && hits=$((hits + 1))
+    [ "$rc" = 130 ] || bad="$bad $d:exit-$rc($(head -c 200 rsetup.err))"
+    "$VOLLEY" status r_rsetup > /dev/null 2>&1 || bad="$bad $d:status-fails"
+    [ -e "/dev/shm/volley-$id" ] && bad="$bad $d:arena-left"
+done
+check "Ctrl-C during resume's setup: exit 130, the run kept, no arena (not:$bad)" [ -z "$bad" ]
+check "Ctrl-C during resume's setup: some interrupts hit it ($hits of 12)" [ "$hits" -ge 1 ]
+rm -rf r_rsetup
+
 # --- SIGHUP and SIGINT ignored when volley starts stay ignored, as make
 # and the shell leave them: `nohup volley run ... &` survives the hangup
 # the shell sends to its jobs, and a script's background run a Ctrl-C.

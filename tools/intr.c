@@ -1,0 +1,119 @@
+/*
+ * intr.c - see intr.h.
+ */
+#include "intr.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/base.h"
+#include "../persist/runlock.h"
+#include "../persist/snap.h"
+
+static const int intr_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+
+static struct {
+    volatile sig_atomic_t phase;     /* enum intr_phase */
+    volatile sig_atomic_t locked;    /* we hold the run directory's lock: its files are ours */
+    volatile sig_atomic_t has_arena; /* arena holds a whole path */
+    bool made_dir;                   /* the run directory is ours: remove it */
+    bool made_lock;                  /* volley.lock did not exist before us */
+    char dir[PATH_MAX], kept_dir[PATH_MAX];
+    char tmp[PATH_MAX + 32], journal[PATH_MAX + 32], lock[PATH_MAX + 32], arena[256];
+    bool armed[3];
+} in;
+
+static void put_err(const char *text)
+{
+    ssize_t r = write(2, text, strlen(text));
+    (void)r;
+}
+
+static void interrupted(int sig)
+{
+    (void)sig;
+    if (in.phase == INTR_LOADING) {
+        put_err("\nvolley: interrupted while loading the workflow: nothing was made, no job ran\n");
+    } else if (in.phase == INTR_CREATING) {
+        if (in.locked) {
+            unlink(in.tmp);
+            unlink(in.journal);
+            if (in.made_lock)
+                unlink(in.lock);
+        }
+        bool removed = in.made_dir && rmdir(in.dir) == 0;
+        put_err("\nvolley: interrupted while setting up the run: no job ran; ");
+        put_err(removed ? "removed " : "what it wrote is removed from ");
+        put_err(in.dir);
+        put_err("\n");
+    } else if (in.phase == INTR_KEPT) {
+        if (in.has_arena)
+            unlink(in.arena);
+        put_err("\nvolley: interrupted before any job started; state saved; continue with: "
+                "volley resume ");
+        put_err(in.kept_dir);
+        put_err("\n");
+    }
+    _exit(VL_EXIT_INTR);
+}
+
+void intr_arm(enum intr_phase phase, const char *dir)
+{
+    if (dir)
+        snprintf(in.kept_dir, sizeof in.kept_dir, "%s", dir);
+    in.phase = phase;
+    struct sigaction sa = {.sa_handler = interrupted};
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < VL_ARRAY_LEN(intr_sigs); i++) {
+        struct sigaction cur;
+        in.armed[i] = intr_sigs[i] == SIGTERM ||
+                      (sigaction(intr_sigs[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN);
+        if (in.armed[i])
+            sigaction(intr_sigs[i], &sa, NULL);
+    }
+}
+
+/* Each setter writes what the handler reads before the phase that lets it
+ * read it. */
+void intr_creating(const char *dir, bool made_dir)
+{
+    snprintf(in.dir, sizeof in.dir, "%s", dir);
+    in.made_dir = made_dir;
+    snprintf(in.tmp, sizeof in.tmp, "%s/%s.tmp", dir, SNAP_DB_NAME);
+    snprintf(in.journal, sizeof in.journal, "%s/%s.tmp-journal", dir, SNAP_DB_NAME);
+    snprintf(in.lock, sizeof in.lock, "%s/%s", dir, RUNLOCK_NAME);
+    in.made_lock = made_dir || faccessat(AT_FDCWD, in.lock, F_OK, AT_EACCESS) != 0;
+    in.phase = INTR_CREATING;
+}
+
+void intr_locked(void)
+{
+    in.locked = 1;
+}
+
+void intr_kept(const char *dir)
+{
+    snprintf(in.kept_dir, sizeof in.kept_dir, "%s", dir);
+    in.phase = INTR_KEPT;
+}
+
+void intr_arena(const char *arena_path)
+{
+    in.has_arena = 0;
+    snprintf(in.arena, sizeof in.arena, "%s", arena_path);
+    in.has_arena = 1;
+}
+
+void intr_disarm(void)
+{
+    if (in.phase == INTR_OFF)
+        return;
+    in.phase = INTR_OFF;
+    for (size_t i = 0; i < VL_ARRAY_LEN(intr_sigs); i++)
+        if (in.armed[i])
+            signal(intr_sigs[i], SIG_DFL);
+}

@@ -1,0 +1,42 @@
+/*
+ * intr.h - Ctrl-C (SIGINT, SIGTERM, SIGHUP) while `volley run` or `volley
+ * resume` sets a run up, before the runner blocks these signals
+ * (runner_go, then runner_opts.on_signals_blocked = intr_disarm). Their
+ * default action would end volley silently (143 for SIGTERM) and could
+ * leave a run directory holding only a half-written volley.db.tmp and the
+ * lock, or an arena in /dev/shm. While armed, a handler (async-signal-safe:
+ * unlink, rmdir, write, _exit) removes what this invocation made, or keeps
+ * a run whose volley.db is in place (removing an arena it linked, as every
+ * interrupted run's is), says which in one line, and exits 130 like an
+ * interrupted run. As in the runner, SIGTERM is always taken; SIGINT and
+ * SIGHUP only when they were not ignored at start (nohup).
+ */
+#ifndef VOLLEY_TOOLS_INTR_H
+#define VOLLEY_TOOLS_INTR_H
+
+#include <stdbool.h>
+
+enum intr_phase {
+    INTR_OFF,      /* not armed: the default actions */
+    INTR_LOADING,  /* reading the workflow file: nothing made yet */
+    INTR_CREATING, /* making the run directory and volley.db: remove them */
+    INTR_KEPT,     /* volley.db is in place: keep the run, say how to resume it */
+};
+
+/* Installs the handler, in phase: INTR_LOADING (dir NULL), or INTR_KEPT
+ * for a resume of the run in dir. */
+void intr_arm(enum intr_phase phase, const char *dir);
+/* `run`: from here on an interrupt removes what is made in dir; made_dir:
+ * dir did not exist, so it goes too. */
+void intr_creating(const char *dir, bool made_dir);
+/* `run`: we hold dir's lock, so volley.db.tmp and its journal are ours. */
+void intr_locked(void);
+/* volley.db of the run in dir is in place. */
+void intr_kept(const char *dir);
+/* The arena the setup may link at arena_path: removed by an interrupt.
+ * Set it only once no older arena of the run can be there. */
+void intr_arena(const char *arena_path);
+/* The signals back at their default; no-op when not armed. */
+void intr_disarm(void);
+
+#endif /* VOLLEY_TOOLS_INTR_H */
