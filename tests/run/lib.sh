@@ -76,6 +76,26 @@ wait_exec() {
     done
     return 1
 }
+# setup_delays LINE CMD...: starts CMD (a volley run or resume) in the
+# background, times it from its exec to the first stderr line matching LINE
+# (the setup done), interrupts it, and prints 12 delays spread over that
+# time (5% to 130% of it, in seconds): a sweep of interrupts over the setup
+# of this build on this machine (ASan's is several times gcc's).
+setup_delays() {
+    local line=$1; shift
+    local pid t0 t1 ms f
+    env --default-signal=INT "$@" 2> delays.err &
+    pid=$!; STARTED+=("$pid")
+    wait_exec "$pid"
+    t0=$(date +%s%N)
+    for _ in $(seq 1200); do grep -q "$line" delays.err && break; sleep 0.01; done
+    t1=$(date +%s%N)
+    kill -INT "$pid"; wait "$pid"
+    ms=$(((t1 - t0) / 1000000))
+    for f in 5 15 30 45 60 70 80 90 95 100 110 130; do
+        printf '%d.%03d ' $((ms * f / 100 / 1000)) $((ms * f / 100 % 1000))
+    done
+}
 # pid runs and is not a zombie (an orphan's zombie may wait for init)
 alive() {
     local s

@@ -87,8 +87,10 @@ jobs:
     command: /bin/true $TOKEN
     parameters: {i: "1:300000"}
 YAML
+delays=$(setup_delays "run directory" "$VOLLEY" run setup.yaml --run-dir r_setup --quiet)
+echo "setup sweep delays (s): $delays"
 bad=""; hits=0
-for d in 0.02 0.05 0.08 0.11 0.14 0.17 0.2 0.25 0.3 0.4 0.55 0.8; do
+for d in $delays; do
     rm -rf r_setup
     env --default-signal=INT "$VOLLEY" run setup.yaml --run-dir r_setup --quiet 2> setup.err &
     pid=$!; STARTED+=("$pid")
@@ -125,8 +127,11 @@ kill -INT "$pid"
 wait "$pid"; rc=$?
 check "resume setup: the run to resume was interrupted (got $rc)" [ "$rc" = 130 ]
 id=$(sqlite3 r_rsetup/volley.db 'select lower(hex(run_id)) from run')
+delays=$(setup_delays "resuming" "$VOLLEY" resume r_rsetup --quiet)
+echo "resume setup sweep delays (s): $delays"
+[ -e "/dev/shm/volley-$id" ] && fail "resume setup: the timing resume left its arena"
 bad=""; hits=0
-for d in 0.02 0.05 0.08 0.11 0.14 0.17 0.2 0.25 0.3 0.4 0.55 0.8; do
+for d in $delays; do
     env --default-signal=INT "$VOLLEY" resume r_rsetup --quiet 2> rsetup.err &
     pid=$!; STARTED+=("$pid")
     wait_exec "$pid" || bad="$bad $d:never-exec"
