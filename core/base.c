@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,4 +421,10 @@ int vl_boot_id(char out[37])
         return -EIO;
     out[36] = '\0';
     return 0;
+}
+
+bool vl_stop_signal_taken(int sig)
+{
+    struct sigaction cur;
+    return sig == SIGTERM || (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler != SIG_IGN);
 }

@@ -125,6 +125,11 @@ uint64_t vl_proc_start(int pid);
 bool vl_proc_alive(int pid, uint64_t start_ticks);
 /* Boot id from /proc/sys/kernel/random/boot_id (36 chars + NUL). */
 int vl_boot_id(char out[37]);
+/* Whether volley stops on sig (SIGINT, SIGTERM or SIGHUP) in this process:
+ * SIGTERM always; SIGINT and SIGHUP unless they are ignored now (nohup, a
+ * script's background job), as make leaves them. The supervisor, its
+ * workers and the setup's handler (tools/intr.h) all ask this. */
+bool vl_stop_signal_taken(int sig);
 
 #define VL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define VL_MIN(a, b) ((a) < (b) ? (a) : (b))

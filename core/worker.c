@@ -387,13 +387,12 @@ int worker_main(int ctl_fd, uint32_t index)
     /* The supervisor's death stops this worker like a Ctrl-C would. A
      * SIGINT or SIGHUP the supervisor ignores reaches this worker ignored
      * (nohup): it stays so. */
-    struct sigaction sa = {.sa_handler = on_stop_signal}, cur;
+    struct sigaction sa = {.sa_handler = on_stop_signal};
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    if (sigaction(SIGINT, NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
-        sigaction(SIGINT, &sa, NULL);
-    if (sigaction(SIGHUP, NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
-        sigaction(SIGHUP, &sa, NULL);
+    static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < VL_ARRAY_LEN(stop_sigs); i++)
+        if (vl_stop_signal_taken(stop_sigs[i]))
+            sigaction(stop_sigs[i], &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* A file size limit (ulimit -f) then fails the log write with EFBIG,
      * which stops the run cleanly, instead of killing this worker. */

@@ -69,9 +69,7 @@ void intr_arm(enum intr_phase phase, const char *dir)
     struct sigaction sa = {.sa_handler = interrupted};
     sigfillset(&sa.sa_mask);
     for (size_t i = 0; i < VL_ARRAY_LEN(intr_sigs); i++) {
-        struct sigaction cur;
-        in.armed[i] = intr_sigs[i] == SIGTERM ||
-                      (sigaction(intr_sigs[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN);
+        in.armed[i] = vl_stop_signal_taken(intr_sigs[i]);
         if (in.armed[i])
             sigaction(intr_sigs[i], &sa, NULL);
     }

@@ -621,13 +621,10 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
      * a blocked signal is queued even when ignored, so it must not be in
      * the set. */
     sigemptyset(&S.stop_sigs);
-    sigaddset(&S.stop_sigs, SIGTERM);
-    static const int maybe_ignored[] = {SIGINT, SIGHUP};
-    for (size_t i = 0; i < sizeof maybe_ignored / sizeof *maybe_ignored; i++) {
-        struct sigaction cur;
-        if (sigaction(maybe_ignored[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
-            sigaddset(&S.stop_sigs, maybe_ignored[i]);
-    }
+    static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < VL_ARRAY_LEN(stop_sigs); i++)
+        if (vl_stop_signal_taken(stop_sigs[i]))
+            sigaddset(&S.stop_sigs, stop_sigs[i]);
     sigset_t set = S.stop_sigs, old;
     sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, &old);
