@@ -102,7 +102,7 @@ static int resume_cmd(int argc, char **argv)
         return cli_usage_error("resume", "missing the run directory");
     if (optind + 1 < argc)
         return cli_usage_error("resume", "unexpected argument '%s'", argv[optind + 1]);
-    intr_arm(INTR_LOADING, NULL);
+    intr_arm();
 
     struct vl_err err = {0};
     char dir[PATH_MAX];

@@ -108,7 +108,7 @@ static int run_cmd(int argc, char **argv)
         return cli_usage_error("run", "unexpected argument '%s'", argv[optind + 1]);
     const char *wf = argv[optind];
 
-    intr_arm(INTR_LOADING, NULL);
+    intr_arm();
     struct spec s;
     struct spec_diags d;
     memset(&d, 0, sizeof d);

@@ -61,11 +61,9 @@ static void interrupted(int sig)
     _exit(VL_EXIT_INTR);
 }
 
-void intr_arm(enum intr_phase phase, const char *dir)
+void intr_arm(void)
 {
-    if (dir)
-        snprintf(in.kept_dir, sizeof in.kept_dir, "%s", dir);
-    in.phase = phase;
+    in.phase = INTR_LOADING;
     struct sigaction sa = {.sa_handler = interrupted};
     sigfillset(&sa.sa_mask);
     for (size_t i = 0; i < VL_ARRAY_LEN(intr_sigs); i++) {

@@ -23,9 +23,8 @@ enum intr_phase {
     INTR_KEPT,     /* volley.db is in place: keep the run, say how to resume it */
 };
 
-/* Installs the handler, in phase: INTR_LOADING (dir NULL), or INTR_KEPT
- * for a resume of the run in dir. */
-void intr_arm(enum intr_phase phase, const char *dir);
+/* Installs the handler, in phase INTR_LOADING. */
+void intr_arm(void);
 /* `run`: from here on an interrupt removes what is made in dir; made_dir:
  * dir did not exist, so it goes too. */
 void intr_creating(const char *dir, bool made_dir);
