@@ -76,24 +76,43 @@ wait_exec() {
     done
     return 1
 }
-# setup_delays LINE CMD...: starts CMD (a volley run or resume) in the
-# background, times it from its exec to the first stderr line matching LINE
-# (the setup done), interrupts it, and prints 12 delays spread over that
-# time (5% to 130% of it, in seconds): a sweep of interrupts over the setup
-# of this build on this machine (ASan's is several times gcc's).
+# start_int ERR CMD...: starts CMD (a volley run or resume) in the
+# background with SIGINT at its default and stderr to ERR, as a job this
+# script can end (IPID); waits for its exec (1 if it never came).
+start_int() {
+    local err=$1; shift
+    env --default-signal=INT "$@" 2> "$err" &
+    IPID=$!; STARTED+=("$IPID")
+    wait_exec "$IPID"
+}
+# interrupt_at DELAY ERR CMD...: start_int, then SIGINT DELAY s after the
+# exec; IRC is CMD's exit code. 1 if the exec never came (the SIGINT is
+# sent all the same).
+interrupt_at() {
+    local d=$1 ok=0; shift
+    start_int "$@" || ok=1
+    sleep "$d"
+    kill -INT "$IPID"
+    wait "$IPID"; IRC=$?
+    return $ok
+}
+# setup_delays LINE CMD...: start_int CMD, time it from its exec to the
+# first stderr line matching LINE (the setup done), interrupt it, and set
+# DELAYS to 12 delays spread over that time (5% to 130% of it, in
+# seconds): a sweep of interrupts over the setup of this build on this
+# machine (ASan's is several times gcc's).
 setup_delays() {
     local line=$1; shift
-    local pid t0 t1 ms f
-    env --default-signal=INT "$@" 2> delays.err &
-    pid=$!; STARTED+=("$pid")
-    wait_exec "$pid"
+    local t0 t1 ms f
+    start_int delays.err "$@"
     t0=$(date +%s%N)
     for _ in $(seq 1200); do grep -q "$line" delays.err && break; sleep 0.01; done
     t1=$(date +%s%N)
-    kill -INT "$pid"; wait "$pid"
+    kill -INT "$IPID"; wait "$IPID"
     ms=$(((t1 - t0) / 1000000))
+    DELAYS=""
     for f in 5 15 30 45 60 70 80 90 95 100 110 130; do
-        printf '%d.%03d ' $((ms * f / 100 / 1000)) $((ms * f / 100 % 1000))
+        DELAYS="$DELAYS $(printf '%d.%03d' $((ms * f / 100 / 1000)) $((ms * f / 100 % 1000)))"
     done
 }
 # pid runs and is not a zombie (an orphan's zombie may wait for init)

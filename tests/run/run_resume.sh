@@ -63,12 +63,9 @@ jobs:
 YAML
 bad=""
 for d in 0.005 0.01 0.015 0.02 0.025 0.03 0.04 0.06; do
-    env --default-signal=INT "$VOLLEY" run early.yaml --run-dir "r_early$d" --workers 8 2> early.err &
-    pid=$!; STARTED+=("$pid")
-    wait_exec "$pid" || bad="$bad $d:never-exec"
-    sleep "$d"
-    kill -INT "$pid"
-    wait "$pid"; rc=$?
+    interrupt_at "$d" early.err "$VOLLEY" run early.yaml --run-dir "r_early$d" --workers 8 \
+        || bad="$bad $d:never-exec"
+    rc=$IRC
     [ "$rc" = 130 ] || bad="$bad $d:$rc($(grep -v 'run directory' early.err | head -1))"
 done
 check "Ctrl-C at any point of the start: exit 130 (not:$bad)" [ -z "$bad" ]
@@ -87,17 +84,14 @@ jobs:
     command: /bin/true $TOKEN
     parameters: {i: "1:300000"}
 YAML
-delays=$(setup_delays "run directory" "$VOLLEY" run setup.yaml --run-dir r_setup --quiet)
-echo "setup sweep delays (s): $delays"
+setup_delays "run directory" "$VOLLEY" run setup.yaml --run-dir r_setup --quiet
+echo "setup sweep delays (s):$DELAYS"
 bad=""; hits=0
-for d in $delays; do
+for d in $DELAYS; do
     rm -rf r_setup
-    env --default-signal=INT "$VOLLEY" run setup.yaml --run-dir r_setup --quiet 2> setup.err &
-    pid=$!; STARTED+=("$pid")
-    wait_exec "$pid" || bad="$bad $d:never-exec"
-    sleep "$d"
-    kill -INT "$pid"
-    wait "$pid"; rc=$?
+    interrupt_at "$d" setup.err "$VOLLEY" run setup.yaml --run-dir r_setup --quiet \
+        || bad="$bad $d:never-exec"
+    rc=$IRC
     grep -q "interrupted while setting up the run: no job ran; removed r_setup\|interrupted before any job started; state saved" setup.err && hits=$((hits + 1))
     if [ "$rc" != 130 ]; then
         bad="$bad $d:exit-$rc"
@@ -119,25 +113,21 @@ rm -rf r_setup
 # --- the same for `volley resume`'s setup (volley.db read, the old
 # arena's state saved, a new arena linked): exit 130, the run still
 # readable and resumable, no arena left in /dev/shm.
-env --default-signal=INT "$VOLLEY" run setup.yaml --run-dir r_rsetup --quiet 2> rsetup.err &
-pid=$!; STARTED+=("$pid")
+start_int rsetup.err "$VOLLEY" run setup.yaml --run-dir r_rsetup --quiet
+pid=$IPID
 for _ in $(seq 200); do [ -f r_rsetup/events.jsonl ] && break; sleep 0.05; done
 sleep 0.3
 kill -INT "$pid"
 wait "$pid"; rc=$?
 check "resume setup: the run to resume was interrupted (got $rc)" [ "$rc" = 130 ]
 id=$(sqlite3 r_rsetup/volley.db 'select lower(hex(run_id)) from run')
-delays=$(setup_delays "resuming" "$VOLLEY" resume r_rsetup --quiet)
-echo "resume setup sweep delays (s): $delays"
+setup_delays "resuming" "$VOLLEY" resume r_rsetup --quiet
+echo "resume setup sweep delays (s):$DELAYS"
 [ -e "/dev/shm/volley-$id" ] && fail "resume setup: the timing resume left its arena"
 bad=""; hits=0
-for d in $delays; do
-    env --default-signal=INT "$VOLLEY" resume r_rsetup --quiet 2> rsetup.err &
-    pid=$!; STARTED+=("$pid")
-    wait_exec "$pid" || bad="$bad $d:never-exec"
-    sleep "$d"
-    kill -INT "$pid"
-    wait "$pid"; rc=$?
+for d in $DELAYS; do
+    interrupt_at "$d" rsetup.err "$VOLLEY" resume r_rsetup --quiet || bad="$bad $d:never-exec"
+    rc=$IRC
     grep -q "interrupted while loading the workflow\|interrupted before any job started; state saved; continue with: volley resume" rsetup.err && hits=$((hits + 1))
     [ "$rc" = 130 ] || bad="$bad $d:exit-$rc($(head -c 200 rsetup.err))"
     "$VOLLEY" status r_rsetup > /dev/null 2>&1 || bad="$bad $d:status-fails"
@@ -248,8 +238,8 @@ jobs:
   - {name: d, command: 'trap "" TERM; echo \$\$ > deaf.pid; sleep 30; : $TOKEN'}
 YAML
 rm -f deaf.pid
-env --default-signal=INT "$VOLLEY" run deaf.yaml --run-dir r_deaf --kill-grace 60 2> deaf.err &
-pid=$!; STARTED+=("$pid")
+start_int deaf.err "$VOLLEY" run deaf.yaml --run-dir r_deaf --kill-grace 60
+pid=$IPID
 for _ in $(seq 100); do [ -s deaf.pid ] && break; sleep 0.05; done
 track_groups deaf.pid
 kill -INT "$pid"
@@ -330,8 +320,9 @@ jobs:
     parameters: {i: "1:3"}
 YAML
 rm -f hatt.*
-env --default-signal=INT "$VOLLEY" run held.yaml --run-dir r_held --cpus 2 -j 3 --workers 2 --checkpoint-interval 0.1 2> held.err &
-pid=$!; STARTED+=("$pid")
+start_int held.err "$VOLLEY" run held.yaml --run-dir r_held --cpus 2 -j 3 --workers 2 \
+    --checkpoint-interval 0.1
+pid=$IPID
 for _ in $(seq 100); do ls hatt.* > /dev/null 2>&1 && break; sleep 0.05; done
 sleep 0.3
 kill -INT "$pid"
@@ -405,8 +396,8 @@ stat_max() { sed -n 's/.*"max_running": \([0-9]*\).*/\1/p' "$1/run-stats.json"; 
 interrupt_after() {
     local d=$1 n=$2; shift 2
     rm -f jmarks
-    env --default-signal=INT "$VOLLEY" run "$@" --run-dir "$d" 2> "$d.err" &
-    local p=$!; STARTED+=("$p")
+    start_int "$d.err" "$VOLLEY" run "$@" --run-dir "$d"
+    local p=$IPID
     for _ in $(seq 200); do [ "$(cat jmarks 2>/dev/null | wc -l)" -ge "$n" ] && break; sleep 0.05; done
     kill -INT "$p"
     wait "$p"; local rc=$?
