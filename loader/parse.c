@@ -318,9 +318,6 @@ struct mapit {
     const char *where;    /* "a job", "the workflow" */
     const char *warn_why; /* why warn keys are ignored */
     uint64_t seen;
-    uint64_t soft; /* keys set from a '<<' merge: an explicit key overrides */
-    int merge;     /* open '<<' mappings */
-    bool override; /* the key just returned replaces a merged one */
     bool open;
     uint64_t loc; /* the mapping */
     char key[64]; /* the current key (truncated) */
@@ -331,8 +328,6 @@ static bool map_begin(struct P *P, struct mapit *m, const char *what)
 {
     const struct yev *e = yread_peek(P->r);
     m->seen = 0;
-    m->soft = 0;
-    m->merge = 0;
     m->open = false;
     m->loc = e->loc;
     if (e->type != YEV_MAP) {
@@ -353,28 +348,10 @@ static int map_next(struct P *P, struct mapit *m)
         const struct yev *e = yread_peek(P->r);
         if (e->type == YEV_MAP_END) {
             yread_next(P->r);
-            if (m->merge) {
-                m->merge--;
-                continue;
-            }
             return -1;
         }
         if (e->type == YEV_ERR || e->type == YEV_END)
             return -1;
-        if (e->type == YEV_SCALAR && !e->quoted && !strcmp(e->val, "<<")) {
-            /* a YAML merge key (<<: *defaults): its keys join this mapping */
-            uint64_t kloc = e->loc;
-            yread_next(P->r);
-            e = yread_peek(P->r);
-            if (e->type == YEV_MAP) {
-                yread_next(P->r);
-                m->merge++;
-            } else if (e->type != YEV_ERR && e->type != YEV_END) {
-                lerr(P->g, kloc, "'<<' (a YAML merge) needs one mapping, like <<: *defaults");
-                yread_skip(P->r);
-            }
-            continue;
-        }
         if (e->type != YEV_SCALAR) {
             lerr(P->g, e->loc, "keys in %s must be strings, not %s", m->where, kind_name(e));
             yread_skip(P->r);
@@ -390,19 +367,10 @@ static int map_next(struct P *P, struct mapit *m)
             if (strcmp(key, m->keys[i]))
                 continue;
             uint64_t bit = 1ull << i;
-            m->override = !m->merge && (m->soft & bit);
-            if (m->merge) {
-                if (m->seen & bit) { /* set explicitly or merged before: keep it */
-                    yread_skip(P->r);
-                    goto next;
-                }
-                m->soft |= bit;
-            } else if ((m->seen & bit) && !(m->soft & bit)) {
+            if (m->seen & bit) {
                 lerr(P->g, m->key_loc, "duplicate key '%s' in %s", key, m->where);
                 yread_skip(P->r);
                 goto next;
-            } else {
-                m->soft &= ~bit;
             }
             m->seen |= bit;
             return (int)i;
@@ -597,33 +565,6 @@ static const char *const job_keys[] = {
     "use_parameters",
 };
 
-static const uint8_t job_list_kind[] = {
-    [8] = IT_DEP,    [9] = IT_DEPRX,   [10] = IT_IN,   [11] = IT_OUT,
-    [12] = IT_UIN,   [13] = IT_UOUT,   [14] = IT_INRX, [15] = IT_OUTRX,
-    [16] = IT_UINRX, [17] = IT_UOUTRX, [20] = IT_USE,
-};
-
-/* Forgets what a '<<' merge gave for job key k (a list or the parameters),
- * because the job's own key replaces it. */
-static void drop_merged(struct P *P, struct rent *x, int k)
-{
-    if (k == 18) {
-        P->R->params.n = x->lp_first;
-        x->lp_n = 0;
-        return;
-    }
-    if (k >= (int)sizeof job_list_kind || (!job_list_kind[k] && k != 20))
-        return;
-    uint8_t kind = job_list_kind[k];
-    uint64_t w = x->it_first;
-    for (uint64_t i = x->it_first; i < P->R->items.n; i++) {
-        struct ritem *it = &VEC_AT(P->R->items, struct ritem, i);
-        if (it->kind != kind)
-            VEC_AT(P->R->items, struct ritem, w++) = *it;
-    }
-    P->R->items.n = w;
-}
-
 static void parse_job(struct P *P)
 {
     struct rent x;
@@ -643,8 +584,6 @@ static void parse_job(struct P *P)
     bool b;
     while ((k = map_next(P, &m)) >= 0) {
         const char *key = job_keys[k];
-        if (m.override) /* a key of the job replaces the merged one */
-            drop_merged(P, &x, k);
         switch (k) {
         case 0:
             get_str(P, key, &x.name);

@@ -10,6 +10,14 @@
  * Aliases (*a) are replayed from a recording of the anchored node (&a),
  * made while it streams by; replays are capped (MAX_REPLAY events in all)
  * so "billion laughs" files are an error, not an out-of-memory.
+ *
+ * Merge keys (<<: *d, or <<: [*d, *e]) are resolved here, so no reader of
+ * the events ever sees one: the merged mapping is read into a small tree
+ * (its own merges resolved: its own keys first), and its entries are given
+ * just before the end of the mapping that holds the '<<', minus every key
+ * that mapping writes itself (before or after the '<<'); for a list, the
+ * first mapping that has a key gives it. Keys are compared by a 64-bit
+ * hash, kept for every open mapping while it streams.
  */
 #include "load_int.h"
 
@@ -17,6 +25,7 @@
 #include <yaml.h>
 
 #define MAX_REPLAY 20000000u
+#define MAX_MERGE_DEPTH 256 /* nesting inside a merged mapping (trees recurse) */
 
 struct rec_ev {
     uint8_t type, quoted;
@@ -38,6 +47,23 @@ struct replay {
     uint64_t i;
 };
 
+/* A node of a merged mapping: a scalar, or a container with its children
+ * (a mapping's are key, value, key, value...). */
+struct mnode {
+    struct rec_ev ev;
+    struct mnode *kid;
+    size_t n, cap;
+};
+
+/* An open mapping or sequence, as the reader of the events sees it. */
+struct mctx {
+    bool map;
+    bool want_key;  /* a mapping: the next node is a key */
+    uint64_t *keys; /* a mapping: hashes of the keys given so far */
+    size_t nkeys, capkeys;
+    struct mnode pend; /* merged entries to give before the end */
+};
+
 struct yread {
     yaml_parser_t p;
     yaml_event_t ev; /* the libyaml event behind cur, if from the parser */
@@ -55,6 +81,11 @@ struct yread {
     uint64_t replayed;
     uint64_t *act; /* anchors still recording, innermost last (they nest) */
     uint64_t nact, capact;
+    struct mctx *ctx; /* open containers (the merge layer), innermost last */
+    size_t nctx, capctx;
+    struct rec_ev *q; /* events to give before reading more: resolved merges */
+    size_t qh, qn, capq;
+    char *cur_owned; /* the current event's value, when it came from q */
 };
 
 static void syntax_error(struct yread *r)
@@ -132,8 +163,8 @@ static void start_anchor(struct yread *r, const char *name)
     r->act[r->nact++] = r->nan - 1;
 }
 
-/* Fetches the next event into r->cur. */
-static void fetch(struct yread *r)
+/* Fetches the next event into r->cur, merge keys as written. */
+static void fetch_raw(struct yread *r)
 {
     if (r->have_ev) {
         yaml_event_delete(&r->ev);
@@ -250,7 +281,7 @@ static void fetch(struct yread *r)
             r->nrs++;
             yaml_event_delete(e);
             r->have_ev = false;
-            fetch(r);
+            fetch_raw(r);
             return;
         }
         default:
@@ -262,6 +293,342 @@ static void fetch(struct yread *r)
             start_anchor(r, anchor);
         r->cur.anchor = anchor;
         record(r, &r->cur);
+        return;
+    }
+}
+
+/* ---- merge keys ---- */
+
+static uint64_t key_hash(const char *s, size_t n)
+{
+    return strtab_hash(s, n);
+}
+
+static bool is_merge_key(uint8_t type, uint8_t quoted, const char *val, size_t len)
+{
+    return type == YEV_SCALAR && !quoted && len == 2 && !memcmp(val, "<<", 2);
+}
+
+static bool node_is_merge(const struct mnode *k)
+{
+    return is_merge_key(k->ev.type, k->ev.quoted, k->ev.val, k->ev.len);
+}
+
+static struct mctx *ctx_top(struct yread *r)
+{
+    return r->nctx ? &r->ctx[r->nctx - 1] : NULL;
+}
+
+static void mnode_free(struct mnode *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        mnode_free(&m->kid[i]);
+    free(m->kid);
+    free(m->ev.val);
+    memset(m, 0, sizeof *m);
+}
+
+static struct mnode *mnode_add(struct mnode *m)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 4;
+        m->kid = vl_xrealloc(m->kid, m->cap * sizeof *m->kid);
+    }
+    struct mnode *k = &m->kid[m->n++];
+    memset(k, 0, sizeof *k);
+    return k;
+}
+
+/* Reads the next whole node (from q, then the file) into out. False after
+ * an error (reported; out holds what was read). */
+static bool read_tree(struct yread *r, struct mnode *out)
+{
+    struct mnode **st = NULL;
+    size_t nst = 0, capst = 0;
+    bool ok = true;
+    memset(out, 0, sizeof *out);
+    for (;;) {
+        struct yev e;
+        char *owned = NULL;
+        if (r->qh < r->qn) {
+            struct rec_ev *x = &r->q[r->qh++];
+            e = (struct yev){
+                .type = x->type, .quoted = x->quoted, .loc = x->loc, .val = x->val, .len = x->len};
+            owned = x->val;
+        } else {
+            fetch_raw(r);
+            e = r->cur;
+        }
+        if (e.type == YEV_ERR || e.type == YEV_END || e.type == YEV_DOC || e.type == YEV_DOC_END) {
+            r->err = true;
+            ok = false;
+            free(owned);
+            break;
+        }
+        if (e.type == YEV_SEQ_END || e.type == YEV_MAP_END) {
+            free(owned);
+            if (--nst == 0)
+                break;
+            continue;
+        }
+        struct mnode *n = nst ? mnode_add(st[nst - 1]) : out;
+        n->ev = (struct rec_ev){.type = e.type, .quoted = e.quoted, .loc = e.loc, .len = e.len};
+        if (e.type == YEV_SCALAR)
+            n->ev.val = owned ? owned : vl_xstrdup(e.val);
+        else
+            free(owned);
+        if (e.type == YEV_SCALAR) {
+            if (nst == 0)
+                break;
+            continue;
+        }
+        if (nst == MAX_MERGE_DEPTH) {
+            lerr(r->g, e.loc, "a mapping merged with '<<' nests deeper than %d levels",
+                 MAX_MERGE_DEPTH);
+            r->err = true;
+            ok = false;
+            break;
+        }
+        if (nst == capst) {
+            capst = capst ? capst * 2 : 8;
+            st = vl_xrealloc(st, capst * sizeof *st);
+        }
+        st[nst++] = n;
+    }
+    free(st);
+    return ok;
+}
+
+static bool same_key(const struct mnode *a, const struct mnode *b)
+{
+    return a->ev.type == YEV_SCALAR && b->ev.type == YEV_SCALAR && a->ev.len == b->ev.len &&
+           !memcmp(a->ev.val, b->ev.val, a->ev.len);
+}
+
+/* Adds the entries of the mapping m (moved out of it) to dst, except keys
+ * dst has already. */
+static void take_entries(struct mnode *dst, struct mnode *m)
+{
+    for (size_t i = 0; i + 1 < m->n; i += 2) {
+        bool have = false;
+        for (size_t k = 0; k + 1 < dst->n && !have; k += 2)
+            have = same_key(&dst->kid[k], &m->kid[i]);
+        if (have) {
+            mnode_free(&m->kid[i]);
+            mnode_free(&m->kid[i + 1]);
+            continue;
+        }
+        *mnode_add(dst) = m->kid[i];
+        *mnode_add(dst) = m->kid[i + 1];
+    }
+    m->n = 0;
+}
+
+static void merge_error(struct yread *r, uint64_t loc)
+{
+    lerr(r->g, loc,
+         "'<<' (a YAML merge) takes a mapping or a list of mappings, like <<: *defaults");
+}
+
+static void resolve(struct yread *r, struct mnode *m);
+
+/* Adds what the value v of a '<<' (at loc) merges to dst, v resolved. */
+static void merge_value(struct yread *r, struct mnode *dst, struct mnode *v, uint64_t loc)
+{
+    resolve(r, v);
+    if (v->ev.type == YEV_MAP) {
+        take_entries(dst, v);
+        return;
+    }
+    bool ok = v->ev.type == YEV_SEQ;
+    for (size_t i = 0; ok && i < v->n; i++)
+        ok = v->kid[i].ev.type == YEV_MAP;
+    if (!ok) {
+        merge_error(r, loc);
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++)
+        take_entries(dst, &v->kid[i]);
+}
+
+/* Resolves every merge key in the tree m: a mapping's own keys first, then
+ * what its merges give that it lacks. */
+static void resolve(struct yread *r, struct mnode *m)
+{
+    if (m->ev.type == YEV_SEQ) {
+        for (size_t i = 0; i < m->n; i++)
+            resolve(r, &m->kid[i]);
+        return;
+    }
+    if (m->ev.type != YEV_MAP)
+        return;
+    bool any = false;
+    for (size_t i = 0; i + 1 < m->n; i += 2) {
+        resolve(r, &m->kid[i]);
+        resolve(r, &m->kid[i + 1]);
+        any |= node_is_merge(&m->kid[i]);
+    }
+    if (!any)
+        return;
+    struct mnode own = {.ev = m->ev};        /* a mapping start: no string */
+    for (size_t i = 0; i + 1 < m->n; i += 2) /* own keys, in order */
+        if (!node_is_merge(&m->kid[i])) {
+            *mnode_add(&own) = m->kid[i];
+            *mnode_add(&own) = m->kid[i + 1];
+            memset(&m->kid[i], 0, 2 * sizeof *m->kid);
+        }
+    for (size_t i = 0; i + 1 < m->n; i += 2) /* then merges, in order */
+        if (node_is_merge(&m->kid[i]))
+            merge_value(r, &own, &m->kid[i + 1], m->kid[i].ev.loc);
+    mnode_free(m);
+    *m = own;
+}
+
+static void q_push(struct yread *r, struct rec_ev ev)
+{
+    if (r->qn == r->capq) {
+        r->capq = r->capq ? r->capq * 2 : 64;
+        r->q = vl_xrealloc(r->q, r->capq * sizeof *r->q);
+    }
+    r->q[r->qn++] = ev;
+}
+
+/* Appends the events of m to q, moving its strings; frees m. */
+static void q_tree(struct yread *r, struct mnode *m)
+{
+    q_push(r, m->ev);
+    m->ev.val = NULL;
+    if (m->ev.type == YEV_SEQ || m->ev.type == YEV_MAP) {
+        for (size_t i = 0; i < m->n; i++)
+            q_tree(r, &m->kid[i]);
+        q_push(r, (struct rec_ev){.type = m->ev.type == YEV_SEQ ? YEV_SEQ_END : YEV_MAP_END,
+                                  .loc = m->ev.loc});
+    }
+    mnode_free(m);
+}
+
+/* The end of a mapping with merged entries: q gets the entries whose key
+ * the mapping did not write, then the end itself (end), then what q had. */
+static void give_merged(struct yread *r, struct mctx *c, const struct yev *end)
+{
+    struct rec_ev *rest = NULL;
+    size_t nrest = r->qn - r->qh;
+    if (nrest) {
+        rest = vl_xmalloc(nrest * sizeof *rest);
+        memcpy(rest, r->q + r->qh, nrest * sizeof *rest);
+    }
+    r->qh = r->qn = 0;
+    struct mnode *p = &c->pend;
+    for (size_t i = 0; i + 1 < p->n; i += 2) {
+        struct mnode *k = &p->kid[i];
+        bool own = false;
+        if (k->ev.type == YEV_SCALAR) {
+            uint64_t h = key_hash(k->ev.val, k->ev.len);
+            for (size_t j = 0; j < c->nkeys && !own; j++)
+                own = c->keys[j] == h;
+        }
+        if (own) {
+            mnode_free(k);
+            mnode_free(&p->kid[i + 1]);
+            continue;
+        }
+        q_tree(r, k);
+        q_tree(r, &p->kid[i + 1]);
+    }
+    p->n = 0;
+    q_push(r, (struct rec_ev){.type = end->type, .loc = end->loc});
+    for (size_t i = 0; i < nrest; i++)
+        q_push(r, rest[i]);
+    free(rest);
+}
+
+/* Follows the structure as the reader sees it (keys of open mappings). */
+static void track(struct yread *r, const struct yev *e)
+{
+    struct mctx *c = ctx_top(r);
+    switch (e->type) {
+    case YEV_SCALAR:
+        if (c && c->map && c->want_key) {
+            if (c->nkeys == c->capkeys) {
+                c->capkeys = c->capkeys ? c->capkeys * 2 : 8;
+                c->keys = vl_xrealloc(c->keys, c->capkeys * sizeof *c->keys);
+            }
+            c->keys[c->nkeys++] = key_hash(e->val, e->len);
+        }
+        if (c && c->map)
+            c->want_key = !c->want_key;
+        return;
+    case YEV_SEQ:
+    case YEV_MAP:
+        if (r->nctx == r->capctx) {
+            size_t cap = r->capctx ? r->capctx * 2 : 16;
+            r->ctx = vl_xrealloc(r->ctx, cap * sizeof *r->ctx);
+            memset(r->ctx + r->capctx, 0, (cap - r->capctx) * sizeof *r->ctx);
+            r->capctx = cap;
+        }
+        c = &r->ctx[r->nctx++];
+        c->map = e->type == YEV_MAP;
+        c->want_key = true;
+        c->nkeys = 0;
+        if (c->pend.kid) /* left by an error */
+            mnode_free(&c->pend);
+        return;
+    case YEV_SEQ_END:
+    case YEV_MAP_END:
+        if (r->nctx)
+            r->nctx--;
+        c = ctx_top(r);
+        if (c && c->map)
+            c->want_key = !c->want_key;
+        return;
+    default:
+        r->nctx = 0;
+        return;
+    }
+}
+
+/* Fetches the next event into r->cur, merge keys resolved. */
+static void fetch(struct yread *r)
+{
+    for (;;) {
+        if (r->cur_owned) {
+            free(r->cur_owned);
+            r->cur_owned = NULL;
+        }
+        if (r->qh < r->qn) {
+            if (r->have_ev) {
+                yaml_event_delete(&r->ev);
+                r->have_ev = false;
+            }
+            struct rec_ev *x = &r->q[r->qh++];
+            if (r->qh == r->qn)
+                r->qh = r->qn = 0;
+            memset(&r->cur, 0, sizeof r->cur);
+            r->cur.type = x->type;
+            r->cur.quoted = x->quoted;
+            r->cur.loc = x->loc;
+            r->cur.val = x->val;
+            r->cur.len = x->len;
+            r->cur_owned = x->val;
+            r->have = true;
+        } else {
+            fetch_raw(r);
+        }
+        struct mctx *c = ctx_top(r);
+        const struct yev *e = &r->cur;
+        if (c && c->map && c->want_key && is_merge_key(e->type, e->quoted, e->val, e->len)) {
+            uint64_t loc = r->cur.loc;
+            struct mnode v;
+            if (read_tree(r, &v))
+                merge_value(r, &c->pend, &v, loc);
+            mnode_free(&v);
+            continue;
+        }
+        if (r->cur.type == YEV_MAP_END && c && c->map && c->pend.n) {
+            give_merged(r, c, &r->cur);
+            continue;
+        }
+        track(r, &r->cur);
         return;
     }
 }
@@ -295,6 +662,15 @@ void yread_free(struct yread *r)
     free(r->an);
     free(r->rs);
     free(r->act);
+    for (size_t i = 0; i < r->capctx; i++) {
+        free(r->ctx[i].keys);
+        mnode_free(&r->ctx[i].pend);
+    }
+    free(r->ctx);
+    for (size_t i = r->qh; i < r->qn; i++)
+        free(r->q[i].val);
+    free(r->q);
+    free(r->cur_owned);
     free(r);
 }
 

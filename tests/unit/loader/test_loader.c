@@ -403,6 +403,88 @@ static void test_diagnostics(void)
     CHECK_EQ(spec_job_line(&S, jid("b2")), 5);
 }
 
+/* YAML merge keys: the mapping's own keys win over merged ones at every
+ * depth and in every mapping (lists and parameters are replaced, not
+ * joined); '<<' takes a mapping or a list of mappings (the first wins). */
+static void test_merges(void)
+{
+    /* nested: b's own command wins over the a it merges */
+    CHECK_EQ(load("name: w\nx-a: &a {command: echo a}\nx-b: &b {<<: *a, command: echo b}\n"
+                  "jobs:\n  - {<<: *b, name: j}\n  - {name: k, <<: *b, command: echo k}\n"),
+             0);
+    CHECK_STR(cmd("j"), "echo b");
+    CHECK_STR(cmd("k"), "echo k");
+    /* the workflow's own parameters and lists replace merged ones */
+    CHECK_EQ(load("x-base: &base\n  name: base\n  parameters: {i: \"1:2\"}\n"
+                  "  resource_requirements: [{name: r1, num_cpus: 3}]\n"
+                  "  files: [{name: f1, path: p1}]\n"
+                  "<<: *base\nname: own\nparameters: {i: \"5:6\"}\n"
+                  "resource_requirements: [{name: r2, num_cpus: 2}]\n"
+                  "files: [{name: f2, path: p2}]\n"
+                  "jobs:\n  - {name: \"a{i}\", command: x, use_parameters: [i],\n"
+                  "     resource_requirements: r2, input_files: [f2]}\n"),
+             0);
+    CHECK_STR(names(), "a5 a6");
+    CHECK_EQ(S.nrr, 1);
+    CHECK_EQ(S.rrs[0].num_cpus, 2);
+    CHECK_EQ(S.nfiles, 1);
+    /* a file's own parameters win */
+    CHECK_EQ(load("name: w\nx-f: &f {parameters: {k: \"1:3\"}}\n"
+                  "files: [{<<: *f, name: \"f{k}\", path: \"p{k}\", parameters: {k: \"[9]\"}}]\n"
+                  "jobs: [{name: a, command: x, output_files: [f9]}]\n"),
+             0);
+    CHECK_EQ(S.nfiles, 1);
+    /* a rule's own exit_codes replace the merged ones */
+    CHECK_EQ(load("name: w\nx-r: &r {exit_codes: [5], max_retries: 2}\n"
+                  "failure_handlers: [{name: h, rules: [{<<: *r, exit_codes: [7]}]}]\n"
+                  "jobs: [{name: a, command: x, failure_handler: h}]\n"),
+             0);
+    CHECK_EQ(S.nrules, 1);
+    CHECK_EQ(S.rules[0].ncodes, 1);
+    CHECK_EQ(S.codes[S.rules[0].code_first], 7);
+    CHECK_EQ(S.rules[0].max_retries, 2);
+    /* merges inside parameters and user_data are merges, not keys */
+    CHECK_EQ(load("name: w\nx-p: &p {i: \"1:2\", j: \"[3]\"}\n"
+                  "x-d: &d {a: 1, b: 2}\n"
+                  "user_data: [{name: u, data: {<<: *d, b: 3, c: 4}}]\n"
+                  "jobs: [{name: \"a{i}{j}\", command: \"x ${user_data.input.u}\",\n"
+                  "        parameters: {<<: *p, j: \"[4]\"}}]\n"),
+             0);
+    CHECK_STR(names(), "a14 a24");
+    CHECK_STR(cmd("a14"), "x {\"b\":3,\"c\":4,\"a\":1}");
+    /* a list of mappings: the first one that has a key gives it */
+    CHECK_EQ(load("name: w\nx-m: &m {command: echo m}\nx-n: &n {command: echo n, name: nn}\n"
+                  "jobs: [{<<: [*m, *n]}]\n"),
+             0);
+    CHECK_STR(cmd("nn"), "echo m");
+    /* a quoted '<<' is a plain key */
+    CHECK_EQ(load("name: w\njobs: [{name: a, command: x, \"<<\": {command: y}}]\n"), VL_ESPEC);
+    CHECK_HAS(diags(), "unknown key '<<' in a job");
+    /* '<<' of something else */
+    CHECK_EQ(load("name: w\njobs: [{name: a, command: x, <<: [1]}]\n"), VL_ESPEC);
+    CHECK_STR(diags(), "2:30: error: '<<' (a YAML merge) takes a mapping or a list of mappings, "
+                       "like <<: *defaults\n");
+    CHECK_EQ(load("name: w\njobs: [{name: a, command: x, <<: 3}]\n"), VL_ESPEC);
+    CHECK_STR(diags(), "2:30: error: '<<' (a YAML merge) takes a mapping or a list of mappings, "
+                       "like <<: *defaults\n");
+    /* a merged mapping nested too deep is an error, not a deep recursion */
+    static char deep[4096];
+    int o = snprintf(deep, sizeof deep, "name: w\njobs: [{name: a, command: x, <<: {k: ");
+    for (int i = 0; i < 300; i++)
+        deep[o++] = '[';
+    deep[o++] = '1';
+    for (int i = 0; i < 300; i++)
+        deep[o++] = ']';
+    snprintf(deep + o, sizeof deep - (size_t)o, "}}]\n");
+    CHECK_EQ(load(deep), VL_ESPEC);
+    CHECK_HAS(diags(), "a mapping merged with '<<' nests deeper than 256 levels");
+    /* an explicit duplicate is still one */
+    CHECK_EQ(load("name: w\nx-c: &c {command: z}\njobs: [{<<: *c, name: a, command: x, "
+                  "command: y}]\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "duplicate key 'command' in a job");
+}
+
 static void test_cycles(void)
 {
     CHECK_EQ(load("name: w\njobs:\n"
@@ -459,6 +541,7 @@ int main(void)
     test_files();
     test_resources();
     test_diagnostics();
+    test_merges();
     test_cycles();
     test_long_chain();
     spec_free(&S);
