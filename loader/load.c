@@ -60,6 +60,12 @@ int spec_load_buffer(const char *buf, size_t len, const char *name, struct spec 
     memset(out, 0, sizeof *out);
     if (!d->path)
         d->path = vl_xstrdup(name);
+    if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
+        /* a UTF-8 byte order mark: not content (libyaml, told the
+         * encoding, would read it as a character of the first line) */
+        buf += 3;
+        len -= 3;
+    }
     struct ldiag g = {.d = d, .buf = buf, .len = len};
     int rc = 0;
     size_t bad = utf8_check((const unsigned char *)buf, len);

@@ -371,6 +371,14 @@ static void test_diagnostics(void)
                   "\t{\"name\": \"b\", \"command\": \"y\", \"depends_on\": [\"a\"]}]}"),
              0);
     CHECK(dep("a", "b"));
+    /* a UTF-8 byte order mark (Windows editors write one) is not content */
+    CHECK_EQ(load("\xef\xbb\xbfname: w\njobs:\n  - name: a\n    command: x\n"), 0);
+    CHECK_STR(names(), "a");
+    CHECK_EQ(load("\xef\xbb\xbfname: w\nnme: v\njobs:\n  - name: a\n    command: x\n"), VL_ESPEC);
+    CHECK_STR(diags(), "2:1: error: unknown key 'nme' in the workflow; did you mean 'name'?\n");
+    CHECK_EQ(load("\xef\xbb\xbfnme: w\njobs: []\n"), VL_ESPEC);
+    CHECK_HAS(diags(), "1:1: error: unknown key 'nme' in the workflow");
+    CHECK_STR(D.v[0].src, "nme: w");
     /* YAML anchors, aliases and merge keys */
     CHECK_EQ(load("name: w\nx-common: &c {command: echo hi}\njobs:\n"
                   "  - {<<: *c, name: a}\n  - {<<: *c, name: b, command: echo b}\n"),
