@@ -156,7 +156,8 @@ static bool get_u32(struct P *P, const char *key, uint32_t max, uint32_t *out)
     return rc == 0;
 }
 
-/* ISO-8601 duration: P[nW][nD][T[nH][nM][n[.f]S]] -> milliseconds. */
+/* ISO-8601 duration: P[nW][nD][T[nH][nM][n[.f]S]] -> milliseconds. One that
+ * rounds to 0 ms (why stays NULL) is an error too: 0 means no limit. */
 static int parse_duration(const char *s, uint64_t *ms, const char **why)
 {
     const char *p = s;
@@ -262,6 +263,10 @@ static int parse_duration(const char *s, uint64_t *ms, const char **why)
     }
     if (total > 1e18L) {
         *why = "it is too long";
+        return -1;
+    }
+    if (llroundl(total) == 0) {
+        *why = NULL;
         return -1;
     }
     *ms = (uint64_t)llroundl(total);
@@ -825,7 +830,12 @@ static void parse_rr(struct P *P)
             e = yread_peek(P->r);
             {
                 const char *why = NULL;
-                if (parse_duration(e->val, &x.v.runtime_ms, &why))
+                if (parse_duration(e->val, &x.v.runtime_ms, &why) && !why)
+                    lerr(P->g, e->loc,
+                         "runtime '%s' rounds to 0 ms: the shortest limit is PT0.001S; leave "
+                         "runtime out for no limit",
+                         e->val);
+                else if (why)
                     lerr(P->g, e->loc,
                          "runtime '%s' is not an ISO-8601 duration (PT2S, PT1H30M, P1DT2H): %s",
                          e->val, why);

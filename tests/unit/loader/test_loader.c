@@ -340,6 +340,18 @@ static void test_resources(void)
     CHECK_HAS(diags(), "'num_cpus' must be a whole number, not '-1'");
     CHECK_HAS(diags(), "job 'a' uses resource_requirements 'ss', which is not defined; did you "
                        "mean 's'?");
+    /* a runtime of zero would be taken for no limit: it is an error */
+    CHECK_EQ(load("name: w\nresource_requirements:\n"
+                  "  - {name: z, runtime: PT0S}\n  - {name: y, runtime: P0D}\n"
+                  "  - {name: x, runtime: PT0.0004S}\n  - {name: v, runtime: PT0.001S}\n"
+                  "jobs:\n  - {name: a, command: x}\n"),
+             VL_ESPEC);
+    CHECK_STR(diags(), "3:24: error: runtime 'PT0S' rounds to 0 ms: the shortest limit is "
+                       "PT0.001S; leave runtime out for no limit\n"
+                       "4:24: error: runtime 'P0D' rounds to 0 ms: the shortest limit is "
+                       "PT0.001S; leave runtime out for no limit\n"
+                       "5:24: error: runtime 'PT0.0004S' rounds to 0 ms: the shortest limit is "
+                       "PT0.001S; leave runtime out for no limit\n");
 }
 
 static void test_diagnostics(void)
