@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -171,13 +172,16 @@ static bool parse_range(struct raw *R, struct ldiag *g, struct param *p, char *t
     char *part[3];
     int np = 0;
     char *s = t;
+    int colons = 0;
+    for (const char *c = t; (c = strchr(c, ':')); c++)
+        colons++;
+    if (colons > 2) { /* before t is split, so the message shows all of it */
+        lerr(g, p->loc,
+             "parameter '%s': malformed range '%s': expected start:end or start:end:step", pname,
+             t);
+        return false;
+    }
     for (;;) {
-        if (np == 3) {
-            lerr(g, p->loc,
-                 "parameter '%s': malformed range '%s': expected start:end or start:end:step",
-                 pname, t);
-            return false;
-        }
         part[np++] = s;
         char *c = strchr(s, ':');
         if (!c)
@@ -267,8 +271,22 @@ static bool parse_range(struct raw *R, struct ldiag *g, struct param *p, char *t
         p->scale = scale;
         p->n = (uint32_t)n;
     } else {
-        double n = floor((fv[1] - fv[0]) / fv[2] + 1e-9) + 1;
-        if (!(n <= (double)SPEC_MAX_JOBS)) {
+        /* value i is a + i*s (param_value): it is in when i*s is not above
+         * b - a by more than the doubles' rounding of a, b and s (and less
+         * than half a step) */
+        double span = fv[1] - fv[0];
+        double n = floor(span / fv[2]) + 1;
+        if (!(n <= (double)SPEC_MAX_JOBS + 1)) {
+            lerr(g, p->loc, "parameter '%s': range '%s' has %.0f values, more than %u (2^32 - 2)",
+                 pname, shown, n, SPEC_MAX_JOBS);
+            return false;
+        }
+        double tol = fmin(8 * DBL_EPSILON * fmax(fmax(fabs(fv[0]), fabs(fv[1])), fv[2]), fv[2] / 2);
+        for (int k = 0; k < 2 && n > 1 && (n - 1) * fv[2] > span + tol; k++)
+            n--;
+        for (int k = 0; k < 2 && n * fv[2] <= span + tol; k++)
+            n++;
+        if (n > (double)SPEC_MAX_JOBS) {
             lerr(g, p->loc, "parameter '%s': range '%s' has %.0f values, more than %u (2^32 - 2)",
                  pname, shown, n, SPEC_MAX_JOBS);
             return false;

@@ -142,6 +142,16 @@ static void test_params(void)
     CHECK_STR(values("0.0:1.0:0.1", false, &p), "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1");
     CHECK_EQ(p.n, 11);
     CHECK_STR(values("1e-3:3e-3:1e-3", false, &p), "0.001,0.002,0.003");
+    /* with exponents (a + i*s in doubles): the end is in only when a step
+     * lands on it, up to the doubles' rounding, never past it */
+    CHECK_STR(values("0:2.9999999999e0:1e0", false, &p), "0,1,2");
+    CHECK_STR(values("0:3e0:1e0", false, &p), "0,1,2,3");
+    CHECK_EQ(values("0:0.3e0:0.1e0", false, &p)[0], '0');
+    CHECK_EQ(p.n, 4);
+    CHECK_EQ(values("1e-9:1e-8:1e-9", false, &p)[0], '1');
+    CHECK_EQ(p.n, 10);
+    CHECK_STR(values("0:2.5e0:1e0", false, &p), "0,1,2");
+    CHECK_STR(values("1e300:1e300:1e-300", false, &p), "1e+300"); /* a step below rounding */
     CHECK_STR(values("[1,5,10]", false, &p), "1,5,10");
     CHECK_STR(values("[0.1,0.01]", false, &p), "0.1,0.01");
     CHECK_STR(values("['adam','sgd']", false, &p), "adam,sgd");
@@ -165,7 +175,7 @@ static void test_params(void)
     CHECK_HAS(values("-9223372036854775808:9223372036854775807", false, &p), "more than");
     CHECK_HAS(values("0:99999999999999999999", false, &p), "integer overflow");
     CHECK_HAS(values("a:b", false, &p), "'a' is not a number");
-    CHECK_HAS(values("1:2:3:4", false, &p), "malformed range");
+    CHECK_HAS(values("1:2:3:4", false, &p), "malformed range '1:2:3:4': expected start:end");
     CHECK_HAS(values("[]", false, &p), "is empty");
     CHECK_HAS(values("[1,,2]", false, &p), "empty item");
     CHECK_HAS(values("['a]", false, &p), "unterminated quote");
