@@ -1042,8 +1042,52 @@ static void collapse_map(struct X *X, struct E *E, const struct eout *eo, uint32
     free(map);
 }
 
+/* A job name is printed one per line and typed on command lines: it must
+ * not be empty or hold a control character. Reports and returns false.
+ * Only names that can hold one are scanned (name_scan). */
+static bool job_name_ok(struct X *X, const struct E *E, const char *s, uint64_t n)
+{
+    unsigned bad = 0;
+    for (uint64_t i = 0; i < n; i++)
+        bad |= (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
+    if (n && !bad)
+        return true;
+    if (!n) {
+        lerr(X->g, E->t_name.loc, "a job name is empty");
+        return false;
+    }
+    char shown[128];
+    uint64_t k = 0, at = n;
+    for (uint64_t i = 0; i < n && k + 1 < sizeof shown; i++) {
+        bool c = (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
+        if (c && at == n)
+            at = i;
+        shown[k++] = c ? '?' : s[i];
+    }
+    shown[k] = '\0';
+    lerr(X->g, E->t_name.loc,
+         "job name '%s' contains a control character (0x%02x); names are shown one per line and "
+         "typed on command lines",
+         shown, (unsigned char)s[at]);
+    return false;
+}
+
+/* Whether the entry's names can hold a control character: its name template
+ * does, or a parameter it uses has string values (numbers never do). */
+static bool name_scan(const struct E *E)
+{
+    for (const char *c = E->t_name.src; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return true;
+    for (uint64_t m = E->t_name.mask; m; m &= m - 1)
+        if (E->pt[__builtin_ctzll(m)]->types & VT_STR)
+            return true;
+    return false;
+}
+
 static void pass_a_entry(struct X *X, struct E *E, struct eout *eo)
 {
+    bool scan = E->t_name.mask ? name_scan(E) : true; /* no parameters: the name is src */
     const struct rent *e = E->e;
     eo->first = X->njobs;
     if (!jobs_reserve(X, E->C)) {
@@ -1062,6 +1106,8 @@ static void pass_a_entry(struct X *X, struct E *E, struct eout *eo)
             render(X, E, &E->t_name, &X->pool);
             blen[k] = X->pool.len - bstart[k];
             sbuf_addc(&X->pool, '\0');
+            if (scan || !blen[k])
+                job_name_ok(X, E, X->pool.p + bstart[k], blen[k]);
             bh[k] = strtab_hash(X->pool.p + bstart[k], blen[k]);
             strtab_prefetch(&X->jtab, bh[k]);
         }

@@ -383,6 +383,18 @@ static void test_diagnostics(void)
                   "\t{\"name\": \"b\", \"command\": \"y\", \"depends_on\": [\"a\"]}]}"),
              0);
     CHECK(dep("a", "b"));
+    /* a job name is shown one per line and typed on command lines: not
+     * empty, no control characters */
+    CHECK_EQ(load("name: w\njobs:\n  - {name: \"\", command: x}\n"
+                  "  - {name: \"a\\tb\", command: x}\n"
+                  "  - {name: \"c{i}\", command: x, parameters: {i: \"['1', '\\n']\"}}\n"
+                  "  - {name: \"d e\", command: x}\n"),
+             VL_ESPEC);
+    CHECK_STR(diags(), "3:13: error: a job name is empty\n"
+                       "4:12: error: job name 'a?b' contains a control character (0x09); names "
+                       "are shown one per line and typed on command lines\n"
+                       "5:13: error: job name 'c?' contains a control character (0x0a); names "
+                       "are shown one per line and typed on command lines\n");
     /* a UTF-8 byte order mark (Windows editors write one) is not content */
     CHECK_EQ(load("\xef\xbb\xbfname: w\njobs:\n  - name: a\n    command: x\n"), 0);
     CHECK_STR(names(), "a");
