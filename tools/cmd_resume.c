@@ -36,6 +36,7 @@
 #include "commands.h"
 #include "intr.h"
 #include "runner.h"
+#include "watchlog.h"
 
 static void sleep_ms(unsigned ms)
 {
@@ -122,6 +123,7 @@ static int resume_cmd(int argc, char **argv)
     memset(&info, 0, sizeof info);
     struct arena_job_rec *recs = NULL;
     struct snap_job *diff = NULL;
+    uint8_t *prev = NULL; /* each job's state where events.jsonl stopped */
     int rc = snap_open(&db, dir, NULL, &s, &jobs, &info, &err);
     if (rc < 0)
         goto fail;
@@ -151,13 +153,17 @@ static int resume_cmd(int argc, char **argv)
     char boot[37] = "";
     vl_boot_id(boot);
     const char *source = "volley.db (last checkpoint)";
+    prev = vl_xmalloc((size_t)s.njobs + 1);
+    for (uint32_t j = 0; j < s.njobs; j++)
+        prev[j] = jobs[j].state;
     if (access(apath, F_OK) == 0) {
         struct arena old = {0};
         struct vl_err aerr = {0};
         if (arena_attach(&old, apath, ARENA_RDONLY, &aerr) == 0 && old.njobs == s.njobs) {
             end_old_processes(&old, o.kill_grace_ms);
             if (!from_snapshot && !strcmp(boot, info.boot_id)) {
-                /* The arena is newer than any checkpoint: save it first. */
+                /* The arena is newer than any checkpoint: save it first,
+                 * and write the watch files' lines its runner did not */
                 diff = vl_xmalloc((size_t)s.njobs * sizeof *diff + 1);
                 size_t nd = 0;
                 for (uint32_t j = 0; j < s.njobs; j++) {
@@ -174,6 +180,7 @@ static int resume_cmd(int argc, char **argv)
                     arena_close(&old);
                     goto fail;
                 }
+                watchlog_catchup(dir, &old, prev, diff, nd);
                 source = "the surviving arena";
             }
         } else if (aerr.code) {
@@ -238,10 +245,12 @@ static int resume_cmd(int argc, char **argv)
     fprintf(stderr, "volley: resuming %s from %s: %" PRIu64 " of %u jobs to run%s\n", dir, source,
             unfinished, s.njobs, retry_failed ? " (failed ones again)" : "");
     o.on_signals_blocked = intr_disarm;
+    o.watch_prev = prev;
     rc = runner_go(&s, db, &a, apath, dir, info.cwd ? info.cwd : ".", &o);
 out:
     free(jobs);
     free(diff);
+    free(prev);
     snap_info_fini(&info);
     spec_free(&s);
     runlock_release(&lock);
@@ -252,6 +261,7 @@ fail:
     free(recs);
     free(jobs);
     free(diff);
+    free(prev);
     snap_info_fini(&info);
     spec_free(&s);
     runlock_release(&lock);

@@ -642,7 +642,20 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
         goto out_early;
     }
     arena_set_runner(a, getpid(), vl_proc_start(getpid()));
-    S.wl = watchlog_open(run_dir, a, &S.ctl->running); /* watch */
+    S.wl = watchlog_open(run_dir, a, &S.ctl->running, o->watch_prev); /* watch */
+    if (S.wl && o->watch_prev) {
+        /* what the restore changed (running -> ready: it runs again;
+         * failed -> ready with --retry-failed) */
+        for (uint32_t j = 0; j < a->njobs; j++)
+            if (o->watch_prev[j] != (uint8_t)arena_job_state(a, j)) {
+                struct arena_job_rec r;
+                struct snap_job sj;
+                arena_job_read(a, j, &r);
+                runner_rec_to_snap(j, &r, &sj);
+                watchlog_note(S.wl, j, &sj);
+            }
+        watchlog_flush(S.wl);
+    }
 
     S.tty = o->progress == 1 || (o->progress < 0 && isatty(2));
     S.t0 = S.last_t = vl_now_ns();

@@ -24,6 +24,9 @@ struct runner_opts {
     void (*on_signals_blocked)(void); /* NULL, or called once runner_go has blocked the
                                          signals that stop a run (run and resume:
                                          intr_disarm, tools/intr.h) */
+    const uint8_t *watch_prev;        /* NULL, or (resume) each job's state as
+                                         events.jsonl last has it: a job whose state in
+                                         the arena differs gets its event at the start */
 };
 
 /* Defaults: this machine's capacity, checkpoints every second, 5 s grace. */

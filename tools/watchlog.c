@@ -103,8 +103,20 @@ static FILE *open_append(const char *dir, const char *name, bool *fresh)
     return f;
 }
 
+/* joblog.tsv (with its header if new) and events.jsonl, for appending. */
+static bool open_lines(struct watchlog *wl)
+{
+    bool fresh = false;
+    if (!(wl->joblog = open_append(wl->dir, WATCHLOG_JOBLOG, &fresh)))
+        return false;
+    if (fresh)
+        fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
+              wl->joblog);
+    return (wl->events = open_append(wl->dir, WATCHLOG_EVENTS, &fresh)) != NULL;
+}
+
 struct watchlog *watchlog_open(const char *run_dir, const struct arena *a,
-                               const _Atomic uint32_t *started)
+                               const _Atomic uint32_t *started, const uint8_t *prev)
 {
     struct watchlog *wl = vl_xcalloc(1, sizeof *wl);
     wl->a = a;
@@ -112,17 +124,11 @@ struct watchlog *watchlog_open(const char *run_dir, const struct arena *a,
     wl->rate_fd = -1;
     snprintf(wl->dir, sizeof wl->dir, "%s", run_dir);
     wl->last = malloc(a->njobs ? a->njobs : 1);
-    bool fresh = false;
     if (!wl->last)
         goto fail;
     for (uint32_t j = 0; j < a->njobs; j++)
-        wl->last[j] = (uint8_t)arena_job_state(a, j);
-    if (!(wl->joblog = open_append(run_dir, WATCHLOG_JOBLOG, &fresh)))
-        goto fail;
-    if (fresh)
-        fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-              wl->joblog);
-    if (!(wl->events = open_append(run_dir, WATCHLOG_EVENTS, &fresh)))
+        wl->last[j] = prev ? prev[j] : (uint8_t)arena_job_state(a, j);
+    if (!open_lines(wl))
         goto fail;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%.*s/%s", PATH_MAX - 16, run_dir, WATCHLOG_RATE);
@@ -315,4 +321,24 @@ void watchlog_close(struct watchlog *wl)
         close(wl->rate_fd);
     free(wl->last);
     free(wl);
+}
+
+void watchlog_catchup(const char *run_dir, const struct arena *a, uint8_t *prev,
+                      const struct snap_job *recs, size_t n)
+{
+    struct watchlog wl = {.a = a, .rate_fd = -1, .last = prev}; /* last: the caller's */
+    snprintf(wl.dir, sizeof wl.dir, "%s", run_dir);
+    if (!open_lines(&wl)) {
+        fprintf(stderr, "volley: cannot write %s/%s: %s; they miss what the stopped run did\n",
+                run_dir, "joblog.tsv and events.jsonl", strerror(errno));
+    } else {
+        for (size_t i = 0; i < n; i++)
+            watchlog_note(&wl, recs[i].jid, &recs[i]);
+    }
+    flush_file(&wl, &wl.joblog, WATCHLOG_JOBLOG);
+    flush_file(&wl, &wl.events, WATCHLOG_EVENTS);
+    if (wl.joblog)
+        fclose(wl.joblog);
+    if (wl.events)
+        fclose(wl.events);
 }

@@ -81,13 +81,25 @@ double watchlog_rate_read(const char *dir, uint64_t now_ns, uint64_t done_now, u
 
 struct watchlog;
 
-/* Opens (appends to) the files in run_dir, taking every job's current
- * state from a as the starting point. started counts the jobs admitted and
- * not finished (the supervisor's control page, core/runctl.h), read at each
+/* Opens (appends to) the files in run_dir. prev: each job's state as
+ * events.jsonl last has it (a resume: watchlog_catchup's), the starting
+ * point of the "from" of each job's next event; NULL (a new run): every
+ * job's current state in a. started counts the jobs admitted and not
+ * finished (the supervisor's control page, core/runctl.h), read at each
  * sample; NULL: no job waits. NULL (with a line on stderr) if the files
  * cannot be created: the run goes on without them. */
 struct watchlog *watchlog_open(const char *run_dir, const struct arena *a,
-                               const _Atomic uint32_t *started);
+                               const _Atomic uint32_t *started, const uint8_t *prev);
+/*
+ * A resume from a surviving arena (a, the dead runner's, still attached):
+ * appends the lines its supervisor never wrote, for the records recs[0..n)
+ * volley.db gets now (those that differ from its last checkpoint). prev
+ * [njobs] holds each job's state in that checkpoint, which is where
+ * events.jsonl stopped; it is updated to recs' states. A write error is a
+ * line on stderr (as watchlog_open's); the resume goes on.
+ */
+void watchlog_catchup(const char *run_dir, const struct arena *a, uint8_t *prev,
+                      const struct snap_job *recs, size_t n);
 /* One changed job record, as collect() hands it to volley.db. Accepts NULL
  * wl. */
 void watchlog_note(struct watchlog *wl, uint32_t jid, const struct snap_job *r);

@@ -28,6 +28,35 @@ check_marks() { # dir
 wait_marks() { # n: until marks has n lines (at most 20 s)
     for _ in $(seq 200); do [ "$(cat marks 2>/dev/null | wc -l)" -ge "$1" ] && return; sleep 0.1; done
 }
+# joblog.tsv and events.jsonl lose nothing either: one line per job that
+# ran in joblog.tsv, and each job's events chained (from = the previous to)
+# up to completed, through a stop or a crash (what the arena knew and the
+# dead supervisor never collected is written by the resume)
+check_watch_files() { # dir
+    local d=$1 out
+    out=$(python3 - "$d" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(d + "/joblog.tsv"), delimiter="\t"))
+seqs = [r["Seq"] for r in rows]
+bad = []
+if sorted(set(seqs)) != sorted(seqs) or len(seqs) != 25:
+    bad.append("joblog: %d lines, %d jobs" % (len(seqs), len(set(seqs))))
+last = {}
+for line in open(d + "/events.jsonl"):
+    e = json.loads(line)
+    prev = last.get(e["job"])
+    if prev is not None and e["from"] != prev:
+        bad.append("%s: %s then from %s" % (e["job"], prev, e["from"]))
+    last[e["job"]] = e["to"]
+ends = sorted(j for j, t in last.items() if t == "completed")
+if len(ends) != 25:
+    bad.append("events: %d jobs end completed" % len(ends))
+print("; ".join(bad[:5]))
+PY
+)
+    check "$d: one joblog line per job, every job's events chained to completed ($out)" [ -z "$out" ]
+}
 
 # --- Ctrl-C (SIGINT to the whole process group, as a terminal does).
 # A background job of this script has SIGINT ignored, which volley keeps
@@ -50,6 +79,7 @@ for j in $before; do
     [ "$(grep -cx "$j" marks)" = 1 ] || fail "Ctrl-C: $j had finished, ran again"
 done
 check_marks r_int
+check_watch_files r_int
 
 # --- Ctrl-C while the workers are still starting: exit 130 all the same
 # (a worker stopped before it ran was taken for one that could not run:
@@ -174,6 +204,7 @@ check "resume after kill -9: exit 0 (got $rc)" [ "$rc" = 0 ]
 check "resumed from the surviving arena" grep -q "from the surviving arena" kill2.err
 check_marks r_kill
 echo "  (the last checkpoint had $snap_done completed; the arena knew more)"
+check_watch_files r_kill
 
 # --- the runner killed and its arena gone (a reboot): from the snapshot
 rm -f marks
