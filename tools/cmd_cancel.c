@@ -126,10 +126,14 @@ int cmd_cancel(int argc, char **argv)
     }
     int rc;
     if (!w.live) {
+        /* finished_ns is set by a stop too (Ctrl-C, cancel): a run is
+         * finished when every job is */
+        uint64_t left = w.info.counts[SNAP_STATE_BLOCKED] + w.info.counts[SNAP_STATE_READY] +
+                        w.info.counts[SNAP_STATE_RUNNING];
         fprintf(stderr, "volley cancel: run %s is not running (%s); nothing to cancel\n", w.dir,
-                w.info.finished_ns ? "it finished"
-                : w.have_arena     ? "its runner is gone: volley resume continues it"
-                                   : "it stopped: volley resume continues it");
+                w.have_arena ? "its runner is gone: volley resume continues it"
+                : left       ? "it stopped: volley resume continues it"
+                             : "it finished");
         rc = VL_EXIT_ENV;
     } else if (optind + 1 == argc) {
         rc = cancel_run(&w);

@@ -50,6 +50,9 @@ wait "$pid2"
 check whole_run_exit 130 "$?"
 "$bin" status r2 --json > st.json
 check whole_status "False stopped 2 1" "$(python3 -c 'import json; d=json.load(open("st.json")); print(d["live"], d["phase"], d["states"]["running"], d["states"]["blocked"])')"
+"$bin" cancel r2 > out 2> err
+check stopped_cancel_exit 3 "$?"
+check stopped_cancel_msg "volley cancel: run $tmp/r2 is not running (it stopped: volley resume continues it); nothing to cancel" "$(cat err)"
 touch go never
 "$bin" resume r2 --quiet 2> /dev/null
 check resume_exit 0 "$?"
