@@ -309,6 +309,25 @@ static void stop_all(struct sup *S, int sig)
             kill(S->pids[i], sig);
 }
 
+/* Ctrl-C, SIGTERM or SIGHUP: the first stops the run (the workers' jobs
+ * get SIGTERM, SIGKILL after the grace), another kills the jobs at once. */
+static void take_stop(struct sup *S, const struct runner_opts *o)
+{
+    if (!S->stopping) {
+        S->stopping = true;
+        S->interrupted = true;
+        if (S->tty)
+            fputc('\n', stderr);
+        fprintf(stderr,
+                "volley: stopping: running jobs get SIGTERM, SIGKILL after %.1f s "
+                "(again to kill at once)\n",
+                o->kill_grace_ms / 1000.0);
+        stop_all(S, SIGTERM);
+    } else {
+        runner_kill_jobs(S->a, false);
+    }
+}
+
 static void progress(struct sup *S, bool final)
 {
     uint64_t c[ARENA_NSTATES];
@@ -667,7 +686,15 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     }
 
     if (!arena_done(a))
-        for (uint32_t i = 0; i < nworkers; i++)
+        for (uint32_t i = 0; i < nworkers; i++) {
+            /* a stop signal that came while the workers start (a spawn
+             * takes ~50 ms here: 32 workers are seconds) is taken now, by
+             * the loop below, not after the last spawn */
+            struct timespec zero = {0};
+            if (sigtimedwait(&S.stop_sigs, NULL, &zero) > 0) {
+                take_stop(&S, o);
+                break;
+            }
             if (spawn_worker(&S, i) < 0) {
                 vl_err_sys(&S.fatal_err, -errno, "cannot start worker %u", i);
                 S.fatal = 1;
@@ -675,6 +702,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
                 stop_all(&S, SIGTERM);
                 break;
             }
+        }
 
     uint64_t next_ckpt = vl_now_ns() + (uint64_t)o->ckpt_ms * 1000000ull;
     const uint64_t tick_ns = S.tty ? 200000000ull : 250000000ull;
@@ -687,21 +715,8 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
                               .tv_nsec = (long)(wait % 1000000000ull)};
         siginfo_t si;
         int sig = sigtimedwait(&set, &si, &ts);
-        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
-            if (!S.stopping) {
-                S.stopping = true;
-                S.interrupted = true;
-                if (S.tty)
-                    fputc('\n', stderr);
-                fprintf(stderr,
-                        "volley: stopping: running jobs get SIGTERM, SIGKILL after %.1f s "
-                        "(again to kill at once)\n",
-                        o->kill_grace_ms / 1000.0);
-                stop_all(&S, SIGTERM);
-            } else {
-                runner_kill_jobs(a, false);
-            }
-        }
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+            take_stop(&S, o);
         int status;
         pid_t pid;
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0)

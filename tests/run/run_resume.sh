@@ -100,6 +100,22 @@ for d in 0.005 0.01 0.015 0.02 0.025 0.03 0.04 0.06; do
 done
 check "Ctrl-C at any point of the start: exit 130 (not:$bad)" [ -z "$bad" ]
 
+# --- and taken at once: before 2026-12-02 the supervisor spawned every
+# worker first, so with --workers 32 a Ctrl-C in the first milliseconds
+# was taken only after the last spawn, while the first workers ran jobs
+# (52-66 of these here). Taken at once: none, or a few.
+cat > wstart.yaml <<YAML
+name: wstart
+jobs:
+  - {name: "w{i}", command: 'echo \$PPID >> wmarks; : $TOKEN', parameters: {i: "1:400"}}
+YAML
+rm -f wmarks
+interrupt_at 0.02 wstart.err "$VOLLEY" run wstart.yaml --run-dir r_wstart --workers 32 -j 32 --quiet
+rc=$IRC
+nj=$(cat wmarks 2>/dev/null | wc -l)
+check "Ctrl-C while 32 workers start: exit 130, taken before jobs run on (got $rc, $nj jobs ran)" \
+    [ "$rc/$((nj < 20))" = 130/1 ]
+
 # --- Ctrl-C while the run is being set up (the run directory, volley.db,
 # the arena: ~0.3 s for 300k jobs here). Before 2026-12-02 volley died of
 # the signal's default action there, silently, leaving a directory with a
