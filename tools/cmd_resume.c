@@ -171,6 +171,15 @@ static int resume_cmd(int argc, char **argv)
                     arena_job_read(&old, j, &r);
                     struct snap_job sj;
                     runner_rec_to_snap(j, &r, &sj);
+                    if ((r.flags & ARENA_REC_CANCEL_REQ) && sj.state < SNAP_STATE_COMPLETED) {
+                        /* `volley cancel` was stopping it: it is canceled,
+                         * and end_old_processes killed what ran */
+                        if (sj.state == SNAP_STATE_RUNNING) {
+                            sj.exit_code = 128 + SIGKILL;
+                            sj.end_ns = vl_wall_ns();
+                        }
+                        sj.state = SNAP_STATE_CANCELED;
+                    }
                     if (memcmp(&sj, &jobs[j], sizeof sj)) {
                         jobs[j] = sj;
                         diff[nd++] = sj;

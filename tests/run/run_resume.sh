@@ -324,6 +324,28 @@ for f in apid.*; do alive "$(cat "$f")" && left="$left $(cat "$f")"; done
 check "all killed: resume exits 0 (got $rc)" [ "$rc" = 0 ]
 check "all killed: resume ended the old run's jobs (alive:$left)" [ -z "$left" ]
 
+# --- a cancel that was stopping a running job when the runner and its
+# workers were SIGKILLed: the arena holds the request, so resume keeps the
+# job canceled (its process is ended) instead of running it again
+cat > cank.yaml <<YAML
+name: cank
+jobs:
+  - {name: a, command: 'echo \$\$ >> cmarks; trap "" TERM; sleep 30; : $TOKEN'}
+  - {name: b, command: 'echo b >> cmarks', depends_on: [a]}
+YAML
+rm -f cmarks
+"$VOLLEY" run cank.yaml --run-dir r_cank --kill-grace 30 2> cank.err &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 100); do [ -s cmarks ] && break; sleep 0.05; done
+"$VOLLEY" cancel r_cank a > cank.out 2>&1
+# shellcheck disable=SC2046
+kill -9 "$pid" $(ps --ppid "$pid" -o pid=)
+wait "$pid" 2>/dev/null
+"$VOLLEY" resume r_cank 2> cank2.err; rc=$?
+check "cancel, then all killed: resume keeps a and b canceled, a ran once (got $rc, $(state_of r_cank a) $(state_of r_cank b), $(wc -l < cmarks) runs)" \
+    [ "$rc $(state_of r_cank a) $(state_of r_cank b) $(wc -l < cmarks)" = "1 canceled canceled 1" ]
+check "cancel, then all killed: a's process is gone" eval '! alive "$(head -1 cmarks)"'
+
 # --- the disk fills up (a file size limit of 1 MiB: the same write error
 # as ENOSPC, without a mount): the run stops at once with exit 3 naming the
 # file; every job recorded completed has its whole output in the logs; the
