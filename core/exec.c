@@ -866,7 +866,8 @@ static void finish(struct exec_engine *e, struct slot *s)
         r.outcome = EXEC_STOPPED;
     } else if (r.outcome == EXEC_FAILED && s->job.fh) {
         struct failpol_decision d =
-            failpol_decide(s->job.fh, s->spawn_err ? -1 : r.status, s->attempt);
+            failpol_decide(s->job.fh, s->spawn_err ? -1 : r.status,
+                           s->attempt > s->job.lost ? s->attempt - s->job.lost : 1);
         if (d.retry && e->stopping) {
             r.outcome = EXEC_STOPPED; /* it would have run again: do so on resume */
         } else if (d.retry && d.recovery) {

@@ -40,6 +40,8 @@
 struct exec_job {
     uint32_t jid;             /* job id, the index in the workflow */
     uint32_t attempt;         /* its first attempt number here (1, or more on resume) */
+    uint32_t lost;            /* of the attempts before, those cut short (a stop, a crash):
+                                 not failures, so the failure handler does not count them */
     const char *name;         /* VOLLEY_JOB_NAME */
     const char *cmd;          /* the command, /bin/sh -c semantics */
     uint64_t runtime_ms;      /* 0: no limit; else SIGTERM after it, SIGKILL after the grace */

@@ -193,6 +193,7 @@ static void fill_job(struct wk *k, uint32_t slot, uint32_t jid, struct exec_job 
     *job = (struct exec_job){
         .jid = jid,
         .attempt = arena_job_attempt(a, jid),
+        .lost = arena_job_lost(a, jid),
         .name = arena_job_name(a, jid),
         .cmd = arena_job_cmd(a, jid),
         .runtime_ms = runtime_of(a, jid),

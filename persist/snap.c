@@ -160,7 +160,7 @@ static const char schema_sql[] =
     " jobs INTEGER NOT NULL);"
     "CREATE TABLE job(jid INTEGER PRIMARY KEY, name TEXT NOT NULL, state INTEGER NOT NULL,"
     " attempt INTEGER NOT NULL, exit_code INTEGER NOT NULL, start_ns INTEGER NOT NULL,"
-    " end_ns INTEGER NOT NULL, log_ref INTEGER NOT NULL);"
+    " end_ns INTEGER NOT NULL, log_ref INTEGER NOT NULL, lost INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE run_option(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE VIEW jobs AS SELECT j.jid, j.name, c.name AS state, j.attempt, j.exit_code,"
     " CASE WHEN j.start_ns > 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', j.start_ns / 1e9,"
@@ -215,10 +215,19 @@ static int prepare_writer(struct snap *d)
              snap__sync_full ? "FULL" : "NORMAL",
              snap__cache_kib ? snap__cache_kib : cache_kib(d->spec->njobs));
     int rc = exec_sql(d->db, sql);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK && d->schema >= 3)
         rc = sqlite3_prepare_v2(
             d->db,
-            "INSERT INTO job VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(jid) DO UPDATE SET"
+            "INSERT INTO job VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(jid) DO UPDATE SET"
+            " state=excluded.state, attempt=excluded.attempt, exit_code=excluded.exit_code,"
+            " start_ns=excluded.start_ns, end_ns=excluded.end_ns, log_ref=excluded.log_ref,"
+            " lost=excluded.lost",
+            -1, &d->upsert, NULL);
+    else if (rc == SQLITE_OK) /* an older file: no column lost */
+        rc = sqlite3_prepare_v2(
+            d->db,
+            "INSERT INTO job(jid, name, state, attempt, exit_code, start_ns, end_ns, log_ref)"
+            " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(jid) DO UPDATE SET"
             " state=excluded.state, attempt=excluded.attempt, exit_code=excluded.exit_code,"
             " start_ns=excluded.start_ns, end_ns=excluded.end_ns, log_ref=excluded.log_ref",
             -1, &d->upsert, NULL);
@@ -435,10 +444,11 @@ static bool job_is_initial(const struct spec *s, const struct snap_job *j)
     struct snap_job d;
     snap_job_init(s, j->jid, &d);
     return j->state == d.state && j->attempt == 0 && j->exit_code == 0 && j->start_ns == 0 &&
-           j->end_ns == 0 && j->log_ref == d.log_ref;
+           j->end_ns == 0 && j->log_ref == d.log_ref && j->lost == 0;
 }
 
-static int bind_job(sqlite3_stmt *st, const struct spec *s, const struct snap_job *j)
+/* lost: the statement has the column lost (?9): schema 3 and later */
+static int bind_job(sqlite3_stmt *st, const struct spec *s, const struct snap_job *j, bool lost)
 {
     sqlite3_bind_int64(st, 1, j->jid);
     sqlite3_bind_text(st, 2, spec_job_name(s, j->jid), -1, SQLITE_STATIC);
@@ -448,6 +458,8 @@ static int bind_job(sqlite3_stmt *st, const struct spec *s, const struct snap_jo
     sqlite3_bind_int64(st, 6, (sqlite3_int64)j->start_ns);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)j->end_ns);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)j->log_ref); /* SNAP_NO_LOG reads as -1 */
+    if (lost)
+        sqlite3_bind_int(st, 9, j->lost);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -458,13 +470,13 @@ static int write_jobs_initial(sqlite3 *db, const struct spec *s, const struct sn
                               uint8_t *state, uint64_t *counts)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "INSERT INTO job VALUES(?,?,?,?,?,?,?,?)", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO job VALUES(?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
     for (uint32_t j = 0; j < s->njobs && rc == SQLITE_OK; j++) {
         uint8_t st8 = s->npar[j] ? SNAP_STATE_BLOCKED : SNAP_STATE_READY;
         if (jobs) {
             st8 = jobs[j].state;
             if (!job_is_initial(s, &jobs[j]))
-                rc = bind_job(st, s, &jobs[j]);
+                rc = bind_job(st, s, &jobs[j], true);
         }
         state[j] = st8;
         counts[st8]++;
@@ -737,7 +749,7 @@ int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struc
     int rc = exec_sql(d->db, "BEGIN IMMEDIATE");
     for (; done < n && rc == SQLITE_OK; done++) {
         const struct snap_job *j = &jobs[done];
-        rc = bind_job(d->upsert, s, j);
+        rc = bind_job(d->upsert, s, j, d->schema >= 3);
         undo[done] = d->state[j->jid];
         delta[d->state[j->jid]]--;
         delta[j->state]++;
@@ -1410,22 +1422,27 @@ static int check_names(const struct spec *s, const char *path, struct vl_err *er
 
 /* The job rows over the initial records; counts checked against the
  * state_count table. */
-static int read_jobs(sqlite3 *db, const char *path, const struct spec *s, const uint64_t *counts,
-                     struct snap_job *jobs, uint8_t *state, struct vl_err *err)
+static int read_jobs(sqlite3 *db, const char *path, int schema, const struct spec *s,
+                     const uint64_t *counts, struct snap_job *jobs, uint8_t *state,
+                     struct vl_err *err)
 {
     for (uint32_t j = 0; j < s->njobs; j++)
         snap_job_init(s, j, &jobs[j]);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        db, "SELECT jid, state, attempt, exit_code, start_ns, end_ns, log_ref FROM job", -1, &st,
-        NULL);
+    int rc = sqlite3_prepare_v2(db,
+                                schema >= 3 ? "SELECT jid, state, attempt, exit_code, start_ns,"
+                                              " end_ns, log_ref, lost FROM job"
+                                            : "SELECT jid, state, attempt, exit_code, start_ns,"
+                                              " end_ns, log_ref, 0 FROM job",
+                                -1, &st, NULL);
     int code = 0;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         rc = SQLITE_OK;
         int64_t jid = sqlite3_column_int64(st, 0), state8 = sqlite3_column_int64(st, 1),
-                att = sqlite3_column_int64(st, 2), ec = sqlite3_column_int64(st, 3);
+                att = sqlite3_column_int64(st, 2), ec = sqlite3_column_int64(st, 3),
+                lost = sqlite3_column_int64(st, 7);
         if (jid < 0 || jid >= s->njobs || state8 < 0 || state8 >= SNAP_NSTATES || att < 0 ||
-            att > UINT32_MAX || ec < INT32_MIN || ec > INT32_MAX) {
+            att > UINT32_MAX || ec < INT32_MIN || ec > INT32_MAX || lost < 0 || lost > 2047) {
             code = damaged(err, path, "a job record is out of range");
             break;
         }
@@ -1436,6 +1453,7 @@ static int read_jobs(sqlite3 *db, const char *path, const struct spec *s, const 
         j->start_ns = (uint64_t)sqlite3_column_int64(st, 4);
         j->end_ns = (uint64_t)sqlite3_column_int64(st, 5);
         j->log_ref = (uint64_t)sqlite3_column_int64(st, 6);
+        j->lost = (uint16_t)lost;
     }
     sqlite3_finalize(st);
     if (!code && rc != SQLITE_DONE)
@@ -1676,7 +1694,7 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
         code = err ? err->code : VL_ETOOBIG;
         goto fail;
     }
-    if ((code = read_jobs(d->db, d->path, spec, r.info.counts, recs, d->state, err)))
+    if ((code = read_jobs(d->db, d->path, schema, spec, r.info.counts, recs, d->state, err)))
         goto fail;
     memcpy(d->counts, r.info.counts, sizeof d->counts);
     exec_sql(d->db, "COMMIT");

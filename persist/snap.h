@@ -54,9 +54,10 @@
 #include "../loader/spec.h"
 
 #define SNAP_DB_NAME "volley.db"
-#define SNAP_SCHEMA 2 /* PRAGMA user_version; bump on any schema change */
+#define SNAP_SCHEMA 3 /* PRAGMA user_version; bump on any schema change */
 /* Schema history: 1 the first; 2 adds table run_option (a schema-1 file
- * reads as a run without stored options). */
+ * reads as a run without stored options); 3 adds column job.lost (an
+ * older file reads and is written without it: lost 0). */
 
 /*
  * A job's state, stored as this number; the names (snap_state_name) are
@@ -84,7 +85,9 @@ int snap_state_parse(const char *name);
 struct snap_job {
     uint32_t jid;      /* job index in the spec */
     uint8_t state;     /* enum snap_state */
-    uint8_t pad[3];    /* zero */
+    uint8_t pad;       /* zero */
+    uint16_t lost;     /* attempts cut short (a stop, a crash): not failures, so a
+                          failure handler does not count them (saturates at 2047) */
     uint32_t attempt;  /* runs started so far (0: never ran) */
     int32_t exit_code; /* last exit code: 128 + N if killed by signal N, -1 if
                           it could not be started; 0 before any exit */

@@ -460,8 +460,7 @@ static int check_jobs(const struct arena *a, struct vl_err *err)
             return CORRUPT("arena %s is corrupt: job %" PRIu32 ": table index out of range", p, j);
         uint64_t w = atomic_load_explicit(&a->state[j], ARENA_RELAXED);
         uint32_t o = arena__owner(w);
-        if (arena__st(w) >= ARENA_NSTATES || (w & ARENA_W_RESERVED) ||
-            (o != ARENA_W_NO_OWNER && o >= a->nslots))
+        if (arena__st(w) >= ARENA_NSTATES || (o != ARENA_W_NO_OWNER && o >= a->nslots))
             return CORRUPT("arena %s is corrupt: job %" PRIu32 " has an invalid state word", p, j);
         roots += a->indeg0[j] == 0;
         indeg_sum += a->indeg0[j];

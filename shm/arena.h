@@ -128,6 +128,7 @@ enum { ARENA_REC_CANCEL_REQ = 1u << 0 };
 struct arena_job_rec {
     uint32_t state;    /* enum arena_state */
     uint32_t attempt;  /* 1-based */
+    uint32_t lost;     /* attempts cut short (a stop, a crash): not failures */
     int32_t exit_code; /* meaningful once finished */
     uint32_t flags;    /* ARENA_REC_* */
     int32_t pid;       /* the job's process, 0 if none */
@@ -351,6 +352,10 @@ static inline uint64_t arena_job_word(const struct arena *a, uint32_t jid)
 static inline enum arena_state arena_job_state(const struct arena *a, uint32_t jid)
 {
     return (enum arena_state)(arena_job_word(a, jid) & ARENA_W_STATE_MASK);
+}
+static inline uint32_t arena_job_lost(const struct arena *a, uint32_t jid)
+{
+    return (uint32_t)((arena_job_word(a, jid) >> ARENA_W_LOST_SHIFT) & ARENA_W_LOST_MAX);
 }
 static inline uint32_t arena_job_attempt(const struct arena *a, uint32_t jid)
 {

@@ -61,8 +61,17 @@ static inline uint64_t arena__attempt(uint64_t w)
 {
     return w >> ARENA_W_ATTEMPT_SHIFT;
 }
+static inline uint64_t arena__lost(uint64_t w)
+{
+    return (w >> ARENA_W_LOST_SHIFT) & ARENA_W_LOST_MAX;
+}
+/* w with one more attempt cut short (saturating) */
+static inline uint64_t arena__lost_inc(uint64_t w)
+{
+    return arena__lost(w) < ARENA_W_LOST_MAX ? w + (1ull << ARENA_W_LOST_SHIFT) : w;
+}
 /* w with state s and owner o (o = ARENA_W_NO_OWNER for none); keeps the
- * cancel bit and the attempt. */
+ * cancel bit, the cut attempts and the attempt. */
 static inline uint64_t arena__with(uint64_t w, unsigned s, uint64_t o)
 {
     return (w & ~(ARENA_W_STATE_MASK | (ARENA_W_NO_OWNER << ARENA_W_OWNER_SHIFT))) | s |

@@ -243,11 +243,14 @@ int arena__apply_recs(struct arena *a, const struct arena_job_rec *recs, struct 
                               arena_job_name(a, j), r->state);
         unsigned st = r->state;
         uint64_t attempt = r->attempt ? r->attempt : 1;
-        if (st == ARENA_RUNNING) {
+        uint64_t lost = r->lost;
+        if (st == ARENA_RUNNING) { /* cut short: it runs again */
             st = ARENA_READY;
             attempt++;
+            lost++;
         }
         uint64_t flags = (r->flags & ARENA_REC_CANCEL_REQ) ? ARENA_W_CANCEL_REQ : 0;
+        flags |= VL_MIN(lost, ARENA_W_LOST_MAX) << ARENA_W_LOST_SHIFT;
         atomic_store_explicit(&a->state[j], arena__word(st, flags, ARENA_W_NO_OWNER, attempt),
                               ARENA_RELAXED);
         if (st != r->state) /* persist must write back what the restore changed */
@@ -367,7 +370,9 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
         uint32_t o = arena__owner(w);
         if (o < a->nslots && !dead[o] && atomic_load_explicit(&a->slots[o].ident, ARENA_RELAXED))
             continue;
-        put(a, j, arena__with(w, ARENA_READY, ARENA_W_NO_OWNER) + (1ull << ARENA_W_ATTEMPT_SHIFT));
+        put(a, j,
+            arena__lost_inc(arena__with(w, ARENA_READY, ARENA_W_NO_OWNER)) +
+                (1ull << ARENA_W_ATTEMPT_SHIFT));
         /* Its group was ended by whoever found the owner dead (the
          * supervisor, runner_kill_jobs, before this); a pid left here would
          * be signaled again, maybe reused by then, while the job waits to

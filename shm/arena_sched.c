@@ -531,6 +531,7 @@ void arena_job_read(const struct arena *a, uint32_t jid, struct arena_job_rec *r
     uint32_t o = arena__owner(w);
     r->state = arena__st(w);
     r->attempt = (uint32_t)arena__attempt(w);
+    r->lost = (uint32_t)arena__lost(w);
     r->flags = (w & ARENA_W_CANCEL_REQ) ? ARENA_REC_CANCEL_REQ : 0;
     r->owner = o == ARENA_W_NO_OWNER ? ARENA_NONE : o;
     r->exit_code = atomic_load_explicit(&c->exit_code, ARENA_RELAXED);

@@ -77,7 +77,10 @@ enum arena_state {
  *   bit   4      ARENA_W_CANCEL_REQ: a user canceled this job or an
  *                ancestor; cancel it as soon as it is not running, and its
  *                worker stops it if it is. Never cleared.
- *   bits  5..15  zero
+ *   bits  5..15  attempts cut short (a stop, a crash, a dead worker: the
+ *                job came back ready, attempt + 1), saturating at 2047:
+ *                they are not failures, so a failure handler does not
+ *                count them against max_retries
  *   bits 16..31  owner slot (claimer or finisher), ARENA_W_NO_OWNER if none
  *   bits 32..63  attempt, 1-based: each attempt is one run of the job
  * Every change is a compare-and-swap of the whole word (seq_cst), so a job
@@ -89,7 +92,8 @@ enum arena_state {
 #define ARENA_W_OWNER_SHIFT 16
 #define ARENA_W_NO_OWNER 0xffffull
 #define ARENA_W_ATTEMPT_SHIFT 32
-#define ARENA_W_RESERVED 0xffe0ull /* bits 5..15 */
+#define ARENA_W_LOST_SHIFT 5
+#define ARENA_W_LOST_MAX 0x7ffull /* bits 5..15 */
 
 /* A process identity in one word: pid in the high half, the low 32 bits of
  * its start time (clock ticks since boot, /proc/PID/stat field 22) in the

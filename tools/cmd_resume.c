@@ -209,6 +209,8 @@ static int resume_cmd(int argc, char **argv)
             jobs[j].state = SNAP_STATE_BLOCKED;
             jobs[j].exit_code = 0;
             jobs[j].start_ns = jobs[j].end_ns = 0; /* so the next run is attempt + 1 */
+            /* and its failure handler's retries start again */
+            jobs[j].lost = (uint16_t)VL_MIN(jobs[j].attempt, 2047u);
             if (!diff)
                 diff = vl_xmalloc((size_t)s.njobs * sizeof *diff + 1);
             diff[reopened++] = jobs[j];

@@ -191,6 +191,7 @@ void runner_rec_to_snap(uint32_t jid, const struct arena_job_rec *r, struct snap
         .start_ns = r->start_ns,
         .end_ns = r->end_ns,
         .log_ref = r->log_ref ? r->log_ref : SNAP_NO_LOG,
+        .lost = (uint16_t)VL_MIN(r->lost, 2047u),
     };
 }
 
@@ -204,6 +205,7 @@ void runner_snap_to_rec(const struct snap_job *j, struct arena_job_rec *out)
         .start_ns = j->start_ns,
         .end_ns = j->end_ns,
         .log_ref = j->log_ref == SNAP_NO_LOG ? 0 : j->log_ref,
+        .lost = j->lost,
         .owner = ARENA_NONE,
     };
 }

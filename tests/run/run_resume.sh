@@ -324,6 +324,32 @@ for f in apid.*; do alive "$(cat "$f")" && left="$left $(cat "$f")"; done
 check "all killed: resume exits 0 (got $rc)" [ "$rc" = 0 ]
 check "all killed: resume ended the old run's jobs (alive:$left)" [ -z "$left" ]
 
+# --- an attempt cut short by Ctrl-C or a crash is not a failure: it does
+# not use up a retry. The job fails its first full attempt and succeeds on
+# its one retry (max_retries: 1), after a first attempt that Ctrl-C stops,
+# and after another that kill -9 of the runner stops. Before 2026-12-02
+# both cut attempts counted, and the job failed with no retry left.
+cat > flaky.yaml <<YAML
+name: flaky
+failure_handlers:
+  - {name: once, rules: [{match_all_exit_codes: true, max_retries: 1}]}
+jobs:
+  - name: flaky
+    failure_handler: once
+    command: 'echo \$\$ >> fstart; sleep 1; [ -e fgo ] || exit 0; if [ -e fmark ]; then echo ok; else touch fmark; exit 1; fi; : $TOKEN'
+YAML
+rm -f fstart fgo fmark
+interrupt_at 0.4 flaky.err "$VOLLEY" run flaky.yaml --run-dir r_flaky --quiet
+rc1=$IRC
+"$VOLLEY" resume r_flaky --quiet 2> flaky2.err &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 100); do [ "$(cat fstart 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+touch fgo
+"$VOLLEY" resume r_flaky --quiet 2> flaky3.err; rc=$?
+check "cut attempts use no retry: Ctrl-C, kill -9, a failure, a retry that completes (got $rc1 then $rc, $(state_of r_flaky flaky), attempt $(attempt_of r_flaky flaky))" \
+    [ "$rc1 $rc $(state_of r_flaky flaky) $(attempt_of r_flaky flaky)" = "130 0 completed 4" ]
+
 # --- a cancel that was stopping a running job when the runner and its
 # workers were SIGKILLed: the arena holds the request, so resume keeps the
 # job canceled (its process is ended) instead of running it again
@@ -427,6 +453,20 @@ check "resume without --retry-failed: still 1, nothing run (got $rc)" [ "$rc" = 
 check "resume --retry-failed: exit 0 (got $rc)" [ "$rc" = 0 ]
 check "the canceled child ran" [ -e child.out ]
 check "once: attempt 2" [ "$(attempt_of r_rf once)" = 2 ]
+# a job with a failure handler gets its retries again: it failed its first
+# run and its one retry; --retry-failed runs it with one retry again
+cat > rf2.yaml <<YAML
+name: rf2
+failure_handlers:
+  - {name: h, rules: [{match_all_exit_codes: true, max_retries: 1}]}
+jobs:
+  - {name: twice, failure_handler: h, command: 'echo x >> rf2.n; [ "\$(wc -l < rf2.n)" -ge 4 ]'}
+YAML
+rm -f rf2.n
+"$VOLLEY" run rf2.yaml --run-dir r_rf2 2>/dev/null; rc1=$?
+"$VOLLEY" resume r_rf2 --retry-failed 2>/dev/null; rc=$?
+check "retry-failed: the handler's retries again (exit $rc1 then $rc, $(wc -l < rf2.n) runs, attempt $(attempt_of r_rf2 twice))" \
+    [ "$rc1 $rc $(wc -l < rf2.n) $(attempt_of r_rf2 twice)" = "1 0 4 4" ]
 
 # --- the run lock: a second runner on a live run dir refuses
 cat > long.yaml <<YAML

@@ -84,6 +84,7 @@ static void test_roundtrip_rich(const char *base)
     snap_job_init(&s, 7, &recs[2]);
     recs[2].state = SNAP_STATE_FAILED;
     recs[2].attempt = 4;
+    recs[2].lost = 2; /* two of them cut short */
     recs[2].exit_code = -9;
     snap_job_init(&s, 49, &recs[3]);
     recs[3].state = SNAP_STATE_CANCELED;
@@ -116,6 +117,7 @@ static void test_roundtrip_rich(const char *base)
         CHECK_EQ(jobs[7].state, SNAP_STATE_FAILED);
         CHECK_EQ(jobs[7].exit_code, -9);
         CHECK_EQ(jobs[7].attempt, 4);
+        CHECK_EQ(jobs[7].lost, 2);
         CHECK_EQ(jobs[49].state, SNAP_STATE_CANCELED);
         CHECK_EQ(jobs[1].state, SNAP_STATE_BLOCKED);
         CHECK_U64(jobs[1].log_ref, SNAP_NO_LOG);
@@ -133,13 +135,39 @@ static void test_roundtrip_rich(const char *base)
         snap_close(db);
         free(jobs);
         spec_free(&r);
+        /* a schema-2 file (no column lost) reads with lost 0 and takes
+         * checkpoints; a lost count out of range is damage */
+        char *path = pt_path(dir, SNAP_DB_NAME);
+        sql(path, "UPDATE job SET lost = 2048 WHERE jid = 7");
+        CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), VL_ECORRUPT);
+        CHECK_HAS(e.msg, "job record is out of range");
+        sql(path, "ALTER TABLE job DROP COLUMN lost; PRAGMA user_version = 2");
+        CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+        if (db) {
+            CHECK_EQ(jobs[7].attempt, 4);
+            CHECK_EQ(jobs[7].lost, 0);
+            recs[0] = jobs[7];
+            recs[0].attempt = 5;
+            recs[0].lost = 3; /* not stored: no column */
+            CHECK_EQ(snap_write_jobs(db, recs, 1, &e), 0);
+            snap_close(db);
+            free(jobs);
+            spec_free(&r);
+            CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+            CHECK_EQ(jobs[7].attempt, 5);
+            CHECK_EQ(jobs[7].lost, 0);
+            snap_close(db);
+            free(jobs);
+            spec_free(&r);
+        }
+        free(path);
         snap_info_fini(&info);
     }
     struct snap_info in2;
     CHECK_EQ(snap_info_read(dir, &in2, &e), 0);
     CHECK_U64(in2.counts[SNAP_STATE_READY], 1);
     CHECK_U64(in2.counts[SNAP_STATE_BLOCKED], 46);
-    CHECK_U64(in2.checkpoints, 2);
+    CHECK_U64(in2.checkpoints, 3); /* with the one into the schema-2 file */
     CHECK(in2.finished_ns > 0);
     snap_info_fini(&in2);
 
@@ -392,7 +420,7 @@ static void test_bad_input(const char *base)
     free(dir);
     dir = make_run(base, "badjob", &s);
     path = pt_path(dir, SNAP_DB_NAME);
-    sql(path, "INSERT INTO job VALUES(999, 'x', 3, 1, 0, 0, 0, -1)");
+    sql(path, "INSERT INTO job VALUES(999, 'x', 3, 1, 0, 0, 0, -1, 0)");
     expect_open_fails(dir, NULL, VL_ECORRUPT, "job record is out of range");
     free(path);
     free(dir);

@@ -154,8 +154,9 @@ static void test_restore(void)
                                   .start_ns = 5,
                                   .end_ns = 6,
                                   .log_ref = 77};
-    r[1].state = ARENA_RUNNING; /* was in flight: ready, attempt 2 */
-    r[1].exit_code = 99;        /* stale: an unfinished job's code is 0 */
+    r[1].state = ARENA_RUNNING; /* was in flight: ready, attempt 2, one more cut short */
+    r[1].lost = 4;
+    r[1].exit_code = 99; /* stale: an unfinished job's code is 0 */
     r[5].state = ARENA_FAILED;
     r[5].exit_code = 4;
     r[8].state = ARENA_TERMINATED;
@@ -168,6 +169,8 @@ static void test_restore(void)
     CHECK_EQ(arena_job_attempt(&a, 0), 2);
     CHECK_EQ(arena_job_state(&a, 1), ARENA_READY);
     CHECK_EQ(arena_job_attempt(&a, 1), 2);
+    CHECK_EQ(arena_job_lost(&a, 1), 5);
+    CHECK_EQ(arena_job_lost(&a, 0), 0);
     CHECK_EQ(arena_job_state(&a, 2), ARENA_BLOCKED);
     CHECK_EQ(atomic_load(&a.indeg[2]), 1);
     CHECK_EQ(arena_job_state(&a, 4), ARENA_READY);    /* its parent completed */

@@ -103,7 +103,9 @@ static void test_dead_holding_jobs(void)
     CHECK_EQ(count(&a, ARENA_RUNNING), 0);
     CHECK_EQ(count(&a, ARENA_READY), 10);
     CHECK_EQ(arena_job_attempt(&a, 0), 2);
+    CHECK_EQ(arena_job_lost(&a, 0), 1); /* cut short: not a failure */
     CHECK_EQ(arena_job_attempt(&a, 3), 1);
+    CHECK_EQ(arena_job_lost(&a, 3), 0);
     /* their groups were ended by whoever found the worker dead; a pid left
      * behind would be signaled again, maybe reused, once the job is taken
      * and waits for capacity */
