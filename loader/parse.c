@@ -481,7 +481,12 @@ static void parse_params(struct P *P, struct vec *out, uint64_t *first, uint32_t
         e = yread_peek(P->r);
         p.loc = e->loc;
         bool ok;
-        if (e->type == YEV_SCALAR) {
+        if (yev_is_null(e) && e->len) { /* ~ or null: no value (an empty one says so below) */
+            lerr(P->g, e->loc, "parameter '%s' has no value ('%s' is YAML's null)",
+                 raw_str(P->R, p.name), e->val);
+            yread_next(P->r);
+            ok = false;
+        } else if (e->type == YEV_SCALAR) {
             char *text = vl_xstrdup(e->val);
             bool quoted = e->quoted;
             yread_next(P->r);
@@ -505,6 +510,14 @@ static void parse_params(struct P *P, struct vec *out, uint64_t *first, uint32_t
                     lerr(P->g, e->loc, "parameter '%s': values must be scalars, not %s",
                          raw_str(P->R, p.name), kind_name(e));
                     yread_skip(P->r);
+                    ok = false;
+                    continue;
+                }
+                if (yev_is_null(e)) {
+                    lerr(P->g, e->loc, "parameter '%s': the list has an empty item%s%s%s",
+                         raw_str(P->R, p.name), e->len ? " ('" : "", e->val,
+                         e->len ? "' is YAML's null)" : "");
+                    yread_next(P->r);
                     ok = false;
                     continue;
                 }

@@ -395,6 +395,18 @@ static void test_diagnostics(void)
                        "are shown one per line and typed on command lines\n"
                        "5:13: error: job name 'c?' contains a control character (0x0a); names "
                        "are shown one per line and typed on command lines\n");
+    /* YAML's null is no parameter value (it was the string "~") */
+    CHECK_EQ(load("name: w\njobs:\n  - {name: \"a{i}\", command: x, parameters: {i: ~}}\n"
+                  "  - {name: \"b{i}\", command: x, parameters: {i: [1, null]}}\n"
+                  "  - {name: \"c{i}\", command: x, parameters: {i: [1, ]}}\n"),
+             VL_ESPEC);
+    CHECK_HAS(diags(), "3:48: error: parameter 'i' has no value ('~' is YAML's null)\n");
+    CHECK_HAS(diags(), "4:52: error: parameter 'i': the list has an empty item ('null' is YAML's "
+                       "null)\n");
+    CHECK_EQ(load("name: w\njobs:\n  - {name: \"a{i}\", command: \"x {i}\", "
+                  "parameters: {i: [\"~\", 'null']}}\n"),
+             0);
+    CHECK_STR(names(), "a~ anull");
     /* a UTF-8 byte order mark (Windows editors write one) is not content */
     CHECK_EQ(load("\xef\xbb\xbfname: w\njobs:\n  - name: a\n    command: x\n"), 0);
     CHECK_STR(names(), "a");
