@@ -76,6 +76,12 @@ void res_need_of(const struct spec *s, uint32_t jid, struct res_amount *need)
 
 int res_check_spec(const struct spec *s, const struct res_amount *cap, struct vl_err *err)
 {
+    return res_check_left(s, NULL, cap, err);
+}
+
+int res_check_left(const struct spec *s, const uint8_t *done, const struct res_amount *cap,
+                   struct vl_err *err)
+{
     const char *visible = getenv("CUDA_VISIBLE_DEVICES");
     uint32_t nvis = visible ? res_gpu_count(visible) : 0;
     if (visible && cap->gpus > nvis)
@@ -89,7 +95,7 @@ int res_check_spec(const struct spec *s, const struct res_amount *cap, struct vl
         if (res_check_fit(cap, &need, "", NULL, NULL) == 0)
             continue;
         for (uint32_t j = 0; j < s->njobs; j++)
-            if (s->rr && s->rr[j] == c)
+            if (s->rr && s->rr[j] == c && !(done && done[j]))
                 return res_check_fit(cap, &need, spec_job_name(s, j), spec_str(s, r->name_off),
                                      err);
     }

@@ -64,6 +64,10 @@ void res_need_of(const struct spec *s, uint32_t jid, struct res_amount *need);
 
 /* res_check_fit for every job of s; reports the first that can never fit. */
 int res_check_spec(const struct spec *s, const struct res_amount *cap, struct vl_err *err);
+/* The same for the jobs j with !done[j] (a resume: finished jobs never run
+ * again); done NULL: every job. */
+int res_check_left(const struct spec *s, const uint8_t *done, const struct res_amount *cap,
+                   struct vl_err *err);
 
 /*
  * Takes need from the counters against cap, all or nothing (lock-free, any

@@ -136,7 +136,15 @@ static int resume_cmd(int argc, char **argv)
     if ((rc = runner_apply_kept(&o, info.opts, info.nopts, &given, snap_path(db), shown,
                                 sizeof shown, &err)) < 0)
         goto fail;
-    if (res_check_spec(&s, &o.cap, &err) < 0) {
+    /* only the jobs left must fit (as of the checkpoint: a job finished
+     * since is checked too, which errs on the side of refusing) */
+    uint8_t *done = vl_xmalloc((size_t)s.njobs + 1);
+    for (uint32_t j = 0; j < s.njobs; j++)
+        done[j] = jobs[j].state == SNAP_STATE_COMPLETED ||
+                  (!retry_failed && jobs[j].state > SNAP_STATE_COMPLETED);
+    int fit = res_check_left(&s, done, &o.cap, &err);
+    free(done);
+    if (fit < 0) {
         fprintf(stderr,
                 "volley resume: %s; nothing started (resume takes --cpus, --memory and --gpus "
                 "to change the capacity)\n",

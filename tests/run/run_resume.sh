@@ -576,6 +576,23 @@ check "--gpus 1 kept: says so" grep -q "resuming with the run's options: -j 1 --
 for g in g1 g2 g3 g4; do
     "$VOLLEY" logs r_gpu "$g" 2>/dev/null | grep -qx "CUDA=0" || fail "--gpus 1 kept: $g did not see CUDA_VISIBLE_DEVICES=0"
 done
+# only the jobs left must fit: a 4-CPU job that completed does not stop a
+# resume with --cpus 2 (it was refused: exit 2 naming the finished job)
+cat > cpu4.yaml <<YAML
+name: cpu4
+resource_requirements:
+  - {name: four, num_cpus: 4}
+jobs:
+  - {name: big, command: 'true', resource_requirements: four}
+  - name: "s{i}"
+    command: 'echo + >> jmarks; sleep 0.5; echo - >> jmarks; : $TOKEN'
+    depends_on: [big]
+    parameters: {i: "1:4"}
+YAML
+interrupt_after r_cpu4 2 cpu4.yaml --cpus 4 -j 1
+timeout 30 "$VOLLEY" resume r_cpu4 --cpus 2 2> cpu4.err; rc=$?
+check "--cpus 2 on resume, the 4-CPU job done: exit 0, all 5 completed (got $rc, $(completed r_cpu4 | wc -l); $(head -1 cpu4.err))" \
+    [ "$rc $(completed r_cpu4 | wc -l)" = "0 5" ]
 
 # the refusal comes before the old run is touched: after kill -9 of the
 # runner its arena survives a refused resume, and the next resume uses it
