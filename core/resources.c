@@ -13,6 +13,8 @@ uint32_t res_gpu_count(const char *visible)
     uint32_t n = 0;
     for (const char *p = visible; *p && n < RES_MAX_GPUS;) {
         size_t len = strcspn(p, ",");
+        if (*p == '-')
+            break;
         if (len)
             n++;
         p += len + (p[len] == ',');

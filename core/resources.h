@@ -90,7 +90,9 @@ void res_release(struct res_counters *c, const struct res_amount *need, uint64_t
 /* The GPUs of a batch allocation: when this process has
  * CUDA_VISIBLE_DEVICES (as a scheduler sets it, "5,7" or device UUIDs),
  * the node's GPUs are the devices it lists, GPU i its i-th entry.
- * res_gpu_count: the entries of such a list (at most RES_MAX_GPUS). */
+ * res_gpu_count: the entries of such a list (at most RES_MAX_GPUS) up to
+ * the first negative index, which hides itself and the rest (CUDA's
+ * reading: "-1" means none). */
 uint32_t res_gpu_count(const char *visible);
 /* The CUDA_VISIBLE_DEVICES of a job given the GPUs of mask gpus: the
  * entries of visible they stand for ("5,7"), or, with visible NULL, their

@@ -90,6 +90,10 @@ int main(void)
     const char *vis = "5,GPU-1f2e,,7,9";
     CHECK_EQ(res_gpu_count(vis), 4u);
     CHECK_EQ(res_gpu_count(""), 0u);
+    /* a negative index hides itself and what follows, as CUDA reads it:
+     * "-1" is the usual way to say no GPU */
+    CHECK_EQ(res_gpu_count("-1"), 0u);
+    CHECK_EQ(res_gpu_count("0,1,-1,2"), 2u);
     CHECK_STR(res_gpu_list(g2 | g3, vis, buf, sizeof buf), "5,7,9");
     CHECK_STR(res_gpu_list(0x2, vis, buf, sizeof buf), "GPU-1f2e");
     char exact[6]; /* "5,7,9" and its NUL: never longer than vis */
