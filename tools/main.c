@@ -37,7 +37,7 @@ const struct cli_cmd cli_cmds[] = {
      "                     [--cpus N] [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
      "                     [--kill-grace SEC] [--quiet|--progress]\n\n"
      "The options given to `volley run` (not --quiet/--progress) apply again;\n"
-     "one given here replaces the run's for this resume.\n",
+     "one given here replaces the run's, for this resume and the next ones.\n",
      cmd_resume},
     {"status", "counts by state, rate, elapsed, ETA", "usage: volley status DIR [--json]\n",
      cmd_status},
