@@ -329,8 +329,11 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
             uint64_t id = atomic_load_explicit(&s->ident, ARENA_SEQ);
             if (i == self || id == 0 || dead[i] || atomic_load_explicit(&s->qs_ack, ARENA_ACQ) == e)
                 continue;
-            /* reading /proc costs ~30 us: look only now and then */
-            if (spin % 16 == 0 && !arena__ident_alive(id))
+            /* reading /proc costs ~30 us: look only now and then. A gone
+             * process is dead only if the slot still holds its ident: one
+             * that left (and exited) after the load above is not */
+            if (spin % 16 == 0 && !arena__ident_alive(id) &&
+                atomic_load_explicit(&s->ident, ARENA_SEQ) == id)
                 dead[i] = true;
             else
                 pending++;
