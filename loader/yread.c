@@ -299,11 +299,6 @@ static void fetch_raw(struct yread *r)
 
 /* ---- merge keys ---- */
 
-static uint64_t key_hash(const char *s, size_t n)
-{
-    return strtab_hash(s, n);
-}
-
 static bool is_merge_key(uint8_t type, uint8_t quoted, const char *val, size_t len)
 {
     return type == YEV_SCALAR && !quoted && len == 2 && !memcmp(val, "<<", 2);
@@ -523,7 +518,7 @@ static void give_merged(struct yread *r, struct mctx *c, const struct yev *end)
         struct mnode *k = &p->kid[i];
         bool own = false;
         if (k->ev.type == YEV_SCALAR) {
-            uint64_t h = key_hash(k->ev.val, k->ev.len);
+            uint64_t h = strtab_hash(k->ev.val, k->ev.len);
             for (size_t j = 0; j < c->nkeys && !own; j++)
                 own = c->keys[j] == h;
         }
@@ -553,7 +548,7 @@ static void track(struct yread *r, const struct yev *e)
                 c->capkeys = c->capkeys ? c->capkeys * 2 : 8;
                 c->keys = vl_xrealloc(c->keys, c->capkeys * sizeof *c->keys);
             }
-            c->keys[c->nkeys++] = key_hash(e->val, e->len);
+            c->keys[c->nkeys++] = strtab_hash(e->val, e->len);
         }
         if (c && c->map)
             c->want_key = !c->want_key;
