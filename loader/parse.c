@@ -581,6 +581,7 @@ static const char *const job_keys[] = {
     "parameters",
     "parameter_mode",
     "use_parameters",
+    "priority",
 };
 
 static void parse_job(struct P *P)
@@ -671,6 +672,22 @@ static void parse_job(struct P *P)
         case 20:
             get_list(P, key, IT_USE);
             break;
+        case 21: { /* torc 0.23: ready jobs are claimed by priority */
+            if (!want_scalar(P, key, "a whole number"))
+                break;
+            const struct yev *e = yread_peek(P->r);
+            char *end;
+            errno = 0;
+            (void)strtoll(e->val, &end, 10);
+            if (!*e->val || *end || errno)
+                lerr(P->g, e->loc, "'priority' must be a whole number, not '%s'", e->val);
+            else
+                lwarn(P->g, e->loc,
+                      "'priority' is ignored: volley starts ready jobs in the order they "
+                      "became ready");
+            yread_next(P->r);
+            break;
+        }
         }
     }
     x.it_n = (uint32_t)(P->R->items.n - x.it_first);

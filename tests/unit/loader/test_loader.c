@@ -395,6 +395,17 @@ static void test_diagnostics(void)
                        "are shown one per line and typed on command lines\n"
                        "5:13: error: job name 'c?' contains a control character (0x0a); names "
                        "are shown one per line and typed on command lines\n");
+    /* torc 0.23's job priority: accepted, a warning (volley has no order
+     * among ready jobs to give it) */
+    CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: x, priority: 10}\n"
+                  "  - {name: b, command: x, priority: -2}\n"),
+             0);
+    CHECK_STR(diags(), "3:37: warning: 'priority' is ignored: volley starts ready jobs in the "
+                       "order they became ready\n"
+                       "4:37: warning: 'priority' is ignored: volley starts ready jobs in the "
+                       "order they became ready\n");
+    CHECK_EQ(load("name: w\njobs: [{name: a, command: x, priority: high}]\n"), VL_ESPEC);
+    CHECK_HAS(diags(), "'priority' must be a whole number, not 'high'");
     /* YAML's null is no parameter value (it was the string "~") */
     CHECK_EQ(load("name: w\njobs:\n  - {name: \"a{i}\", command: x, parameters: {i: ~}}\n"
                   "  - {name: \"b{i}\", command: x, parameters: {i: [1, null]}}\n"
