@@ -812,7 +812,8 @@ static uint32_t rx_get(struct X *X, char kind, const char *pat, size_t plen, uin
     r->res = X->rxres.n;
     int ec;
     PCRE2_SIZE eo;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat, plen, PCRE2_UTF, &ec, &eo, NULL);
+    /* PCRE2_UCP: \d, \w, \s and \b are Unicode's, as in torc's Rust regex */
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat, plen, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
     if (!code) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof msg);

@@ -209,6 +209,15 @@ static void test_regexes(void)
     CHECK_EQ(S.npar[jid("barrier")], 10);
     CHECK_EQ(S.npar[jid("stage2_000")], 11);
 
+    /* \d, \w and \b are Unicode's, as in torc (Rust's regex crate) */
+    CHECK_EQ(load("name: w\njobs:\n  - {name: \"r_\xd9\xa3\", command: x}\n"
+                  "  - {name: \"r_\xc3\xa9t\xc3\xa9\", command: x}\n"
+                  "  - {name: d, command: x, depends_on_regexes: [\"^r_\\\\d$\"]}\n"
+                  "  - {name: w, command: x, depends_on_regexes: [\"^r_\\\\w+$\"]}\n"),
+             0);
+    CHECK(dep("r_\xd9\xa3", "d"));                                    /* ARABIC-INDIC DIGIT THREE */
+    CHECK(dep("r_\xc3\xa9t\xc3\xa9", "w") && dep("r_\xd9\xa3", "w")); /* "été" */
+
     /* never the job itself */
     CHECK_EQ(load("name: w\njobs:\n  - {name: a1, command: x}\n"
                   "  - {name: a2, command: x, depends_on_regexes: [\"^a\"]}\n"),
