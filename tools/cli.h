@@ -26,6 +26,10 @@ const struct cli_cmd *cli_find(const char *name);
 /* Prints "volley CMD: <message>" and the command's usage line(s) to stderr;
  * returns VL_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) VL_PRINTF(2, 3);
+/* The word getopt_long just refused as an unknown option: "--nope", "-x",
+ * and "-ab" (or "-file.yaml") for its unknown 'a', where getopt stays on
+ * the word (optind not advanced) and argv[optind - 1] is the word before. */
+const char *cli_bad_opt(char **argv);
 /* Prints the command's full help to stdout; returns 0. */
 int cli_help(const char *cmd);
 /* Prints "volley: <err->msg>" to stderr; returns vl_exit_for(err->code). */

@@ -656,7 +656,7 @@ int cmd_bench(int argc, char **argv)
         case ':':
             return cli_usage_error(CMD, "%s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error(CMD, "unknown option '%s'", cli_bad_opt(argv));
         }
     }
     if (optind < argc)

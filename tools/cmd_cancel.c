@@ -115,7 +115,7 @@ int cmd_cancel(int argc, char **argv)
     opterr = 0;
     optind = 1;
     if (getopt_long(argc, argv, "", opts, NULL) != -1)
-        return cli_usage_error("cancel", "unknown option '%s'", argv[optind - 1]);
+        return cli_usage_error("cancel", "unknown option '%s'", cli_bad_opt(argv));
     if (optind >= argc)
         return cli_usage_error("cancel", "missing the run directory");
     struct vl_err err = {0};

@@ -32,7 +32,7 @@ int cmd_events(int argc, char **argv)
         if (c == 'f')
             follow = true;
         else
-            return cli_usage_error("events", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("events", "unknown option '%s'", cli_bad_opt(argv));
     }
     if (optind >= argc)
         return cli_usage_error("events", "missing the run directory");

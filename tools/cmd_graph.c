@@ -119,7 +119,7 @@ int cmd_graph(int argc, char **argv)
         else if (c == ':')
             return cli_usage_error("graph", "--format needs a value: dot or json");
         else
-            return cli_usage_error("graph", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("graph", "unknown option '%s'", cli_bad_opt(argv));
     }
     if (strcmp(format, "dot") && strcmp(format, "json"))
         return cli_usage_error("graph", "--format must be dot or json, not '%s'", format);

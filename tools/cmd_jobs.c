@@ -111,7 +111,7 @@ int cmd_jobs(int argc, char **argv)
         else if (c == ':')
             return cli_usage_error("jobs", "option '%s' needs a value", argv[optind - 1]);
         else
-            return cli_usage_error("jobs", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("jobs", "unknown option '%s'", cli_bad_opt(argv));
     }
     if (optind >= argc)
         return cli_usage_error("jobs", "missing the run directory");

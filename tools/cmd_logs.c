@@ -112,7 +112,7 @@ int cmd_logs(int argc, char **argv)
         case ':':
             return cli_usage_error("logs", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error("logs", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("logs", "unknown option '%s'", cli_bad_opt(argv));
         }
     }
     if (argc - optind < 2)

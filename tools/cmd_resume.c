@@ -96,7 +96,7 @@ static int resume_cmd(int argc, char **argv)
         if (r == VL_EXIT_USAGE)
             return r;
         if (r == 0)
-            return cli_usage_error("resume", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("resume", "unknown option '%s'", cli_bad_opt(argv));
         runner_kept_note(&given, c, optarg);
     }
     if (optind >= argc)

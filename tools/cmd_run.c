@@ -99,7 +99,7 @@ static int run_cmd(int argc, char **argv)
         if (r == VL_EXIT_USAGE)
             return r;
         if (r == 0)
-            return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("run", "unknown option '%s'", cli_bad_opt(argv));
         runner_kept_note(&kept, c, optarg);
     }
     if (optind >= argc)

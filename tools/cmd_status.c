@@ -98,7 +98,7 @@ int cmd_status(int argc, char **argv)
         if (c == 'J')
             as_json = true;
         else
-            return cli_usage_error("status", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("status", "unknown option '%s'", cli_bad_opt(argv));
     }
     if (optind >= argc)
         return cli_usage_error("status", "missing the run directory");

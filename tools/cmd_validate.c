@@ -34,7 +34,7 @@ int cmd_validate(int argc, char **argv)
         if (c == 'j')
             as_json = true;
         else
-            return cli_usage_error("validate", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("validate", "unknown option '%s'", cli_bad_opt(argv));
     }
     if (optind >= argc)
         return cli_usage_error("validate", "missing the workflow file");

@@ -85,6 +85,17 @@ static void print_usage_line(FILE *f, const struct cli_cmd *c)
     fwrite(c->usage, 1, n, f);
 }
 
+const char *cli_bad_opt(char **argv)
+{
+    const char *prev = optind > 0 ? argv[optind - 1] : NULL;
+    /* a short option inside a cluster: the word is still argv[optind],
+     * unless the refused letter was its last (then getopt moved on) */
+    if (optopt && (!prev || prev[0] != '-' || prev[1] == '-' || !strchr(prev + 1, optopt)) &&
+        argv[optind])
+        return argv[optind];
+    return prev ? prev : "?";
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
