@@ -30,6 +30,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) VL_PRINTF(2, 3);
  * and "-ab" (or "-file.yaml") for its unknown 'a', where getopt stays on
  * the word (optind not advanced) and argv[optind - 1] is the word before. */
 const char *cli_bad_opt(char **argv);
+/* Flushes stdout: 0, or err "cannot write to stdout: <cause>" (the flush's
+ * errno, else EIO for an error stdio saw earlier) and its negative code.
+ * prior: a write's result already known (json_finish's): if negative, that
+ * is the cause. */
+int cli_stdout_check(struct vl_err *err, int prior);
 /* Prints the command's full help to stdout; returns 0. */
 int cli_help(const char *cmd);
 /* Prints "volley: <err->msg>" to stderr; returns vl_exit_for(err->code). */

@@ -63,7 +63,7 @@ int cmd_events(int argc, char **argv)
             if (nl) {
                 size_t whole = (size_t)(nl - buf) + 1;
                 if (fwrite(buf, 1, whole, stdout) != whole) {
-                    rc = vl_err_sys(&err, -EIO, "cannot write to stdout");
+                    rc = vl_err_sys(&err, errno ? -errno : -EIO, "cannot write to stdout");
                     goto out;
                 }
                 memmove(buf, buf + whole, len - whole);
@@ -77,7 +77,8 @@ int cmd_events(int argc, char **argv)
             rc = vl_err_sys(&err, -errno, "cannot read %s", path);
             break;
         }
-        fflush(stdout);
+        if ((rc = cli_stdout_check(&err, 0)) < 0) /* a reader gone: stop following */
+            break;
         if (!follow || !live)
             break;
         watch_sleep_ms(POLL_MS);
@@ -89,7 +90,7 @@ out:
         close(fd);
     free(buf);
     watch_close(&w);
-    if (fflush(stdout) != 0 && !rc)
-        rc = vl_err_sys(&err, -EIO, "cannot write to stdout");
+    if (!rc)
+        rc = cli_stdout_check(&err, 0);
     return rc < 0 ? cli_print_err(&err) : 0;
 }

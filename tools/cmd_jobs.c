@@ -174,12 +174,12 @@ int cmd_jobs(int argc, char **argv)
         if (rc < 0)
             goto out;
     }
+    rc = 0;
     if (jp) {
         json_arr_end(jp);
         rc = json_finish(jp);
     }
-    if (fflush(stdout) != 0 || rc < 0)
-        rc = vl_err_sys(&err, -EIO, "cannot write to stdout");
+    rc = cli_stdout_check(&err, rc);
 out:
     watch_close(&w);
     pcre2_match_data_free(f.md);

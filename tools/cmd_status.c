@@ -208,12 +208,10 @@ int cmd_status(int argc, char **argv)
                        w.dir);
             printf("\n");
         }
-        rc = fflush(stdout) ? -EIO : 0;
     }
+    rc = cli_stdout_check(&err, rc);
     watch_close(&w);
-    if (rc < 0) {
-        vl_err_sys(&err, -EIO, "cannot write to stdout");
+    if (rc < 0)
         return cli_print_err(&err);
-    }
     return 0;
 }

@@ -53,6 +53,7 @@ int cmd_validate(int argc, char **argv)
         if (!ud && s.files[i].producer == SPEC_NONE)
             ninputs++;
     }
+    int wrc = 0; /* the JSON's write */
     if (as_json) {
         struct json j;
         json_init(&j, stdout, false);
@@ -70,8 +71,7 @@ int cmd_validate(int argc, char **argv)
         json_kv_uint(&j, "string_bytes", s.pool_len);
         diag_print_json(&j, &d);
         json_obj_end(&j);
-        if (json_finish(&j) && rc == 0)
-            rc = -EIO;
+        wrc = json_finish(&j);
     } else {
         diag_print(stderr, &d);
         if (rc == 0) {
@@ -85,5 +85,8 @@ int cmd_validate(int argc, char **argv)
     }
     spec_free(&s);
     spec_diags_free(&d);
+    struct vl_err err = {0};
+    if (cli_stdout_check(&err, wrc) < 0) /* the summary is lost: an environment error */
+        return cli_print_err(&err);
     return exit_for(rc);
 }

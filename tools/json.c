@@ -216,8 +216,9 @@ void json_null(struct json *j)
 int json_finish(struct json *j)
 {
     fputc('\n', j->f);
+    errno = 0;
     if (fflush(j->f) != 0 || ferror(j->f))
-        return -EIO;
+        return errno ? -errno : -EIO;
     return 0;
 }
 

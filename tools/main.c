@@ -85,6 +85,17 @@ static void print_usage_line(FILE *f, const struct cli_cmd *c)
     fwrite(c->usage, 1, n, f);
 }
 
+int cli_stdout_check(struct vl_err *err, int prior)
+{
+    if (prior < 0)
+        return vl_err_sys(err, prior, "cannot write to stdout");
+    errno = 0;
+    int f = fflush(stdout);
+    if (f == 0 && !ferror(stdout))
+        return 0;
+    return vl_err_sys(err, -(f != 0 && errno ? errno : EIO), "cannot write to stdout");
+}
+
 const char *cli_bad_opt(char **argv)
 {
     const char *prev = optind > 0 ? argv[optind - 1] : NULL;

@@ -46,5 +46,15 @@ set -e
 check graph_invalid_exit 2 "$rc"
 check graph_invalid_stdout 0 "$(wc -c < "$tmp/out")"
 check graph_invalid_stderr 1 "$(grep -c 'error: dependency cycle' "$tmp/err")"
+# a summary that cannot be written: exit 3 with the cause (validate said
+# nothing and exited 0, or 2 with --json as if the workflow were bad)
+set +e
+for a in "" --json; do
+  "$bin" validate "$src/examples/demo.yaml" $a > /dev/full 2> "$tmp/err"
+  rc=$?
+  check "validate${a}_full_exit" 3 "$rc"
+  check "validate${a}_full_msg" "volley: cannot write to stdout: No space left on device" "$(cat "$tmp/err")"
+done
+set -e
 echo "cli outputs: $pass passed, $fail failed"
 [ "$fail" = 0 ]

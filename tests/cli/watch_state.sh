@@ -123,4 +123,11 @@ check bad_regex_exit 2 "$?"
 check bad_regex_msg "volley jobs: --name: bad regex at offset 1: missing closing parenthesis" "$(head -1 err)"
 "$bin" status > out 2> err
 check status_usage 2 "$?"
+# output that cannot be written is an environment error (exit 3) with its
+# cause, also for a few lines (events used to exit 0: a failed last flush)
+for c in status "status --json" jobs "jobs --json" events; do
+  "$bin" $c r > /dev/full 2> err
+  check "${c}_full_exit" 3 "$?"
+  check "${c}_full_msg" "volley: cannot write to stdout: No space left on device" "$(cat err)"
+done
 finish
