@@ -1128,6 +1128,20 @@ bool raw_parse(struct raw *R, const char *buf, size_t len, struct ldiag *g)
             lerr(g, R->root_loc, "the workflow needs a 'name'");
         if (R->wf_name.off == RSTR_BAD)
             R->wf_name.off = RSTR_NONE;
+        if (R->wf_name.off != RSTR_NONE) {
+            /* it names the run directory, printed on one line to copy */
+            const char *n = raw_str(R, R->wf_name.off);
+            const char *c = n;
+            while (*c && (unsigned char)*c >= 0x20 && *c != 0x7f)
+                c++;
+            if (!*n)
+                lerr(g, R->wf_name.loc, "the workflow name is empty");
+            else if (*c)
+                lerr(g, R->wf_name.loc,
+                     "the workflow name contains a control character (0x%02x); it names the "
+                     "run directory",
+                     (unsigned char)*c);
+        }
         if (!has_jobs)
             lerr(g, R->root_loc, "the workflow needs 'jobs'");
     }

@@ -404,6 +404,13 @@ static void test_diagnostics(void)
                        "are shown one per line and typed on command lines\n"
                        "5:13: error: job name 'c?' contains a control character (0x0a); names "
                        "are shown one per line and typed on command lines\n");
+    /* the workflow's name names the run directory: not empty, no control
+     * characters */
+    CHECK_EQ(load("name: \"x\\ny\"\njobs: [{name: a, command: x}]\n"), VL_ESPEC);
+    CHECK_STR(diags(), "1:7: error: the workflow name contains a control character (0x0a); it "
+                       "names the run directory\n");
+    CHECK_EQ(load("name: ''\njobs: [{name: a, command: x}]\n"), VL_ESPEC);
+    CHECK_HAS(diags(), "the workflow name is empty");
     /* torc 0.23's job priority: accepted, a warning (volley has no order
      * among ready jobs to give it) */
     CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: x, priority: 10}\n"
