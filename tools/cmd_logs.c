@@ -181,13 +181,24 @@ int cmd_logs(int argc, char **argv)
                 watch_sleep_ms(POLL_MS);
                 continue;
             }
-            if (want_attempt)
+            rc = VL_EXIT_FAIL;
+            if (want_attempt) {
                 fprintf(stderr, "volley logs: job '%s' has no attempt %u (it ran %u)\n", name,
                         want_attempt, rec.attempt);
-            else
+            } else if (rec.state >= SNAP_STATE_COMPLETED && rec.start_ns && rec.attempt) {
+                /* it ran and ended: its log was written before its end */
+                fprintf(stderr,
+                        "volley logs: job '%s' ran (attempt %u, %s), but %s has no log of it: "
+                        "the run directory is damaged\n",
+                        name, rec.attempt, snap_state_name(rec.state), w.log_dir);
+                rc = VL_EXIT_ENV;
+            } else if (rec.state >= SNAP_STATE_COMPLETED) {
+                fprintf(stderr, "volley logs: job '%s' did not run (%s)\n", name,
+                        snap_state_name(rec.state));
+            } else {
                 fprintf(stderr, "volley logs: job '%s' has not started yet (%s)\n", name,
                         snap_state_name(rec.state));
-            rc = VL_EXIT_FAIL;
+            }
             goto out;
         }
         if (rc < 0)

@@ -35,6 +35,13 @@ check flaky_first "try 1" "$("$bin" logs done flaky --attempt 1)"
 "$bin" logs done flaky --attempt 3 > out 2> err
 check attempt3_exit 1 "$?"
 check attempt3_msg "volley logs: job 'flaky' has no attempt 3 (it ran 2)" "$(cat err)"
+# a finished job whose logs are gone: the directory is damaged (exit 3),
+# not "has not started yet (completed)"
+cp -r done damaged
+rm -r damaged/logs/*
+"$bin" logs damaged bin > out 2> err
+check gone_exit 3 "$?"
+check gone_msg "volley logs: job 'bin' ran (attempt 1, completed), but $tmp/damaged/logs has no log of it: the run directory is damaged" "$(cat err)"
 "$bin" logs done bim > out 2> err
 check unknown_exit 2 "$?"
 check unknown_msg "volley: no job 'bim' in run $tmp/done (did you mean 'bin'?)" "$(cat err)"
