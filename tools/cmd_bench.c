@@ -727,7 +727,7 @@ int cmd_bench(int argc, char **argv)
         for (size_t r = 0; m && r < VL_ARRAY_LEN(runners); r++) {
             const char *why =
                 strcmp(runners[r].mode, "process") ? NULL : bproc_unavailable(runners[r].proc);
-            if (why)
+            if (why && runner_wanted(only, runners[r].name)) /* only those asked for */
                 skips[nskips++] = (struct skip){runners[r].name, why};
         }
         for (size_t s = 0; s < nms; s++)
@@ -745,6 +745,17 @@ int cmd_bench(int argc, char **argv)
                                                               .workers = mw[w],
                                                               .shape_opts = shape_opts};
                     }
+    }
+    if (ncases == 0) { /* measuring nothing is not a result */
+        free(cases);
+        if (nskips) {
+            for (size_t i = 0; i < nskips; i++)
+                fprintf(stderr, "volley bench: nothing to measure: %s: %s\n", skips[i].runner,
+                        skips[i].why);
+            return VL_EXIT_ENV;
+        }
+        return cli_usage_error(CMD, "nothing to measure: no runner of --runners runs in the modes "
+                                    "given (noexec: volley; process: limit, volley, make, ninja)");
     }
     for (size_t i = 0; i < ncases; i++) {
         const struct bench_case k0 = cases[i], *k = &k0;
