@@ -98,9 +98,11 @@ interrupt_at() {
 }
 # setup_delays LINE CMD...: start_int CMD, time it from its exec to the
 # first stderr line matching LINE (the setup done), interrupt it, and set
-# DELAYS to 12 delays spread over that time (5% to 130% of it, in
-# seconds): a sweep of interrupts over the setup of this build on this
-# machine (ASan's is several times gcc's).
+# DELAYS to 16 delays spread over that time (5% to 130% of it, in
+# seconds, denser from 70% to 100%, where the setup ends: loading comes
+# first, and a CI run of the ASan build once put all of 12 delays in it):
+# a sweep of interrupts over the setup of this build on this machine
+# (ASan's is several times gcc's).
 setup_delays() {
     local line=$1; shift
     local t0 t1 ms f
@@ -111,7 +113,7 @@ setup_delays() {
     kill -INT "$IPID"; wait "$IPID"
     ms=$(((t1 - t0) / 1000000))
     DELAYS=""
-    for f in 5 15 30 45 60 70 80 90 95 100 110 130; do
+    for f in 5 15 30 45 60 70 75 80 85 90 93 95 97 100 110 130; do
         DELAYS="$DELAYS $(printf '%d.%03d' $((ms * f / 100 / 1000)) $((ms * f / 100 % 1000)))"
     done
 }

@@ -153,7 +153,7 @@ for d in $DELAYS; do
     fi
 done
 check "Ctrl-C during the setup: exit 130, nothing half made (not:$bad)" [ -z "$bad" ]
-check "Ctrl-C during the setup: some interrupts hit it ($hits of 12)" [ "$hits" -ge 1 ]
+check "Ctrl-C during the setup: some interrupts hit it ($hits of 16)" [ "$hits" -ge 1 ]
 rm -rf r_setup
 
 # --- the same for `volley resume`'s setup (volley.db read, the old
@@ -180,7 +180,7 @@ for d in $DELAYS; do
     [ -e "/dev/shm/volley-$id" ] && bad="$bad $d:arena-left"
 done
 check "Ctrl-C during resume's setup: exit 130, the run kept, no arena (not:$bad)" [ -z "$bad" ]
-check "Ctrl-C during resume's setup: some interrupts hit it ($hits of 12)" [ "$hits" -ge 1 ]
+check "Ctrl-C during resume's setup: some interrupts hit it ($hits of 16)" [ "$hits" -ge 1 ]
 rm -rf r_rsetup
 
 # --- SIGHUP and SIGINT ignored when volley starts stay ignored, as make
