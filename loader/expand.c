@@ -1048,23 +1048,17 @@ static void collapse_map(struct X *X, struct E *E, const struct eout *eo, uint32
  * Only names that can hold one are scanned (name_scan). */
 static bool job_name_ok(struct X *X, const struct E *E, const char *s, uint64_t n)
 {
-    unsigned bad = 0;
-    for (uint64_t i = 0; i < n; i++)
-        bad |= (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
-    if (n && !bad)
+    size_t at = ctl_at(s, n);
+    if (n && at == n)
         return true;
     if (!n) {
         lerr(X->g, E->t_name.loc, "a job name is empty");
         return false;
     }
     char shown[128];
-    uint64_t k = 0, at = n;
-    for (uint64_t i = 0; i < n && k + 1 < sizeof shown; i++) {
-        bool c = (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
-        if (c && at == n)
-            at = i;
-        shown[k++] = c ? '?' : s[i];
-    }
+    size_t k;
+    for (k = 0; k < n && k + 1 < sizeof shown; k++)
+        shown[k] = iscntrl((unsigned char)s[k]) ? '?' : s[k];
     shown[k] = '\0';
     lerr(X->g, E->t_name.loc,
          "job name '%s' contains a control character (0x%02x); names are shown one per line and "
@@ -1077,9 +1071,9 @@ static bool job_name_ok(struct X *X, const struct E *E, const char *s, uint64_t 
  * does, or a parameter it uses has string values (numbers never do). */
 static bool name_scan(const struct E *E)
 {
-    for (const char *c = E->t_name.src; c && *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            return true;
+    size_t len = E->t_name.src ? strlen(E->t_name.src) : 0;
+    if (ctl_at(E->t_name.src, len) < len)
+        return true;
     for (uint64_t m = E->t_name.mask; m; m &= m - 1)
         if (E->pt[__builtin_ctzll(m)]->types & VT_STR)
             return true;

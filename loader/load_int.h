@@ -19,6 +19,7 @@
 #ifndef VOLLEY_LOADER_LOAD_INT_H
 #define VOLLEY_LOADER_LOAD_INT_H
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -161,6 +162,16 @@ void yread_next(struct yread *r);
 void yread_skip(struct yread *r);
 /* Appends the current node as JSON text to out and consumes it. */
 void yread_json(struct yread *r, struct sbuf *out);
+/* The offset of the first control character in s[0..n) (iscntrl: 0-31 and
+ * 127, volley runs in the C locale), or n. Names are printed one per line. */
+static inline size_t ctl_at(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (iscntrl((unsigned char)s[i]))
+            return i;
+    return n;
+}
+
 static inline bool yev_is_null(const struct yev *e)
 {
     return e->type == YEV_SCALAR && !e->quoted &&

@@ -1131,16 +1131,14 @@ bool raw_parse(struct raw *R, const char *buf, size_t len, struct ldiag *g)
         if (R->wf_name.off != RSTR_NONE) {
             /* it names the run directory, printed on one line to copy */
             const char *n = raw_str(R, R->wf_name.off);
-            const char *c = n;
-            while (*c && (unsigned char)*c >= 0x20 && *c != 0x7f)
-                c++;
-            if (!*n)
+            size_t nl = strlen(n), at = ctl_at(n, nl);
+            if (!nl)
                 lerr(g, R->wf_name.loc, "the workflow name is empty");
-            else if (*c)
+            else if (at < nl)
                 lerr(g, R->wf_name.loc,
                      "the workflow name contains a control character (0x%02x); it names the "
                      "run directory",
-                     (unsigned char)*c);
+                     (unsigned char)n[at]);
         }
         if (!has_jobs)
             lerr(g, R->root_loc, "the workflow needs 'jobs'");
