@@ -334,6 +334,18 @@ static struct mnode *mnode_add(struct mnode *m)
     return k;
 }
 
+/* Takes the next queued event (q must have one) into *e; returns its
+ * value, which the caller now owns (NULL for none). */
+static char *q_pop(struct yread *r, struct yev *e)
+{
+    struct rec_ev *x = &r->q[r->qh++];
+    *e = (struct yev){
+        .type = x->type, .quoted = x->quoted, .loc = x->loc, .val = x->val, .len = x->len};
+    if (r->qh == r->qn) /* x stays readable: the array is kept */
+        r->qh = r->qn = 0;
+    return x->val;
+}
+
 /* Reads the next whole node (from q, then the file) into out. False after
  * an error (reported; out holds what was read). */
 static bool read_tree(struct yread *r, struct mnode *out)
@@ -346,10 +358,7 @@ static bool read_tree(struct yread *r, struct mnode *out)
         struct yev e;
         char *owned = NULL;
         if (r->qh < r->qn) {
-            struct rec_ev *x = &r->q[r->qh++];
-            e = (struct yev){
-                .type = x->type, .quoted = x->quoted, .loc = x->loc, .val = x->val, .len = x->len};
-            owned = x->val;
+            owned = q_pop(r, &e);
         } else {
             fetch_raw(r);
             e = r->cur;
@@ -595,16 +604,7 @@ static void fetch(struct yread *r)
                 yaml_event_delete(&r->ev);
                 r->have_ev = false;
             }
-            struct rec_ev *x = &r->q[r->qh++];
-            if (r->qh == r->qn)
-                r->qh = r->qn = 0;
-            memset(&r->cur, 0, sizeof r->cur);
-            r->cur.type = x->type;
-            r->cur.quoted = x->quoted;
-            r->cur.loc = x->loc;
-            r->cur.val = x->val;
-            r->cur.len = x->len;
-            r->cur_owned = x->val;
+            r->cur_owned = q_pop(r, &r->cur);
             r->have = true;
         } else {
             fetch_raw(r);
