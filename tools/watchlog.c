@@ -307,16 +307,25 @@ void watchlog_flush(struct watchlog *wl)
     }
 }
 
+/* Flushes (a write error is its line on stderr) and closes the two files. */
+static void close_lines(struct watchlog *wl)
+{
+    flush_file(wl, &wl->joblog, WATCHLOG_JOBLOG);
+    flush_file(wl, &wl->events, WATCHLOG_EVENTS);
+    if (wl->joblog)
+        fclose(wl->joblog);
+    if (wl->events)
+        fclose(wl->events);
+    wl->joblog = wl->events = NULL;
+}
+
 void watchlog_close(struct watchlog *wl)
 {
     if (!wl)
         return;
     if (wl->last)
-        watchlog_flush(wl);
-    if (wl->joblog)
-        fclose(wl->joblog);
-    if (wl->events)
-        fclose(wl->events);
+        watchlog_flush(wl); /* with the last rate sample */
+    close_lines(wl);
     if (wl->rate_fd >= 0)
         close(wl->rate_fd);
     free(wl->last);
@@ -335,10 +344,5 @@ void watchlog_catchup(const char *run_dir, const struct arena *a, uint8_t *prev,
         for (size_t i = 0; i < n; i++)
             watchlog_note(&wl, recs[i].jid, &recs[i]);
     }
-    flush_file(&wl, &wl.joblog, WATCHLOG_JOBLOG);
-    flush_file(&wl, &wl.events, WATCHLOG_EVENTS);
-    if (wl.joblog)
-        fclose(wl.joblog);
-    if (wl.events)
-        fclose(wl.events);
+    close_lines(&wl);
 }
