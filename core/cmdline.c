@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base.h"
+#include "base/base.h"
 
 /* Bytes that can appear in a word the shell leaves untouched. */
 static bool plain_byte(unsigned char c)

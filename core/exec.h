@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "base/base.h"
 #include "failpol.h"
 #include "logread.h"
 #include "spawn.h"

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "base/base.h"
 #include "logfmt.h"
 
 /* Where an attempt's BEGIN record is: a log reference. */

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "base/base.h"
 #include "loader/spec.h"
 
 #define RES_MAX_GPUS 64

@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "base/base.h"
 
 enum spawn_mode {
     SPAWN_VFORK = 0, /* clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD): caller stalls until exec */

@@ -14,7 +14,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "../shm/arena.h"
+#include "shm/arena.h"
 #include "exec.h"
 #include "resources.h"
 #include "runctl.h"

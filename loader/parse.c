@@ -44,43 +44,20 @@ static bool failed(struct P *P)
 
 /* ---- did you mean ---- */
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return SIZE_MAX;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t best = prev + (a[i - 1] != b[j - 1]);
-            best = VL_MIN(best, row[j] + 1);
-            best = VL_MIN(best, row[j - 1] + 1);
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 const char *did_you_mean(const char *s, const char *const *cands, size_t n)
 {
+    size_t len = strlen(s);
+    unsigned limit = len <= 4 ? 1 : len <= 10 ? 2 : 3;
     const char *best = NULL;
-    size_t bd = SIZE_MAX;
+    unsigned bd = limit + 1;
     for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(s, cands[i]);
+        unsigned d = vl_edit_distance(s, cands[i], limit);
         if (d < bd) {
             bd = d;
             best = cands[i];
         }
     }
-    size_t len = strlen(s);
-    size_t limit = len <= 4 ? 1 : len <= 10 ? 2 : 3;
-    return bd <= limit ? best : NULL;
+    return best;
 }
 
 /* ---- scalars ---- */

@@ -38,7 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../core/base.h"
+#include "base/base.h"
 
 #define SPEC_NONE UINT32_MAX      /* no job / no file */
 #define SPEC_NONE16 UINT16_MAX    /* no resource class / no failure handler */

@@ -16,7 +16,7 @@
 #ifndef VOLLEY_PERSIST_RUNLOCK_H
 #define VOLLEY_PERSIST_RUNLOCK_H
 
-#include "../core/base.h"
+#include "base/base.h"
 
 #define RUNLOCK_NAME "volley.lock"
 

@@ -50,8 +50,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/base.h"
-#include "../loader/spec.h"
+#include "base/base.h"
+#include "loader/spec.h"
 
 #define SNAP_DB_NAME "volley.db"
 #define SNAP_SCHEMA 3 /* PRAGMA user_version; bump on any schema change */

@@ -47,8 +47,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/base.h"
-#include "../loader/spec.h"
+#include "base/base.h"
+#include "loader/spec.h"
 #include "layout.h"
 
 /* A process's view of a mapped arena; caller-allocated. */

@@ -269,12 +269,6 @@ int arena__apply_recs(struct arena *a, const struct arena_job_rec *recs, struct 
 
 /* ---- recovery ---- */
 
-static void sleep_us(long us)
-{
-    struct timespec ts = {0, us * 1000};
-    nanosleep(&ts, NULL);
-}
-
 int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_recover_stats *st,
                   struct vl_err *err)
 {
@@ -352,7 +346,7 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
         }
         if (spin % 256 == 255)
             arena_wake(a); /* one that went to sleep on an old value */
-        sleep_us(spin < 100 ? 20 : 200);
+        vl_sleep_ns(spin < 100 ? 20000 : 200000);
     }
 
     /* 2. the running jobs of the dead */

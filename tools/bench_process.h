@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "bench/lib/bench_shapes.h"
-#include "core/base.h"
+#include "base/base.h"
 
 enum bproc_runner { BPROC_VOLLEY, BPROC_LIMIT, BPROC_MAKE, BPROC_NINJA };
 

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../core/base.h"
+#include "base/base.h"
 
 struct cli_cmd {
     const char *name;    /* "validate" */

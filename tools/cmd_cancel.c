@@ -44,7 +44,7 @@ static int cancel_run(struct watch *w)
     }
     fprintf(stderr, "volley cancel: stopping run %s (runner pid %d)\n", w->dir, pid);
     for (int i = 0; i < CANCEL_WAIT_S * 20 && arena_runner_alive(&w->a); i++)
-        watch_sleep_ms(50);
+        vl_sleep_ns(50 * 1000000u);
     if (arena_runner_alive(&w->a)) {
         fprintf(stderr, "volley cancel: runner pid %d is still stopping after %d s\n", pid,
                 CANCEL_WAIT_S);

@@ -81,7 +81,7 @@ int cmd_events(int argc, char **argv)
             break;
         if (!follow || !live)
             break;
-        watch_sleep_ms(POLL_MS);
+        vl_sleep_ns(POLL_MS * 1000000u);
     }
 out:
     if (fd < 0 && !rc && !follow)

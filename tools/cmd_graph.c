@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../loader/load.h"
+#include "loader/load.h"
 #include "cli.h"
 #include "commands.h"
 #include "diag_print.h"

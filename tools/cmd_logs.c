@@ -29,8 +29,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../core/logread.h"
-#include "../core/worker.h"
+#include "core/logread.h"
+#include "core/worker.h"
 #include "cli.h"
 #include "commands.h"
 #include "watch.h"
@@ -178,7 +178,7 @@ int cmd_logs(int argc, char **argv)
         }
         if (rc == -ENOENT) {
             if (follow && live) {
-                watch_sleep_ms(POLL_MS);
+                vl_sleep_ns(POLL_MS * 1000000u);
                 continue;
             }
             rc = VL_EXIT_FAIL;
@@ -209,7 +209,7 @@ int cmd_logs(int argc, char **argv)
          * ran: those end with the attempt (rec was read before the copy) */
         if ((notes || recovery) && (rec.state >= SNAP_STATE_COMPLETED || rec.attempt > attempt))
             break;
-        watch_sleep_ms(POLL_MS);
+        vl_sleep_ns(POLL_MS * 1000000u);
     }
     rc = 0;
 out:

@@ -29,20 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/resources.h"
-#include "../persist/runlock.h"
-#include "../persist/snap.h"
+#include "core/resources.h"
+#include "persist/runlock.h"
+#include "persist/snap.h"
 #include "cli.h"
 #include "commands.h"
 #include "intr.h"
 #include "runner.h"
 #include "watchlog.h"
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* Ends what is left of the old run: its workers (which stop their own jobs
  * when the supervisor dies; give them the grace), then job process groups. */
@@ -60,10 +54,10 @@ static void end_old_processes(struct arena *old, uint32_t grace_ms)
             for (uint32_t w = 0; w < old->nslots; w++)
                 if (arena_slot_pid(old, w) > 0 && arena_slot_alive(old, w))
                     kill(arena_slot_pid(old, w), SIGKILL);
-            sleep_ms(100);
+            vl_sleep_ns(100 * 1000000u);
             break;
         }
-        sleep_ms(50);
+        vl_sleep_ns(50 * 1000000u);
     }
     runner_kill_jobs(old, false);
 }

@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/resources.h"
-#include "../loader/load.h"
-#include "../persist/runlock.h"
-#include "../persist/snap.h"
+#include "core/resources.h"
+#include "loader/load.h"
+#include "persist/runlock.h"
+#include "persist/snap.h"
 #include "cli.h"
 #include "commands.h"
 #include "diag_print.h"

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../loader/load.h"
+#include "loader/load.h"
 #include "cli.h"
 #include "commands.h"
 #include "diag_print.h"

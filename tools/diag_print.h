@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "../loader/load.h"
+#include "loader/load.h"
 #include "json.h"
 
 /* "file:line:col: error: message", the source line and a caret, for every

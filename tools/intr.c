@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../core/base.h"
-#include "../persist/runlock.h"
-#include "../persist/snap.h"
+#include "base/base.h"
+#include "persist/runlock.h"
+#include "persist/snap.h"
 
 static const int intr_sigs[] = {SIGINT, SIGTERM, SIGHUP};
 

@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/logread.h"
-#include "../core/runctl.h"
-#include "../core/worker.h"
-#include "../persist/ckpt.h"
+#include "core/logread.h"
+#include "core/runctl.h"
+#include "core/worker.h"
+#include "persist/ckpt.h"
 #include "cli.h"
 #include "watchlog.h" /* watch: joblog, events */
 

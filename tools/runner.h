@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../core/resources.h"
-#include "../persist/snap.h"
-#include "../shm/arena.h"
+#include "core/resources.h"
+#include "persist/snap.h"
+#include "shm/arena.h"
 
 struct runner_opts {
     uint32_t max_running;             /* -j (0: CPUs) */

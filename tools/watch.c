@@ -72,44 +72,6 @@ void watch_arena_rec(const struct watch *w, uint32_t jid, struct snap_job *rec)
     runner_rec_to_snap(jid, &r, rec);
 }
 
-void watch_sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Levenshtein distance of a and b, or limit + 1 once it must exceed limit
- * (names longer than 255 bytes are never suggested). */
-static unsigned edit_distance(const char *a, const char *b, unsigned limit)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 255 || lb > 255)
-        return limit + 1;
-    if ((la > lb ? la - lb : lb - la) > limit)
-        return limit + 1;
-    unsigned row[256];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++) {
-        unsigned diag = row[0], best = row[0] = (unsigned)i;
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned up = row[j];
-            unsigned v = diag + (a[i - 1] != b[j - 1]);
-            if (row[j - 1] + 1 < v)
-                v = row[j - 1] + 1;
-            if (up + 1 < v)
-                v = up + 1;
-            row[j] = v;
-            diag = up;
-            if (v < best)
-                best = v;
-        }
-        if (best > limit)
-            return limit + 1;
-    }
-    return row[lb];
-}
-
 struct guess {
     char name[256];
     unsigned dist;
@@ -122,7 +84,7 @@ static void consider(struct guess *g, const char *want, const char *name)
     unsigned cap = (unsigned)(strlen(want) / 3) + 1;
     if (limit > cap)
         limit = cap;
-    unsigned d = edit_distance(want, name, limit);
+    unsigned d = vl_edit_distance(want, name, limit);
     if (d <= limit && d < g->dist) {
         g->dist = d;
         snprintf(g->name, sizeof g->name, "%s", name);

@@ -18,9 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../core/base.h"
-#include "../persist/snap.h"
-#include "../shm/arena.h"
+#include "base/base.h"
+#include "persist/snap.h"
+#include "shm/arena.h"
 
 struct watch {
     char dir[PATH_MAX];     /* the run directory, absolute */
@@ -57,6 +57,5 @@ void watch_arena_rec(const struct watch *w, uint32_t jid, struct snap_job *rec);
 bool watch_live(const struct watch *w);
 
 /* Sleeps ms milliseconds (the --follow loops). */
-void watch_sleep_ms(unsigned ms);
 
 #endif /* VOLLEY_TOOLS_WATCH_H */

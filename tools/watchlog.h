@@ -34,8 +34,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../persist/snap.h"
-#include "../shm/arena.h"
+#include "persist/snap.h"
+#include "shm/arena.h"
 
 #define WATCHLOG_JOBLOG "joblog.tsv"
 #define WATCHLOG_EVENTS "events.jsonl"

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "bench_shapes.h"
-#include "core/base.h"
+#include "base/base.h"
 
 struct bench_noexec_opts {
     enum bench_shape shape;

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "core/base.h"
+#include "base/base.h"
 #include "loader/spec.h"
 
 enum bench_shape {

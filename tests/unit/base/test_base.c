@@ -1,5 +1,5 @@
-/* test_base.c - sizes, numbers, errors, buffers, process identity. */
-#include "core/base.h"
+/* test_base.c - sizes, numbers, errors, buffers, process identity, edit distance. */
+#include "base/base.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -97,6 +97,21 @@ static void test_proc(void)
     CHECK_EQ(strlen(id), 36);
 }
 
+static void test_edit_distance(void)
+{
+    CHECK_EQ(vl_edit_distance("depends_on", "depends_on", 3), 0);
+    CHECK_EQ(vl_edit_distance("depnds_on", "depends_on", 3), 1);
+    CHECK_EQ(vl_edit_distance("kitten", "sitting", 3), 3);
+    CHECK_EQ(vl_edit_distance("kitten", "sitting", 2), 3); /* past the limit: limit + 1 */
+    CHECK_EQ(vl_edit_distance("", "abc", 5), 3);
+    CHECK_EQ(vl_edit_distance("a", "abcdef", 2), 3); /* lengths alone exceed it */
+    char long_a[300], long_b[300];
+    memset(long_a, 'x', sizeof long_a - 1);
+    long_a[sizeof long_a - 1] = '\0';
+    memcpy(long_b, long_a, sizeof long_b);
+    CHECK_EQ(vl_edit_distance(long_a, long_b, 3), 4); /* over 255 bytes: never close */
+}
+
 int main(void)
 {
     test_sizes();
@@ -104,5 +119,6 @@ int main(void)
     test_errors();
     test_buf();
     test_proc();
+    test_edit_distance();
     return check_done();
 }

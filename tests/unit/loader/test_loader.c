@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "core/base.h"
+#include "base/base.h"
 
 static struct spec S;
 static struct spec_diags D;

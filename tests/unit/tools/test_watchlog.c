@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../../tools/watchlog.h"
+#include "tools/watchlog.h"
 #include "check.h"
 
 static char dir[64];
