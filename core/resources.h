@@ -3,8 +3,8 @@
  * memory and num_gpus (SPEC.md section 1, "Resources"), GPUs assigned by
  * index for CUDA_VISIBLE_DEVICES.
  *
- * The counters are the caller's (struct res_counters): today a worker's
- * memory, later words in the arena shared by every worker. So admission is
+ * The counters are the caller's (struct res_counters): in a run, words of
+ * the control page (runctl.h) shared by every worker. So admission is
  * lock-free: a compare-and-swap loop per resource, taken in a fixed order
  * (CPUs, memory, GPUs) and given back in reverse when a later one does not
  * fit. Two workers can momentarily hold parts of what neither can finish
@@ -34,9 +34,17 @@ struct res_amount {
     uint64_t memory_bytes; /* memory */
 };
 
-/* The caller's counters of what is in use; zero-initialized = all free. */
+/* The caller's counters of what is in use; zero-initialized = all free.
+ * In a run they sit in the control page (runctl.h), shared by every
+ * worker: fixed-width fields, no hidden hole (48 bytes, pinned there).
+ * Writers and readers: every admitter (res_admit, res_release,
+ * res_unreserve) and the supervisor, for a dead worker's share. The used
+ * words change by CAS or RMW (acq_rel); the reservation's sizes are
+ * relaxed stores made by the one process that owns resv_owner (acq_rel
+ * CAS), read after an acquire load of it. */
 struct res_counters {
     _Atomic uint32_t cpus_used;
+    uint32_t pad0; /* zero */
     _Atomic uint64_t mem_used;
     _Atomic uint64_t gpus_used; /* bit i: GPU i is assigned */
     /* One reservation: the first admitter (by id) that found the capacity

@@ -2,28 +2,54 @@
  * runctl.h - the page a supervisor shares with its worker processes: the
  * run's settings (which arena, which run directory, -j, the capacity) and
  * the counters that every worker admits jobs against (running jobs, CPUs,
- * memory, GPUs). It lives in a memfd that the supervisor creates, fills and
- * passes to each worker by descriptor number (`volley __worker FD INDEX`);
- * job processes never see it (the spawner closes every fd above 2).
+ * memory, GPUs), and one slot per worker (its state, what it holds of the
+ * counters, why it stopped). It lives in a memfd that the supervisor
+ * (core/supervisor.c) creates, fills and passes to each worker by
+ * descriptor number (`volley __worker FD INDEX`); job processes never see
+ * it (the spawner closes every fd above 2).
  *
- * It is per process generation: a resumed run makes a new one, since the
- * old workers are gone and with them every job they had admitted. The
- * arena (shm/) is what survives a crash; this page is not meant to.
+ * It is the one home of a run's control state, and it is per process
+ * generation: a resumed run makes a new one, since the old workers are gone
+ * and with them every job they had admitted. The arena (shm/layout.h) is
+ * what survives a crash, and holds only the arena's own control words;
+ * until layout 3 it also carried stop, running and resource words that
+ * nothing read.
+ *
+ * The discipline of shm/layout.h: fixed-width types, -Wpadded an error
+ * here so every hole is a named pad, sizes and offsets pinned by
+ * _Static_assert, a version and a shape hash the worker checks, and every
+ * atomic naming its writers (W), readers (R) and memory order. The words
+ * workers write on every admission (running, the resource counters) and
+ * the one they read on every take (stop) each sit on a 64-byte line of
+ * their own; each worker slot is a whole number of lines, so two workers
+ * never write the same line.
  */
 #ifndef VOLLEY_CORE_RUNCTL_H
 #define VOLLEY_CORE_RUNCTL_H
 
 #include <limits.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "resources.h"
+#include "core/resources.h"
+
+/* Only lock-free atomics work across processes. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wpadded"
 
 #define RUNCTL_MAGIC 0x6c746372u /* "rctl" */
-#define RUNCTL_VERSION 1u
+#define RUNCTL_VERSION 2u        /* bump on ANY change in this file. 2 (2026-12-06): lines */
 #define RUNCTL_MAX_WORKERS 256u
+#define RUNCTL_PATH 4096u      /* bytes of each path setting */
+#define RUNCTL_ARENA_PATH 256u /* bytes of the arena path */
+#define RUNCTL_MSG 512u        /* bytes of a worker's error message */
+_Static_assert(RUNCTL_PATH >= PATH_MAX, "a run directory path must fit");
 
-/* What a worker reports about itself (W: that worker; R: supervisor). */
+/* What a worker reports about itself. */
 enum runctl_wstate {
     RUNCTL_W_STARTING = 0,
     RUNCTL_W_RUNNING = 1,
@@ -32,43 +58,91 @@ enum runctl_wstate {
     RUNCTL_W_ERROR = 4,   /* could not go on: msg says why; exited 3 */
 };
 
+/* One worker's slot: nine lines, written by that worker only while it
+ * lives, by the supervisor before it starts and after it died. */
 struct runctl_worker {
-    _Atomic uint32_t state; /* enum runctl_wstate */
-    _Atomic int32_t pid;
-    _Atomic uint64_t spawned;  /* processes started */
-    _Atomic uint64_t attempts; /* attempts ended */
-    _Atomic uint64_t cpu_ns;   /* the worker's own CPU time (user + system), at exit */
-    /* What this worker holds of the shared counters, updated right after
-     * each admission and before each release: when it dies, the supervisor
-     * gives this back (a kill between the two stores leaks at most one) */
-    _Atomic uint32_t held_jobs;
-    _Atomic uint32_t held_cpus;
-    _Atomic uint64_t held_mem;
-    _Atomic uint64_t held_gpus;
-    char msg[512]; /* RUNCTL_W_ERROR: the reason, NUL-terminated */
+    /* line 0: state and what it holds */
+    _Atomic uint32_t state;     /* enum runctl_wstate. W: supervisor (STARTING, before the
+                                   spawn, seq_cst), the worker (release). R: supervisor after
+                                   reaping it (seq_cst; waitpid orders it too) */
+    _Atomic uint32_t held_jobs; /* units of -j this worker holds. W: the worker right
+                                   after each admission and before each release
+                                   (relaxed RMW); the supervisor, once the worker is
+                                   reaped (seq_cst). R: supervisor after reaping */
+    _Atomic uint64_t held_mem;  /* bytes of memory it holds. W/R: as held_jobs */
+    _Atomic uint64_t held_gpus; /* mask of GPUs it holds. W/R: as held_jobs */
+    _Atomic uint32_t held_cpus; /* CPUs it holds. W/R: as held_jobs */
+    uint32_t pad0;              /* zero */
+    _Atomic uint64_t spawned;   /* processes it started. W: the worker at its end
+                                   (seq_cst). R: supervisor after reaping (run-stats) */
+    _Atomic uint64_t cpu_ns;    /* its own CPU time (user + system). W/R: as spawned */
+    uint8_t pad1[16];           /* zero */
+    /* lines 1-8 */
+    char msg[RUNCTL_MSG]; /* RUNCTL_W_ERROR: the reason, NUL-terminated. W: the worker
+                             before its release store of state. R: supervisor after */
 };
+_Static_assert(offsetof(struct runctl_worker, spawned) == 32, "runctl worker");
+_Static_assert(offsetof(struct runctl_worker, msg) == 64, "runctl worker");
+_Static_assert(sizeof(struct runctl_worker) == 9 * 64, "runctl worker: whole lines");
+
+_Static_assert(sizeof(struct res_counters) == 48, "runctl: resource counters");
+_Static_assert(sizeof(struct res_amount) == 16, "runctl: capacity");
 
 struct runctl {
-    uint32_t magic, version;
-    /* settings: written by the supervisor before any worker starts */
-    char arena_path[256];
-    char run_dir[PATH_MAX];
-    char log_dir[PATH_MAX];
-    char workdir[PATH_MAX]; /* where jobs run: the directory `volley run` started in */
-    int32_t supervisor_pid;
-    uint32_t nworkers;
+    /* line 0: identity and settings, written by the supervisor before any
+     * worker starts, read-only afterwards */
+    uint32_t magic;         /* RUNCTL_MAGIC */
+    uint32_t version;       /* RUNCTL_VERSION */
+    uint32_t shape;         /* RUNCTL_SHAPE */
+    int32_t supervisor_pid; /* the process that made the page */
+    uint32_t nworkers;      /* worker slots in use */
     uint32_t max_running;   /* -j: jobs running at once over every worker */
     uint32_t kill_grace_ms; /* --kill-grace */
     uint32_t use_res;       /* 1 if some job needs CPUs, memory or GPUs */
-    uint32_t pad;
-    struct res_amount cap; /* --cpus, --memory, --gpus */
-    /* shared counters */
-    _Atomic uint32_t running; /* jobs admitted and not yet finished */
-    _Atomic uint32_t waiters; /* workers that found the cap or the capacity full */
-    _Atomic uint32_t stop;    /* 1: the supervisor asked every worker to stop */
-    uint32_t pad2;
+    struct res_amount cap;  /* --cpus, --memory, --gpus */
+    uint8_t pad0[16];       /* zero */
+    /* lines 1-196: paths, as line 0 */
+    char arena_path[RUNCTL_ARENA_PATH];
+    char run_dir[RUNCTL_PATH];
+    char log_dir[RUNCTL_PATH]; /* run_dir/logs (persist/rundir.h) */
+    char workdir[RUNCTL_PATH]; /* where jobs run: the directory `volley run` started in */
+    /* line 197: read on every take, written once */
+    _Atomic uint32_t stop; /* 1: the supervisor asked every worker to stop. W: supervisor
+                              (seq_cst store, then arena_wake). R: workers in next() and
+                              notify() (acquire) */
+    uint8_t pad197[60];
+    /* line 198: the -j counter, written on every admission and release */
+    _Atomic uint32_t running; /* jobs admitted and not yet finished. W: workers (CAS and
+                                 RMW, seq_cst), supervisor for a dead worker's held_jobs.
+                                 R: workers, supervisor's progress line and rate.bin
+                                 (seq_cst) */
+    _Atomic uint32_t waiters; /* workers that found the cap or the capacity full. W:
+                                 workers (seq_cst RMW). R: a worker that gives back (seq_cst,
+                                 after its release: it wakes them if non-zero) */
+    uint8_t pad198[56];
+    /* line 199: CPUs, memory and GPUs in use (resources.h has the protocol) */
     struct res_counters res;
+    uint8_t pad199[16];
+    /* lines 200-: one slot per worker */
     struct runctl_worker w[RUNCTL_MAX_WORKERS];
 };
+_Static_assert(offsetof(struct runctl, arena_path) == 64, "runctl");
+_Static_assert(offsetof(struct runctl, stop) == 197 * 64, "runctl");
+_Static_assert(offsetof(struct runctl, running) == 198 * 64, "runctl");
+_Static_assert(offsetof(struct runctl, res) == 199 * 64, "runctl");
+_Static_assert(offsetof(struct runctl, w) == 200 * 64, "runctl");
+_Static_assert(sizeof(struct runctl) == 200 * 64 + RUNCTL_MAX_WORKERS * 9 * 64, "runctl");
+
+#pragma GCC diagnostic pop
+
+/* RUNCTL_SHAPE: a constant hash of the structs' sizes and key offsets, so
+ * a worker from another build (a volley binary replaced under a live run)
+ * refuses the page instead of misreading it. */
+#define RUNCTL_MIX_(h, v) ((((uint32_t)(h)) ^ (uint32_t)(v)) * 16777619u)
+#define RUNCTL_SHAPE                                                                               \
+    RUNCTL_MIX_(RUNCTL_MIX_(RUNCTL_MIX_(RUNCTL_MIX_(2166136261u, sizeof(struct runctl)),           \
+                                        sizeof(struct runctl_worker)),                             \
+                            offsetof(struct runctl, w)),                                           \
+                sizeof(struct res_counters) * 31u + RUNCTL_MAX_WORKERS)
 
 #endif /* VOLLEY_CORE_RUNCTL_H */

@@ -315,7 +315,6 @@ static void src_done(void *ctx, const struct exec_result *res)
     struct arena *a = &k->a;
     uint32_t jid = res->jid;
     struct wslot *s = &k->slots[res->tag];
-    atomic_fetch_add_explicit(&k->me->attempts, 1, memory_order_relaxed);
     if (res->start_ns) /* also an attempt whose clone failed */
         arena_job_set_start(a, jid, res->start_ns);
     arena_job_set_log(a, jid, worker_log_ref(res->log.log_id, res->log.rec));
@@ -409,7 +408,7 @@ int worker_main(int ctl_fd, uint32_t index)
     close(ctl_fd);
     k.ctl = m;
     if (k.ctl->magic != RUNCTL_MAGIC || k.ctl->version != RUNCTL_VERSION ||
-        index >= k.ctl->nworkers || index >= RUNCTL_MAX_WORKERS) {
+        k.ctl->shape != RUNCTL_SHAPE || index >= k.ctl->nworkers || index >= RUNCTL_MAX_WORKERS) {
         vl_err_set(&err, VL_EUSAGE, "not a volley control page, or worker %u out of range", index);
         return fail(&k, &err);
     }
@@ -418,7 +417,6 @@ int worker_main(int ctl_fd, uint32_t index)
         vl_err_set(&err, VL_EUSAGE, "the supervisor (pid %d) is gone", k.ctl->supervisor_pid);
         return fail(&k, &err);
     }
-    atomic_store(&k.me->pid, (int32_t)getpid());
 
     int rc = arena_attach(&k.a, k.ctl->arena_path, 0, &err);
     if (rc < 0)

@@ -217,7 +217,6 @@ static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint6
     for (unsigned k = 0; k < ARENA_NCNT; k++)
         atomic_store_explicit(&a->ctl->base[k], cnt[k], ARENA_RELAXED);
     atomic_store_explicit(&a->ctl->sleepers, sleepers, ARENA_RELAXED);
-    atomic_store_explicit(&a->ctl->running, (uint32_t)cnt[ARENA_RUNNING], ARENA_RELAXED);
     *canceled_out = canceled;
     *ready_out = ready;
 }

@@ -7,9 +7,11 @@
  * Segment = header (1 KiB) followed by sections, each starting on a 64-byte
  * line, in this order (hot first):
  *
- *   ctl      run control: quiesce epoch, sleep/wake futex word, root
- *            cursor, ready-queue positions, base state counts, and core's
- *            own atomics (stop, running, resources, cancel sequence)
+ *   ctl      the arena's own control words: quiesce epoch, cancel
+ *            sequence, sleep/wake futex word, root cursor, ready-queue
+ *            positions, base state counts, repair counters. The run's
+ *            control (stop, -j, resources) is not here: it is per process
+ *            generation and lives in core/runctl.h's page
  *   slots    one per participant (worker, supervisor, client): its identity
  *            (pid and start time in one word), per-state counters, a deque
  *   state    [njobs] u64 state word: state | cancel-request | owner | attempt
@@ -51,13 +53,16 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #pragma GCC diagnostic error "-Wpadded"
 
 #define ARENA_MAGIC "VOLLEYAR" /* 8 bytes, no NUL: visible in xxd */
-#define ARENA_LAYOUT 2u        /* bump on ANY change in this file */
-#define ARENA_ALIGN 64u        /* section alignment: a cache line */
-#define ARENA_LINE 64u         /* cache line */
-#define ARENA_MAX_SLOTS 4096u  /* owner field is 16 bits; 0xffff = none */
-#define ARENA_DQ_CAP 512u      /* per-slot deque entries (power of two) */
-#define ARENA_ROOT_CHUNK 512u  /* ids a slot scans at a time: one dirty-bitmap line */
-#define ARENA_NONE UINT32_MAX  /* no job */
+#define ARENA_LAYOUT                                                                               \
+    3u                        /* bump on ANY change in this file. 3 (2026-12-06):                  \
+                                 ctl loses the stop, running and resource words                    \
+                                 nothing read (core/runctl.h holds the live ones) */
+#define ARENA_ALIGN 64u       /* section alignment: a cache line */
+#define ARENA_LINE 64u        /* cache line */
+#define ARENA_MAX_SLOTS 4096u /* owner field is 16 bits; 0xffff = none */
+#define ARENA_DQ_CAP 512u     /* per-slot deque entries (power of two) */
+#define ARENA_ROOT_CHUNK 512u /* ids a slot scans at a time: one dirty-bitmap line */
+#define ARENA_NONE UINT32_MAX /* no job */
 
 /* Job states (SPEC.md section 1), values stored in the state word. */
 enum arena_state {
@@ -172,7 +177,7 @@ _Static_assert(offsetof(struct arena_hdr, hdr_sum) == 520, "arena header");
 _Static_assert(sizeof(struct arena_hdr) == 1024, "arena header");
 
 /*
- * Run control: one per segment, each group on its own cache line so the
+ * The arena's control words: one per segment, each group on its own cache line so the
  * read-mostly words never share a line with the written ones.
  */
 struct arena_ctl {
@@ -180,8 +185,7 @@ struct arena_ctl {
     _Atomic uint32_t qs_word;    /* quiesce epoch, odd while requested. W: arena_recover
                                     (seq_cst). R: participants at each safe point
                                     (acquire); parked ones futex-wait on it */
-    _Atomic uint32_t stop;       /* core's stop/interrupt flag. W: supervisor, signal
-                                    handlers (release). R: workers (acquire) */
+    uint32_t pad0a;              /* zero */
     _Atomic uint32_t cancel_seq; /* W: arena_cancel, +1 per request (release), then
                                     arena_wake. R: workers, to rescan their running
                                     jobs' cancel bits (acquire) */
@@ -218,25 +222,20 @@ struct arena_ctl {
     _Atomic int64_t base[ARENA_NCNT]; /* state counts at build or last repair; the live
                                          count is base + sum of slots' cnt. W: build,
                                          repair (under quiesce). R: counters (relaxed) */
-    /* line 6: core's counters */
-    _Atomic uint32_t running; /* jobs running, for -j. W/R: core workers (acq_rel RMW) */
-    uint32_t pad6;
-    _Atomic uint64_t recoveries; /* arena_recover runs. W: recover. R: status */
+    /* line 6: repair counters */
+    _Atomic uint64_t recoveries; /* arena_recover runs. W: recover (relaxed RMW, under
+                                    quiesce). R: tests; nothing shows it yet */
     _Atomic uint64_t recovered;  /* jobs put back to ready by recover. W/R: as above */
-    uint8_t pad6b[40];
-    /* line 7: resources (core owns the protocol; shm only stores them) */
-    _Atomic uint64_t cpus_cap;  /* W: supervisor at start. R: workers */
-    _Atomic uint64_t cpus_used; /* W/R: workers (CAS) */
-    _Atomic uint64_t mem_cap;   /* bytes. W: supervisor at start. R: workers */
-    _Atomic uint64_t mem_used;  /* bytes. W/R: workers (CAS) */
-    _Atomic uint64_t gpus_cap;  /* GPU count. W: supervisor at start. R: workers */
-    _Atomic uint64_t gpus_used; /* bitmask of GPUs in use. W/R: workers (CAS) */
-    uint8_t pad7[16];
+    uint8_t pad6[48];
 };
-_Static_assert(sizeof(struct arena_ctl) == 8 * 64, "arena ctl");
+_Static_assert(sizeof(struct arena_ctl) == 7 * 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, cancel_seq) == 8, "arena ctl");
 _Static_assert(offsetof(struct arena_ctl, work_seq) == 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, root_cursor) == 2 * 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, rq_enq) == 3 * 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, rq_deq) == 4 * 64, "arena ctl");
 _Static_assert(offsetof(struct arena_ctl, base) == 5 * 64, "arena ctl");
-_Static_assert(offsetof(struct arena_ctl, cpus_cap) == 7 * 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, recoveries) == 6 * 64, "arena ctl");
 
 /* Slot roles (informational: status prints them). */
 enum arena_role { ARENA_ROLE_WORKER = 1, ARENA_ROLE_SUPERVISOR = 2, ARENA_ROLE_CLIENT = 3 };

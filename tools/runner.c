@@ -615,6 +615,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     struct runctl *c = S.ctl;
     c->magic = RUNCTL_MAGIC;
     c->version = RUNCTL_VERSION;
+    c->shape = RUNCTL_SHAPE;
     snprintf(c->arena_path, sizeof c->arena_path, "%s", arena_path);
     snprintf(c->run_dir, sizeof c->run_dir, "%s", run_dir);
     snprintf(c->log_dir, sizeof c->log_dir, "%s/logs", run_dir);

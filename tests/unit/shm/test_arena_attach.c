@@ -104,13 +104,19 @@ int main(void)
     struct arena_hdr *h = (struct arena_hdr *)m;
 #define FRESH() memcpy(m, good, len)
 
-    FRESH();
-    h->layout = 3;
-    fix_sum(m);
-    refused(m, len, VL_EVERSION,
-            "has layout version 3 but this volley " VL_VERSION " reads only version 2: use the "
-            "volley that started that run, or resume it from its volley.db",
-            "ver");
+    /* a newer layout, and an older one (what a resume meets after an
+     * upgrade: layout 2 had run-control words in ctl that 3 dropped) */
+    char want[256];
+    for (int d = -1; d <= 1; d += 2) {
+        FRESH();
+        h->layout = ARENA_LAYOUT + (uint32_t)d;
+        fix_sum(m);
+        snprintf(want, sizeof want,
+                 "has layout version %u but this volley " VL_VERSION " reads only version %u: "
+                 "use the volley that started that run, or resume it from its volley.db",
+                 ARENA_LAYOUT + (unsigned)d, ARENA_LAYOUT);
+        refused(m, len, VL_EVERSION, want, d < 0 ? "old" : "ver");
+    }
 
     FRESH();
     h->shape ^= 1;
