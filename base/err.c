@@ -32,6 +32,18 @@ int vl_err_sys(struct vl_err *err, int code, const char *fmt, ...)
     return code;
 }
 
+void vl_warnf(const struct vl_warn *w, const char *fmt, ...)
+{
+    if (!w || !w->fn)
+        return;
+    char msg[VL_ERR_MSG];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    w->fn(w->ctx, msg);
+}
+
 const char *vl_strerror(int code)
 {
     switch (code) {

@@ -50,4 +50,17 @@ const char *vl_strerror(int code);
 /* Exit code that tools/ uses for an error code (2 usage/spec, 3 otherwise). */
 int vl_exit_for(int code);
 
+/*
+ * Where a module sends what it cannot return: a warning while work goes on
+ * (a side file that stopped being written, an arena resume had to ignore).
+ * fn gets one sentence, no newline, no "volley: "; tools/ prints it. A NULL
+ * struct or fn drops it.
+ */
+struct vl_warn {
+    void (*fn)(void *ctx, const char *msg);
+    void *ctx;
+};
+/* Formats and hands one warning to w. */
+void vl_warnf(const struct vl_warn *w, const char *fmt, ...) VL_PRINTF(2, 3);
+
 #endif /* VOLLEY_BASE_ERR_H */

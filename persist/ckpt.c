@@ -22,6 +22,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "persist/snap_arena.h"
+#include "persist/watchlog.h"
+
 struct rec_list {
     struct snap_job *v;
     size_t n, cap;
@@ -45,7 +48,12 @@ struct ckpt {
     bool flush_wanted;       /* under mu: skip the retry wait */
     bool stop;               /* under mu */
     struct ckpt_stats st;    /* under mu */
+    /* ckpt_collect's batch (the caller's thread; allocated at its first call) */
+    uint32_t *col_ids;
+    struct snap_job *col_recs;
 };
+
+#define COLLECT_BATCH 65536 /* records read from the arena per ckpt_submit */
 
 static bool list_add(struct rec_list *l, const struct snap_job *v, size_t n)
 {
@@ -276,9 +284,32 @@ int ckpt_stop(struct ckpt *c, struct vl_err *err)
     }
     free(c->pending.v);
     free(c->work.v);
+    free(c->col_ids);
+    free(c->col_recs);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->wake);
     pthread_cond_destroy(&c->done);
     free(c);
+    return rc;
+}
+
+int ckpt_collect(struct ckpt *c, struct arena *a, struct watchlog *wl)
+{
+    if (!c->col_ids) {
+        c->col_ids = vl_xmalloc(COLLECT_BATCH * sizeof *c->col_ids);
+        c->col_recs = vl_xmalloc(COLLECT_BATCH * sizeof *c->col_recs);
+    }
+    uint64_t cursor = 0;
+    int rc = 0;
+    while (cursor < a->ndirty) {
+        size_t n = arena_dirty_collect(a, &cursor, c->col_ids, COLLECT_BATCH);
+        for (size_t i = 0; i < n; i++) {
+            snap_job_read(a, c->col_ids[i], &c->col_recs[i]);
+            watchlog_note(wl, c->col_ids[i], &c->col_recs[i]);
+        }
+        if (n && ckpt_submit(c, c->col_recs, n) < 0)
+            rc = -ENOMEM;
+    }
+    watchlog_flush(wl);
     return rc;
 }

@@ -3,8 +3,9 @@
  * the job records handed to it, so that no caller ever waits on SQLite
  * (DESIGN.md: "Workers never wait for it").
  *
- * The glue collects changed records (from the arena's dirty bits) every
- * interval and hands them over with ckpt_submit, which copies them into a
+ * The supervisor collects changed records (ckpt_collect: the arena's dirty
+ * bits, each changed job read once) every interval and hands them over
+ * with ckpt_submit, which copies them into a
  * pending list under a mutex held only for that copy. The thread takes the
  * whole pending list, sorts it by jid, keeps the last record of each job
  * and writes it with snap_write_jobs: one transaction per round, only the
@@ -23,7 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "snap.h"
+#include "persist/snap.h"
+#include "shm/arena.h"
+
+struct watchlog;
 
 struct ckpt_opts {
     uint32_t retry_ms; /* wait after a failed round before retrying (0: 1000) */
@@ -61,6 +65,17 @@ int ckpt_submit(struct ckpt *c, const struct snap_job *jobs, size_t n);
  * pending and will be retried).
  */
 int ckpt_flush(struct ckpt *c, struct vl_err *err);
+
+/*
+ * One collection (the supervisor's thread, every --checkpoint-interval and
+ * once more when its workers are gone): every job whose dirty bit is set
+ * in a is read once, converted (snap_arena.h), noted in wl (the watch
+ * files; may be NULL, then flushed) and submitted. The checkpointer never
+ * reads the arena itself: what a collection saw is what gets written. 0,
+ * or -ENOMEM if a submit could not take its records (they are lost to
+ * this checkpoint: the next change of each job is taken again).
+ */
+int ckpt_collect(struct ckpt *c, struct arena *a, struct watchlog *wl);
 
 /* A snapshot of the counters (for the progress line and the run log). */
 void ckpt_get_stats(struct ckpt *c, struct ckpt_stats *st);

@@ -19,7 +19,7 @@
 int runlock_acquire(struct runlock *l, const char *dir, struct vl_err *err)
 {
     l->fd1 = 0;
-    char *path = vl_xasprintf("%s/%s", dir, RUNLOCK_NAME);
+    char *path = vl_xasprintf("%s/%s", dir, RUNDIR_LOCK);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         int code = -errno;

@@ -17,8 +17,7 @@
 #define VOLLEY_PERSIST_RUNLOCK_H
 
 #include "base/base.h"
-
-#define RUNLOCK_NAME "volley.lock"
+#include "persist/rundir.h" /* RUNDIR_LOCK */
 
 struct runlock {
     int fd1; /* the lock file's descriptor + 1; 0 when not held (so {0} is "not held") */

@@ -529,10 +529,10 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
 {
     *out = NULL;
     struct snap *d = vl_xcalloc(1, sizeof *d);
-    d->path = join(dir, SNAP_DB_NAME);
+    d->path = join(dir, RUNDIR_DB);
     d->schema = SNAP_SCHEMA;
     d->spec = s;
-    char *tmp = join(dir, SNAP_DB_NAME ".tmp");
+    char *tmp = join(dir, RUNDIR_DB_TMP);
     sqlite3 *db = NULL;
     int code = 0, rc;
     struct stat sb;
@@ -844,7 +844,7 @@ static int open_checked(const char *dir, const char *path, bool writable, sqlite
             return vl_err_set(err, VL_ENOTRUN,
                               "%s is not a volley run directory: it has no %s (start a run "
                               "with `volley run WORKFLOW --run-dir %s`)",
-                              dir, SNAP_DB_NAME, dir);
+                              dir, RUNDIR_DB, dir);
         return vl_err_sys(err, -errno, "cannot open %s", path);
     }
     char head[16];
@@ -891,7 +891,7 @@ static int open_checked(const char *dir, const char *path, bool writable, sqlite
             vl_err_set(err, code,
                        "cannot read %s: %s (the run directory must be writable: SQLite "
                        "needs to create %s-shm next to it)",
-                       path, sqlite3_errmsg(*out), SNAP_DB_NAME);
+                       path, sqlite3_errmsg(*out), RUNDIR_DB);
     } else if (app != SNAP__APP_ID)
         code = vl_err_set(err, VL_ENOTRUN,
                           "%s is a SQLite database but not a volley snapshot (application id "
@@ -1108,7 +1108,7 @@ void snap_info_fini(struct snap_info *in)
 int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err)
 {
     memset(info, 0, sizeof *info);
-    char *path = join(dir, SNAP_DB_NAME);
+    char *path = join(dir, RUNDIR_DB);
     sqlite3 *db = NULL;
     struct run_row r;
     memset(&r, 0, sizeof r);
@@ -1665,7 +1665,7 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
     if (info)
         memset(info, 0, sizeof *info);
     struct snap *d = vl_xcalloc(1, sizeof *d);
-    d->path = join(dir, SNAP_DB_NAME);
+    d->path = join(dir, RUNDIR_DB);
     struct run_row r;
     memset(&r, 0, sizeof r);
     struct snap_job *recs = NULL;
@@ -1766,7 +1766,7 @@ int snap_iter_open(struct snap_iter **out, const char *dir, struct vl_err *err)
 {
     *out = NULL;
     struct snap_iter *it = vl_xcalloc(1, sizeof *it);
-    it->path = join(dir, SNAP_DB_NAME);
+    it->path = join(dir, RUNDIR_DB);
     struct run_row r;
     memset(&r, 0, sizeof r);
     int schema;

@@ -52,8 +52,8 @@
 
 #include "base/base.h"
 #include "loader/spec.h"
+#include "persist/rundir.h" /* RUNDIR_DB */
 
-#define SNAP_DB_NAME "volley.db"
 #define SNAP_SCHEMA 3 /* PRAGMA user_version; bump on any schema change */
 /* Schema history: 1 the first; 2 adds table run_option (a schema-1 file
  * reads as a run without stored options); 3 adds column job.lost (an

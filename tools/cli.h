@@ -39,6 +39,8 @@ int cli_stdout_check(struct vl_err *err, int prior);
 int cli_help(const char *cmd);
 /* Prints "volley: <err->msg>" to stderr; returns vl_exit_for(err->code). */
 int cli_print_err(const struct vl_err *err);
+/* A module's warnings (base/err.h), printed as "volley: <msg>" on stderr. */
+extern const struct vl_warn cli_warn;
 /* True if argv holds -h/--help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 

@@ -1,7 +1,7 @@
 /*
  * cmd_events.c - `volley events DIR [--follow]`: the run's job state
  * changes, JSON lines (DIR/events.jsonl, written by the supervisor:
- * tools/watchlog.h), whole lines only. --follow keeps printing new lines
+ * persist/watchlog.h), whole lines only. --follow keeps printing new lines
  * while the run is live (polling every 200 ms: tail -f without inotify,
  * which also works on network file systems), and ends once the runner is
  * gone and the file is drained.
@@ -17,7 +17,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "watch.h"
-#include "watchlog.h"
+#include "persist/watchlog.h"
 
 #define POLL_MS 200
 
@@ -45,7 +45,7 @@ int cmd_events(int argc, char **argv)
         return cli_print_err(&err);
     }
     char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/%s", w.dir, WATCHLOG_EVENTS);
+    snprintf(path, sizeof path, "%s/%s", w.dir, RUNDIR_EVENTS);
     int fd = -1;
     size_t cap = 1 << 16, len = 0;
     char *buf = vl_xmalloc(cap);

@@ -32,11 +32,12 @@
 #include "core/resources.h"
 #include "persist/runlock.h"
 #include "persist/snap.h"
+#include "persist/snap_arena.h"
 #include "cli.h"
 #include "commands.h"
 #include "intr.h"
 #include "runner.h"
-#include "watchlog.h"
+#include "persist/watchlog.h"
 
 /* Ends what is left of the old run: its workers (which stop their own jobs
  * when the supervisor dies; give them the grace), then job process groups. */
@@ -151,7 +152,7 @@ static int resume_cmd(int argc, char **argv)
         fprintf(stderr, "volley: resuming with the run's options: %s\n", shown);
 
     char apath[256];
-    runner_arena_path(info.run_id, apath, sizeof apath);
+    rundir_arena_path(info.run_id, apath, sizeof apath);
     char boot[37] = "";
     vl_boot_id(boot);
     const char *source = "volley.db (last checkpoint)";
@@ -172,7 +173,7 @@ static int resume_cmd(int argc, char **argv)
                     struct arena_job_rec r;
                     arena_job_read(&old, j, &r);
                     struct snap_job sj;
-                    runner_rec_to_snap(j, &r, &sj);
+                    snap_job_from_arena(j, &r, &sj);
                     if ((r.flags & ARENA_REC_CANCEL_REQ) && sj.state < SNAP_STATE_COMPLETED) {
                         /* `volley cancel` was stopping it: it is canceled,
                          * and end_old_processes killed what ran */
@@ -191,7 +192,7 @@ static int resume_cmd(int argc, char **argv)
                     arena_close(&old);
                     goto fail;
                 }
-                watchlog_catchup(dir, &old, prev, diff, nd);
+                watchlog_catchup(dir, &old, prev, diff, nd, &cli_warn);
                 source = "the surviving arena";
             }
         } else if (aerr.code) {
@@ -246,7 +247,7 @@ static int resume_cmd(int argc, char **argv)
         goto fail;
     }
     for (uint32_t j = 0; j < s.njobs; j++)
-        runner_snap_to_rec(&jobs[j], &recs[j]);
+        snap_job_to_arena(&jobs[j], &recs[j]);
     struct arena a = {0};
     struct arena_opts ao = {0};
     memcpy(ao.run_id, info.run_id, sizeof ao.run_id);

@@ -189,7 +189,7 @@ static int run_cmd(int argc, char **argv)
     if ((rc = snap_create(&db, absdir, &s, &meta, NULL, 0, &err)) < 0)
         goto fail;
     char apath[256];
-    runner_arena_path(meta.run_id, apath, sizeof apath);
+    rundir_arena_path(meta.run_id, apath, sizeof apath);
     intr_kept(absdir);
     intr_arena(apath);
     struct arena a = {0};

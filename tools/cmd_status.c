@@ -25,7 +25,7 @@
 #include "json.h"
 #include "runner.h"
 #include "watch.h"
-#include "watchlog.h"
+#include "persist/watchlog.h"
 
 #define STATUS_FAILED_MAX 10
 #define RATE_WINDOW_NS 10000000000ull
@@ -116,7 +116,7 @@ int cmd_status(int argc, char **argv)
         uint64_t ac[ARENA_NSTATES];
         arena_counts(&w.a, ac);
         for (int s = 0; s < SNAP_NSTATES; s++)
-            st.counts[s] = ac[s]; /* same numbering (runner_rec_to_snap) */
+            st.counts[s] = ac[s]; /* same numbering (snap_job_from_arena) */
     } else {
         memcpy(st.counts, w.info.counts, sizeof st.counts);
     }

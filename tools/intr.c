@@ -79,9 +79,9 @@ void intr_creating(const char *dir, bool made_dir)
 {
     snprintf(in.dir, sizeof in.dir, "%s", dir);
     in.made_dir = made_dir;
-    snprintf(in.tmp, sizeof in.tmp, "%s/%s.tmp", dir, SNAP_DB_NAME);
-    snprintf(in.journal, sizeof in.journal, "%s/%s.tmp-journal", dir, SNAP_DB_NAME);
-    snprintf(in.lock, sizeof in.lock, "%s/%s", dir, RUNLOCK_NAME);
+    snprintf(in.tmp, sizeof in.tmp, "%s/%s", dir, RUNDIR_DB_TMP);
+    snprintf(in.journal, sizeof in.journal, "%s/%s", dir, RUNDIR_DB_TMP_JOURNAL);
+    snprintf(in.lock, sizeof in.lock, "%s/%s", dir, RUNDIR_LOCK);
     in.made_lock = made_dir || faccessat(AT_FDCWD, in.lock, F_OK, AT_EACCESS) != 0;
     in.phase = INTR_CREATING;
 }

@@ -48,7 +48,4 @@ void json_kv_uint(struct json *j, const char *key, uint64_t v);
 void json_kv_double(struct json *j, const char *key, double v);
 void json_kv_bool(struct json *j, const char *key, bool v);
 
-/* Writes s as a JSON string literal (with quotes) to f. */
-void json_write_string(FILE *f, const char *s, size_t len);
-
 #endif /* VOLLEY_TOOLS_JSON_H */

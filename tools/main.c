@@ -135,6 +135,14 @@ int cli_print_err(const struct vl_err *err)
     return vl_exit_for(err->code);
 }
 
+static void warn_print(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "volley: %s\n", msg);
+}
+
+const struct vl_warn cli_warn = {.fn = warn_print};
+
 bool cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {

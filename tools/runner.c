@@ -23,8 +23,11 @@
 #include "core/runctl.h"
 #include "core/worker.h"
 #include "persist/ckpt.h"
+#include "persist/rundir.h"
+#include "persist/runstats.h"
+#include "persist/snap_arena.h"
+#include "persist/watchlog.h" /* watch: joblog, events */
 #include "cli.h"
-#include "watchlog.h" /* watch: joblog, events */
 
 extern char **environ;
 
@@ -159,57 +162,6 @@ int runner_apply_kept(struct runner_opts *o, const struct snap_opt *opts, uint32
     return 0;
 }
 
-void runner_arena_path(const uint8_t run_id[16], char *out, size_t len)
-{
-    char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", run_id[i]);
-    snprintf(out, len, "/dev/shm/volley-%s", hex);
-}
-
-/* In the arena, attempt is the number of the current (or next) run, from
- * 1; in a snapshot, the number of runs started, from 0. A job that is
- * running has started its attempt, a finished one has if it has a start
- * time; a ready or blocked one has not begun its next (its start time, if
- * any, is an earlier attempt's). A job taken but not cloned yet (waiting
- * for capacity, or a moment before its clone) has no pid: for the record
- * it is still ready. */
-static bool attempt_began(unsigned state, uint64_t start_ns)
-{
-    return state == ARENA_RUNNING || (arena_state_finished(state) && start_ns != 0);
-}
-
-void runner_rec_to_snap(uint32_t jid, const struct arena_job_rec *r, struct snap_job *out)
-{
-    unsigned state = r->state == ARENA_RUNNING && r->pid == 0 ? ARENA_READY : r->state;
-    bool started = attempt_began(state, r->start_ns);
-    *out = (struct snap_job){
-        .jid = jid,
-        .state = (uint8_t)state,
-        .attempt = started ? r->attempt : (r->attempt ? r->attempt - 1 : 0),
-        .exit_code = r->exit_code,
-        .start_ns = r->start_ns,
-        .end_ns = r->end_ns,
-        .log_ref = r->log_ref ? r->log_ref : SNAP_NO_LOG,
-        .lost = (uint16_t)VL_MIN(r->lost, 2047u),
-    };
-}
-
-void runner_snap_to_rec(const struct snap_job *j, struct arena_job_rec *out)
-{
-    bool started = attempt_began(j->state, j->start_ns);
-    *out = (struct arena_job_rec){
-        .state = j->state,
-        .attempt = started ? (j->attempt ? j->attempt : 1) : j->attempt + 1,
-        .exit_code = j->exit_code,
-        .start_ns = j->start_ns,
-        .end_ns = j->end_ns,
-        .log_ref = j->log_ref == SNAP_NO_LOG ? 0 : j->log_ref,
-        .lost = j->lost,
-        .owner = ARENA_NONE,
-    };
-}
-
 struct sup {
     const struct spec *s;
     struct arena *a;
@@ -228,10 +180,6 @@ struct sup {
     struct vl_err fatal_err;
     char exe[PATH_MAX];
     sigset_t stop_sigs; /* SIGINT, SIGTERM, SIGHUP less those ignored at start */
-    /* checkpoint batch */
-    uint32_t *ids;
-    struct snap_job *recs;
-    size_t cap;
     /* progress */
     bool tty;
     uint64_t t0, last_done, last_t;
@@ -266,26 +214,6 @@ static int spawn_worker(struct sup *S, uint32_t i)
     S->pids[i] = pid;
     S->live++;
     return 0;
-}
-
-/* Hands every changed job record to the checkpointer. */
-static int collect(struct sup *S)
-{
-    uint64_t cursor = 0;
-    int rc = 0;
-    while (cursor < S->a->ndirty) {
-        size_t n = arena_dirty_collect(S->a, &cursor, S->ids, S->cap);
-        for (size_t i = 0; i < n; i++) {
-            struct arena_job_rec r;
-            arena_job_read(S->a, S->ids[i], &r);
-            runner_rec_to_snap(S->ids[i], &r, &S->recs[i]);
-            watchlog_note(S->wl, S->ids[i], &S->recs[i]); /* watch */
-        }
-        if (n && ckpt_submit(S->ck, S->recs, n) < 0)
-            rc = -ENOMEM;
-    }
-    watchlog_flush(S->wl); /* watch */
-    return rc;
 }
 
 void runner_kill_jobs(struct arena *a, bool orphans_only)
@@ -456,7 +384,7 @@ static bool show_tail(struct sup *S, uint32_t jid, uint32_t attempt, unsigned st
                       const struct logread_ref *hint, const char *label)
 {
     char logs[PATH_MAX];
-    snprintf(logs, sizeof logs, "%s/logs", S->run_dir);
+    rundir_path(logs, sizeof logs, S->run_dir, RUNDIR_LOGS);
     int fd = memfd_create("tail", MFD_CLOEXEC);
     if (fd < 0)
         return false;
@@ -517,29 +445,20 @@ static void write_stats(struct sup *S, double secs)
 {
     uint64_t c[ARENA_NSTATES];
     arena_counts(S->a, c);
-    uint64_t done = arena_counts_finished(c);
-    uint64_t here = done - S->total_at_start;
-    double sup = (double)vl_cpu_ns() / 1e9;
-    double wk = 0;
-    uint64_t spawned = 0;
+    struct runstats st = {
+        .jobs = S->a->njobs,
+        .workers = S->ctl->nworkers,
+        .finished_here = arena_counts_finished(c) - S->total_at_start,
+        .wall_s = secs,
+        .supervisor_cpu_s = (double)vl_cpu_ns() / 1e9,
+        .max_running = S->ctl->max_running,
+        .worker_restarts = S->crashes,
+    };
     for (uint32_t i = 0; i < S->ctl->nworkers; i++) {
-        wk += (double)atomic_load(&S->ctl->w[i].cpu_ns) / 1e9;
-        spawned += atomic_load(&S->ctl->w[i].spawned);
+        st.workers_cpu_s += (double)atomic_load(&S->ctl->w[i].cpu_ns) / 1e9;
+        st.spawned += atomic_load(&S->ctl->w[i].spawned);
     }
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/run-stats.json", S->run_dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return;
-    fprintf(f,
-            "{\"jobs\": %u, \"finished_here\": %" PRIu64 ", \"spawned\": %" PRIu64
-            ", \"wall_s\": %.6f, \"jobs_per_s\": %.1f, \"workers\": %u, \"max_running\": %u, "
-            "\"supervisor_cpu_s\": %.6f, \"workers_cpu_s\": %.6f, \"runner_cpu_us_per_job\": "
-            "%.2f, \"worker_restarts\": %u}\n",
-            S->a->njobs, here, spawned, secs, secs > 0 ? (double)here / secs : 0.0,
-            S->ctl->nworkers, S->ctl->max_running, sup, wk,
-            here ? (sup + wk) * 1e6 / (double)here : 0.0, S->crashes);
-    fclose(f);
+    (void)runstats_write(S->run_dir, &st);
 }
 
 static void summary(struct sup *S, double secs)
@@ -618,7 +537,10 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     c->shape = RUNCTL_SHAPE;
     snprintf(c->arena_path, sizeof c->arena_path, "%s", arena_path);
     snprintf(c->run_dir, sizeof c->run_dir, "%s", run_dir);
-    snprintf(c->log_dir, sizeof c->log_dir, "%s/logs", run_dir);
+    if (rundir_path(c->log_dir, sizeof c->log_dir, run_dir, RUNDIR_LOGS) < 0) {
+        vl_err_sys(&err, -ENAMETOOLONG, "cannot use %s as a run directory", run_dir);
+        goto out_early;
+    }
     snprintf(c->workdir, sizeof c->workdir, "%s", workdir);
     c->supervisor_pid = getpid();
     c->nworkers = nworkers;
@@ -632,10 +554,6 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
         vl_err_sys(&err, -errno, "cannot create %s", c->log_dir);
         goto out_early;
     }
-
-    S.cap = 65536;
-    S.ids = vl_xmalloc(S.cap * sizeof *S.ids);
-    S.recs = vl_xmalloc(S.cap * sizeof *S.recs);
 
     /* Signals arrive through sigtimedwait, on this thread only. SIGINT
      * and SIGHUP ignored when volley started (nohup, a background job of a
@@ -664,16 +582,14 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
         goto out_early;
     }
     arena_set_runner(a, getpid(), vl_proc_start(getpid()));
-    S.wl = watchlog_open(run_dir, a, &S.ctl->running, o->watch_prev); /* watch */
+    S.wl = watchlog_open(run_dir, a, &S.ctl->running, o->watch_prev, &cli_warn); /* watch */
     if (S.wl && o->watch_prev) {
         /* what the restore changed (running -> ready: it runs again;
          * failed -> ready with --retry-failed) */
         for (uint32_t j = 0; j < a->njobs; j++)
             if (o->watch_prev[j] != (uint8_t)arena_job_state(a, j)) {
-                struct arena_job_rec r;
                 struct snap_job sj;
-                arena_job_read(a, j, &r);
-                runner_rec_to_snap(j, &r, &sj);
+                snap_job_read(a, j, &sj);
                 watchlog_note(S.wl, j, &sj);
             }
         watchlog_flush(S.wl);
@@ -726,7 +642,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
             on_worker_exit(&S, pid, status);
         now = vl_now_ns();
         if (now >= next_ckpt) {
-            collect(&S);
+            ckpt_collect(S.ck, a, S.wl);
             next_ckpt = now + (uint64_t)o->ckpt_ms * 1000000ull;
         }
         progress(&S, false);
@@ -736,7 +652,7 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
 
     /* Every worker is gone: the arena is quiet. Workers that stopped left
      * their jobs running; the record says so, and resume runs them again. */
-    collect(&S);
+    ckpt_collect(S.ck, a, S.wl);
     watchlog_close(S.wl); /* watch */
     struct vl_err cerr = {0};
     int crc = ckpt_stop(S.ck, &cerr);
@@ -774,8 +690,6 @@ int runner_go(const struct spec *s, struct snap *db, struct arena *a, const char
     }
     snap_close(db);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    free(S.ids);
-    free(S.recs);
     munmap(S.ctl, sizeof(struct runctl));
     close(S.ctl_fd);
     return exit_code;
@@ -786,8 +700,6 @@ out_early:
         munmap(S.ctl, sizeof(struct runctl));
     if (S.ctl_fd >= 0)
         close(S.ctl_fd);
-    free(S.ids);
-    free(S.recs);
     snap_close(db);
     arena_close(a);
     arena_unlink(arena_path);

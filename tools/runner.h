@@ -75,13 +75,6 @@ int runner_apply_kept(struct runner_opts *o, const struct snap_opt *opts, uint32
                       const struct runner_kept *given, const char *db_path, char *shown, size_t len,
                       struct vl_err *err);
 
-/* The arena of a run: /dev/shm/volley-<run id in hex>. */
-void runner_arena_path(const uint8_t run_id[16], char *out, size_t len);
-
-/* Arena record <-> snapshot record (snap.h: attempt counts runs started). */
-void runner_rec_to_snap(uint32_t jid, const struct arena_job_rec *r, struct snap_job *out);
-void runner_snap_to_rec(const struct snap_job *j, struct arena_job_rec *out);
-
 /*
  * Runs: a is built (or restored) at arena_path, db open on run_dir, s the
  * spec both came from. Takes over db (closes it) and a (closes and

@@ -17,7 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runner.h"
+#include "persist/rundir.h"
+#include "persist/snap_arena.h"
 
 int watch_open(struct watch *w, const char *dir, unsigned flags, struct vl_err *err)
 {
@@ -33,10 +34,9 @@ int watch_open(struct watch *w, const char *dir, unsigned flags, struct vl_err *
         memset(&w->info, 0, sizeof w->info);
         return rc;
     }
-    if ((size_t)snprintf(w->log_dir, sizeof w->log_dir, "%.*s/logs", PATH_MAX - 6, w->dir) >=
-        sizeof w->log_dir)
+    if (rundir_path(w->log_dir, sizeof w->log_dir, w->dir, RUNDIR_LOGS) < 0)
         return vl_err_set(err, VL_ENOTRUN, "%s: path too long", dir);
-    runner_arena_path(w->info.run_id, w->arena_path, sizeof w->arena_path);
+    rundir_arena_path(w->info.run_id, w->arena_path, sizeof w->arena_path);
     struct vl_err aerr = {0};
     if (access(w->arena_path, F_OK) == 0 &&
         arena_attach(&w->a, w->arena_path,
@@ -67,9 +67,7 @@ bool watch_live(const struct watch *w)
 
 void watch_arena_rec(const struct watch *w, uint32_t jid, struct snap_job *rec)
 {
-    struct arena_job_rec r;
-    arena_job_read(&w->a, jid, &r);
-    runner_rec_to_snap(jid, &r, rec);
+    snap_job_read(&w->a, jid, rec);
 }
 
 struct guess {

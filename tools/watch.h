@@ -8,7 +8,7 @@
  * present while the run is live, and after a crash of its runner until
  * `volley resume`), attached read-only and never written; else volley.db,
  * as of its last checkpoint (every --checkpoint-interval, 1 s by default).
- * Both give the same records (runner_rec_to_snap), so every command prints
+ * Both give the same records (snap_job_from_arena), so every command prints
  * the same thing either way.
  */
 #ifndef VOLLEY_TOOLS_WATCH_H

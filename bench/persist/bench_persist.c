@@ -291,7 +291,7 @@ int main(int argc, char **argv)
     struct snap_meta m = {.created_ns = vl_wall_ns(), .cwd = "/tmp"};
     vl_boot_id(m.boot_id);
     char *run = vl_xasprintf("%s/run", dir);
-    char *db_path = vl_xasprintf("%s/%s", run, SNAP_DB_NAME);
+    char *db_path = vl_xasprintf("%s/%s", run, RUNDIR_DB);
     mkdir(run, 0755);
     uint64_t create_bytes = 0;
     for (int r = 0; r < reps; r++) {

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tools/watchlog.h"
+#include "persist/watchlog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +29,7 @@ static char dir[64];
 static void cleanup(void)
 {
     char p[128];
-    snprintf(p, sizeof p, "%s/%s", dir, WATCHLOG_RATE);
+    snprintf(p, sizeof p, "%s/%s", dir, RUNDIR_RATE);
     unlink(p);
     rmdir(dir);
 }
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(bytes, &r, sizeof r);
     }
     char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, WATCHLOG_RATE);
+    snprintf(path, sizeof path, "%s/%s", dir, RUNDIR_RATE);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || (len && write(fd, bytes, len) != (ssize_t)len))
         abort();

@@ -39,9 +39,9 @@ static void setup(void)
     dir = strdup("/tmp/volley-fuzz-snapshot-XXXXXX");
     if (!dir || !mkdtemp(dir))
         abort();
-    db_path = vl_xasprintf("%s/%s", dir, SNAP_DB_NAME);
-    wal_path = vl_xasprintf("%s/%s-wal", dir, SNAP_DB_NAME);
-    shm_path = vl_xasprintf("%s/%s-shm", dir, SNAP_DB_NAME);
+    db_path = vl_xasprintf("%s/%s", dir, RUNDIR_DB);
+    wal_path = vl_xasprintf("%s/%s", dir, RUNDIR_DB_WAL);
+    shm_path = vl_xasprintf("%s/%s", dir, RUNDIR_DB_SHM);
     atexit(cleanup);
 }
 
@@ -146,7 +146,7 @@ static char *make_db(struct spec *s, size_t *n, int rows)
     if (snap_finish(db, &e))
         abort();
     snap_close(db);
-    char *path = vl_xasprintf("%s/%s", d, SNAP_DB_NAME);
+    char *path = vl_xasprintf("%s/%s", d, RUNDIR_DB);
     char *p = slurp(path, n);
     unlink(path);
     free(path);

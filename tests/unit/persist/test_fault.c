@@ -66,8 +66,8 @@ static void create_loop(const char *base, int err_no, bool replace)
     CHECK_EQ(specgen_make(&s, SPECGEN_DAG, 3000, 1, &e), 0);
     specgen_rich(&old, 12);
     char *dir = pt_subdir(base, replace ? "create_replace" : "create");
-    char *path = pt_path(dir, SNAP_DB_NAME);
-    char *tmp = pt_path(dir, SNAP_DB_NAME ".tmp");
+    char *path = pt_path(dir, RUNDIR_DB);
+    char *tmp = pt_path(dir, RUNDIR_DB_TMP);
     struct snap_meta m = meta();
     struct snap *db;
     if (replace) { /* an old run, with a checkpoint still in its WAL */

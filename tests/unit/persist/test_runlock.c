@@ -29,7 +29,7 @@ static void test_second_refused(const char *base)
     struct vl_err e = {0};
     runlock_release(&never); /* a lock never taken: nothing happens */
     CHECK_EQ(runlock_acquire(&l, dir, &e), 0);
-    char *path = pt_path(dir, RUNLOCK_NAME);
+    char *path = pt_path(dir, RUNDIR_LOCK);
     size_t len;
     char *text = pt_read(path, &len);
     char want[32];

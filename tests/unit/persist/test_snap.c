@@ -137,7 +137,7 @@ static void test_roundtrip_rich(const char *base)
         spec_free(&r);
         /* a schema-2 file (no column lost) reads with lost 0 and takes
          * checkpoints; a lost count out of range is damage */
-        char *path = pt_path(dir, SNAP_DB_NAME);
+        char *path = pt_path(dir, RUNDIR_DB);
         sql(path, "UPDATE job SET lost = 2048 WHERE jid = 7");
         CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), VL_ECORRUPT);
         CHECK_HAS(e.msg, "job record is out of range");
@@ -172,7 +172,7 @@ static void test_roundtrip_rich(const char *base)
     snap_info_fini(&in2);
 
     /* readable for a plain sqlite3 user */
-    char *path = pt_path(dir, SNAP_DB_NAME);
+    char *path = pt_path(dir, RUNDIR_DB);
     CHECK_STR(sql1(path, "SELECT state FROM jobs WHERE name = 'job_7'"), "failed");
     CHECK_STR(sql1(path, "SELECT started FROM jobs WHERE name = 'job_0'"),
               "2023-11-14T22:13:21.000Z");
@@ -181,7 +181,7 @@ static void test_roundtrip_rich(const char *base)
     CHECK_STR(sql1(path, "SELECT workflow FROM run"), "rich");
     CHECK_STR(sql1(path, "PRAGMA journal_mode"), "wal");
     /* finished: the WAL was folded into the file */
-    char *wal = pt_path(dir, SNAP_DB_NAME "-wal");
+    char *wal = pt_path(dir, RUNDIR_DB_WAL);
     CHECK(pt_file_size(wal) <= 0);
     free(wal);
     free(path);
@@ -235,7 +235,7 @@ static void test_many_rows(const char *base)
     struct snap *db;
     CHECK_EQ(snap_create(&db, dir, &s, &m, init, 0, &e), 0);
     snap_close(db);
-    char *path = pt_path(dir, SNAP_DB_NAME);
+    char *path = pt_path(dir, RUNDIR_DB);
     CHECK(atoi(sql1(path, "SELECT count(*) FROM spec_chunk WHERE kind = 'job_name'")) > 100);
     CHECK_STR(sql1(path, "SELECT count(*) FROM job"), "1");
     struct spec r;
@@ -266,7 +266,7 @@ static void test_many_rows(const char *base)
 static void expect_open_fails_x(const char *dir, const struct snap_expect *want, int code,
                                 const char *needle, bool status_too)
 {
-    char *path = pt_path(dir, SNAP_DB_NAME);
+    char *path = pt_path(dir, RUNDIR_DB);
     size_t len0 = 0, len1 = 0;
     char *before = pt_read(path, &len0);
     struct snap *db = (struct snap *)1;
@@ -337,7 +337,7 @@ static void test_bad_input(const char *base)
 
     /* an empty file, garbage, a truncated db */
     char *dir = make_run(base, "garbage", &s);
-    char *path = pt_path(dir, SNAP_DB_NAME);
+    char *path = pt_path(dir, RUNDIR_DB);
     size_t len = 0;
     char *good = pt_read(path, &len);
     pt_write(path, "", 0);
@@ -372,7 +372,7 @@ static void test_bad_input(const char *base)
 
     /* a newer schema */
     dir = make_run(base, "future", &s);
-    path = pt_path(dir, SNAP_DB_NAME);
+    path = pt_path(dir, RUNDIR_DB);
     sql(path, "PRAGMA user_version = 99");
     expect_open_fails(dir, NULL, VL_EVERSION, "newer volley (schema 99");
     free(path);
@@ -380,7 +380,7 @@ static void test_bad_input(const char *base)
 
     /* another application's SQLite database */
     dir = pt_subdir(base, "other");
-    path = pt_path(dir, SNAP_DB_NAME);
+    path = pt_path(dir, RUNDIR_DB);
     sql(path, "CREATE TABLE t(x); INSERT INTO t VALUES(1)");
     expect_open_fails(dir, NULL, VL_ENOTRUN, "not a volley snapshot");
     free(path);
@@ -395,7 +395,7 @@ static void test_bad_input(const char *base)
     expect_open_fails(dir, &want, VL_EMISMATCH, "holds another workflow ('rich'");
 
     /* a flipped byte inside a command: only the content hash can see it */
-    path = pt_path(dir, SNAP_DB_NAME);
+    path = pt_path(dir, RUNDIR_DB);
     sql(path, "UPDATE spec_chunk SET data = CAST(replace(CAST(data AS TEXT), 'echo 3 ',"
               " 'echo 4 ') AS BLOB) WHERE kind = 'job_cmd'");
     expect_open_fails(dir, NULL, VL_ECORRUPT, "content hash does not match");
@@ -404,13 +404,13 @@ static void test_bad_input(const char *base)
 
     /* rows missing, or counts off */
     dir = make_run(base, "norows", &s);
-    path = pt_path(dir, SNAP_DB_NAME);
+    path = pt_path(dir, RUNDIR_DB);
     sql(path, "DELETE FROM spec_chunk WHERE kind = 'job_kids'");
     expect_open_fails(dir, NULL, VL_ECORRUPT, "incomplete");
     free(path);
     free(dir);
     dir = make_run(base, "counts", &s);
-    path = pt_path(dir, SNAP_DB_NAME);
+    path = pt_path(dir, RUNDIR_DB);
     sql(path, "UPDATE state_count SET jobs = jobs + 1 WHERE state = 3;"
               " UPDATE state_count SET jobs = jobs - 1 WHERE state = 0");
     expect_open_fails(dir, NULL, VL_ECORRUPT, "per-state counts do not match");
@@ -419,14 +419,14 @@ static void test_bad_input(const char *base)
     free(path);
     free(dir);
     dir = make_run(base, "badjob", &s);
-    path = pt_path(dir, SNAP_DB_NAME);
+    path = pt_path(dir, RUNDIR_DB);
     sql(path, "INSERT INTO job VALUES(999, 'x', 3, 1, 0, 0, 0, -1, 0)");
     expect_open_fails(dir, NULL, VL_ECORRUPT, "job record is out of range");
     free(path);
     free(dir);
     /* an empty BLOB where a row of names should be (found by fuzz_snapshot) */
     dir = make_run(base, "emptyblob", &s);
-    path = pt_path(dir, SNAP_DB_NAME);
+    path = pt_path(dir, RUNDIR_DB);
     sql(path, "UPDATE spec_chunk SET data = x'' WHERE kind = 'job_name'");
     expect_open_fails(dir, NULL, VL_ECORRUPT, "out of place");
     it = NULL;
@@ -439,7 +439,7 @@ static void test_bad_input(const char *base)
     free(path);
     free(dir);
     dir = make_run(base, "norun", &s);
-    path = pt_path(dir, SNAP_DB_NAME);
+    path = pt_path(dir, RUNDIR_DB);
     sql(path, "DELETE FROM run");
     expect_open_fails(dir, NULL, VL_ECORRUPT, "has no run record");
     free(path);
@@ -524,7 +524,7 @@ static void test_run_options(const char *base)
     if (info.nopts == 3)
         CHECK_STR(info.opts[1].value, "64g");
     snap_info_fini(&info);
-    char *path = pt_path(dir, SNAP_DB_NAME);
+    char *path = pt_path(dir, RUNDIR_DB);
     CHECK_STR(sql1(path, "SELECT group_concat(name || '=' || value, ' ') FROM run_option"),
               "jobs=1 memory=64g gpus=1");
 
@@ -593,7 +593,7 @@ static void test_run_options(const char *base)
     const struct snap_opt *bad[] = {twice, upper, empty, ctrl};
     const uint32_t nbad[] = {2, 1, 1, 1};
     dir = pt_subdir(base, "badopts");
-    path = pt_path(dir, SNAP_DB_NAME);
+    path = pt_path(dir, RUNDIR_DB);
     for (size_t i = 0; i < VL_ARRAY_LEN(bad); i++) {
         m.opts = bad[i];
         m.nopts = nbad[i];
@@ -620,7 +620,7 @@ static void test_read_only(const char *base)
     char *dir = make_run(base, "ro", &s);
     char *fresh = pt_subdir(base, "ro_fresh");
     chmod(dir, 0555);
-    char *path = pt_path(dir, SNAP_DB_NAME);
+    char *path = pt_path(dir, RUNDIR_DB);
     chmod(path, 0444);
     chmod(fresh, 0555);
     chmod(base, 0755);
@@ -651,7 +651,7 @@ static void test_read_only(const char *base)
         fprintf(stderr, "read-only test skipped: cannot drop privileges\n");
     else
         CHECK_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : 99, 0);
-    char *tmp = pt_path(fresh, SNAP_DB_NAME);
+    char *tmp = pt_path(fresh, RUNDIR_DB);
     CHECK_EQ(pt_file_size(tmp), -1);
     free(tmp);
     chmod(dir, 0755);
@@ -709,7 +709,7 @@ static void test_crash(const char *base)
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);
-    char *wal = pt_path(dir, SNAP_DB_NAME "-wal");
+    char *wal = pt_path(dir, RUNDIR_DB_WAL);
     CHECK(pt_file_size(wal) > 0); /* the checkpoints were still in the WAL */
     free(wal);
     const char *dirs[2] = {dir, copy};

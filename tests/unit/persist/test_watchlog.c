@@ -1,6 +1,6 @@
 /*
  * test_watchlog.c - the rate samples `volley status` reads (DIR/rate.bin,
- * tools/watchlog.h): the window choice, a ring that wrapped, and that a
+ * persist/watchlog.h): the window choice, a ring that wrapped, and that a
  * missing, short, foreign or torn file gives "unknown" (-1), never a rate.
  */
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tools/watchlog.h"
+#include "persist/watchlog.h"
 #include "check.h"
 
 static char dir[64];
@@ -18,7 +18,7 @@ static char dir[64];
 static void put(const struct watchlog_rate *r, size_t len)
 {
     char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, WATCHLOG_RATE);
+    snprintf(path, sizeof path, "%s/%s", dir, RUNDIR_RATE);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     CHECK(fd >= 0);
     CHECK(write(fd, r, len) == (ssize_t)len);
@@ -82,7 +82,7 @@ int main(void)
     CHECK(watchlog_rate_read(dir, 900 * S, 6000, 10 * S) < 0); /* clock before every sample */
 
     char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, WATCHLOG_RATE);
+    snprintf(path, sizeof path, "%s/%s", dir, RUNDIR_RATE);
     unlink(path);
     rmdir(dir);
     return check_done();

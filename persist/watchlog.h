@@ -1,7 +1,7 @@
 /*
  * watchlog.h - what the supervisor writes for people and scripts watching
  * a run (docs/watching.md), from the records its checkpoint collection
- * already reads (tools/runner.c collect()):
+ * already reads (ckpt_collect, ckpt.h); names from rundir.h:
  *
  *   DIR/joblog.tsv    GNU parallel's --joblog columns (Seq Host Starttime
  *                     JobRuntime Send Receive Exitval Signal Command), one
@@ -24,22 +24,20 @@
  * job, 10 MB for 10M jobs), since the arena keeps only the current one.
  *
  * Writes go through stdio buffers flushed at the end of each collection;
- * a write error (disk full) stops that file with one line on stderr and
- * never stops the run.
+ * a write error (disk full) stops that file with one warning (struct
+ * vl_warn: tools/ prints it) and never stops the run.
  */
-#ifndef VOLLEY_TOOLS_WATCHLOG_H
-#define VOLLEY_TOOLS_WATCHLOG_H
+#ifndef VOLLEY_PERSIST_WATCHLOG_H
+#define VOLLEY_PERSIST_WATCHLOG_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/base.h"
+#include "persist/rundir.h"
 #include "persist/snap.h"
 #include "shm/arena.h"
-
-#define WATCHLOG_JOBLOG "joblog.tsv"
-#define WATCHLOG_EVENTS "events.jsonl"
-#define WATCHLOG_RATE "rate.bin"
 
 /* DIR/rate.bin: a ring of samples, checksummed (a reader may race the
  * writer's pwrite; a mismatch means "try again"). */
@@ -86,26 +84,28 @@ struct watchlog;
  * point of the "from" of each job's next event; NULL (a new run): every
  * job's current state in a. started counts the jobs admitted and not
  * finished (the supervisor's control page, core/runctl.h), read at each
- * sample; NULL: no job waits. NULL (with a line on stderr) if the files
+ * sample; NULL: no job waits. warn (may be NULL; kept by pointer until
+ * watchlog_close) gets a write error. NULL (with a warning) if the files
  * cannot be created: the run goes on without them. */
 struct watchlog *watchlog_open(const char *run_dir, const struct arena *a,
-                               const _Atomic uint32_t *started, const uint8_t *prev);
+                               const _Atomic uint32_t *started, const uint8_t *prev,
+                               const struct vl_warn *warn);
 /*
  * A resume from a surviving arena (a, the dead runner's, still attached):
  * appends the lines its supervisor never wrote, for the records recs[0..n)
  * volley.db gets now (those that differ from its last checkpoint). prev
  * [njobs] holds each job's state in that checkpoint, which is where
  * events.jsonl stopped; it is updated to recs' states. A write error is a
- * line on stderr (as watchlog_open's); the resume goes on.
+ * warning (as watchlog_open's); the resume goes on.
  */
 void watchlog_catchup(const char *run_dir, const struct arena *a, uint8_t *prev,
-                      const struct snap_job *recs, size_t n);
-/* One changed job record, as collect() hands it to volley.db. Accepts NULL
- * wl. */
+                      const struct snap_job *recs, size_t n, const struct vl_warn *warn);
+/* One changed job record, as ckpt_collect hands it to volley.db. Accepts
+ * NULL wl. */
 void watchlog_note(struct watchlog *wl, uint32_t jid, const struct snap_job *r);
 /* The end of a collection: flushes, adds a rate sample. Accepts NULL. */
 void watchlog_flush(struct watchlog *wl);
 /* Flushes and closes. Accepts NULL. */
 void watchlog_close(struct watchlog *wl);
 
-#endif /* VOLLEY_TOOLS_WATCHLOG_H */
+#endif /* VOLLEY_PERSIST_WATCHLOG_H */

@@ -7,7 +7,7 @@
  * run of `true` jobs in docs/watching.md. The supervisor is not on the
  * workers' path, so this never slows job starts directly.
  */
-#include "watchlog.h"
+#include "persist/watchlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,14 +19,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json.h"
-
 struct watchlog {
     const struct arena *a;
     const _Atomic uint32_t *started;
     char dir[PATH_MAX];
     uint8_t *last; /* [njobs] the state each job had at the last note */
     FILE *joblog, *events;
+    const struct vl_warn *warn;
     int rate_fd;
     struct watchlog_rate rate;
 };
@@ -44,7 +43,7 @@ uint64_t watchlog_rate_sum(const struct watchlog_rate *r)
 bool watchlog_rate_load(const char *dir, struct watchlog_rate *r)
 {
     char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, WATCHLOG_RATE) >= sizeof path)
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, RUNDIR_RATE) >= sizeof path)
         return false;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -107,19 +106,21 @@ static FILE *open_append(const char *dir, const char *name, bool *fresh)
 static bool open_lines(struct watchlog *wl)
 {
     bool fresh = false;
-    if (!(wl->joblog = open_append(wl->dir, WATCHLOG_JOBLOG, &fresh)))
+    if (!(wl->joblog = open_append(wl->dir, RUNDIR_JOBLOG, &fresh)))
         return false;
     if (fresh)
         fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
               wl->joblog);
-    return (wl->events = open_append(wl->dir, WATCHLOG_EVENTS, &fresh)) != NULL;
+    return (wl->events = open_append(wl->dir, RUNDIR_EVENTS, &fresh)) != NULL;
 }
 
 struct watchlog *watchlog_open(const char *run_dir, const struct arena *a,
-                               const _Atomic uint32_t *started, const uint8_t *prev)
+                               const _Atomic uint32_t *started, const uint8_t *prev,
+                               const struct vl_warn *warn)
 {
     struct watchlog *wl = vl_xcalloc(1, sizeof *wl);
     wl->a = a;
+    wl->warn = warn;
     wl->started = started;
     wl->rate_fd = -1;
     snprintf(wl->dir, sizeof wl->dir, "%s", run_dir);
@@ -131,7 +132,7 @@ struct watchlog *watchlog_open(const char *run_dir, const struct arena *a,
     if (!open_lines(wl))
         goto fail;
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%.*s/%s", PATH_MAX - 16, run_dir, WATCHLOG_RATE);
+    snprintf(path, sizeof path, "%.*s/%s", PATH_MAX - 16, run_dir, RUNDIR_RATE);
     wl->rate_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (wl->rate_fd < 0)
         goto fail;
@@ -139,8 +140,8 @@ struct watchlog *watchlog_open(const char *run_dir, const struct arena *a,
     watchlog_flush(wl); /* the first sample: where this process started */
     return wl;
 fail:
-    fprintf(stderr, "volley: cannot write %s/%s: %s; the run goes on without them\n", run_dir,
-            "joblog.tsv and events.jsonl", strerror(errno));
+    vl_warnf(warn, "cannot write %s/%s: %s; the run goes on without them", run_dir,
+             RUNDIR_JOBLOG " and " RUNDIR_EVENTS, strerror(errno));
     watchlog_close(wl);
     return NULL;
 }
@@ -241,7 +242,7 @@ static void event_line(struct watchlog *wl, uint32_t jid, unsigned from, const s
     put_s(&l, ",\"job\":");
     fwrite(l.b, 1, (size_t)(l.p - l.b), f);
     const char *name = arena_job_name(wl->a, jid);
-    json_write_string(f, name, strlen(name));
+    vl_json_quote(f, name, strlen(name));
     l.p = l.b;
     put_s(&l, ",\"from\":\"");
     put_s(&l, snap_state_name(from));
@@ -274,8 +275,7 @@ void watchlog_note(struct watchlog *wl, uint32_t jid, const struct snap_job *r)
 static void flush_file(struct watchlog *wl, FILE **f, const char *name)
 {
     if (*f && (fflush(*f) != 0 || ferror(*f))) {
-        fprintf(stderr, "volley: cannot write %s/%s: %s; it stops here\n", wl->dir, name,
-                strerror(errno));
+        vl_warnf(wl->warn, "cannot write %s/%s: %s; it stops here", wl->dir, name, strerror(errno));
         fclose(*f);
         *f = NULL;
     }
@@ -285,8 +285,8 @@ void watchlog_flush(struct watchlog *wl)
 {
     if (!wl)
         return;
-    flush_file(wl, &wl->joblog, WATCHLOG_JOBLOG);
-    flush_file(wl, &wl->events, WATCHLOG_EVENTS);
+    flush_file(wl, &wl->joblog, RUNDIR_JOBLOG);
+    flush_file(wl, &wl->events, RUNDIR_EVENTS);
     if (wl->rate_fd >= 0) {
         uint64_t c[ARENA_NSTATES];
         arena_counts(wl->a, c);
@@ -307,11 +307,11 @@ void watchlog_flush(struct watchlog *wl)
     }
 }
 
-/* Flushes (a write error is its line on stderr) and closes the two files. */
+/* Flushes (a write error is its warning) and closes the two files. */
 static void close_lines(struct watchlog *wl)
 {
-    flush_file(wl, &wl->joblog, WATCHLOG_JOBLOG);
-    flush_file(wl, &wl->events, WATCHLOG_EVENTS);
+    flush_file(wl, &wl->joblog, RUNDIR_JOBLOG);
+    flush_file(wl, &wl->events, RUNDIR_EVENTS);
     if (wl->joblog)
         fclose(wl->joblog);
     if (wl->events)
@@ -333,13 +333,14 @@ void watchlog_close(struct watchlog *wl)
 }
 
 void watchlog_catchup(const char *run_dir, const struct arena *a, uint8_t *prev,
-                      const struct snap_job *recs, size_t n)
+                      const struct snap_job *recs, size_t n, const struct vl_warn *warn)
 {
-    struct watchlog wl = {.a = a, .rate_fd = -1, .last = prev}; /* last: the caller's */
+    /* last: the caller's */
+    struct watchlog wl = {.a = a, .rate_fd = -1, .last = prev, .warn = warn};
     snprintf(wl.dir, sizeof wl.dir, "%s", run_dir);
     if (!open_lines(&wl)) {
-        fprintf(stderr, "volley: cannot write %s/%s: %s; they miss what the stopped run did\n",
-                run_dir, "joblog.tsv and events.jsonl", strerror(errno));
+        vl_warnf(warn, "cannot write %s/%s: %s; they miss what the stopped run did", run_dir,
+                 RUNDIR_JOBLOG " and " RUNDIR_EVENTS, strerror(errno));
     } else {
         for (size_t i = 0; i < n; i++)
             watchlog_note(&wl, recs[i].jid, &recs[i]);
