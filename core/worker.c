@@ -300,7 +300,7 @@ static enum arena_state outcome_state(enum exec_outcome o)
 
 /* The arena knows a job's pid from its clone on: should this worker die,
  * the supervisor (or a resume) ends the job's process group with it, before
- * the job runs again (runner_kill_jobs). Its start time too: status, jobs
+ * the job runs again (supervisor_kill_jobs). Its start time too: status, jobs
  * and events show when the running attempt began. */
 static void src_started(void *ctx, uint32_t jid, int pid, uint64_t start_ns)
 {

@@ -370,7 +370,7 @@ int arena_recover(struct arena *a, uint32_t self, int timeout_ms, struct arena_r
             arena__lost_inc(arena__with(w, ARENA_READY, ARENA_W_NO_OWNER)) +
                 (1ull << ARENA_W_ATTEMPT_SHIFT));
         /* Its group was ended by whoever found the owner dead (the
-         * supervisor, runner_kill_jobs, before this); a pid left here would
+         * supervisor, supervisor_kill_jobs, before this); a pid left here would
          * be signaled again, maybe reused by then, while the job waits to
          * run. Its next clone writes the new one. */
         atomic_store_explicit(&a->cold[j].pid, 0, ARENA_RELAXED);

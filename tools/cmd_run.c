@@ -2,8 +2,9 @@
  * cmd_run.c - `volley run WF [options]`: load WF, check that it can run
  * here (input files exist, every job fits the capacity), make the run
  * directory, its snapshot (with the options given here that a resume
- * keeps, runner.h) and the arena, then supervise the run (runner.c). Exit
- * codes as SPEC.md section 2.
+ * keeps, runopts.h) and the arena, then supervise the run
+ * (core/supervisor.h, shown by runstatus.h). Exit codes as SPEC.md
+ * section 2.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +26,9 @@
 #include "commands.h"
 #include "diag_print.h"
 #include "intr.h"
-#include "runner.h"
+#include "persist/rundir.h"
+#include "runopts.h"
+#include "runstatus.h"
 
 /* Input files (no job writes them) must exist before anything starts. */
 static int check_inputs(const struct spec *s)
@@ -80,10 +83,10 @@ static int mkdirs(const char *path)
 static int run_cmd(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"run-dir", required_argument, NULL, 'd'}, RUNNER_LONGOPTS, {NULL, 0, NULL, 0}};
-    struct runner_opts o;
-    runner_opts_default(&o);
-    struct runner_kept kept = {0}; /* stored in volley.db for a resume */
+        {"run-dir", required_argument, NULL, 'd'}, RUNOPTS_LONGOPTS, {NULL, 0, NULL, 0}};
+    struct runopts o;
+    runopts_default(&o);
+    struct runopts_kept kept = {0}; /* stored in volley.db for a resume */
     const char *run_dir = NULL;
     opterr = 0;
     optind = 1;
@@ -95,12 +98,12 @@ static int run_cmd(int argc, char **argv)
         }
         if (c == ':')
             return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
-        int r = runner_parse_opt("run", c, optarg, &o);
+        int r = runopts_parse("run", c, optarg, &o);
         if (r == VL_EXIT_USAGE)
             return r;
         if (r == 0)
             return cli_usage_error("run", "unknown option '%s'", cli_bad_opt(argv));
-        runner_kept_note(&kept, c, optarg);
+        runopts_kept_note(&kept, c, optarg);
     }
     if (optind >= argc)
         return cli_usage_error("run", "missing the workflow file");
@@ -120,7 +123,7 @@ static int run_cmd(int argc, char **argv)
         return rc == VL_ETOOBIG || rc == -ENOMEM ? VL_EXIT_ENV : VL_EXIT_USAGE;
     }
     struct vl_err err = {0};
-    if (res_check_spec(&s, &o.cap, &err) < 0) {
+    if (res_check_spec(&s, &o.sup.cap, &err) < 0) {
         fprintf(stderr, "volley run: %s; nothing started\n", err.msg);
         spec_free(&s);
         return VL_EXIT_USAGE;
@@ -200,8 +203,13 @@ static int run_cmd(int argc, char **argv)
         goto fail;
     }
     fprintf(stderr, "volley: run directory %s (%u jobs)\n", absdir, s.njobs);
-    o.on_signals_blocked = intr_disarm;
-    rc = runner_go(&s, db, &a, apath, absdir, cwd, &o);
+    o.sup.on_signals_blocked = intr_disarm;
+    struct runstatus shown;
+    runstatus_init(&shown, o.progress);
+    err = (struct vl_err){0};
+    rc = supervisor_run(&s, db, &a, apath, absdir, cwd, &o.sup, &shown.st, &err);
+    if (err.code)
+        cli_print_err(&err);
     runlock_release(&lock);
     spec_free(&s);
     return rc;

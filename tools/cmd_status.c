@@ -23,7 +23,6 @@
 #include "cli.h"
 #include "commands.h"
 #include "json.h"
-#include "runner.h"
 #include "watch.h"
 #include "persist/watchlog.h"
 

@@ -15,6 +15,7 @@ int cmd_logs(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_worker(int argc, char **argv); /* hidden: `volley __worker FD INDEX` */
 
 /* For commands whose issue has not landed: says so on stderr, exit 3. */
 int cli_not_built(const char *cmd, int issue);

@@ -1,7 +1,7 @@
 /*
  * intr.h - Ctrl-C (SIGINT, SIGTERM, SIGHUP) while `volley run` or `volley
- * resume` sets a run up, before the runner blocks these signals
- * (runner_go, then runner_opts.on_signals_blocked = intr_disarm). Their
+ * resume` sets a run up, before the supervisor blocks these signals
+ * (supervisor_run, then supervisor_opts.on_signals_blocked = intr_disarm). Their
  * default action would end volley silently (143 for SIGTERM) and could
  * leave a run directory holding only a half-written volley.db.tmp and the
  * lock, or an arena in /dev/shm. While armed, a handler (async-signal-safe:

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "runner.h"
+#include "core/supervisor.h" /* SUPERVISOR_WORKER_CMD */
 
 const struct cli_cmd cli_cmds[] = {
     {"validate", "check a workflow file and summarize it",
@@ -65,7 +65,8 @@ const struct cli_cmd cli_cmds[] = {
      "docs/benchmarks.md has the details.\n",
      cmd_bench},
     /* hidden: the worker processes of a run (runner.c) */
-    {"__worker", "", "usage: volley __worker FD INDEX (started by volley run)\n", cmd_worker},
+    {SUPERVISOR_WORKER_CMD, "", "usage: volley __worker FD INDEX (started by volley run)\n",
+     cmd_worker},
     {NULL, NULL, NULL, NULL},
 };
 

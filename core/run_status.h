@@ -1,0 +1,68 @@
+/*
+ * run_status.h - what a run tells the person watching it, behind an
+ * interface: core/ prints nothing, tools/ implements this (the progress
+ * line on a terminal, the summary, the failed jobs' last lines; or nothing
+ * with --quiet), and a test implements it to record what it was told.
+ * ninja's Status (status.h: "Abstract interface to object that tracks the
+ * status of a build") is the model.
+ *
+ * Every callback runs on the supervisor's thread, between two ticks of its
+ * loop, and may read the arena through the view (counts, job records,
+ * names) but changes nothing. Any of them may be NULL.
+ */
+#ifndef VOLLEY_CORE_RUN_STATUS_H
+#define VOLLEY_CORE_RUN_STATUS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "shm/arena.h"
+
+/* The run as a callback may look at it. Valid for the whole run. */
+struct run_view {
+    const struct arena *a;            /* the run's arena */
+    const char *run_dir;              /* absolute */
+    const char *arena_path;           /* /dev/shm/volley-<run id> */
+    const _Atomic uint32_t *admitted; /* jobs admitted against -j and not finished
+                                         (runctl.h's running): the arena counts a job
+                                         running from its claim, before it is admitted */
+    uint64_t t0_ns;                   /* vl_now_ns() when supervision began */
+    uint64_t finished_at_start;       /* jobs finished before this process (a resume) */
+    uint32_t kill_grace_ms;           /* --kill-grace */
+    uint32_t pad;
+};
+
+/* How a run ended, for the summary. */
+struct run_end {
+    double secs;                    /* wall time of the supervision */
+    uint64_t counts[ARENA_NSTATES]; /* arena_counts at the end */
+    bool interrupted;               /* a stop signal ended it (exit 130) */
+    bool arena_done;                /* every job finished */
+    const struct vl_err *fatal;     /* why the run stopped early (exit 3), or NULL */
+    const struct vl_err *ckpt;      /* why the final checkpoint failed, or NULL: the
+                                       arena is then kept (it holds the state) */
+    int exit_code;                  /* what the run exits with (SPEC.md) */
+};
+
+struct run_status {
+    void *ctx;
+    /* How often progress is called, in ms: 200 where a line is redrawn. */
+    uint32_t tick_ms;
+    /* Each tick, and once more (final) when the workers are gone. */
+    void (*progress)(void *ctx, const struct run_view *v, bool final);
+    /* The first stop signal: running jobs get SIGTERM, SIGKILL after the
+     * grace; another signal kills them at once. */
+    void (*stopping)(void *ctx, const struct run_view *v);
+    /* A worker died (how: "was killed by signal 9", "exited with 1"); the
+     * arena is repaired, requeued of its jobs run again. */
+    void (*worker_died)(void *ctx, const struct run_view *v, uint32_t worker, int pid,
+                        const char *how, uint64_t requeued);
+    /* The end: the final checkpoint is taken, the arena still attached. */
+    void (*finished)(void *ctx, const struct run_view *v, const struct run_end *e);
+    /* Warnings while the run goes on (a watch file that stopped). */
+    struct vl_warn warn;
+};
+
+#endif /* VOLLEY_CORE_RUN_STATUS_H */

@@ -1,0 +1,491 @@
+/*
+ * supervisor.c - the supervisor of a run (supervisor.h; docs/running.md).
+ *
+ * One thread, one loop: sigtimedwait with a tick (run_status.tick_ms, or
+ * sooner when a checkpoint is due) takes stop signals and SIGCHLD; each
+ * round reaps workers, collects the arena's changes for the checkpointer
+ * when --checkpoint-interval has passed, and calls the status's progress.
+ * The workers never wait for it: it reads the arena's dirty bits and job
+ * records (ckpt_collect), and writes only the control page's stop word and
+ * a dead worker's share of the counters.
+ *
+ * A dead worker (a crash, not an exit after a stop or an error) is
+ * repaired in place: what it held of -j and of the capacity is given
+ * back, its jobs' process groups are killed, arena_recover puts its
+ * claimed jobs back to ready (attempt + 1), and another worker takes its
+ * index (and its log segment). After SUPERVISOR_MAX_CRASHES deaths the run
+ * stops, so the cause can be looked at; `volley resume` continues.
+ *
+ * Not here: option parsing and every line a person reads (tools/), the
+ * worker's loop (worker.c), restore and reconciliation (resume.c).
+ */
+#include "core/supervisor.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "persist/ckpt.h"
+#include "persist/rundir.h"
+#include "persist/runstats.h"
+#include "persist/snap_arena.h"
+#include "persist/watchlog.h"
+
+extern char **environ;
+
+struct sup {
+    struct arena *a;
+    const char *run_dir;
+    const struct supervisor_opts *o;
+    const struct run_status *st;
+    struct run_view view;
+    struct runctl *ctl;
+    int ctl_fd;
+    struct ckpt *ck;
+    struct watchlog *wl; /* joblog.tsv, events.jsonl, rate.bin */
+    pid_t pids[RUNCTL_MAX_WORKERS];
+    uint32_t live; /* workers not yet reaped */
+    uint32_t crashes;
+    bool stopping; /* Ctrl-C, SIGTERM, or a fatal error */
+    bool interrupted;
+    int fatal; /* exit code 3 reason recorded */
+    struct vl_err fatal_err;
+    char exe[PATH_MAX];
+    sigset_t stop_sigs; /* SIGINT, SIGTERM, SIGHUP less those ignored at start */
+};
+
+void supervisor_opts_default(struct supervisor_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    res_detect(&o->cap);
+    o->ckpt_ms = 1000;
+    o->kill_grace_ms = 5000;
+}
+
+static int spawn_worker(struct sup *S, uint32_t i)
+{
+    char fdbuf[16], ibuf[16];
+    snprintf(fdbuf, sizeof fdbuf, "%d", S->ctl_fd);
+    snprintf(ibuf, sizeof ibuf, "%u", i);
+    char *argv[] = {"volley", SUPERVISOR_WORKER_CMD, fdbuf, ibuf, NULL};
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    sigset_t none, def = S->stop_sigs; /* an ignored one stays ignored in the worker */
+    sigemptyset(&none);
+    sigaddset(&def, SIGCHLD);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGXFSZ);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    atomic_store(&S->ctl->w[i].state, RUNCTL_W_STARTING);
+    atomic_store(&S->ctl->w[i].held_jobs, 0);
+    S->ctl->w[i].msg[0] = 0;
+    pid_t pid;
+    int rc = posix_spawn(&pid, S->exe, NULL, &at, argv, environ);
+    posix_spawnattr_destroy(&at);
+    if (rc)
+        return -rc;
+    S->pids[i] = pid;
+    S->live++;
+    return 0;
+}
+
+void supervisor_kill_jobs(const struct arena *a, bool orphans_only)
+{
+    for (uint32_t j = 0; j < a->njobs; j++) {
+        if (arena_job_state(a, j) != ARENA_RUNNING)
+            continue;
+        uint32_t o = arena_job_owner(a, j);
+        if (orphans_only && o != ARENA_NONE && arena_slot_alive(a, o))
+            continue;
+        int32_t pid = arena_job_pid(a, j);
+        if (pid > 0)
+            kill(-pid, SIGKILL);
+    }
+}
+
+static void stop_all(struct sup *S, int sig)
+{
+    atomic_store(&S->ctl->stop, 1);
+    arena_wake(S->a);
+    for (uint32_t i = 0; i < S->ctl->nworkers; i++)
+        if (S->pids[i] > 0)
+            kill(S->pids[i], sig);
+}
+
+/* The run stops for a reason of its own (exit 3); the first reason is kept. */
+static void stop_fatal(struct sup *S)
+{
+    S->fatal = 1;
+    if (!S->stopping) {
+        S->stopping = true;
+        stop_all(S, SIGTERM);
+    }
+}
+
+/* Ctrl-C, SIGTERM or SIGHUP: the first stops the run (the workers' jobs
+ * get SIGTERM, SIGKILL after the grace), another kills the jobs at once. */
+static void take_stop(struct sup *S)
+{
+    if (!S->stopping) {
+        S->stopping = true;
+        S->interrupted = true;
+        if (S->st->stopping)
+            S->st->stopping(S->st->ctx, &S->view);
+        stop_all(S, SIGTERM);
+    } else {
+        supervisor_kill_jobs(S->a, false);
+    }
+}
+
+/* A dead worker's share of -j and of the capacity goes back to the others. */
+static void give_back(struct sup *S, uint32_t i)
+{
+    struct runctl_worker *m = &S->ctl->w[i];
+    struct res_amount need = {.cpus = atomic_load(&m->held_cpus),
+                              .memory_bytes = atomic_load(&m->held_mem)};
+    uint64_t gpus = atomic_load(&m->held_gpus);
+    if (need.cpus || need.memory_bytes || gpus)
+        res_release(&S->ctl->res, &need, gpus);
+    atomic_fetch_sub(&S->ctl->running, atomic_load(&m->held_jobs));
+    atomic_store(&m->held_jobs, 0);
+    atomic_store(&m->held_cpus, 0);
+    atomic_store(&m->held_mem, 0);
+    atomic_store(&m->held_gpus, 0);
+    /* what the capacity kept for its held job goes to the others */
+    if (res_unreserve(&S->ctl->res, i + 1))
+        arena_wake(S->a);
+}
+
+/* A crash: give back what it held, repair the arena from its state words
+ * and start another. */
+static void repair_crash(struct sup *S, uint32_t i, pid_t pid, int status)
+{
+    give_back(S, i);
+    char how[64];
+    if (WIFSIGNALED(status))
+        snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(how, sizeof how, "exited with %d", WEXITSTATUS(status));
+    S->crashes++;
+    supervisor_kill_jobs(S->a, true);
+    struct arena_recover_stats rs;
+    struct vl_err err = {0};
+    int rc = arena_recover(S->a, ARENA_NONE, 10000, &rs, &err);
+    arena_wake(S->a); /* whoever waited for the capacity it held */
+    if (S->st->worker_died)
+        S->st->worker_died(S->st->ctx, &S->view, i, (int)pid, how, rs.requeued);
+    if (rc < 0 || S->crashes > SUPERVISOR_MAX_CRASHES) {
+        if (!S->fatal) {
+            if (rc < 0)
+                S->fatal_err = err;
+            else
+                vl_err_set(&S->fatal_err, VL_ENOTRUN,
+                           "workers died %u times (the last: worker %u %s); stopping so that the "
+                           "cause can be looked at (volley resume continues)",
+                           S->crashes, i, how);
+        }
+        stop_fatal(S);
+        return;
+    }
+    if (!S->stopping && !arena_done(S->a) && spawn_worker(S, i) < 0 && !S->fatal) {
+        S->fatal = 1;
+        vl_err_sys(&S->fatal_err, -errno, "cannot start worker %u again", i);
+    }
+}
+
+static void on_worker_exit(struct sup *S, pid_t pid, int status)
+{
+    uint32_t i = 0;
+    while (i < S->ctl->nworkers && S->pids[i] != pid)
+        i++;
+    if (i == S->ctl->nworkers)
+        return; /* not ours (cannot happen: we start no other child) */
+    S->pids[i] = 0;
+    S->live--;
+    uint32_t ws = atomic_load(&S->ctl->w[i].state);
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+              (ws == RUNCTL_W_DONE || ws == RUNCTL_W_STOPPED);
+    /* One told to stop while it was starting (an early Ctrl-C) ran nothing:
+     * no error, and nothing to repair. */
+    if (ok || (S->stopping && ws == RUNCTL_W_STARTING))
+        return;
+    if (ws == RUNCTL_W_ERROR || ws == RUNCTL_W_STARTING) {
+        if (!S->fatal)
+            vl_err_set(&S->fatal_err, VL_ENOTRUN, "worker %u stopped the run: %s", i,
+                       S->ctl->w[i].msg[0] ? S->ctl->w[i].msg : "it exited before starting");
+        stop_fatal(S);
+        return;
+    }
+    repair_crash(S, i, pid, status);
+}
+
+/* DIR/run-stats.json: what this runner process cost, for benchmarks
+ * (runner CPU per job: the supervisor and its workers, not the jobs). */
+static void write_stats(struct sup *S, double secs)
+{
+    uint64_t c[ARENA_NSTATES];
+    arena_counts(S->a, c);
+    struct runstats rs = {
+        .jobs = S->a->njobs,
+        .workers = S->ctl->nworkers,
+        .finished_here = arena_counts_finished(c) - S->view.finished_at_start,
+        .wall_s = secs,
+        .supervisor_cpu_s = (double)vl_cpu_ns() / 1e9,
+        .max_running = S->ctl->max_running,
+        .worker_restarts = S->crashes,
+    };
+    for (uint32_t i = 0; i < S->ctl->nworkers; i++) {
+        rs.workers_cpu_s += (double)atomic_load(&S->ctl->w[i].cpu_ns) / 1e9;
+        rs.spawned += atomic_load(&S->ctl->w[i].spawned);
+    }
+    (void)runstats_write(S->run_dir, &rs);
+}
+
+/* The control page: made, filled and mapped before any worker starts. */
+static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
+                    const char *workdir, uint32_t nworkers, uint32_t jcap, struct vl_err *err)
+{
+    S->ctl_fd = memfd_create("volley-runctl", 0); /* inherited by workers */
+    if (S->ctl_fd < 0 || ftruncate(S->ctl_fd, sizeof(struct runctl)) < 0)
+        return vl_err_sys(err, -errno, "cannot create the run's control page");
+    void *m = mmap(NULL, sizeof(struct runctl), PROT_READ | PROT_WRITE, MAP_SHARED, S->ctl_fd, 0);
+    if (m == MAP_FAILED)
+        return vl_err_sys(err, -errno, "cannot map the run's control page");
+    struct runctl *c = S->ctl = m;
+    c->magic = RUNCTL_MAGIC;
+    c->version = RUNCTL_VERSION;
+    c->shape = RUNCTL_SHAPE;
+    snprintf(c->arena_path, sizeof c->arena_path, "%s", arena_path);
+    snprintf(c->run_dir, sizeof c->run_dir, "%s", S->run_dir);
+    if (rundir_path(c->log_dir, sizeof c->log_dir, S->run_dir, RUNDIR_LOGS) < 0)
+        return vl_err_sys(err, -ENAMETOOLONG, "cannot use %s as a run directory", S->run_dir);
+    snprintf(c->workdir, sizeof c->workdir, "%s", workdir);
+    c->supervisor_pid = getpid();
+    c->nworkers = nworkers;
+    c->max_running = jcap;
+    c->kill_grace_ms = S->o->kill_grace_ms;
+    c->cap = S->o->cap;
+    for (uint32_t r = 0; r < s->nrr; r++)
+        if (s->rrs[r].num_cpus || s->rrs[r].num_gpus || s->rrs[r].memory_bytes)
+            c->use_res = 1;
+    if (mkdir(c->log_dir, 0755) < 0 && errno != EEXIST)
+        return vl_err_sys(err, -errno, "cannot create %s", c->log_dir);
+    return 0;
+}
+
+/* Signals arrive through sigtimedwait, on this thread only. SIGINT and
+ * SIGHUP ignored when volley started (nohup, a background job of a
+ * script) stay ignored, here and in the workers, as make leaves them: a
+ * blocked signal is queued even when ignored, so it must not be in the
+ * set. Returns the set waited for (the stop signals and SIGCHLD). */
+static sigset_t block_signals(struct sup *S, sigset_t *old)
+{
+    sigemptyset(&S->stop_sigs);
+    static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < VL_ARRAY_LEN(stop_sigs); i++)
+        if (vl_stop_signal_taken(stop_sigs[i]))
+            sigaddset(&S->stop_sigs, stop_sigs[i]);
+    sigset_t set = S->stop_sigs;
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+    if (S->o->on_signals_blocked)
+        S->o->on_signals_blocked();
+    /* A reader of our output that goes away (`volley run ... | head`) must
+     * not end the run: from here on our lines are lost (EPIPE), the jobs
+     * go on, and the exit code tells how the run ended. */
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit: EFBIG, as a full disk */
+    return set;
+}
+
+/* The watch files; a resume first writes what its restore changed
+ * (running -> ready: it runs again; failed -> ready with --retry-failed). */
+static void open_watch(struct sup *S)
+{
+    const uint8_t *prev = S->o->watch_prev;
+    S->wl = watchlog_open(S->run_dir, S->a, &S->ctl->running, prev, &S->st->warn);
+    if (!S->wl || !prev)
+        return;
+    for (uint32_t j = 0; j < S->a->njobs; j++)
+        if (prev[j] != (uint8_t)arena_job_state(S->a, j)) {
+            struct snap_job sj;
+            snap_job_read(S->a, j, &sj);
+            watchlog_note(S->wl, j, &sj);
+        }
+    watchlog_flush(S->wl);
+}
+
+static void start_workers(struct sup *S, uint32_t nworkers)
+{
+    if (arena_done(S->a))
+        return;
+    for (uint32_t i = 0; i < nworkers; i++) {
+        /* a stop signal that came while the workers start (a spawn takes
+         * ~50 ms here: 32 workers are seconds) is taken now, by the loop
+         * below, not after the last spawn */
+        struct timespec zero = {0};
+        if (sigtimedwait(&S->stop_sigs, NULL, &zero) > 0) {
+            take_stop(S);
+            break;
+        }
+        if (spawn_worker(S, i) < 0) {
+            vl_err_sys(&S->fatal_err, -errno, "cannot start worker %u", i);
+            S->fatal = 1;
+            S->stopping = true;
+            stop_all(S, SIGTERM);
+            break;
+        }
+    }
+}
+
+/* Until every worker has exited: signals, reaping, checkpoints, progress. */
+static void supervise(struct sup *S, const sigset_t *set)
+{
+    const struct run_status *st = S->st;
+    uint64_t ckpt_ns = (uint64_t)S->o->ckpt_ms * 1000000ull;
+    uint64_t next_ckpt = vl_now_ns() + ckpt_ns;
+    const uint64_t tick_ns = (uint64_t)(st->tick_ms ? st->tick_ms : 250) * 1000000ull;
+    while (S->live > 0) {
+        uint64_t now = vl_now_ns();
+        uint64_t wait = tick_ns;
+        if (next_ckpt > now && next_ckpt - now < wait)
+            wait = next_ckpt - now;
+        struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000ull),
+                              .tv_nsec = (long)(wait % 1000000000ull)};
+        siginfo_t si;
+        int sig = sigtimedwait(set, &si, &ts);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+            take_stop(S);
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            on_worker_exit(S, pid, status);
+        now = vl_now_ns();
+        if (now >= next_ckpt) {
+            ckpt_collect(S->ck, S->a, S->wl);
+            next_ckpt = now + ckpt_ns;
+        }
+        if (st->progress)
+            st->progress(st->ctx, &S->view, false);
+    }
+}
+
+/* Every worker is gone: the arena is quiet. Workers that stopped left
+ * their jobs running; the record says so, and resume runs them again. */
+static int finish(struct sup *S, double secs)
+{
+    ckpt_collect(S->ck, S->a, S->wl);
+    watchlog_close(S->wl);
+    struct vl_err cerr = {0};
+    int crc = ckpt_stop(S->ck, &cerr);
+    S->ck = NULL;
+    struct run_end e = {.secs = secs,
+                        .interrupted = S->interrupted,
+                        .arena_done = arena_done(S->a),
+                        .fatal = S->fatal ? &S->fatal_err : NULL,
+                        .ckpt = crc < 0 ? &cerr : NULL};
+    arena_counts(S->a, e.counts);
+    write_stats(S, secs);
+    if (S->fatal)
+        e.exit_code = VL_EXIT_ENV;
+    else if (S->interrupted)
+        e.exit_code = VL_EXIT_INTR;
+    else if (!e.arena_done)
+        e.exit_code = VL_EXIT_ENV; /* the workers ended with jobs unfinished */
+    else
+        e.exit_code = e.counts[ARENA_COMPLETED] == S->a->njobs ? VL_EXIT_OK : VL_EXIT_FAIL;
+    if (crc < 0)
+        e.exit_code = VL_EXIT_ENV;
+    if (S->st->finished)
+        S->st->finished(S->st->ctx, &S->view, &e);
+    return crc < 0 ? -1 : e.exit_code;
+}
+
+/* Workers: as asked, else one per CPU; never more than -j (a worker with
+ * nothing it may run is a waste). */
+static void size_run(const struct supervisor_opts *o, uint32_t *nworkers, uint32_t *jcap)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    *nworkers = o->workers ? o->workers : (uint32_t)ncpu;
+    if (*nworkers > RUNCTL_MAX_WORKERS)
+        *nworkers = RUNCTL_MAX_WORKERS;
+    *jcap = o->max_running ? o->max_running : (uint32_t)ncpu;
+    if (*nworkers > *jcap)
+        *nworkers = *jcap;
+}
+
+int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const char *arena_path,
+                   const char *run_dir, const char *workdir, const struct supervisor_opts *o,
+                   const struct run_status *st, struct vl_err *err)
+{
+    struct sup S = {.a = a, .run_dir = run_dir, .o = o, .st = st, .ctl_fd = -1};
+    uint32_t nworkers, jcap;
+    size_run(o, &nworkers, &jcap);
+    ssize_t el = readlink("/proc/self/exe", S.exe, sizeof S.exe - 1);
+    if (el <= 0) {
+        vl_err_sys(err, -errno, "cannot find my own executable (/proc/self/exe)");
+        goto out_early;
+    }
+    S.exe[el] = 0;
+    if (make_ctl(&S, s, arena_path, workdir, nworkers, jcap, err) < 0)
+        goto out_early;
+
+    sigset_t old, set = block_signals(&S, &old);
+    struct ckpt_opts copts = {0};
+    if (ckpt_start(&S.ck, db, &copts, err) < 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        goto out_early;
+    }
+    arena_set_runner(a, getpid(), vl_proc_start(getpid()));
+    open_watch(&S);
+    uint64_t cs[ARENA_NSTATES];
+    arena_counts(a, cs);
+    S.view = (struct run_view){.a = a,
+                               .run_dir = run_dir,
+                               .arena_path = arena_path,
+                               .admitted = &S.ctl->running,
+                               .t0_ns = vl_now_ns(),
+                               .finished_at_start = arena_counts_finished(cs),
+                               .kill_grace_ms = o->kill_grace_ms};
+
+    start_workers(&S, nworkers);
+    supervise(&S, &set);
+    double secs = (double)(vl_now_ns() - S.view.t0_ns) / 1e9;
+    if (st->progress)
+        st->progress(st->ctx, &S.view, true);
+    int exit_code = finish(&S, secs);
+    arena_close(a);
+    if (exit_code < 0) /* the final checkpoint failed: the arena keeps the state */
+        exit_code = VL_EXIT_ENV;
+    else
+        arena_unlink(arena_path);
+    snap_close(db);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(S.ctl, sizeof(struct runctl));
+    close(S.ctl_fd);
+    return exit_code;
+
+out_early:
+    if (S.ctl)
+        munmap(S.ctl, sizeof(struct runctl));
+    if (S.ctl_fd >= 0)
+        close(S.ctl_fd);
+    snap_close(db);
+    arena_close(a);
+    arena_unlink(arena_path);
+    return VL_EXIT_ENV;
+}

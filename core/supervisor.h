@@ -1,0 +1,66 @@
+/*
+ * supervisor.h - the supervisor of a run, shared by `volley run` and
+ * `volley resume` (docs/running.md): starts the worker processes on a built
+ * arena, has the checkpointer write the arena's changes into volley.db,
+ * repairs after a worker dies, takes Ctrl-C, and ends the run. It is
+ * core/'s run side: the one part of core/ that calls persist/ (to start
+ * the checkpointer and hand it records); workers never wait on SQLite.
+ *
+ * It prints nothing: what a person watching should see goes through the
+ * caller's struct run_status (run_status.h). A worker is this same program
+ * started again as `EXE __worker FD INDEX` (EXE: /proc/self/exe; FD: the
+ * control page, runctl.h), so the program must hand that command line to
+ * worker_main (worker.h): the volley binary does (tools/cmd_worker.c), and
+ * so does a test that links the supervisor.
+ */
+#ifndef VOLLEY_CORE_SUPERVISOR_H
+#define VOLLEY_CORE_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/resources.h"
+#include "core/run_status.h"
+#include "core/runctl.h"
+#include "persist/snap.h"
+#include "shm/arena.h"
+
+#define SUPERVISOR_WORKER_CMD "__worker" /* argv[1] of a worker process */
+#define SUPERVISOR_MAX_WORKERS RUNCTL_MAX_WORKERS
+#define SUPERVISOR_MAX_CRASHES 3 /* worker deaths a run survives */
+
+struct supervisor_opts {
+    uint32_t max_running;             /* -j (0: CPUs) */
+    uint32_t workers;                 /* --workers (0: CPUs; never more than -j) */
+    struct res_amount cap;            /* capacity (res_detect, or --cpus ...) */
+    uint32_t ckpt_ms;                 /* --checkpoint-interval */
+    uint32_t kill_grace_ms;           /* --kill-grace */
+    const uint8_t *watch_prev;        /* NULL, or (resume) each job's state as events.jsonl
+                                         last has it: a job whose state in the arena differs
+                                         gets its event at the start */
+    void (*on_signals_blocked)(void); /* NULL, or called once the signals that stop a
+                                         run are blocked (tools: intr_disarm) */
+};
+
+/* Defaults: this machine's capacity, checkpoints every second, 5 s grace. */
+void supervisor_opts_default(struct supervisor_opts *o);
+
+/*
+ * Runs: a is built (or restored) at arena_path, db open on run_dir, s the
+ * spec both came from; jobs run in workdir. Takes over db (closes it) and
+ * a (closes it, and unlinks it when the run ended or stopped cleanly: a
+ * failed final checkpoint keeps it for `volley resume`). Returns the exit
+ * code (SPEC.md): 0, 1, 3 or 130. If the run could not start (3: nothing
+ * ran, no status callback was called) err says why; otherwise what went
+ * wrong reaches st->finished.
+ */
+int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const char *arena_path,
+                   const char *run_dir, const char *workdir, const struct supervisor_opts *o,
+                   const struct run_status *st, struct vl_err *err);
+
+/* SIGKILL to the process group of every running job, by the pid the arena
+ * got at its clone (orphans_only: only those whose worker is gone; a job
+ * outlives its worker). */
+void supervisor_kill_jobs(const struct arena *a, bool orphans_only);
+
+#endif /* VOLLEY_CORE_SUPERVISOR_H */

@@ -1,0 +1,68 @@
+/*
+ * runopts.h - the options `volley run` and `volley resume` share (-j,
+ * --workers, --cpus, --memory, --gpus, --checkpoint-interval, --kill-grace,
+ * --quiet, --progress; docs/running.md): their parsing, and which of them
+ * a run keeps in volley.db for its resume.
+ */
+#ifndef VOLLEY_TOOLS_RUNOPTS_H
+#define VOLLEY_TOOLS_RUNOPTS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/supervisor.h"
+#include "persist/snap.h"
+
+struct runopts {
+    struct supervisor_opts sup; /* what the supervisor gets */
+    int progress;               /* -1: a line on a TTY; 0: --quiet; 1: --progress */
+};
+
+/* Defaults: supervisor_opts_default, a progress line on a TTY. */
+void runopts_default(struct runopts *o);
+
+/* getopt_long entries of the options run and resume share (codes 1000+),
+ * and their parser: 1 if c was one of them (applied to o), 0 if not, or
+ * VL_EXIT_USAGE after printing the usage error. */
+#define RUNOPTS_LONGOPTS                                                                           \
+    {"jobs", required_argument, NULL, 'j'}, {"workers", required_argument, NULL, 1000},            \
+        {"cpus", required_argument, NULL, 1001}, {"memory", required_argument, NULL, 1002},        \
+        {"gpus", required_argument, NULL, 1003},                                                   \
+        {"checkpoint-interval", required_argument, NULL, 1004},                                    \
+        {"kill-grace", required_argument, NULL, 1005}, {"quiet", no_argument, NULL, 1006},         \
+    {                                                                                              \
+        "progress", no_argument, NULL, 1007                                                        \
+    }
+int runopts_parse(const char *cmd, int c, const char *arg, struct runopts *o);
+
+/*
+ * The options a run keeps (docs/running.md): those of -j, --workers,
+ * --cpus, --memory, --gpus, --checkpoint-interval and --kill-grace given on
+ * `volley run`'s command line are stored in volley.db as typed (table
+ * run_option), and `volley resume` applies them again, except those given
+ * on its own command line. Not given: this machine's default, detected
+ * again. --quiet and --progress belong to one invocation: not kept.
+ */
+#define RUNOPTS_NKEPT 7
+struct runopts_kept {
+    struct snap_opt opt[RUNOPTS_NKEPT]; /* name: the long option's ("jobs"); value: as typed */
+    uint32_t n;                         /* entries in opt, in the order first given */
+};
+/* Notes option c with arg (runopts_parse accepted it) if c is one a run
+ * keeps; given again, the later value replaces the earlier. k keeps
+ * pointers to arg (argv) and to static names. A value volley.db cannot
+ * hold (snap_opt_check: a control character, over 256 bytes) is not kept. */
+void runopts_kept_note(struct runopts_kept *k, int c, const char *arg);
+/*
+ * Applies the stored options opts[0..n) to o, in the order of
+ * RUNOPTS_LONGOPTS, as runopts_parse would, skipping those in given (may
+ * be NULL); shown gets the applied ones, "-j 1 --gpus 1" ("" if none). A
+ * name volley does not know or a value that does not parse is damage:
+ * VL_ECORRUPT naming db_path and the option (o may be partly changed).
+ */
+int runopts_apply_kept(struct runopts *o, const struct snap_opt *opts, uint32_t n,
+                       const struct runopts_kept *given, const char *db_path, char *shown,
+                       size_t len, struct vl_err *err);
+
+#endif /* VOLLEY_TOOLS_RUNOPTS_H */
