@@ -14,7 +14,7 @@
  * Modes:
  *   noexec   the real scheduler, jobs do nothing (bench/lib/bench_noexec.h):
  *            runner volley only; workers = worker processes
- *   process  real /bin/true jobs (tools/bench_process.h): runners limit (the
+ *   process  real /bin/true jobs (bench/lib/bench_process.h): runners limit (the
  *            spawn probe), volley (`volley run` end to end), make, ninja, on
  *            the same generated shape; workers = K, the jobs in flight
  *            (`-j K`). A runner that is not installed is skipped and named.
@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "bench/lib/bench_noexec.h"
-#include "bench_process.h"
+#include "bench/lib/bench_process.h"
 #include "cli.h"
 #include "commands.h"
 #include "json.h"

@@ -7,7 +7,8 @@
  * `volley run`), wf.mk (GNU make) and build.ninja, every job /bin/true. The
  * runners then each run it once and verify it:
  *   volley  `/proc/self/exe run wf.yaml -j K --quiet --run-dir D`: exit 0, and
- *           volley.db's jobs view has njobs rows, each completed in attempt 1
+ *           volley.db (read through persist/'s snap.h, never raw SQL) has
+ *           njobs records, each completed in attempt 1
  *   limit   bench/spawn's spawn_probe next to the binary, N spawns of
  *           /bin/true with K in flight, in the placements of
  *           bench/spawn/run_bench.sh; the best is the limit, and the best
@@ -21,8 +22,8 @@
  *   ninja   `ninja -j K -f build.ninja`: exit 0 and N distinct outputs in
  *           .ninja_log (ninja starts every command through /bin/sh -c)
  */
-#ifndef VOLLEY_TOOLS_BENCH_PROCESS_H
-#define VOLLEY_TOOLS_BENCH_PROCESS_H
+#ifndef VOLLEY_BENCH_BENCH_PROCESS_H
+#define VOLLEY_BENCH_BENCH_PROCESS_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -63,4 +64,4 @@ bool bproc_in_path(const char *prog);
 /* rm -rf path; 0 or -errno. */
 int bproc_rmtree(const char *path);
 
-#endif /* VOLLEY_TOOLS_BENCH_PROCESS_H */
+#endif /* VOLLEY_BENCH_BENCH_PROCESS_H */

@@ -12,7 +12,7 @@
  * (no shell: a path, no shell syntax), the probe execs itself, and ninja
  * can only start through /bin/sh -c (dash then execs it, one more exec).
  */
-#include "bench_process.h"
+#include "bench/lib/bench_process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <spawn.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "persist/rundir.h"
+#include "persist/runstats.h"
+#include "persist/snap.h"
 
 extern char **environ;
 
@@ -336,52 +339,51 @@ static bool count_names(const char *path, int field, uint32_t njobs, uint64_t *d
     return ok;
 }
 
-/* volley.db of a finished run: njobs jobs, each completed in attempt 1,
- * and the run's arena gone from /dev/shm (one left behind is removed, and
- * the row is not verified). */
+/* volley.db of a finished run (through persist/'s reader, snap.h): njobs
+ * jobs, each completed in attempt 1, and the run's arena gone from
+ * /dev/shm (one left behind is removed, and the run is not verified). */
 static void verify_volley_db(const char *rundir, uint32_t njobs, struct bproc_result *res)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%.4000s/volley.db", rundir);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        snprintf(res->why, sizeof res->why, "cannot open %.100s: %.120s", path, sqlite3_errmsg(db));
-        sqlite3_close(db);
+    struct snap_info info;
+    struct snap_iter *it = NULL;
+    struct vl_err err = {0};
+    if (snap_info_read(rundir, &info, &err) < 0) {
+        snprintf(res->why, sizeof res->why, "%.240s", err.msg);
         return;
     }
-    const char *q = "SELECT count(*), coalesce(sum(c.name = 'completed' AND j.attempt = 1), 0),"
-                    " min(j.start_ns), max(j.end_ns), (SELECT hex(run_id) FROM run)"
-                    " FROM job j JOIN state_count c ON c.state = j.state";
-    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-        snprintf(res->why, sizeof res->why, "%.100s: %.140s", path, sqlite3_errmsg(db));
-    } else {
-        int64_t n = sqlite3_column_int64(st, 0), ok = sqlite3_column_int64(st, 1);
-        int64_t t0 = sqlite3_column_int64(st, 2), t1 = sqlite3_column_int64(st, 3);
-        const unsigned char *hex = sqlite3_column_text(st, 4);
-        bool left = false;
-        if (hex) {
-            char shm[PATH_MAX];
-            snprintf(shm, sizeof shm, "/dev/shm/volley-%s", (const char *)hex);
-            for (char *c = shm + strlen("/dev/shm/volley-"); *c; c++)
-                if (*c >= 'A' && *c <= 'F')
-                    *c = (char)(*c - 'A' + 'a');
-            left = unlink(shm) == 0;
-        }
-        res->span_s = t1 > t0 ? (double)(t1 - t0) * 1e-9 : 0;
-        if (n != njobs)
-            snprintf(res->why, sizeof res->why, "volley.db has %" PRId64 " jobs, not %" PRIu32, n,
-                     njobs);
-        else if (ok != njobs)
-            snprintf(res->why, sizeof res->why,
-                     "%" PRId64 " of %" PRIu32 " jobs completed in attempt 1", ok, njobs);
-        else if (left)
-            snprintf(res->why, sizeof res->why, "the run left its arena in /dev/shm");
-        else
-            res->verified = true;
+    char shm[256];
+    rundir_arena_path(info.run_id, shm, sizeof shm);
+    snap_info_fini(&info);
+    bool left = unlink(shm) == 0;
+    /* rows: jobs that left their initial record (a job that never ran has none) */
+    int64_t n = 0, ok = 0, t0 = INT64_MAX, t1 = 0;
+    int rc = snap_iter_open(&it, rundir, &err);
+    struct snap_job r;
+    const char *name;
+    while (rc >= 0 && (rc = snap_iter_next(it, &r, &name, &err)) == 1) {
+        if (r.state <= SNAP_STATE_READY && r.attempt == 0 && r.start_ns == 0 && r.end_ns == 0)
+            continue;
+        n++;
+        ok += r.state == SNAP_STATE_COMPLETED && r.attempt == 1;
+        t0 = (int64_t)r.start_ns < t0 ? (int64_t)r.start_ns : t0;
+        t1 = (int64_t)r.end_ns > t1 ? (int64_t)r.end_ns : t1;
     }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    snap_iter_close(it);
+    if (rc < 0) {
+        snprintf(res->why, sizeof res->why, "%.240s", err.msg);
+        return;
+    }
+    res->span_s = n && t1 > t0 ? (double)(t1 - t0) * 1e-9 : 0;
+    if (n != njobs)
+        snprintf(res->why, sizeof res->why, "volley.db has %" PRId64 " jobs, not %" PRIu32, n,
+                 njobs);
+    else if (ok != njobs)
+        snprintf(res->why, sizeof res->why,
+                 "%" PRId64 " of %" PRIu32 " jobs completed in attempt 1", ok, njobs);
+    else if (left)
+        snprintf(res->why, sizeof res->why, "the run left its arena in /dev/shm");
+    else
+        res->verified = true;
 }
 
 static int run_volley(const char *dir, uint32_t njobs, uint32_t k, struct bproc_result *res,
@@ -412,16 +414,9 @@ static int run_volley(const char *dir, uint32_t njobs, uint32_t k, struct bproc_
         snprintf(res->why, sizeof res->why, "%s", db.why);
     }
     /* the runner's own CPU (not the jobs'), written by the run */
-    char stats[PATH_MAX], buf[1024];
-    snprintf(stats, sizeof stats, "%.4000s/run-stats.json", rundir);
-    FILE *f = fopen(stats, "re");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    buf[n] = '\0';
-    const char *key = strstr(buf, "\"runner_cpu_us_per_job\":");
-    if (key)
-        res->runner_cpu_us = strtod(key + strlen("\"runner_cpu_us_per_job\":"), NULL);
-    if (f)
-        fclose(f);
+    double cpu = runstats_cpu_us_per_job(rundir);
+    if (cpu >= 0)
+        res->runner_cpu_us = cpu;
     bproc_rmtree(rundir);
     return 0;
 }
