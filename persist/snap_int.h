@@ -1,6 +1,16 @@
 /*
- * snap_int.h - inside persist/: the array encoding of a spec and the
- * content hash, shared by snap.c (create, restore), the hash and the tests.
+ * snap_int.h - inside persist/: what the files of volley.db share.
+ *
+ *   snap.c          the open handle (struct snap), its connection settings,
+ *                   SQLite errors as sentences, checkpoints, close
+ *   snap_create.c   the initial snapshot
+ *   snap_verify.c   opening a file and checking its run row, counts, options
+ *   snap_restore.c  the spec and the records back (snap_open)
+ *   snap_iter.c     `volley jobs`' streaming iterator
+ *   snap_enc.c      the array encoding of a spec and its content hash
+ *
+ * The array encoding (below the connection section) is also used by the
+ * tests and bench/persist.
  *
  * A spec's big arrays are stored as "kinds": each kind is an array of items,
  * either fixed-width little-endian numbers or NUL-terminated strings, cut
@@ -11,13 +21,80 @@
 #ifndef VOLLEY_PERSIST_SNAP_INT_H
 #define VOLLEY_PERSIST_SNAP_INT_H
 
-#include "snap.h"
+#include "persist/snap.h"
 
+#include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "volley.db arrays are little-endian and copied as is");
+
+/* ---- the connection (snap.c), shared by create, verify, restore, iter ---- */
+
+struct snap {
+    sqlite3 *db;
+    char *path; /* DIR/volley.db */
+    int schema; /* of the file opened (snap_open) or created */
+    const struct spec *spec;
+    uint8_t *state;                /* [njobs] state as of the last commit */
+    uint64_t counts[SNAP_NSTATES]; /* as of the last commit */
+    sqlite3_stmt *upsert, *count_upd, *run_upd;
+};
+
+/* Fills err with "<doing, %s = path>: <SQLite's message>" and returns the
+ * code (an errno where there is one). doing is a format with one %s,
+ * always a literal at the call sites. */
+int snap__sql_err(struct vl_err *err, sqlite3 *db, int rc, const char *doing, const char *path);
+/* VL_ECORRUPT with "path: what; the file is damaged ..." */
+int snap__damaged(struct vl_err *err, const char *path, const char *what);
+/* sqlite3_exec without callbacks: a SQLite code. */
+int snap__exec_sql(sqlite3 *db, const char *sql);
+/* "dir/name", allocated (vl_xasprintf). */
+char *snap__join(const char *dir, const char *name);
+/* Opens path with flags through the fault-injection VFS (fault.h) and the
+ * settings every snapshot connection has (defensive, no triggers, cell
+ * size checks): a SQLite code. */
+int snap__db_open(const char *path, int flags, sqlite3 **out);
+/* The checkpoint settings and statements of d (d->db, d->schema set): a
+ * SQLite code. */
+int snap__prepare_writer(struct snap *d);
+/* Writes record j of spec s with statement st (the upsert or the initial
+ * insert); lost: st has the column lost (?9), schema 3 and later. */
+int snap__bind_job(sqlite3_stmt *st, const struct spec *s, const struct snap_job *j, bool lost);
+/* 32 hex digits and a NUL of the 16 bytes at id. */
+void snap__hex16(char out[33], const uint8_t *id);
+
+/* ---- opening and verifying (snap_verify.c), for restore and iter ---- */
+
+/* The run row as read; strings owned (snap__run_row_fini). */
+struct snap__run_row {
+    struct snap_info info;
+    char *description;
+    uint64_t nfiles, nrr, nfh, nrules, ncodes;
+};
+void snap__run_row_fini(struct snap__run_row *r);
+/* Column i of the current row as text, "" for NULL. */
+const char *snap__col_text(sqlite3_stmt *st, int i);
+/* Checks that path (in dir) is a volley snapshot this volley can read, and
+ * opens it: the file's first bytes, application_id, user_version
+ * (*schema). */
+int snap__open_checked(const char *dir, const char *path, bool writable, sqlite3 **out, int *schema,
+                       struct vl_err *err);
+/* The run row, checked for shape and range. */
+int snap__read_run(sqlite3 *db, const char *path, struct snap__run_row *r, struct vl_err *err);
+/* Table state_count into in->counts, every state once. */
+int snap__read_counts(sqlite3 *db, const char *path, struct snap_info *in, struct vl_err *err);
+/* The run's options (table run_option, from schema 2): one block holding
+ * the array and its strings, each checked with snap_opt_check. */
+int snap__read_opts(sqlite3 *db, const char *path, int schema, struct snap_info *in,
+                    struct vl_err *err);
+/* VL_EMISMATCH unless in is the run or workflow w names (w may be NULL). */
+int snap__check_expect(const char *path, const struct snap_info *in, const struct snap_expect *w,
+                       struct vl_err *err);
+
+/* ---- the array encoding (snap_enc.c) ---- */
 
 #define SNAP__ROW_BYTES ((size_t)4 << 20) /* 4 MiB: measured in bench/persist */
 /* The row size in use: SNAP__ROW_BYTES; tests lower it to cut many rows. */
