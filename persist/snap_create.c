@@ -301,89 +301,62 @@ static void retire_old(const char *path)
     free(p);
 }
 
-int snap_create(struct snap **out, const char *dir, const struct spec *s,
-                const struct snap_meta *meta, const struct snap_job *jobs, unsigned flags,
-                struct vl_err *err)
+/* What snap_create checks before it writes anything: 0 or the code, with
+ * err filled. path: DIR/volley.db. */
+static int check_create(const char *dir, const char *path, const struct spec *s,
+                        const struct snap_meta *meta, const struct snap_job *jobs, unsigned flags,
+                        struct vl_err *err)
 {
-    *out = NULL;
-    struct snap *d = vl_xcalloc(1, sizeof *d);
-    d->path = snap__join(dir, RUNDIR_DB);
-    d->schema = SNAP_SCHEMA;
-    d->spec = s;
-    char *tmp = snap__join(dir, RUNDIR_DB_TMP);
-    sqlite3 *db = NULL;
-    int code = 0, rc;
     struct stat sb;
-
-    if (stat(dir, &sb) != 0) {
-        code = vl_err_sys(err, -errno, "cannot create a snapshot in run directory %s", dir);
-        goto fail;
-    }
-    if (!S_ISDIR(sb.st_mode)) {
-        code = vl_err_set(err, -ENOTDIR, "cannot create a snapshot in %s: not a directory", dir);
-        goto fail;
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        code = vl_err_sys(err, -errno, "cannot create %s (the run directory must be writable)",
-                          d->path);
-        goto fail;
-    }
-    if (!(flags & SNAP_REPLACE) && lstat(d->path, &sb) == 0) {
-        code = vl_err_set(err, -EEXIST,
+    if (stat(dir, &sb) != 0)
+        return vl_err_sys(err, -errno, "cannot create a snapshot in run directory %s", dir);
+    if (!S_ISDIR(sb.st_mode))
+        return vl_err_set(err, -ENOTDIR, "cannot create a snapshot in %s: not a directory", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return vl_err_sys(err, -errno, "cannot create %s (the run directory must be writable)",
+                          path);
+    if (!(flags & SNAP_REPLACE) && lstat(path, &sb) == 0)
+        return vl_err_set(err, -EEXIST,
                           "%s already exists: resume that run with `volley resume %s`, or "
                           "choose another run directory",
-                          d->path, dir);
-        goto fail;
-    }
+                          path, dir);
     if (jobs)
         for (uint32_t j = 0; j < s->njobs; j++)
-            if (jobs[j].jid != j || jobs[j].state >= SNAP_NSTATES) {
-                code = vl_err_set(err, -EINVAL, "initial record %" PRIu32 " is invalid", j);
-                goto fail;
-            }
-    if (meta->nopts > SNAP_MAX_OPTS || (meta->nopts && !meta->opts)) {
-        code = vl_err_set(err, -EINVAL, "%" PRIu32 " run options are too many (at most %d)",
+            if (jobs[j].jid != j || jobs[j].state >= SNAP_NSTATES)
+                return vl_err_set(err, -EINVAL, "initial record %" PRIu32 " is invalid", j);
+    if (meta->nopts > SNAP_MAX_OPTS || (meta->nopts && !meta->opts))
+        return vl_err_set(err, -EINVAL, "%" PRIu32 " run options are too many (at most %d)",
                           meta->nopts, SNAP_MAX_OPTS);
-        goto fail;
-    }
     for (uint32_t i = 0; i < meta->nopts; i++) {
         const struct snap_opt *o = &meta->opts[i];
         bool bad = !snap_opt_check(o->name, o->value), dup = false;
         for (uint32_t k = 0; k < i && !bad && !dup; k++)
             dup = !strcmp(meta->opts[k].name, o->name);
-        if (bad || dup) {
-            code = vl_err_set(err, -EINVAL, "run option %" PRIu32 " ('%s') is invalid%s", i,
+        if (bad || dup)
+            return vl_err_set(err, -EINVAL, "run option %" PRIu32 " ('%s') is invalid%s", i,
                               o->name ? o->name : "(null)", dup ? ": given twice" : "");
-            goto fail;
-        }
     }
-    d->state = vl_alloc_array(s->njobs, 1, false, "the checkpoint state table", err);
-    if (!d->state) {
-        code = err ? err->code : VL_ETOOBIG;
-        goto fail;
-    }
-    unlink(tmp); /* a stale one from a crash during an earlier create */
-    rc = snap__db_open(tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db);
-    char pragmas[200];
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA page_size=%d; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-             " PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;",
-             snap__page_size);
-    if (rc == SQLITE_OK)
-        rc = snap__exec_sql(db, pragmas);
-    if (rc != SQLITE_OK) {
-        code = snap__sql_err(err, db, rc, "cannot create %s", tmp);
-        goto fail;
-    }
+    return 0;
+}
+
+/*
+ * The initial snapshot's content, in one transaction, into the open
+ * temporary file db, which is then switched to WAL: SQLITE_OK, a SQLite
+ * code, or (the spec could not be encoded) a negative code with err
+ * filled. Fills d->state and d->counts.
+ */
+static int write_content(sqlite3 *db, struct snap *d, const struct snap_meta *meta,
+                         const struct snap_job *jobs, struct vl_err *err)
+{
+    const struct spec *s = d->spec;
     char app[96];
     snprintf(app, sizeof app, "PRAGMA application_id=%d; PRAGMA user_version=%d;", SNAP__APP_ID,
              SNAP_SCHEMA);
-    rc = snap__exec_sql(db, "BEGIN");
+    int rc = snap__exec_sql(db, "BEGIN");
     if (rc == SQLITE_OK)
         rc = snap__exec_sql(db, app);
     if (rc == SQLITE_OK)
         rc = snap__exec_sql(db, schema_sql);
-
     struct wctx w = {.db = db};
     uint64_t bytes[SNAP__NKINDS] = {0};
     struct snap__hash h;
@@ -393,10 +366,9 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
     if (rc == SQLITE_OK) {
         int erc = snap__encode(s, &h, sink_row, &w, bytes);
         if (erc == -ENOMEM || erc == VL_ETOOBIG) {
-            code = vl_err_set(err, erc, "cannot encode the workflow for %s: %s", d->path,
-                              vl_strerror(erc));
             sqlite3_finalize(w.chunk);
-            goto fail;
+            return vl_err_set(err, erc, "cannot encode the workflow for %s: %s", d->path,
+                              vl_strerror(erc));
         }
         rc = erc ? erc : SQLITE_OK;
     }
@@ -419,6 +391,46 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
      * further write before its first checkpoint. */
     if (rc == SQLITE_OK)
         rc = snap__exec_sql(db, "PRAGMA journal_mode=WAL");
+    return rc;
+}
+
+int snap_create(struct snap **out, const char *dir, const struct spec *s,
+                const struct snap_meta *meta, const struct snap_job *jobs, unsigned flags,
+                struct vl_err *err)
+{
+    *out = NULL;
+    struct snap *d = vl_xcalloc(1, sizeof *d);
+    d->path = snap__join(dir, RUNDIR_DB);
+    d->schema = SNAP_SCHEMA;
+    d->spec = s;
+    char *tmp = snap__join(dir, RUNDIR_DB_TMP);
+    sqlite3 *db = NULL;
+    int code = check_create(dir, d->path, s, meta, jobs, flags, err), rc;
+    if (code)
+        goto fail;
+    d->state = vl_alloc_array(s->njobs, 1, false, "the checkpoint state table", err);
+    if (!d->state) {
+        code = err ? err->code : VL_ETOOBIG;
+        goto fail;
+    }
+    unlink(tmp); /* a stale one from a crash during an earlier create */
+    rc = snap__db_open(tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db);
+    char pragmas[200];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA page_size=%d; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+             " PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;",
+             snap__page_size);
+    if (rc == SQLITE_OK)
+        rc = snap__exec_sql(db, pragmas);
+    if (rc != SQLITE_OK) {
+        code = snap__sql_err(err, db, rc, "cannot create %s", tmp);
+        goto fail;
+    }
+    rc = write_content(db, d, meta, jobs, err);
+    if (rc < 0) {
+        code = rc;
+        goto fail;
+    }
     if (rc != SQLITE_OK) {
         code = snap__sql_err(err, db, rc, "cannot write the initial snapshot %s", d->path);
         goto fail;

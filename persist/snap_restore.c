@@ -362,6 +362,138 @@ static int read_jobs(sqlite3 *db, const char *path, int schema, const struct spe
     return 0;
 }
 
+/* The arrays read into temporaries before they become the spec's. */
+struct spec_tmp {
+    uint32_t *nkids, *nins, *nouts, *prod, *fflags;
+    uint64_t *fname, *fpath;
+};
+
+static void spec_tmp_free(struct spec_tmp *t)
+{
+    free(t->nkids);
+    free(t->nins);
+    free(t->nouts);
+    free(t->prod);
+    free(t->fflags);
+    free(t->fname);
+    free(t->fpath);
+}
+
+/* Every array of s and t, sized from the kinds' metadata (km): 0 or the
+ * code of the first that could not be had. */
+static int alloc_arrays(struct spec *s, struct spec_tmp *t, const struct kind_meta *km,
+                        struct vl_err *err)
+{
+    uint32_t n = s->njobs, nf = s->nfiles;
+    int code = 0;
+#define ALLOC(p, cnt, what)                                                                        \
+    do {                                                                                           \
+        if (!code && !((p) = vl_alloc_array((cnt) ? (cnt) : 1, sizeof *(p), false, what, err)))    \
+            code = err ? err->code : VL_ETOOBIG;                                                   \
+    } while (0)
+    ALLOC(s->name_off, n, "job names");
+    ALLOC(s->cmd_off, n, "commands");
+    ALLOC(s->npar, n, "in-degrees");
+    ALLOC(t->nkids, n, "out-degrees");
+    ALLOC(s->kid_off, (uint64_t)n + 1, "edge offsets");
+    ALLOC(s->kids, s->nedges, "edges");
+    ALLOC(s->rr, n, "resource classes");
+    ALLOC(s->fh, n, "failure handlers");
+    ALLOC(s->flags, n, "job flags");
+    if (nf) {
+        ALLOC(t->nins, n, "input files");
+        ALLOC(t->nouts, n, "output files");
+        ALLOC(s->in_off, (uint64_t)n + 1, "input files");
+        ALLOC(s->out_off, (uint64_t)n + 1, "output files");
+        ALLOC(s->ins, km[SNAP__JOB_INS].items, "input files");
+        ALLOC(s->outs, km[SNAP__JOB_OUTS].items, "output files");
+        ALLOC(s->files, nf, "files");
+        ALLOC(t->fname, nf, "files");
+        ALLOC(t->fpath, nf, "files");
+        ALLOC(t->prod, nf, "files");
+        ALLOC(t->fflags, nf, "files");
+    }
+#undef ALLOC
+    return code;
+}
+
+/* Reads every kind into its array (numbers) or the pool at str_at[k]
+ * (strings, with their offsets), hashing as it goes. */
+static int read_arrays(sqlite3 *db, const char *path, struct spec *s, struct spec_tmp *t,
+                       struct kind_meta *km, const uint64_t *str_at, struct snap__hash *h,
+                       struct vl_err *err)
+{
+    /* where each kind goes: numbers to an array, strings' offsets to one */
+    void *const dst[SNAP__NKINDS] = {
+        [SNAP__JOB_NPAR] = s->npar, [SNAP__JOB_NKIDS] = t->nkids,    [SNAP__JOB_KIDS] = s->kids,
+        [SNAP__JOB_RR] = s->rr,     [SNAP__JOB_FH] = s->fh,          [SNAP__JOB_FLAGS] = s->flags,
+        [SNAP__JOB_NINS] = t->nins, [SNAP__JOB_INS] = s->ins,        [SNAP__JOB_NOUTS] = t->nouts,
+        [SNAP__JOB_OUTS] = s->outs, [SNAP__FILE_PRODUCER] = t->prod, [SNAP__FILE_FLAGS] = t->fflags,
+    };
+    uint64_t *const offs[SNAP__NKINDS] = {
+        [SNAP__JOB_NAME] = s->name_off,
+        [SNAP__JOB_CMD] = s->cmd_off,
+        [SNAP__FILE_NAME] = t->fname,
+        [SNAP__FILE_PATH] = t->fpath,
+    };
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT rowid, seq, first, items FROM spec_chunk WHERE kind = ?"
+                                " ORDER BY seq",
+                                -1, &st, NULL);
+    int code = rc != SQLITE_OK ? snap__sql_err(err, db, rc, "cannot read %s", path) : 0;
+    for (int k = 0; k < SNAP__NKINDS && !code; k++) {
+        char *to = snap__kinds[k].width ? dst[k] : s->pool + str_at[k];
+        code = read_kind(st, db, path, k, &km[k], to, str_at[k], offs[k], h, err);
+    }
+    sqlite3_finalize(st);
+    return code;
+}
+
+/* The small tables' strings into the pool at small_at, the files, the
+ * CSR offsets from the degrees. */
+static int assemble(struct spec *s, const struct spec_tmp *t, const struct vl_buf *small,
+                    uint64_t small_at, const struct kind_meta *km, const char *path,
+                    struct vl_err *err)
+{
+    uint32_t n = s->njobs, nf = s->nfiles;
+    memcpy(s->pool + small_at, small->p ? small->p : "", small->len);
+    s->pool[s->pool_len - 1] = '\0';
+    for (uint32_t i = 0; i < s->nrr; i++)
+        s->rrs[i].name_off += small_at;
+    for (uint32_t i = 0; i < s->nfh; i++)
+        s->fhs[i].name_off += small_at;
+    for (uint32_t i = 0; i < s->nrules; i++)
+        if (s->rules[i].script_off != SPEC_NO_STR)
+            s->rules[i].script_off += small_at;
+    for (uint32_t i = 0; i < nf; i++)
+        s->files[i] = (struct spec_file){.name_off = t->fname[i],
+                                         .path_off = t->fpath[i],
+                                         .producer = t->prod[i],
+                                         .flags = t->fflags[i]};
+    if (!degrees_to_off(t->nkids, n, s->kid_off, s->nedges) ||
+        (nf && (!degrees_to_off(t->nins, n, s->in_off, km[SNAP__JOB_INS].items) ||
+                !degrees_to_off(t->nouts, n, s->out_off, km[SNAP__JOB_OUTS].items))))
+        return snap__damaged(err, path, "the edge counts do not add up");
+    return 0;
+}
+
+/* The rebuilt spec is the one stored: its hash, spec_check, unique names. */
+static int verify_spec(const struct spec *s, struct snap__hash *h, uint64_t want, const char *path,
+                       struct vl_err *err)
+{
+    snap__hash_rest(h, s);
+    if (snap__hash_end(h) != want)
+        return snap__damaged(err, path, "the workflow's content hash does not match");
+    struct vl_err e2 = {0};
+    if (spec_check(s, &e2) != 0)
+        return vl_err_set(err, VL_ECORRUPT,
+                          "%s: the stored workflow is inconsistent (%s); the file is "
+                          "damaged and this run cannot be resumed from it",
+                          path, e2.msg);
+    return check_names(s, path, err);
+}
+
 /* Rebuilds the spec from the arrays and small tables; verifies the hash. */
 static int read_spec(sqlite3 *db, const char *path, const struct snap__run_row *r, struct spec *s,
                      struct vl_err *err)
@@ -376,11 +508,9 @@ static int read_spec(sqlite3 *db, const char *path, const struct snap__run_row *
         vl_buf_free(&small);
         return code;
     }
-    uint32_t n = r->info.njobs;
-    uint32_t nf = (uint32_t)r->nfiles;
-    s->njobs = n;
+    s->njobs = r->info.njobs;
     s->nedges = r->info.nedges;
-    s->nfiles = nf;
+    s->nfiles = (uint32_t)r->nfiles;
     s->name = vl_xstrdup(r->info.workflow ? r->info.workflow : "");
     s->description = r->description ? vl_xstrdup(r->description) : NULL;
     s->path = vl_xstrdup(r->info.source ? r->info.source : "<volley.db>");
@@ -399,151 +529,20 @@ static int read_spec(sqlite3 *db, const char *path, const struct snap__run_row *
     s->pool_len = pool_len;
     s->pool = vl_alloc_array(pool_len, 1, false, "the string pool", err);
     prefault(s->pool, pool_len);
-    uint32_t *nkids = NULL, *nins = NULL, *nouts = NULL, *prod = NULL, *fflags = NULL;
-    uint64_t *fname = NULL, *fpath = NULL;
-#define ALLOC(p, cnt, what)                                                                        \
-    do {                                                                                           \
-        if (!code && !((p) = vl_alloc_array((cnt) ? (cnt) : 1, sizeof *(p), false, what, err)))    \
-            code = err ? err->code : VL_ETOOBIG;                                                   \
-    } while (0)
-    if (!s->pool)
-        code = err ? err->code : VL_ETOOBIG;
-    ALLOC(s->name_off, n, "job names");
-    ALLOC(s->cmd_off, n, "commands");
-    ALLOC(s->npar, n, "in-degrees");
-    ALLOC(nkids, n, "out-degrees");
-    ALLOC(s->kid_off, (uint64_t)n + 1, "edge offsets");
-    ALLOC(s->kids, s->nedges, "edges");
-    ALLOC(s->rr, n, "resource classes");
-    ALLOC(s->fh, n, "failure handlers");
-    ALLOC(s->flags, n, "job flags");
-    if (nf) {
-        ALLOC(nins, n, "input files");
-        ALLOC(nouts, n, "output files");
-        ALLOC(s->in_off, (uint64_t)n + 1, "input files");
-        ALLOC(s->out_off, (uint64_t)n + 1, "output files");
-        ALLOC(s->ins, km[SNAP__JOB_INS].items, "input files");
-        ALLOC(s->outs, km[SNAP__JOB_OUTS].items, "output files");
-        ALLOC(s->files, nf, "files");
-        ALLOC(fname, nf, "files");
-        ALLOC(fpath, nf, "files");
-        ALLOC(prod, nf, "files");
-        ALLOC(fflags, nf, "files");
-    }
-#undef ALLOC
-    sqlite3_stmt *st = NULL;
+    struct spec_tmp t = {0};
     struct snap__hash h;
     snap__hash_init(&h);
-    if (!code) {
-        int rc = sqlite3_prepare_v2(db,
-                                    "SELECT rowid, seq, first, items FROM spec_chunk WHERE kind = ?"
-                                    " ORDER BY seq",
-                                    -1, &st, NULL);
-        if (rc != SQLITE_OK)
-            code = snap__sql_err(err, db, rc, "cannot read %s", path);
-    }
-    for (int k = 0; k < SNAP__NKINDS && !code; k++) {
-        char *dst = NULL;
-        uint64_t *offs = NULL;
-        switch (k) {
-        case SNAP__JOB_NAME:
-            offs = s->name_off;
-            break;
-        case SNAP__JOB_CMD:
-            offs = s->cmd_off;
-            break;
-        case SNAP__FILE_NAME:
-            offs = fname;
-            break;
-        case SNAP__FILE_PATH:
-            offs = fpath;
-            break;
-        case SNAP__JOB_NPAR:
-            dst = (char *)s->npar;
-            break;
-        case SNAP__JOB_NKIDS:
-            dst = (char *)nkids;
-            break;
-        case SNAP__JOB_KIDS:
-            dst = (char *)s->kids;
-            break;
-        case SNAP__JOB_RR:
-            dst = (char *)s->rr;
-            break;
-        case SNAP__JOB_FH:
-            dst = (char *)s->fh;
-            break;
-        case SNAP__JOB_FLAGS:
-            dst = (char *)s->flags;
-            break;
-        case SNAP__JOB_NINS:
-            dst = (char *)nins;
-            break;
-        case SNAP__JOB_INS:
-            dst = (char *)s->ins;
-            break;
-        case SNAP__JOB_NOUTS:
-            dst = (char *)nouts;
-            break;
-        case SNAP__JOB_OUTS:
-            dst = (char *)s->outs;
-            break;
-        case SNAP__FILE_PRODUCER:
-            dst = (char *)prod;
-            break;
-        case SNAP__FILE_FLAGS:
-            dst = (char *)fflags;
-            break;
-        default:
-            break;
-        }
-        if (!snap__kinds[k].width)
-            dst = s->pool + str_at[k];
-        code = read_kind(st, db, path, k, &km[k], dst, str_at[k], offs, &h, err);
-    }
-    sqlite3_finalize(st);
-    if (!code) {
-        memcpy(s->pool + small_at, small.p ? small.p : "", small.len);
-        s->pool[pool_len - 1] = '\0';
-        for (uint32_t i = 0; i < s->nrr; i++)
-            s->rrs[i].name_off += small_at;
-        for (uint32_t i = 0; i < s->nfh; i++)
-            s->fhs[i].name_off += small_at;
-        for (uint32_t i = 0; i < s->nrules; i++)
-            if (s->rules[i].script_off != SPEC_NO_STR)
-                s->rules[i].script_off += small_at;
-        for (uint32_t i = 0; i < nf; i++)
-            s->files[i] = (struct spec_file){.name_off = fname[i],
-                                             .path_off = fpath[i],
-                                             .producer = prod[i],
-                                             .flags = fflags[i]};
-        if (!degrees_to_off(nkids, n, s->kid_off, s->nedges) ||
-            (nf && (!degrees_to_off(nins, n, s->in_off, km[SNAP__JOB_INS].items) ||
-                    !degrees_to_off(nouts, n, s->out_off, km[SNAP__JOB_OUTS].items))))
-            code = snap__damaged(err, path, "the edge counts do not add up");
-    }
-    if (!code) {
-        snap__hash_rest(&h, s);
-        if (snap__hash_end(&h) != r->info.spec_hash)
-            code = snap__damaged(err, path, "the workflow's content hash does not match");
-    }
-    if (!code) {
-        struct vl_err e2 = {0};
-        if (spec_check(s, &e2) != 0)
-            code = vl_err_set(err, VL_ECORRUPT,
-                              "%s: the stored workflow is inconsistent (%s); the file is "
-                              "damaged and this run cannot be resumed from it",
-                              path, e2.msg);
-    }
+    if (!s->pool)
+        code = err ? err->code : VL_ETOOBIG;
     if (!code)
-        code = check_names(s, path, err);
-    free(nkids);
-    free(nins);
-    free(nouts);
-    free(prod);
-    free(fflags);
-    free(fname);
-    free(fpath);
+        code = alloc_arrays(s, &t, km, err);
+    if (!code)
+        code = read_arrays(db, path, s, &t, km, str_at, &h, err);
+    if (!code)
+        code = assemble(s, &t, &small, small_at, km, path, err);
+    if (!code)
+        code = verify_spec(s, &h, r->info.spec_hash, path, err);
+    spec_tmp_free(&t);
     vl_buf_free(&small);
     return code;
 }
