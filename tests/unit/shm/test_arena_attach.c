@@ -73,6 +73,24 @@ static void refused_rw(const uint8_t *b, size_t len, const char *want, const cha
     unlink(p);
 }
 
+/* A newer layout, and an older one (what a resume meets after an upgrade:
+ * layout 2 had run-control words in ctl that 3 dropped). m: scratch. */
+static void refused_layouts(uint8_t *m, const uint8_t *good, size_t len)
+{
+    struct arena_hdr *h = (struct arena_hdr *)m;
+    char want[256];
+    for (int d = -1; d <= 1; d += 2) {
+        memcpy(m, good, len);
+        h->layout = ARENA_LAYOUT + (uint32_t)d;
+        fix_sum(m);
+        snprintf(want, sizeof want,
+                 "has layout version %u but this volley " VL_VERSION " reads only version %u: "
+                 "use the volley that started that run, or resume it from its volley.db",
+                 ARENA_LAYOUT + (unsigned)d, ARENA_LAYOUT);
+        refused(m, len, VL_EVERSION, want, d < 0 ? "old" : "ver");
+    }
+}
+
 int main(void)
 {
     static const uint32_t e[][2] = {{0, 1}, {0, 2}, {1, 3}, {2, 3}};
@@ -104,19 +122,7 @@ int main(void)
     struct arena_hdr *h = (struct arena_hdr *)m;
 #define FRESH() memcpy(m, good, len)
 
-    /* a newer layout, and an older one (what a resume meets after an
-     * upgrade: layout 2 had run-control words in ctl that 3 dropped) */
-    char want[256];
-    for (int d = -1; d <= 1; d += 2) {
-        FRESH();
-        h->layout = ARENA_LAYOUT + (uint32_t)d;
-        fix_sum(m);
-        snprintf(want, sizeof want,
-                 "has layout version %u but this volley " VL_VERSION " reads only version %u: "
-                 "use the volley that started that run, or resume it from its volley.db",
-                 ARENA_LAYOUT + (unsigned)d, ARENA_LAYOUT);
-        refused(m, len, VL_EVERSION, want, d < 0 ? "old" : "ver");
-    }
+    refused_layouts(m, good, len);
 
     FRESH();
     h->shape ^= 1;
