@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "${VOLLEY_SRC:?}"
 command -v clang-format >/dev/null || { echo "clang-format not installed" >&2; exit 77; }
-files=$(find core shm persist loader tools bench tests -name '*.[ch]' 2>/dev/null | sort || true)
+files=$(find base core shm persist loader tools bench tests -name '*.[ch]' 2>/dev/null | sort || true)
 bad=0
 for f in $files; do
   if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
