@@ -198,12 +198,23 @@ static void ref_rowdesign(const char *dir, const struct spec *s, struct series *
     free(path);
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+struct bp_opts {
+    uint32_t njobs;
+    int shape, reps;
+    const char *base;
+    bool reference, ckpt_random;
+};
+
+/* 0, or the exit code of a usage error (printed). */
+static int parse(int argc, char **argv, struct bp_opts *o)
 {
-    uint32_t njobs = 1000000;
-    int shape = SPECGEN_DAG, reps = 5;
-    const char *base = "/tmp";
-    bool reference = true, ckpt_random = true;
+    *o = (struct bp_opts){.njobs = 1000000,
+                          .shape = SPECGEN_DAG,
+                          .reps = 5,
+                          .base = "/tmp",
+                          .reference = true,
+                          .ckpt_random = true};
     static const struct option opts[] = {
         {"jobs", required_argument, NULL, 'n'},
         {"shape", required_argument, NULL, 's'},
@@ -219,16 +230,16 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            njobs = (uint32_t)strtoul(optarg, NULL, 10);
+            o->njobs = (uint32_t)strtoul(optarg, NULL, 10);
             break;
         case 's':
-            shape = specgen_shape_parse(optarg);
+            o->shape = specgen_shape_parse(optarg);
             break;
         case 'r':
-            reps = VL_MAX(1, VL_MIN(atoi(optarg), 63));
+            o->reps = VL_MAX(1, VL_MIN(atoi(optarg), 63));
             break;
         case 'd':
-            base = optarg;
+            o->base = optarg;
             break;
         case 'y':
             snap__sync_full = strcmp(optarg, "normal") != 0;
@@ -237,10 +248,10 @@ int main(int argc, char **argv)
             snap__page_size = atoi(optarg);
             break;
         case 'R':
-            reference = false;
+            o->reference = false;
             break;
         case 'o':
-            ckpt_random = strcmp(optarg, "sequential") != 0;
+            o->ckpt_random = strcmp(optarg, "sequential") != 0;
             break;
         default:
             fprintf(stderr, "usage: bench_persist [--jobs N] [--shape sweep|dag] [--reps R] "
@@ -249,86 +260,84 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (shape < 0 || njobs == 0) {
+    if (o->shape < 0 || o->njobs == 0) {
         fprintf(stderr, "bench_persist: bad --shape or --jobs\n");
         return 2;
     }
-    char *dir = vl_xasprintf("%s/volley-bench-persist-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 3;
-    }
-    scratch_guard(dir); /* its volley.db is tens of MB: removed on die() and signals too */
-    struct vl_err e = {0};
-    struct spec s;
-    double t0 = now_s();
-    if (specgen_make(&s, (enum specgen_shape)shape, njobs, 42, &e))
-        die("generate", &e);
-    printf("# %u jobs, %" PRIu64 " edges, shape %s, pool %.1f MiB, generated in %.3f s; "
-           "sync %s, page %d, checkpoint order %s\n",
-           s.njobs, s.nedges, shape == SPECGEN_DAG ? "dag" : "sweep",
-           (double)s.pool_len / 1048576.0, now_s() - t0, snap__sync_full ? "full" : "normal",
-           snap__page_size, ckpt_random ? "random" : "sequential");
+    return 0;
+}
 
-    struct series hash = {0}, check = {0}, create = {0}, ref = {0}, rowsw = {0}, rowsr = {0};
-    uint64_t rows_bytes = 0;
-    for (int r = 0; r < reps; r++) {
-        double a = now_s(), b = cpu_s();
-        volatile uint64_t h = snap_spec_hash(&s);
+/* What the phases share. */
+struct bp {
+    const struct bp_opts *o;
+    struct spec s;
+    struct snap_meta m;
+    char *dir, *run, *db_path;
+};
+
+/* The spec's hash and spec_check, for scale. */
+static void bench_spec(struct bp *b)
+{
+    struct vl_err e = {0};
+    struct series hash = {0}, check = {0};
+    for (int r = 0; r < b->o->reps; r++) {
+        double t = now_s(), c = cpu_s();
+        volatile uint64_t h = snap_spec_hash(&b->s);
         (void)h;
-        hash.wall[hash.n] = now_s() - a;
-        hash.cpu[hash.n++] = cpu_s() - b;
-        a = now_s();
-        b = cpu_s();
-        if (spec_check(&s, &e))
+        hash.wall[hash.n] = now_s() - t;
+        hash.cpu[hash.n++] = cpu_s() - c;
+        t = now_s();
+        c = cpu_s();
+        if (spec_check(&b->s, &e))
             die("spec_check", &e);
-        check.wall[check.n] = now_s() - a;
-        check.cpu[check.n++] = cpu_s() - b;
+        check.wall[check.n] = now_s() - t;
+        check.cpu[check.n++] = cpu_s() - c;
     }
     report("spec hash", &hash, NULL);
     report("spec_check (reference)", &check, NULL);
+}
 
-    struct snap_meta m = {.created_ns = vl_wall_ns(), .cwd = "/tmp"};
-    vl_boot_id(m.boot_id);
-    char *run = vl_xasprintf("%s/run", dir);
-    char *db_path = vl_xasprintf("%s/%s", run, RUNDIR_DB);
-    mkdir(run, 0755);
-    uint64_t create_bytes = 0;
-    for (int r = 0; r < reps; r++) {
-        if (reference)
-            ref_rows(dir, 1000000, &ref);
+/* The initial snapshot, against the references. */
+static void bench_create(struct bp *b)
+{
+    struct vl_err e = {0};
+    struct series create = {0}, ref = {0}, rowsw = {0}, rowsr = {0};
+    uint64_t rows_bytes = 0, create_bytes = 0;
+    uint32_t njobs = b->o->njobs;
+    for (int r = 0; r < b->o->reps; r++) {
+        if (b->o->reference)
+            ref_rows(b->dir, 1000000, &ref);
         struct snap *db;
-        double a = now_s(), b = cpu_s();
-        if (snap_create(&db, run, &s, &m, NULL, SNAP_REPLACE, &e))
+        double t = now_s(), c = cpu_s();
+        if (snap_create(&db, b->run, &b->s, &b->m, NULL, SNAP_REPLACE, &e))
             die("create", &e);
-        create.wall[create.n] = now_s() - a;
-        create.cpu[create.n++] = cpu_s() - b;
+        create.wall[create.n] = now_s() - t;
+        create.cpu[create.n++] = cpu_s() - c;
         snap_close(db);
-        create_bytes = fsize(db_path);
-        if (reference && (r < 3 || njobs <= 1000000))
-            ref_rowdesign(dir, &s, &rowsw, &rowsr, &rows_bytes);
+        create_bytes = fsize(b->db_path);
+        if (b->o->reference && (r < 3 || njobs <= 1000000))
+            ref_rowdesign(b->dir, &b->s, &rowsw, &rowsr, &rows_bytes);
     }
     char extra[256];
     snprintf(extra, sizeof extra, "%.1f bytes/job (%.1f MiB)", (double)create_bytes / njobs,
              (double)create_bytes / 1048576.0);
     report("initial snapshot (snap_create)", &create, extra);
-    if (reference) {
+    if (b->o->reference) {
         report("ref: 1M plain 6-int INSERTs", &ref, NULL);
         snprintf(extra, sizeof extra, "%.1f bytes/job", (double)rows_bytes / njobs);
         report("ref: row-per-job+edge design write", &rowsw, extra);
         report("ref: row-per-job+edge design read", &rowsr, NULL);
     }
+}
 
-    /* checkpoints on a fresh snapshot: 10k, 100k, then every job, first as
-     * inserts (jobs leaving their initial state), then again as updates */
-    struct snap *db;
-    if (snap_create(&db, run, &s, &m, NULL, SNAP_REPLACE, &e))
-        die("create", &e);
+/* The order checkpoints touch jobs in: a fixed shuffle, or 0..n-1. */
+static uint32_t *job_order(uint32_t njobs, bool random)
+{
     uint32_t *perm = vl_xmalloc((size_t)njobs * 4);
     for (uint32_t j = 0; j < njobs; j++)
         perm[j] = j;
     uint64_t x = 88172645463325252ull;
-    if (ckpt_random)
+    if (random)
         for (uint32_t j = njobs - 1; j > 0; j--) {
             x ^= x << 13;
             x ^= x >> 7;
@@ -338,9 +347,24 @@ int main(int argc, char **argv)
             perm[j] = perm[k];
             perm[k] = t;
         }
+    return perm;
+}
+
+/* Checkpoints on a fresh snapshot: 10k, 100k, then every job, first as
+ * inserts (jobs leaving their initial state), then again as updates; then
+ * snap_finish and the size of the finished run's db. */
+static void bench_checkpoints(struct bp *b)
+{
+    struct vl_err e = {0};
+    uint32_t njobs = b->o->njobs;
+    struct snap *db;
+    if (snap_create(&db, b->run, &b->s, &b->m, NULL, SNAP_REPLACE, &e))
+        die("create", &e);
+    uint32_t *perm = job_order(njobs, b->o->ckpt_random);
     struct snap_job *recs = vl_xmalloc((size_t)njobs * sizeof *recs);
     uint32_t sizes[] = {10000, 100000, njobs};
     uint32_t done = 0;
+    char extra[256];
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < VL_ARRAY_LEN(sizes); i++) {
             uint32_t n = VL_MIN(sizes[i], njobs);
@@ -359,11 +383,11 @@ int main(int argc, char **argv)
                     .end_ns = pass ? vl_wall_ns() : 0,
                     .log_ref = (uint64_t)k * 64};
             }
-            double a = now_s(), b = cpu_s();
+            double t = now_s(), c = cpu_s();
             if (snap_write_jobs(db, recs, n, &e))
                 die("checkpoint", &e);
-            cp.wall[0] = now_s() - a;
-            cp.cpu[0] = cpu_s() - b;
+            cp.wall[0] = now_s() - t;
+            cp.cpu[0] = cpu_s() - c;
             cp.n = 1;
             done = pass == 0 ? done + n : done;
             char name[64];
@@ -375,48 +399,60 @@ int main(int argc, char **argv)
             done = 0;
     }
     struct series fin = {0};
-    double a = now_s(), b = cpu_s();
+    double t = now_s(), c = cpu_s();
     if (snap_finish(db, &e))
         die("finish", &e);
-    fin.wall[0] = now_s() - a;
-    fin.cpu[0] = cpu_s() - b;
+    fin.wall[0] = now_s() - t;
+    fin.cpu[0] = cpu_s() - c;
     fin.n = 1;
     report("snap_finish (fold WAL)", &fin, NULL);
     snap_close(db);
-    uint64_t full_bytes = fsize(db_path);
+    uint64_t full_bytes = fsize(b->db_path);
     snprintf(extra, sizeof extra, "%.1f bytes/job with every job's row (%.1f MiB)",
              (double)full_bytes / njobs, (double)full_bytes / 1048576.0);
     printf("%-34s %s\n", "db size after the run", extra);
+    free(recs);
+    free(perm);
+}
 
-    /* restore of the finished run (every job has a row: the worst case) */
+/* One restore (snap_open) of the run into ser. */
+static void restore_once(struct bp *b, struct series *ser)
+{
+    struct vl_err e = {0};
+    struct snap *db;
+    struct spec rs;
+    struct snap_job *jobs;
+    double t = now_s(), c = cpu_s();
+    if (snap_open(&db, b->run, NULL, &rs, &jobs, NULL, &e))
+        die("restore", &e);
+    ser->wall[ser->n] = now_s() - t;
+    ser->cpu[ser->n++] = cpu_s() - c;
+    snap_close(db);
+    free(jobs);
+    spec_free(&rs);
+}
+
+/* Restore, the status read and the iterator over the finished run (every
+ * job has a row: the worst case). */
+static void bench_read(struct bp *b)
+{
+    struct vl_err e = {0};
     struct series rest = {0}, stat = {0}, iter = {0};
-    for (int r = 0; r < reps; r++) {
-        struct spec rs;
-        struct snap_job *jobs;
-        a = now_s();
-        b = cpu_s();
-        if (snap_open(&db, run, NULL, &rs, &jobs, NULL, &e))
-            die("restore", &e);
-        rest.wall[rest.n] = now_s() - a;
-        rest.cpu[rest.n++] = cpu_s() - b;
-        snap_close(db);
-        free(jobs);
-        spec_free(&rs);
+    for (int r = 0; r < b->o->reps; r++) {
+        restore_once(b, &rest);
         struct snap_info in;
-        a = now_s();
-        b = cpu_s();
-        if (snap_info_read(run, &in, &e))
+        double t = now_s(), c = cpu_s();
+        if (snap_info_read(b->run, &in, &e))
             die("status", &e);
-        stat.wall[stat.n] = now_s() - a;
-        stat.cpu[stat.n++] = cpu_s() - b;
+        stat.wall[stat.n] = now_s() - t;
+        stat.cpu[stat.n++] = cpu_s() - c;
         snap_info_fini(&in);
     }
     report("restore (snap_open), all rows", &rest, NULL);
     report("status (snap_info_read)", &stat, NULL);
     struct snap_iter *it;
-    a = now_s();
-    b = cpu_s();
-    if (snap_iter_open(&it, run, &e))
+    double t = now_s(), c = cpu_s();
+    if (snap_iter_open(&it, b->run, &e))
         die("iter", &e);
     struct snap_job rec;
     const char *name;
@@ -427,44 +463,70 @@ int main(int argc, char **argv)
     if (rc < 0)
         die("iter", &e);
     snap_iter_close(it);
-    iter.wall[0] = now_s() - a;
-    iter.cpu[0] = cpu_s() - b;
+    iter.wall[0] = now_s() - t;
+    iter.cpu[0] = cpu_s() - c;
     iter.n = 1;
+    char extra[64];
     snprintf(extra, sizeof extra, "%" PRIu64 " jobs", cnt);
     report("iterate every job (snap_iter)", &iter, extra);
+}
 
-    /* restore of a fresh snapshot (no job rows: a crash right after start) */
-    if (snap_create(&db, run, &s, &m, NULL, SNAP_REPLACE, &e))
+/* Restore of a fresh snapshot (no job rows: a crash right after start),
+ * with and without pre-faulting. */
+static void bench_restore_fresh(struct bp *b)
+{
+    struct vl_err e = {0};
+    struct snap *db;
+    if (snap_create(&db, b->run, &b->s, &b->m, NULL, SNAP_REPLACE, &e))
         die("create", &e);
     snap_close(db);
     struct series rest0 = {0}, rest_nopf = {0};
-    for (int r = 0; r < reps; r++) {
+    for (int r = 0; r < b->o->reps; r++)
         for (int pf = 1; pf >= 0; pf--) { /* alternate: the same noise for both */
-            struct series *ser = pf ? &rest0 : &rest_nopf;
             snap__prefault = pf;
-            struct spec rs;
-            struct snap_job *jobs;
-            a = now_s();
-            b = cpu_s();
-            if (snap_open(&db, run, NULL, &rs, &jobs, NULL, &e))
-                die("restore", &e);
-            ser->wall[ser->n] = now_s() - a;
-            ser->cpu[ser->n++] = cpu_s() - b;
-            snap_close(db);
-            free(jobs);
-            spec_free(&rs);
+            restore_once(b, pf ? &rest0 : &rest_nopf);
         }
-    }
     snap__prefault = 1;
     report("restore (snap_open), no job rows", &rest0, NULL);
     report("ref: same, without pre-faulting", &rest_nopf, NULL);
+}
 
-    free(recs);
-    free(perm);
-    free(db_path);
-    free(run);
-    spec_free(&s);
+int main(int argc, char **argv)
+{
+    struct bp_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc;
+    struct bp b = {.o = &o};
+    b.dir = vl_xasprintf("%s/volley-bench-persist-XXXXXX", o.base);
+    if (!mkdtemp(b.dir)) {
+        perror("mkdtemp");
+        return 3;
+    }
+    scratch_guard(b.dir); /* its volley.db is tens of MB: removed on die() and signals too */
+    struct vl_err e = {0};
+    double t0 = now_s();
+    if (specgen_make(&b.s, (enum specgen_shape)o.shape, o.njobs, 42, &e))
+        die("generate", &e);
+    printf("# %u jobs, %" PRIu64 " edges, shape %s, pool %.1f MiB, generated in %.3f s; "
+           "sync %s, page %d, checkpoint order %s\n",
+           b.s.njobs, b.s.nedges, o.shape == SPECGEN_DAG ? "dag" : "sweep",
+           (double)b.s.pool_len / 1048576.0, now_s() - t0, snap__sync_full ? "full" : "normal",
+           snap__page_size, o.ckpt_random ? "random" : "sequential");
+    b.m = (struct snap_meta){.created_ns = vl_wall_ns(), .cwd = "/tmp"};
+    vl_boot_id(b.m.boot_id);
+    b.run = vl_xasprintf("%s/run", b.dir);
+    b.db_path = vl_xasprintf("%s/%s", b.run, RUNDIR_DB);
+    mkdir(b.run, 0755);
+    bench_spec(&b);
+    bench_create(&b);
+    bench_checkpoints(&b);
+    bench_read(&b);
+    bench_restore_fresh(&b);
+    free(b.db_path);
+    free(b.run);
+    spec_free(&b.s);
     scratch_guard_cleanup();
-    free(dir);
+    free(b.dir);
     return 0;
 }
