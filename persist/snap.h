@@ -110,7 +110,7 @@ static inline void snap_job_init(const struct spec *s, uint32_t jid, struct snap
  * A run option as the user gave it to `volley run` (table run_option), so
  * that a resume runs with it again. persist/ stores and returns the two
  * strings and checks their shape (snap_opt_check); what they mean is
- * tools/' business (runner.c parses them as it parses the command line).
+ * tools/' business (runopts.c parses them as it parses the command line).
  */
 struct snap_opt {
     const char *name;  /* the long option without "--": "jobs", "gpus" */

@@ -64,7 +64,7 @@ const struct cli_cmd cli_cmds[] = {
      "flat and barrier at 20k and 100k processes; hours on a small machine).\n"
      "docs/benchmarks.md has the details.\n",
      cmd_bench},
-    /* hidden: the worker processes of a run (runner.c) */
+    /* hidden: the worker processes of a run (core/supervisor.c starts them) */
     {SUPERVISOR_WORKER_CMD, "", "usage: volley __worker FD INDEX (started by volley run)\n",
      cmd_worker},
     {NULL, NULL, NULL, NULL},

@@ -1,6 +1,6 @@
 /*
  * fuzz_rate.c - libFuzzer target for the reader of DIR/rate.bin
- * (tools/watchlog.c), the rate samples `volley status` and the progress
+ * (persist/watchlog.c), the rate samples `volley status` and the progress
  * line read from a run directory that may be damaged. Input: one flag byte,
  * 24 bytes of the reader's clock, jobs done and window, then the file's
  * bytes. With bit 0 of the flag set, the harness writes a correct checksum
