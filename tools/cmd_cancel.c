@@ -31,7 +31,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "watch.h"
+#include "persist/watch.h"
 
 #define CANCEL_WAIT_S 120
 

@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "watch.h"
+#include "persist/watch.h"
 #include "persist/watchlog.h"
 
 #define POLL_MS 200

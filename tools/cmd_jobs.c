@@ -27,7 +27,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "json.h"
-#include "watch.h"
+#include "persist/watch.h"
 
 struct filter {
     int state; /* -1: any */

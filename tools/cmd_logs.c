@@ -33,7 +33,7 @@
 #include "core/worker.h"
 #include "cli.h"
 #include "commands.h"
-#include "watch.h"
+#include "persist/watch.h"
 
 #define POLL_MS 200
 

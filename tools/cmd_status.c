@@ -23,7 +23,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "json.h"
-#include "watch.h"
+#include "persist/watch.h"
 #include "persist/watchlog.h"
 
 #define STATUS_FAILED_MAX 10

@@ -7,7 +7,7 @@
  * distance that gives up past the best one found so far, so the miss path
  * costs about what the hit path does.
  */
-#include "watch.h"
+#include "persist/watch.h"
 
 #include <errno.h>
 #include <stdio.h>

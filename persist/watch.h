@@ -10,9 +10,12 @@
  * as of its last checkpoint (every --checkpoint-interval, 1 s by default).
  * Both give the same records (snap_job_from_arena), so every command prints
  * the same thing either way.
+ *
+ * A reader of the run directory, so persist/'s: tools/ prints what it
+ * finds.
  */
-#ifndef VOLLEY_TOOLS_WATCH_H
-#define VOLLEY_TOOLS_WATCH_H
+#ifndef VOLLEY_PERSIST_WATCH_H
+#define VOLLEY_PERSIST_WATCH_H
 
 #include <limits.h>
 #include <stdbool.h>
@@ -56,6 +59,4 @@ void watch_arena_rec(const struct watch *w, uint32_t jid, struct snap_job *rec);
 /* Checks liveness again (the runner may have ended since watch_open). */
 bool watch_live(const struct watch *w);
 
-/* Sleeps ms milliseconds (the --follow loops). */
-
-#endif /* VOLLEY_TOOLS_WATCH_H */
+#endif /* VOLLEY_PERSIST_WATCH_H */
