@@ -312,10 +312,15 @@ int mapit_next(struct P *P, struct mapit *m)
             yread_skip(P->r);
             continue;
         }
-        snprintf(m->key, sizeof m->key, "%s", e->val);
+        /* copies: the event goes on the next read (bounded, for messages) */
+        size_t kl = VL_MIN(e->len, sizeof m->key - 1);
+        memcpy(m->key, e->val, kl);
+        m->key[kl] = '\0';
         m->key_loc = e->loc;
         char key[256];
-        snprintf(key, sizeof key, "%s", e->val);
+        kl = VL_MIN(e->len, sizeof key - 1);
+        memcpy(key, e->val, kl);
+        key[kl] = '\0';
         yread_next(P->r);
         for (size_t i = 0; i < m->nkeys; i++) {
             if (strcmp(key, mapit_key(m, i)))
