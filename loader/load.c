@@ -1,7 +1,15 @@
 /*
- * load.c - spec_load_file / spec_load_buffer: read the file, check that it
- * is UTF-8 (libyaml's own message names a byte offset; ours names line and
- * column), parse (parse.c), expand (expand.c), and sort the diagnostics.
+ * load.c - spec_load_file / spec_load_buffer: read the file, choose its
+ * format, check that it is UTF-8 (libyaml's own message names a byte
+ * offset; ours names line and column), parse (parse.c), expand (expand.c),
+ * and sort the diagnostics.
+ *
+ * The format is the file name's: .yaml and .yml are YAML, .json JSON (read
+ * by libyaml, JSON being YAML's flow style), .json5 JSON5 (json5.c). Any
+ * other name is sniffed: a file whose first character that is not a blank
+ * is '{' or '/' (a comment) is read as JSON5, which also reads plain JSON;
+ * anything else as YAML. KDL (.kdl), torc's fourth format, is refused with
+ * the alternatives named.
  *
  * The whole file is read into memory: libyaml wants a buffer or a stream,
  * and excerpts for messages need the source. A 10M-job sweep is a few KB; a
@@ -12,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +63,36 @@ static size_t utf8_check(const unsigned char *s, size_t len)
     return len;
 }
 
+static bool ends_with(const char *s, const char *sfx)
+{
+    size_t n = strlen(s), m = strlen(sfx);
+    return n >= m && !strcasecmp(s + n - m, sfx);
+}
+
+/* The format of the file called name holding buf; false for KDL. */
+static bool choose_format(const char *name, const char *buf, size_t len, enum wf_format *fmt)
+{
+    if (ends_with(name, ".yaml") || ends_with(name, ".yml")) {
+        *fmt = WF_YAML;
+        return true;
+    }
+    if (ends_with(name, ".json")) {
+        *fmt = WF_JSON;
+        return true;
+    }
+    if (ends_with(name, ".json5")) {
+        *fmt = WF_JSON5;
+        return true;
+    }
+    if (ends_with(name, ".kdl"))
+        return false;
+    size_t i = 0;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+        i++;
+    *fmt = i < len && (buf[i] == '{' || buf[i] == '/') ? WF_JSON5 : WF_YAML;
+    return true;
+}
+
 int spec_load_buffer(const char *buf, size_t len, const char *name, struct spec *out,
                      struct spec_diags *d)
 {
@@ -68,6 +107,14 @@ int spec_load_buffer(const char *buf, size_t len, const char *name, struct spec 
     }
     struct ldiag g = {.d = d, .buf = buf, .len = len};
     int rc = 0;
+    enum wf_format fmt;
+    if (!choose_format(name, buf, len, &fmt)) {
+        lerr(&g, LOC_NONE,
+             "KDL workflow files are not supported: volley reads YAML (.yaml, .yml), JSON "
+             "(.json) and JSON5 (.json5), as torc does; write the workflow in one of those");
+        rc = VL_ESPEC;
+        goto out;
+    }
     size_t bad = utf8_check((const unsigned char *)buf, len);
     if (bad < len) {
         lerr(&g, loc_of_byte(buf, len, bad),
@@ -78,7 +125,7 @@ int spec_load_buffer(const char *buf, size_t len, const char *name, struct spec 
         goto out;
     }
     struct raw R;
-    bool ok = raw_parse(&R, buf, len, &g);
+    bool ok = raw_parse(&R, buf, len, fmt, &g);
     if (ok && d->nerrors == 0) {
         rc = spec_expand(&R, &g, name, out);
     } else if (ok) {

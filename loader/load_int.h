@@ -152,8 +152,14 @@ struct yev {
     size_t len;
     const char *anchor; /* anchor name, or NULL */
 };
+/* The text formats of a workflow file (load.c chooses one). */
+enum wf_format {
+    WF_YAML,  /* libyaml */
+    WF_JSON,  /* libyaml: JSON is YAML's flow style */
+    WF_JSON5, /* json5.c */
+};
 struct yread;
-struct yread *yread_new(const char *buf, size_t len, struct ldiag *g);
+struct yread *yread_new(const char *buf, size_t len, struct ldiag *g, enum wf_format fmt);
 void yread_free(struct yread *r);
 /* The current event (never NULL; YEV_ERR after a syntax error). */
 const struct yev *yread_peek(struct yread *r);
@@ -178,6 +184,14 @@ static inline bool yev_is_null(const struct yev *e)
            (e->len == 0 || !strcmp(e->val, "~") || !strcmp(e->val, "null") ||
             !strcmp(e->val, "Null") || !strcmp(e->val, "NULL"));
 }
+
+/* ---- the JSON5 reader (json5.c): the events of yread, from JSON5 ---- */
+struct j5;
+struct j5 *j5_new(const char *buf, size_t len, struct ldiag *g);
+void j5_free(struct j5 *j);
+/* The next event into *e (its value lives until the next call); YEV_ERR
+ * after a syntax error, which is reported. */
+void j5_next(struct j5 *j, struct yev *e);
 
 /* ---- parameter values (value.c) ---- */
 enum { VT_INT = 1, VT_FLT = 2, VT_STR = 4 };
@@ -314,9 +328,9 @@ static inline const char *raw_str(const struct raw *R, uint64_t off)
 {
     return R->pool.p + off;
 }
-/* Parses the YAML in buf into R; false if the file had errors that stop
- * expansion (syntax errors); other errors are only reported. */
-bool raw_parse(struct raw *R, const char *buf, size_t len, struct ldiag *g);
+/* Parses the file in buf (fmt) into R; false if the file had errors that
+ * stop expansion (syntax errors); other errors are only reported. */
+bool raw_parse(struct raw *R, const char *buf, size_t len, enum wf_format fmt, struct ldiag *g);
 void raw_free(struct raw *R);
 /* Closest of the candidates to s within a small edit distance, or NULL. */
 const char *did_you_mean(const char *s, const char *const *cands, size_t n);

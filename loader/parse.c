@@ -48,7 +48,7 @@ static const char *const top_warn[] = {"slurm_schedulers",   "slurm_defaults",  
                                        "use_pending_failed", "execution_config", "limit_resources",
                                        "enable_ro_crate"};
 
-bool raw_parse(struct raw *R, const char *buf, size_t len, struct ldiag *g)
+bool raw_parse(struct raw *R, const char *buf, size_t len, enum wf_format fmt, struct ldiag *g)
 {
     memset(R, 0, sizeof *R);
     R->params.elem = R->sparams.elem = sizeof(struct param);
@@ -61,7 +61,7 @@ bool raw_parse(struct raw *R, const char *buf, size_t len, struct ldiag *g)
     R->codes.elem = sizeof(int32_t);
     R->uds.elem = sizeof(struct rud);
     R->wf_name.off = R->wf_desc.off = RSTR_NONE;
-    struct P P = {yread_new(buf, len, g), g, R};
+    struct P P = {yread_new(buf, len, g, fmt), g, R};
     bool ok = true;
     const struct yev *e = yread_peek(P.r);
     if (e->type == YEV_END) {

@@ -1,6 +1,7 @@
 /*
- * yread.c - libyaml's event stream with one event of lookahead, locations,
- * and aliases.
+ * yread.c - the event stream of a workflow file with one event of
+ * lookahead, locations, and aliases: libyaml's for YAML and JSON, json5.c's
+ * for JSON5 (the same events, so one parser reads all three).
  *
  * The loader reads events, never libyaml's document tree: a document tree
  * holds a node per scalar, so a file listing a million jobs would cost tens
@@ -65,6 +66,7 @@ struct mctx {
 };
 
 struct yread {
+    struct j5 *j5; /* JSON5: its reader gives the events, not libyaml */
     yaml_parser_t p;
     yaml_event_t ev; /* the libyaml event behind cur, if from the parser */
     bool have_ev;
@@ -174,6 +176,12 @@ static void fetch_raw(struct yread *r)
     memset(&r->cur, 0, sizeof r->cur);
     if (r->err) {
         r->cur.type = YEV_ERR;
+        return;
+    }
+    if (r->j5) { /* no anchors, aliases or merge keys in JSON5 */
+        j5_next(r->j5, &r->cur);
+        if (r->cur.type == YEV_ERR)
+            r->err = true;
         return;
     }
     while (r->nrs) {
@@ -628,12 +636,14 @@ static void fetch(struct yread *r)
     }
 }
 
-struct yread *yread_new(const char *buf, size_t len, struct ldiag *g)
+struct yread *yread_new(const char *buf, size_t len, struct ldiag *g, enum wf_format fmt)
 {
     struct yread *r = vl_xcalloc(1, sizeof *r);
     r->g = g;
     r->buf = buf;
     r->len = len;
+    if (fmt == WF_JSON5)
+        r->j5 = j5_new(buf, len, g);
     if (!yaml_parser_initialize(&r->p))
         abort();
     yaml_parser_set_input_string(&r->p, (const unsigned char *)buf, len);
@@ -648,6 +658,7 @@ void yread_free(struct yread *r)
     if (r->have_ev)
         yaml_event_delete(&r->ev);
     yaml_parser_delete(&r->p);
+    j5_free(r->j5);
     for (uint64_t i = 0; i < r->nan; i++) {
         for (uint64_t k = 0; k < r->an[i].n; k++)
             free(r->an[i].ev[k].val);
