@@ -17,6 +17,22 @@ struct pre {
     uint64_t off, len, h;
 };
 
+/* Reports depends_on name s, which matches no job (unless a dropped entry
+ * may have had it). */
+static void unknown_job(struct X *X, uint64_t loc, uint32_t jid, const char *s, size_t n)
+{
+    static const char fmt[] = "'%s' depends on '%s', which matches no job%s%s%s";
+    const char *dym = NULL;
+    if (!ldiag_folds(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_JOB, fmt)) {
+        if (X->jobs_incomplete && unknown_maybe_dropped(X, 'j', s, n))
+            return;
+        dym = unknown_dym(X, 'j', s, n);
+    }
+    ldiag_add(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_JOB, fmt, lcut(X->g, jname(X, jid)),
+              lcutn(X->g, s, n), dym ? "; did you mean '" : "", dym ? lcut(X->g, dym) : "",
+              dym ? "'?" : "");
+}
+
 static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only,
                           const struct pre *pre, uint64_t *pi)
 {
@@ -45,17 +61,13 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only,
         if (it->kind == IT_DEP) {
             uint32_t p = strtab_find(&X->jtab, s, slen, h);
             if (p == SPEC_NONE) {
-                if (X->jobs_incomplete)
-                    continue;
-                ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_UNKNOWN_JOB,
-                          "'%s' depends on '%.*s', which matches no job",
-                          X->pool.p + X->name_off[jid], (int)slen, s);
+                unknown_job(X, t->loc, jid, s, slen);
                 continue;
             }
             if (p == jid) {
                 ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_SELF,
                           "dependency cycle: %s -> %s (a job cannot depend on itself)",
-                          X->pool.p + X->name_off[jid], X->pool.p + X->name_off[jid]);
+                          lcut(X->g, jname(X, jid)), lcut(X->g, jname(X, jid)));
                 continue;
             }
             u32_push(&X->tmpu, p);
@@ -75,8 +87,8 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only,
         }
         if (!added && !X->jobs_incomplete)
             ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_RX_NONE,
-                      "'%s': depends_on_regexes pattern '%.*s' matches no other job",
-                      X->pool.p + X->name_off[jid], (int)slen, s);
+                      "'%s': depends_on_regexes pattern '%s' matches no other job",
+                      lcut(X->g, jname(X, jid)), lcutn(X->g, s, slen));
     }
 }
 
@@ -156,4 +168,44 @@ void deps_expand_entry(struct X *X, struct E *E, const struct eout *eo)
     free(pre);
     free(order);
     free(off);
+}
+
+/* One ghost's references, for their messages: its command's ${files...},
+ * its file items and its dependencies, into scratch lists that are then
+ * dropped (a ghost is no job: it has no edges). */
+static void check_ghost(struct X *X, struct E *E, const struct ghost *gh)
+{
+    entry_set_combo(E, gh->combo);
+    entry_first_fan(E);
+    X->ghost_name.len = 0;
+    tmpl_render(X, E, &E->t_name, &X->ghost_name);
+    sbuf_addc(&X->ghost_name, '\0');
+    X->cur_jid = JID_GHOST;
+    X->refs.n = 0;
+    X->ghost_cmd.len = 0;
+    jobs_render_cmd(X, E, &X->ghost_cmd);
+    X->tmpu.n = X->tmpu2.n = 0;
+    jobs_file_items(X, E, JID_GHOST, false);
+    add_dep_items(X, E, JID_GHOST, false, NULL, NULL);
+    while (E->nfan && entry_next_fan(E)) {
+        jobs_file_items(X, E, JID_GHOST, true);
+        add_dep_items(X, E, JID_GHOST, true, NULL, NULL);
+    }
+    X->tmpu.n = X->tmpu2.n = X->refs.n = 0;
+    X->cur_jid = SPEC_NONE;
+}
+
+void deps_check_ghosts(struct X *X)
+{
+    struct E E;
+    X->quiet = true;
+    for (uint64_t i = 0; i < X->ghosts.n;) {
+        uint32_t entry = VEC_AT(X->ghosts, struct ghost, i).entry;
+        X->segs.n = 0;
+        bool ok = entry_begin(X, &E, &VEC_AT(X->R->jobs, struct rent, entry));
+        for (; i < X->ghosts.n && VEC_AT(X->ghosts, struct ghost, i).entry == entry; i++)
+            if (ok)
+                check_ghost(X, &E, &VEC_AT(X->ghosts, struct ghost, i));
+        entry_end(&E);
+    }
 }

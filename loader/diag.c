@@ -16,6 +16,7 @@
  */
 #include "load_int.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -183,12 +184,84 @@ static char *excerpt(struct ldiag *g, uint32_t line, uint32_t col, uint32_t *car
     return b.p;
 }
 
+/* Bytes of the UTF-8 character at s (1 for a byte that starts none). */
+static size_t u8len(const char *s, const char *end)
+{
+    unsigned char c = (unsigned char)*s;
+    size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return (size_t)(end - s) < n ? 1 : n;
+}
+
+/* Appends s[0..n) to o (no NUL), control characters as '?'. */
+static size_t cut_copy(char *o, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        o[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
+    return n;
+}
+
+const char *lcutn(struct ldiag *g, const char *s, size_t n)
+{
+    char *o = g->cut[g->ncut++ % LCUT_RING];
+    const char *end = s + n;
+    size_t chars = 0, head = 0;
+    for (const char *p = s; p < end; p += u8len(p, end))
+        if (++chars == LCUT_CHARS - 24 + 1 && !head)
+            head = (size_t)(p - s);
+    if (chars <= LCUT_CHARS) {
+        o[cut_copy(o, s, n)] = '\0';
+        return o;
+    }
+    /* the first LCUT_CHARS - 24 characters, "...", the last 21 */
+    const char *tail = end;
+    for (size_t k = 0; k < 21; k++) {
+        tail--;
+        while (tail > s && ((unsigned char)*tail & 0xc0) == 0x80)
+            tail--;
+    }
+    size_t w = cut_copy(o, s, head);
+    memcpy(o + w, "...", 3);
+    w += 3;
+    w += cut_copy(o + w, tail, (size_t)(end - tail));
+    o[w] = '\0';
+    return o;
+}
+
 static uint64_t dhash(uint64_t k)
 {
     k ^= k >> 33;
     k *= 0xff51afd7ed558ccdULL;
     k ^= k >> 33;
     return k;
+}
+
+/* The fold key of a diagnostic: the message's format tells call sites
+ * apart, so only repeats of one message at one place fold. */
+static uint64_t fold_key(int sev, uint64_t loc, unsigned kind, const char *fmt)
+{
+    for (const char *f = fmt; *f; f++)
+        kind = kind * 31u + (unsigned char)*f;
+    uint64_t key = (loc == LOC_NONE ? 0 : (loc & ~(uint64_t)LOC_EXACT)) ^
+                   ((uint64_t)kind << 1 | (uint64_t)sev) * 0x9e3779b97f4a7c15ULL;
+    return key | 1; /* never 0: 0 marks an empty slot */
+}
+
+/* The kept diagnostic key folds into, or UINT32_MAX. */
+static uint32_t fold_find(const struct ldiag *g, uint64_t loc, uint64_t key)
+{
+    if (loc == LOC_NONE || !g->dcap)
+        return UINT32_MAX;
+    for (uint64_t i = dhash(key) & (g->dcap - 1);; i = (i + 1) & (g->dcap - 1)) {
+        if (g->dkey[i] == 0)
+            return UINT32_MAX;
+        if (g->dkey[i] == key)
+            return g->dval[i];
+    }
+}
+
+bool ldiag_folds(const struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt)
+{
+    return fold_find(g, loc, fold_key(sev, loc, kind, fmt)) != UINT32_MAX;
 }
 
 void ldiag_add(struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt, ...)
@@ -198,22 +271,11 @@ void ldiag_add(struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char
         d->nerrors++;
     else
         d->nwarnings++;
-    /* the message's format tells call sites apart: only repeats of one
-     * message at one place fold */
-    for (const char *f = fmt; *f; f++)
-        kind = kind * 31u + (unsigned char)*f;
-    uint64_t key = (loc == LOC_NONE ? 0 : (loc & ~(uint64_t)LOC_EXACT)) ^
-                   ((uint64_t)kind << 1 | (uint64_t)sev) * 0x9e3779b97f4a7c15ULL;
-    key |= 1; /* never 0: 0 marks an empty slot */
-    if (loc != LOC_NONE && g->dcap) {
-        for (uint64_t i = dhash(key) & (g->dcap - 1);; i = (i + 1) & (g->dcap - 1)) {
-            if (g->dkey[i] == 0)
-                break;
-            if (g->dkey[i] == key) {
-                g->more[g->dval[i]]++;
-                return;
-            }
-        }
+    uint64_t key = fold_key(sev, loc, kind, fmt);
+    uint32_t into = fold_find(g, loc, key);
+    if (into != UINT32_MAX) {
+        g->more[into]++;
+        return;
     }
     if (d->n >= SPEC_DIAGS_MAX) {
         d->dropped++;

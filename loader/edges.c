@@ -67,11 +67,11 @@ static void report_cycle(struct X *X, struct spec *s, const uint32_t *deg)
         }
         if (i)
             sbuf_add(&b, " -> ", 4);
-        const char *nm = spec_job_name(s, c[i]);
+        const char *nm = lcut(X->g, spec_job_name(s, c[i]));
         sbuf_add(&b, nm, strlen(nm));
     }
     sbuf_add(&b, " -> ", 4);
-    const char *nm = spec_job_name(s, c[0]);
+    const char *nm = lcut(X->g, spec_job_name(s, c[0]));
     sbuf_add(&b, nm, strlen(nm));
     sbuf_addc(&b, '\0');
     const struct rent *e = entry_of(X, c[0], X->R->jobs.n);

@@ -163,7 +163,7 @@ static bool entry_shape(struct X *X, struct E *E, const struct rent *e)
             if (E->C > MAX_JOBS_BUILD || (E->C *= E->pt[p]->n) > MAX_JOBS_BUILD) {
                 if (!X->quiet)
                     lerr(X->g, E->t_name.loc, "%s '%s' expands to more than %u instances", what,
-                         ename(X, E), MAX_JOBS_BUILD);
+                         lcut(X->g, ename(X, E)), MAX_JOBS_BUILD);
                 E->ok = false;
                 return false;
             }
@@ -174,7 +174,7 @@ static bool entry_shape(struct X *X, struct E *E, const struct rent *e)
                     lerr(X->g, E->t_name.loc,
                          "%s name '%s' does not use parameter '%s', so its copies would differ in "
                          "%s; put {%s} in the name",
-                         what, ename(X, E), pn, e->is_file ? "path" : "command", pn);
+                         what, lcut(X->g, ename(X, E)), pn, e->is_file ? "path" : "command", pn);
                 E->ok = false;
                 return false;
             }
@@ -183,7 +183,7 @@ static bool entry_shape(struct X *X, struct E *E, const struct rent *e)
             if (E->F > UINT32_MAX || (E->F *= E->pt[p]->n) > ((uint64_t)1 << 40)) {
                 if (!X->quiet)
                     lerr(X->g, E->t_name.loc, "%s '%s' fans in over too many combinations", what,
-                         ename(X, E));
+                         lcut(X->g, ename(X, E)));
                 E->ok = false;
                 return false;
             }

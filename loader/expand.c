@@ -196,6 +196,12 @@ static void x_init(struct X *X, const struct raw *R, struct ldiag *g)
     X->cur_jid = SPEC_NONE;
     X->jobs_incomplete = R->bad_jobs > 0;
     X->files_incomplete = R->bad_files > 0;
+    X->dropped_j.elem = X->dropped_f.elem = sizeof(uint64_t);
+    X->ghosts.elem = sizeof(struct ghost);
+    for (uint64_t i = 0; i < R->dropped.n; i++) {
+        const struct rdrop *d = &VEC_AT(R->dropped, struct rdrop, i);
+        *(uint64_t *)vec_push(d->kind == 'j' ? &X->dropped_j : &X->dropped_f) = d->name;
+    }
 }
 
 static void x_fini(struct X *X)
@@ -230,6 +236,11 @@ static void x_fini(struct X *X)
     sbuf_free(&X->scratch2);
     sbuf_free(&X->rxpool);
     sbuf_free(&X->pool);
+    vec_free(&X->dropped_j);
+    vec_free(&X->dropped_f);
+    vec_free(&X->ghosts);
+    sbuf_free(&X->ghost_name);
+    sbuf_free(&X->ghost_cmd);
 }
 
 /* Pass A over every job entry (jobs.c): names, commands, files. */
@@ -245,6 +256,7 @@ static void pass_a(struct X *X)
             X->eo[i].bad = true;
             X->eo[i].first = X->njobs;
             X->jobs_incomplete = true;
+            *(uint64_t *)vec_push(&X->dropped_j) = e->name.off;
             entry_end(&E);
             continue;
         }
@@ -312,7 +324,7 @@ static void hand_tables(struct X *X, struct spec *s)
         s->rrs[i].name_off = sbuf_addz(&X->pool, nm, strlen(nm));
         for (uint32_t k = 0; k < i; k++)
             if (!strcmp(nm, raw_str(R, VEC_AT(R->rrs, struct rrr, k).name.off)))
-                lerr(g, r->name.loc, "duplicate resource_requirements name '%s'", nm);
+                lerr(g, r->name.loc, "duplicate resource_requirements name '%s'", lcut(g, nm));
     }
     s->nfh = (uint32_t)R->fhs.n;
     s->fhs = vl_xcalloc(s->nfh ? s->nfh : 1, sizeof *s->fhs);
@@ -324,7 +336,7 @@ static void hand_tables(struct X *X, struct spec *s)
         s->fhs[i].nrules = f->nrules;
         for (uint32_t k = 0; k < i; k++)
             if (!strcmp(nm, raw_str(R, VEC_AT(R->fhs, struct rfh, k).name.off)))
-                lerr(g, f->name.loc, "duplicate failure_handlers name '%s'", nm);
+                lerr(g, f->name.loc, "duplicate failure_handlers name '%s'", lcut(g, nm));
     }
     if (R->rrs.n > SPEC_NONE16 || R->fhs.n > SPEC_NONE16)
         lerr(g, R->root_loc, "more than %u resource classes or failure handlers", SPEC_NONE16 - 1);
@@ -384,6 +396,7 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
     pass_b(&X);
     if (X.too_big)
         goto out;
+    deps_check_ghosts(&X);
     hand_jobs(&X, s, path);
     hand_tables(&X, s);
     hand_files(&X, s);

@@ -81,6 +81,16 @@ struct rx {
     bool bad;      /* did not compile */
 };
 
+/* An instance that was not made: its name is another entry's. */
+struct ghost {
+    uint64_t combo; /* its combination */
+    uint32_t entry; /* its job entry */
+};
+
+/* The job "jid" stands for in messages: JID_GHOST is the ghost being
+ * checked (its name in X->ghost_name). */
+#define JID_GHOST (SPEC_NONE - 1)
+
 /* Per job entry, kept across the passes. */
 struct eout {
     uint32_t first, n; /* its jids */
@@ -125,6 +135,13 @@ struct X {
     struct strtab rxtab;
     struct vec rxres; /* uint32_t */
     pcre2_match_data *md;
+    /* what unknown names are checked against (unknown.c) */
+    struct vec dropped_j, dropped_f; /* uint64_t: raw name offsets of dropped entries */
+    uint64_t dym_spent;              /* names compared for did-you-means so far */
+    /* instances dropped as duplicates of another entry's: their references
+     * are still checked, for messages only (deps_check_ghosts) */
+    struct vec ghosts; /* struct ghost */
+    struct sbuf ghost_name, ghost_cmd;
     bool quiet;            /* pass B recompiles templates: do not report twice */
     bool jobs_incomplete;  /* a job entry was dropped for an error: no "matches no job" */
     bool files_incomplete; /* likewise for files and user_data */
@@ -150,6 +167,11 @@ struct E {
 static inline const char *ename(const struct X *X, const struct E *E)
 {
     return raw_str(X->R, E->e->name.off);
+}
+
+static inline const char *jname(const struct X *X, uint32_t jid)
+{
+    return jid == JID_GHOST ? X->ghost_name.p : X->pool.p + X->name_off[jid];
 }
 
 static inline void u32_push(struct vec *v, uint32_t x)
@@ -245,5 +267,19 @@ int edges_build(struct X *X, struct spec *s);
 /* The cached matches of pattern (kind: 'j' job names, 'f' files, 'u'
  * user data); compiles and matches on first use. Returns the rx index. */
 uint32_t rx_get(struct X *X, char kind, const char *pat, size_t plen, uint64_t loc, bool exact_src);
+/* Checks the references of instances dropped as duplicates (X->ghosts). */
+void deps_check_ghosts(struct X *X);
+/* jobs.c, for ghosts: the command (its ${files...} checked) into out, and
+ * the file references of the current combination (into X->tmpu/tmpu2). */
+void jobs_render_cmd(struct X *X, struct E *E, struct sbuf *out);
+void jobs_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only);
+
+/* ---- unknown.c ---- */
+/* Whether s could be the name of an entry dropped for an error ('j' jobs,
+ * 'f' files and user_data): then "matches no job" would only echo it. */
+bool unknown_maybe_dropped(const struct X *X, char kind, const char *s, size_t n);
+/* The closest job ('j'), file ('f') or user_data ('u') name to s, or NULL.
+ * The pointer is into X->pool: use it before the pool grows. */
+const char *unknown_dym(struct X *X, char kind, const char *s, size_t n);
 
 #endif /* VOLLEY_LOADER_EXPAND_INT_H */

@@ -30,6 +30,7 @@ void files_expand(struct X *X)
         const struct rent *e = &VEC_AT(R->files, struct rent, i);
         if (!entry_begin(X, &E, e)) {
             X->files_incomplete = true;
+            *(uint64_t *)vec_push(&X->dropped_f) = e->name.off;
             entry_end(&E);
             continue;
         }
@@ -53,12 +54,13 @@ void files_expand(struct X *X)
             if (old != SPEC_NONE) {
                 const struct spec_file *of = &VEC_AT(X->files, struct spec_file, old);
                 if (old < first)
-                    lerr(X->g, E.t_name.loc, "duplicate file name '%s'", X->pool.p + start);
+                    lerr(X->g, E.t_name.loc, "duplicate file name '%s'",
+                         lcut(X->g, X->pool.p + start));
                 else if (strcmp(X->pool.p + of->path_off, X->pool.p + pstart))
                     ldiag_add(X->g, SPEC_DIAG_ERROR, E.t_name.loc, K_DIFF,
                               "two instances are both named '%s' but differ in path; use the "
                               "parameters that differ in the name",
-                              X->pool.p + start);
+                              lcut(X->g, X->pool.p + start));
                 X->pool.len = start;
                 continue;
             }
@@ -79,7 +81,7 @@ void files_expand(struct X *X)
         files_reserve(X, 1);
         X->fname_off[fid] = sbuf_addz(&X->pool, nm, nl);
         if (strtab_put(&X->utab, nm, nl, strtab_hash(nm, nl), fid) != SPEC_NONE) {
-            lerr(X->g, u->name.loc, "duplicate user_data name '%s'", nm);
+            lerr(X->g, u->name.loc, "duplicate user_data name '%s'", lcut(X->g, nm));
             continue;
         }
         struct spec_file *f = vec_push(&X->files);

@@ -33,11 +33,11 @@ static uint32_t find_named(struct X *X, const struct vec *tab_names, const struc
     (void)want;
     if (dym)
         ldiag_add(X->g, SPEC_DIAG_ERROR, loc, kind,
-                  "job '%s' uses %s '%s', which is not defined; did you mean '%s'?", ename(X, E),
-                  what, got, dym);
+                  "job '%s' uses %s '%s', which is not defined; did you mean '%s'?",
+                  lcut(X->g, ename(X, E)), what, lcut(X->g, got), dym);
     else
         ldiag_add(X->g, SPEC_DIAG_ERROR, loc, kind, "job '%s' uses %s '%s', which is not defined",
-                  ename(X, E), what, got);
+                  lcut(X->g, ename(X, E)), what, lcut(X->g, got));
     return SPEC_NONE;
 }
 
@@ -73,7 +73,7 @@ static void job_classes(struct X *X, struct E *E, uint32_t jid, uint32_t *rr_cac
 }
 
 /* Renders the full command (invocation_script prefixed) into out. */
-static void render_cmd(struct X *X, struct E *E, struct sbuf *out)
+void jobs_render_cmd(struct X *X, struct E *E, struct sbuf *out)
 {
     if (E->t_script.present) {
         tmpl_render(X, E, &E->t_script, out);
@@ -82,8 +82,27 @@ static void render_cmd(struct X *X, struct E *E, struct sbuf *out)
     tmpl_render(X, E, &E->t_cmd, out);
 }
 
+/* Reports the file or user_data name in X->scratch, which is not declared
+ * (unless a dropped entry may have declared it). */
+static void unknown_file(struct X *X, uint64_t loc, uint32_t jid, bool out, bool ud)
+{
+    static const char fmt[] = "'%s' %s %s '%s', which is not declared in %s%s%s%s";
+    const char *s = X->scratch.p ? X->scratch.p : "";
+    size_t n = X->scratch.len;
+    const char *dym = NULL;
+    if (!ldiag_folds(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_FILE, fmt)) {
+        if (X->files_incomplete && unknown_maybe_dropped(X, 'f', s, n))
+            return;
+        dym = unknown_dym(X, ud ? 'u' : 'f', s, n);
+    }
+    ldiag_add(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_FILE, fmt, lcut(X->g, jname(X, jid)),
+              out ? "writes" : "reads", ud ? "user_data" : "file", lcutn(X->g, s, n),
+              ud ? "user_data" : "files", dym ? "; did you mean '" : "", dym ? lcut(X->g, dym) : "",
+              dym ? "'?" : "");
+}
+
 /* The file references (items) of the current combination into ins/outs. */
-static void job_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only)
+void jobs_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only)
 {
     const struct raw *R = X->R;
     for (uint32_t k = 0; k < E->e->it_n; k++) {
@@ -129,8 +148,9 @@ static void job_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only
             const struct rx *r = &VEC_AT(X->rxs, struct rx, id);
             if (!r->bad && r->nres == 0 && !X->files_incomplete)
                 ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_RX_NONE,
-                          "'%s': pattern '%.*s' matches no %s", X->pool.p + X->name_off[jid],
-                          (int)X->scratch.len, X->scratch.p, ud ? "user_data entry" : "file");
+                          "'%s': pattern '%s' matches no %s", lcut(X->g, jname(X, jid)),
+                          lcutn(X->g, X->scratch.p ? X->scratch.p : "", X->scratch.len),
+                          ud ? "user_data entry" : "file");
             for (uint64_t m = 0; m < r->nres; m++)
                 u32_push(dst, VEC_AT(X->rxres, uint32_t, r->res + m));
             continue;
@@ -138,13 +158,7 @@ static void job_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only
         uint32_t fid = strtab_find(ud ? &X->utab : &X->ftab, X->scratch.p ? X->scratch.p : "",
                                    X->scratch.len, strtab_hash(X->scratch.p, X->scratch.len));
         if (fid == SPEC_NONE) {
-            if (X->files_incomplete)
-                continue;
-            ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_UNKNOWN_FILE,
-                      "'%s' %s %s '%.*s', which is not declared in %s",
-                      X->pool.p + X->name_off[jid], out ? "writes" : "reads",
-                      ud ? "user_data" : "file", (int)X->scratch.len, X->scratch.p,
-                      ud ? "user_data" : "files");
+            unknown_file(X, t->loc, jid, out, ud);
             continue;
         }
         u32_push(dst, fid);
@@ -163,15 +177,10 @@ static bool job_name_ok(struct X *X, const struct E *E, const char *s, uint64_t 
         lerr(X->g, E->t_name.loc, "a job name is empty");
         return false;
     }
-    char shown[128];
-    size_t k;
-    for (k = 0; k < n && k + 1 < sizeof shown; k++)
-        shown[k] = iscntrl((unsigned char)s[k]) ? '?' : s[k];
-    shown[k] = '\0';
     lerr(X->g, E->t_name.loc,
          "job name '%s' contains a control character (0x%02x); names are shown one per line and "
          "typed on command lines",
-         shown, (unsigned char)s[at]);
+         lcutn(X->g, s, n), (unsigned char)s[at]);
     return false;
 }
 
@@ -188,18 +197,14 @@ static bool name_scan(const struct E *E)
     return false;
 }
 
-void jobs_expand_entry(struct X *X, struct E *E, struct eout *eo)
+/* The names of the entry's instances into the job table, PIPE at a time:
+ * render and hash a batch, prefetch the table slots, then insert; the slot
+ * loads are the cost (a cache miss per name), and this way they overlap.
+ * A name another entry has already is reported, and the instance kept as a
+ * ghost, so its references are still checked (deps_check_ghosts). */
+static void jobs_names(struct X *X, struct E *E, struct eout *eo)
 {
     bool scan = E->t_name.mask ? name_scan(E) : true; /* no parameters: the name is src */
-    const struct rent *e = E->e;
-    eo->first = X->njobs;
-    if (!jobs_reserve(X, E->C)) {
-        eo->bad = true;
-        return;
-    }
-    /* names, PIPE at a time: render and hash a batch, prefetch the table
-     * slots, then insert; the slot loads are the cost (a cache miss per
-     * name), and this way they overlap */
     uint64_t bstart[PIPE], blen[PIPE], bh[PIPE];
     for (uint64_t c0 = 0; c0 < E->C; c0 += PIPE) {
         uint32_t nb = (uint32_t)VL_MIN((uint64_t)PIPE, E->C - c0);
@@ -227,13 +232,56 @@ void jobs_expand_entry(struct X *X, struct E *E, struct eout *eo)
                 const struct rent *o = entry_of(X, old, (uint64_t)(eo - X->eo));
                 ldiag_add(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_DUP,
                           "duplicate job name '%s' (the job at line %" PRIu32 " has it too)",
-                          X->pool.p + bstart[k], o ? loc_line(o->loc) + 1 : 0);
+                          lcutn(X->g, X->pool.p + bstart[k], blen[k]),
+                          o ? loc_line(o->loc) + 1 : 0);
+                *(struct ghost *)vec_push(&X->ghosts) =
+                    (struct ghost){c0 + k, (uint32_t)(eo - X->eo)};
             } else {
                 eo->collapsed = true;
             }
         }
     }
     eo->n = X->njobs - eo->first;
+}
+
+/* The files job jid reads and writes (X->tmpu, X->tmpu2) into its CSR
+ * rows, and jid as the producer of what it writes. */
+static void jobs_files(struct X *X, struct E *E, uint32_t jid)
+{
+    u32_sort_unique(&X->tmpu);
+    u32_sort_unique(&X->tmpu2);
+    X->in_off[jid] = X->ins.n;
+    for (uint64_t k = 0; k < X->tmpu.n; k++) {
+        uint32_t fid = VEC_AT(X->tmpu, uint32_t, k);
+        u32_push(&X->ins, fid);
+        VEC_AT(X->files, struct spec_file, fid).flags |= SPEC_FILE_INPUT;
+    }
+    X->out_off[jid] = X->outs.n;
+    for (uint64_t k = 0; k < X->tmpu2.n; k++) {
+        uint32_t fid = VEC_AT(X->tmpu2, uint32_t, k);
+        u32_push(&X->outs, fid);
+        struct spec_file *f = &VEC_AT(X->files, struct spec_file, fid);
+        if (f->producer != SPEC_NONE && f->producer != jid)
+            ldiag_add(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_PRODUCERS,
+                      "%s '%s' is written by both '%s' and '%s'",
+                      f->flags & SPEC_FILE_USER_DATA ? "user_data" : "file",
+                      lcut(X->g, X->pool.p + f->name_off),
+                      lcut(X->g, X->pool.p + X->name_off[f->producer]),
+                      lcut(X->g, X->pool.p + X->name_off[jid]));
+        else
+            f->producer = jid;
+    }
+}
+
+void jobs_expand_entry(struct X *X, struct E *E, struct eout *eo)
+{
+    const struct rent *e = E->e;
+    eo->first = X->njobs;
+    if (!jobs_reserve(X, E->C)) {
+        eo->bad = true;
+        return;
+    }
+    jobs_names(X, E, eo);
     uint32_t *order = NULL;
     uint64_t *off = NULL;
     if (eo->collapsed)
@@ -251,53 +299,31 @@ void jobs_expand_entry(struct X *X, struct E *E, struct eout *eo)
             X->cur_jid = jid;
             if (k == 0) {
                 X->cmd_off[jid] = X->pool.len;
-                render_cmd(X, E, &X->pool);
+                jobs_render_cmd(X, E, &X->pool);
                 sbuf_addc(&X->pool, '\0');
                 job_classes(X, E, jid, &rr_cache, &fh_cache);
                 X->flags[jid] = e->cancel ? SPEC_JOB_CANCEL_ON_BLOCK : 0;
             } else {
                 X->scratch.len = 0;
-                render_cmd(X, E, &X->scratch);
+                jobs_render_cmd(X, E, &X->scratch);
                 if (X->scratch.len != strlen(X->pool.p + X->cmd_off[jid]) ||
                     memcmp(X->scratch.p, X->pool.p + X->cmd_off[jid], X->scratch.len))
                     ldiag_add(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_DIFF,
                               "two instances are both named '%s' but differ in command; use the "
                               "parameters that differ in the name",
-                              X->pool.p + X->name_off[jid]);
+                              lcut(X->g, X->pool.p + X->name_off[jid]));
             }
             for (uint64_t r = 0; r < X->refs.n; r++) {
                 uint64_t v = VEC_AT(X->refs, uint64_t, r);
                 uint32_t ref = (uint32_t)(v >> 32), fid = (uint32_t)v;
                 u32_push(ref == REF_FOUT || ref == REF_UOUT ? &X->tmpu2 : &X->tmpu, fid);
             }
-            job_file_items(X, E, jid, false);
+            jobs_file_items(X, E, jid, false);
             while (E->nfan && entry_next_fan(E))
-                job_file_items(X, E, jid, true);
+                jobs_file_items(X, E, jid, true);
         }
-        if (!X->has_files)
-            continue;
-        u32_sort_unique(&X->tmpu);
-        u32_sort_unique(&X->tmpu2);
-        X->in_off[jid] = X->ins.n;
-        for (uint64_t k = 0; k < X->tmpu.n; k++) {
-            uint32_t fid = VEC_AT(X->tmpu, uint32_t, k);
-            u32_push(&X->ins, fid);
-            VEC_AT(X->files, struct spec_file, fid).flags |= SPEC_FILE_INPUT;
-        }
-        X->out_off[jid] = X->outs.n;
-        for (uint64_t k = 0; k < X->tmpu2.n; k++) {
-            uint32_t fid = VEC_AT(X->tmpu2, uint32_t, k);
-            u32_push(&X->outs, fid);
-            struct spec_file *f = &VEC_AT(X->files, struct spec_file, fid);
-            if (f->producer != SPEC_NONE && f->producer != jid)
-                ldiag_add(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_PRODUCERS,
-                          "%s '%s' is written by both '%s' and '%s'",
-                          f->flags & SPEC_FILE_USER_DATA ? "user_data" : "file",
-                          X->pool.p + f->name_off, X->pool.p + X->name_off[f->producer],
-                          X->pool.p + X->name_off[jid]);
-            else
-                f->producer = jid;
-        }
+        if (X->has_files)
+            jobs_files(X, E, jid);
     }
     X->cur_jid = SPEC_NONE;
     free(order);

@@ -109,6 +109,9 @@ static inline void *vec_push(struct vec *v)
 void vec_free(struct vec *v);
 
 /* ---- diagnostics (diag.c) ---- */
+#define LCUT_CHARS 80 /* user strings in messages longer than this are cut */
+#define LCUT_RING 8   /* lcut results alive at once (arguments of one message) */
+#define LCUT_BYTES (LCUT_CHARS * 4 + 8)
 struct ldiag {
     struct spec_diags *d;
     const char *buf; /* the source, for excerpts */
@@ -120,14 +123,28 @@ struct ldiag {
     uint32_t dcap;
     uint64_t *more; /* [d->cap] repeats folded into each kept diagnostic */
     uint64_t seq;
+    char cut[LCUT_RING][LCUT_BYTES]; /* lcut's results, reused in turn */
+    unsigned ncut;
 };
 /* Adds an error or warning at loc (LOC_NONE: about the whole file). A
  * diagnostic with the same loc, severity and kind as one already kept is
  * folded into it ("and N more like it") instead of being listed again. */
 void ldiag_add(struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt, ...)
     VL_PRINTF(5, 6);
+/* Whether such a diagnostic would fold into one already kept (then what
+ * only the first one shows, like a did-you-mean, need not be computed). */
+bool ldiag_folds(const struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt);
 #define lerr(g, loc, ...) ldiag_add((g), SPEC_DIAG_ERROR, (loc), 0, __VA_ARGS__)
 #define lwarn(g, loc, ...) ldiag_add((g), SPEC_DIAG_WARNING, (loc), 0, __VA_ARGS__)
+/* A user string (a name, a value, a command) fit for a message: at most
+ * LCUT_CHARS characters (a longer one keeps its start and end around
+ * "..."), control characters shown as '?'. The result lives until
+ * LCUT_RING more calls. lcutn takes the first n bytes of s. */
+const char *lcutn(struct ldiag *g, const char *s, size_t n);
+static inline const char *lcut(struct ldiag *g, const char *s)
+{
+    return lcutn(g, s, strlen(s));
+}
 /* Sorts by location and appends the fold counts to the messages. */
 void ldiag_finish(struct ldiag *g);
 void ldiag_fini(struct ldiag *g);
@@ -306,6 +323,12 @@ struct rud {
     uint64_t data; /* raw pool offset of the JSON text */
 };
 
+/* An entry dropped while parsing, by the name it had (unknown.c). */
+struct rdrop {
+    uint64_t name; /* raw pool offset of its name template */
+    uint8_t kind;  /* 'j' a job, 'f' a file or user_data entry */
+};
+
 struct raw {
     struct sbuf pool; /* every scalar, NUL-terminated */
     struct rstr wf_name, wf_desc;
@@ -323,6 +346,7 @@ struct raw {
     struct vec uds;     /* struct rud */
     uint64_t bad_jobs;  /* job entries dropped for errors (already reported) */
     uint64_t bad_files; /* file and user_data entries dropped likewise */
+    struct vec dropped; /* struct rdrop: the names of those that had one */
 };
 static inline const char *raw_str(const struct raw *R, uint64_t off)
 {

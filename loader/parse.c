@@ -60,6 +60,7 @@ bool raw_parse(struct raw *R, const char *buf, size_t len, enum wf_format fmt, s
     R->rules.elem = sizeof(struct rrule);
     R->codes.elem = sizeof(int32_t);
     R->uds.elem = sizeof(struct rud);
+    R->dropped.elem = sizeof(struct rdrop);
     R->wf_name.off = R->wf_desc.off = RSTR_NONE;
     struct P P = {yread_new(buf, len, g, fmt), g, R};
     bool ok = true;
@@ -178,4 +179,5 @@ void raw_free(struct raw *R)
     vec_free(&R->rules);
     vec_free(&R->codes);
     vec_free(&R->uds);
+    vec_free(&R->dropped);
 }

@@ -67,7 +67,7 @@ static void job_priority(struct P *P, struct rent *x, const struct job_key *k)
     errno = 0;
     (void)strtoll(e->val, &end, 10);
     if (!*e->val || *end || errno)
-        lerr(P->g, e->loc, "'priority' must be a whole number, not '%s'", e->val);
+        lerr(P->g, e->loc, "'priority' must be a whole number, not '%s'", lcut(P->g, e->val));
     else
         lwarn(P->g, e->loc,
               "'priority' is ignored: volley starts ready jobs in the order they "
@@ -139,7 +139,7 @@ void parse_job(struct P *P)
     }
     if (x.cmd.off == RSTR_NONE) {
         if (x.name.off < RSTR_BAD)
-            lerr(P->g, x.loc, "job '%s' needs a 'command'", raw_str(P->R, x.name.off));
+            lerr(P->g, x.loc, "job '%s' needs a 'command'", lcut(P->g, raw_str(P->R, x.name.off)));
         else if (x.name.off == RSTR_NONE)
             lerr(P->g, x.loc, "a job needs a 'command'");
         ok = false;
@@ -147,10 +147,13 @@ void parse_job(struct P *P)
     if (x.name.off == RSTR_BAD || x.cmd.off == RSTR_BAD || x.script.off == RSTR_BAD ||
         x.rr.off == RSTR_BAD || x.fh.off == RSTR_BAD)
         ok = false; /* reported where the wrong kind of value was */
-    if (ok)
+    if (ok) {
         *(struct rent *)vec_push(&P->R->jobs) = x;
-    else
-        P->R->bad_jobs++;
+        return;
+    }
+    P->R->bad_jobs++;
+    if (x.name.off < RSTR_BAD)
+        *(struct rdrop *)vec_push(&P->R->dropped) = (struct rdrop){x.name.off, 'j'};
 }
 
 static const char *const file_keys[] = {"name", "path", "parameters", "parameter_mode",
@@ -199,8 +202,10 @@ void parse_file(struct P *P)
         lerr(P->g, x.loc, "a file needs a 'name'");
         return;
     }
+    if (x.name.off < RSTR_BAD && x.path.off >= RSTR_BAD)
+        *(struct rdrop *)vec_push(&P->R->dropped) = (struct rdrop){x.name.off, 'f'};
     if (x.path.off == RSTR_NONE && x.name.off != RSTR_BAD) {
-        lerr(P->g, x.loc, "file '%s' needs a 'path'", raw_str(P->R, x.name.off));
+        lerr(P->g, x.loc, "file '%s' needs a 'path'", lcut(P->g, raw_str(P->R, x.name.off)));
         return;
     }
     if (x.name.off == RSTR_BAD || x.path.off == RSTR_BAD)

@@ -54,7 +54,7 @@ void parse_params(struct P *P, struct vec *out, uint64_t *first, uint32_t *n)
             lerr(P->g, nloc,
                  "parameter name '%s' is not an identifier (letters, digits and '_', not starting "
                  "with a digit)",
-                 e->val);
+                 lcut(P->g, e->val));
             yread_next(P->r);
             yread_skip(P->r);
             continue;
@@ -64,7 +64,7 @@ void parse_params(struct P *P, struct vec *out, uint64_t *first, uint32_t *n)
             if (!strcmp(raw_str(P->R, VEC_AT(*out, struct param, i).name), e->val))
                 dup = true;
         if (dup) {
-            lerr(P->g, nloc, "duplicate parameter '%s'", e->val);
+            lerr(P->g, nloc, "duplicate parameter '%s'", lcut(P->g, e->val));
             yread_next(P->r);
             yread_skip(P->r);
             continue;
@@ -79,7 +79,7 @@ void parse_params(struct P *P, struct vec *out, uint64_t *first, uint32_t *n)
         bool ok;
         if (yev_is_null(e) && e->len) { /* ~ or null: no value (an empty one says so below) */
             lerr(P->g, e->loc, "parameter '%s' has no value ('%s' is YAML's null)",
-                 raw_str(P->R, p.name), e->val);
+                 raw_str(P->R, p.name), lcut(P->g, e->val));
             yread_next(P->r);
             ok = false;
         } else if (e->type == YEV_SCALAR) {
@@ -149,6 +149,7 @@ void parse_mode(struct P *P, struct rent *x)
     if (!strcmp(e->val, "zip"))
         x->zip = 1;
     else if (strcmp(e->val, "product"))
-        lerr(P->g, e->loc, "parameter_mode must be 'product' or 'zip', not '%s'", e->val);
+        lerr(P->g, e->loc, "parameter_mode must be 'product' or 'zip', not '%s'",
+             lcut(P->g, e->val));
     yread_next(P->r);
 }

@@ -83,12 +83,12 @@ void parse_rr(struct P *P)
             {
                 int rc = vl_parse_size(e->val, &x.v.memory_bytes);
                 if (rc == -ERANGE)
-                    lerr(P->g, e->loc, "memory '%s' is too large", e->val);
+                    lerr(P->g, e->loc, "memory '%s' is too large", lcut(P->g, e->val));
                 else if (rc)
                     lerr(P->g, e->loc,
                          "memory '%s' is not a size: expected a number with k, m, g "
                          "or t (512k, 100m, 2g)",
-                         e->val);
+                         lcut(P->g, e->val));
             }
             yread_next(P->r);
             break;
@@ -102,11 +102,11 @@ void parse_rr(struct P *P)
                     lerr(P->g, e->loc,
                          "runtime '%s' rounds to 0 ms: the shortest limit is PT0.001S; leave "
                          "runtime out for no limit",
-                         e->val);
+                         lcut(P->g, e->val));
                 else if (why)
                     lerr(P->g, e->loc,
                          "runtime '%s' is not an ISO-8601 duration (PT2S, PT1H30M, P1DT2H): %s",
-                         e->val, why);
+                         lcut(P->g, e->val), why);
             }
             yread_next(P->r);
             break;
@@ -171,7 +171,7 @@ static void parse_rule(struct P *P)
                 if (e->type != YEV_SCALAR || !end || *end || end == e->val || errno ||
                     c < -2147483648LL || c > 2147483647LL) {
                     lerr(P->g, e->loc, "exit codes must be whole numbers, not %s",
-                         e->type == YEV_SCALAR ? e->val : yev_kind_name(e));
+                         e->type == YEV_SCALAR ? lcut(P->g, e->val) : yev_kind_name(e));
                     yread_skip(P->r);
                     continue;
                 }

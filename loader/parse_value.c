@@ -99,7 +99,7 @@ bool parse_bool(struct P *P, const char *key, bool *out)
     else if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE"))
         *out = false;
     else {
-        lerr(P->g, e->loc, "'%s' must be true or false, not '%s'", key, v);
+        lerr(P->g, e->loc, "'%s' must be true or false, not '%s'", key, lcut(P->g, v));
         ok = false;
     }
     yread_next(P->r);
@@ -114,9 +114,9 @@ bool parse_u32(struct P *P, const char *key, uint32_t max, uint32_t *out)
     uint64_t v;
     int rc = vl_parse_u64(e->val, max, &v);
     if (rc == -EINVAL)
-        lerr(P->g, e->loc, "'%s' must be a whole number, not '%s'", key, e->val);
+        lerr(P->g, e->loc, "'%s' must be a whole number, not '%s'", key, lcut(P->g, e->val));
     else if (rc == -ERANGE)
-        lerr(P->g, e->loc, "'%s' is %s, more than %" PRIu32, key, e->val, max);
+        lerr(P->g, e->loc, "'%s' is %s, more than %" PRIu32, key, lcut(P->g, e->val), max);
     else
         *out = (uint32_t)v;
     yread_next(P->r);
@@ -327,7 +327,7 @@ int mapit_next(struct P *P, struct mapit *m)
                 continue;
             uint64_t bit = 1ull << i;
             if (m->seen & bit) {
-                lerr(P->g, m->key_loc, "duplicate key '%s' in %s", key, m->where);
+                lerr(P->g, m->key_loc, "duplicate key '%s' in %s", lcut(P->g, key), m->where);
                 yread_skip(P->r);
                 goto next;
             }
@@ -343,7 +343,7 @@ int mapit_next(struct P *P, struct mapit *m)
             size_t wl = strlen(m->warn[i]);
             bool prefix = wl && m->warn[i][wl - 1] == '*';
             if (prefix ? !strncmp(key, m->warn[i], wl - 1) : !strcmp(key, m->warn[i])) {
-                lwarn(P->g, m->key_loc, "'%s' is ignored: %s", key, m->warn_why);
+                lwarn(P->g, m->key_loc, "'%s' is ignored: %s", lcut(P->g, key), m->warn_why);
                 warned = true;
                 break;
             }
@@ -355,10 +355,10 @@ int mapit_next(struct P *P, struct mapit *m)
                 cands[nc++] = mapit_key(m, i);
             const char *dym = did_you_mean(key, cands, nc);
             if (dym)
-                lerr(P->g, m->key_loc, "unknown key '%s' in %s; did you mean '%s'?", key, m->where,
-                     dym);
+                lerr(P->g, m->key_loc, "unknown key '%s' in %s; did you mean '%s'?",
+                     lcut(P->g, key), m->where, dym);
             else
-                lerr(P->g, m->key_loc, "unknown key '%s' in %s", key, m->where);
+                lerr(P->g, m->key_loc, "unknown key '%s' in %s", lcut(P->g, key), m->where);
         }
         yread_skip(P->r);
     next:;

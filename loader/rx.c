@@ -38,7 +38,7 @@ uint32_t rx_get(struct X *X, char kind, const char *pat, size_t plen, uint64_t l
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof msg);
         lerr(X->g, exact_src ? loc_inner(loc, pat, eo) : loc,
-             "bad regular expression '%.*s': %s at column %zu", (int)plen, pat, (char *)msg,
+             "bad regular expression '%s': %s at column %zu", lcutn(X->g, pat, plen), (char *)msg,
              (size_t)eo + 1);
         r->bad = true;
         return id;

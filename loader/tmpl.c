@@ -136,14 +136,14 @@ static bool tmpl_compile_range(struct X *X, struct E *E, struct tmpl *t, uint32_
                     lwarn(X->g, at,
                           "'%.*s' in the %s names no parameter of job '%s'; left as written for "
                           "the shell",
-                          (int)(j + 1 - i), src + i, field, ename(X, E));
+                          (int)(j + 1 - i), src + i, field, lcut(X->g, ename(X, E)));
                 i = j + 1;
                 continue;
             }
             if (!X->quiet)
                 lerr(X->g, at, "'%.*s' in the %s names no parameter of %s '%s' (it has: %s)",
-                     (int)(j + 1 - i), src + i, field, E->e->is_file ? "file" : "job", ename(X, E),
-                     param_list(X, E, pl, sizeof pl));
+                     (int)(j + 1 - i), src + i, field, E->e->is_file ? "file" : "job",
+                     lcut(X->g, ename(X, E)), param_list(X, E, pl, sizeof pl));
             ok = false;
             i = j + 1;
             continue;
@@ -205,6 +205,26 @@ static uint32_t find_file(struct X *X, int ref, const char *s, size_t n)
     return strtab_find(t, s, n, strtab_hash(s, n));
 }
 
+/* Reports ${files.input.NAME} (or its kin) whose NAME (in nb) is unknown. */
+static void unknown_ref(struct X *X, struct E *E, uint64_t loc, int ref, const struct sbuf *nb)
+{
+    static const char fmt[] = "'%s' uses ${%s.%s}, but no %s is named '%s'%s%s%s";
+    static const char *const what[] = {"files.input", "files.output", "user_data.input",
+                                       "user_data.output"};
+    bool ud = ref >= REF_UIN;
+    const char *s = nb->p ? nb->p : "";
+    const char *dym = NULL;
+    if (!ldiag_folds(X->g, SPEC_DIAG_ERROR, loc, 0, fmt)) {
+        if (X->files_incomplete && unknown_maybe_dropped(X, 'f', s, nb->len))
+            return;
+        dym = unknown_dym(X, ud ? 'u' : 'f', s, nb->len);
+    }
+    const char *who = X->cur_jid != SPEC_NONE ? jname(X, X->cur_jid) : ename(X, E);
+    lerr(X->g, loc, fmt, lcut(X->g, who), what[ref], lcutn(X->g, s, nb->len),
+         ud ? "user_data entry" : "file", lcutn(X->g, s, nb->len), dym ? "; did you mean '" : "",
+         dym ? lcut(X->g, dym) : "", dym ? "'?" : "");
+}
+
 bool tmpl_render_segs(struct X *X, struct E *E, const struct tmpl *t, uint32_t first, uint32_t n,
                       struct sbuf *out)
 {
@@ -224,16 +244,7 @@ bool tmpl_render_segs(struct X *X, struct E *E, const struct tmpl *t, uint32_t f
             tmpl_render_segs(X, E, t, s->sub, s->nsub, nb);
             uint32_t fid = find_file(X, s->ref, nb->p ? nb->p : "", nb->len);
             if (fid == SPEC_NONE) {
-                static const char *const what[] = {"files.input", "files.output", "user_data.input",
-                                                   "user_data.output"};
-                bool ud = s->ref >= REF_UIN;
-                if (!X->files_incomplete)
-                    lerr(X->g, loc_inner(t->loc, t->src, s->off),
-                         "'%s' uses ${%s.%.*s}, but no %s is named '%.*s'",
-                         X->cur_jid != SPEC_NONE ? X->pool.p + X->name_off[X->cur_jid]
-                                                 : ename(X, E),
-                         what[s->ref], (int)nb->len, nb->p ? nb->p : "",
-                         ud ? "user_data entry" : "file", (int)nb->len, nb->p ? nb->p : "");
+                unknown_ref(X, E, loc_inner(t->loc, t->src, s->off), s->ref, nb);
                 sbuf_add(out, t->src + s->off, s->len);
                 ok = false;
                 continue;

@@ -149,6 +149,14 @@ static bool parse_list(struct raw *R, struct ldiag *g, struct param *p, char *t)
         *s = '\0';
         if (!quoted)
             item = trim(item);
+        char *br = quoted ? NULL : strpbrk(item, "[]");
+        if (br) { /* "[1,2]]": a stray bracket, not the value "2]" */
+            lerr(g, p->loc,
+                 "parameter '%s': the list item '%s' holds a stray '%c'; a list is [a, b, c], "
+                 "and an item with a bracket is quoted: ['a]', b]",
+                 lcut(g, raw_str(R, p->name)), lcut(g, item), *br);
+            return false;
+        }
         if (!quoted && !*item) {
             lerr(g, p->loc, "parameter '%s': the list has an empty item", raw_str(R, p->name));
             return false;
@@ -178,7 +186,7 @@ static bool parse_range(struct raw *R, struct ldiag *g, struct param *p, char *t
     if (colons > 2) { /* before t is split, so the message shows all of it */
         lerr(g, p->loc,
              "parameter '%s': malformed range '%s': expected start:end or start:end:step", pname,
-             t);
+             lcut(g, t));
         return false;
     }
     for (;;) {
@@ -195,9 +203,17 @@ static bool parse_range(struct raw *R, struct ldiag *g, struct param *p, char *t
     }
     for (int i = 0; i < np; i++)
         part[i] = trim(part[i]);
-    char shown[128];
-    snprintf(shown, sizeof shown, "%s:%s%s%s", part[0], part[1], np == 3 ? ":" : "",
-             np == 3 ? part[2] : "");
+    char shown[LCUT_BYTES]; /* the range as written, cut for messages */
+    {
+        struct sbuf b = {0};
+        for (int i = 0; i < np; i++) {
+            if (i)
+                sbuf_addc(&b, ':');
+            sbuf_add(&b, part[i], strlen(part[i]));
+        }
+        snprintf(shown, sizeof shown, "%s", lcutn(g, b.p ? b.p : "", b.len));
+        sbuf_free(&b);
+    }
     int64_t iv[3] = {0, 0, 1};
     bool ints = true;
     for (int i = 0; i < np; i++) {
@@ -205,7 +221,7 @@ static bool parse_range(struct raw *R, struct ldiag *g, struct param *p, char *t
         if (rc == -ERANGE) {
             lerr(g, p->loc,
                  "parameter '%s': integer overflow in range '%s': '%s' does not fit in 64 bits",
-                 pname, shown, part[i]);
+                 pname, shown, lcut(g, part[i]));
             return false;
         }
         if (rc)
@@ -239,7 +255,7 @@ static bool parse_range(struct raw *R, struct ldiag *g, struct param *p, char *t
     for (int i = 0; i < np; i++) {
         if (!parse_f64(part[i], &fv[i], &dec[i])) {
             lerr(g, p->loc, "parameter '%s': malformed range '%s': '%s' is not a number", pname,
-                 shown, part[i]);
+                 shown, lcut(g, part[i]));
             return false;
         }
     }
@@ -311,8 +327,15 @@ bool param_parse(struct raw *R, struct ldiag *g, struct param *p, const char *te
     if (!quoted && n == 0) {
         lerr(g, p->loc, "parameter '%s' has no value", raw_str(R, p->name));
         ok = false;
-    } else if (n >= 2 && t[0] == '[' && t[n - 1] == ']') {
-        ok = parse_list(R, g, p, t);
+    } else if (t[0] == '[') {
+        /* a list, or a mistake: "[0.1, 0.01" is not one value */
+        if (n >= 2 && t[n - 1] == ']') {
+            ok = parse_list(R, g, p, t);
+        } else {
+            lerr(g, p->loc, "parameter '%s': '%s' starts a list but does not end with ']'",
+                 lcut(g, raw_str(R, p->name)), lcut(g, t));
+            ok = false;
+        }
     } else if (strchr(t, ':')) {
         ok = parse_range(R, g, p, t);
     } else {
