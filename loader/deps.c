@@ -26,7 +26,7 @@ static void unknown_job(struct X *X, uint64_t loc, uint32_t jid, const char *s, 
     if (!ldiag_folds(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_JOB, fmt)) {
         if (X->jobs_incomplete && unknown_maybe_dropped(X, 'j', s, n))
             return;
-        dym = unknown_dym(X, 'j', s, n);
+        dym = unknown_dym(X, 'j', s, n, jid);
     }
     ldiag_add(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_JOB, fmt, lcut(X->g, jname(X, jid)),
               lcutn(X->g, s, n), dym ? "; did you mean '" : "", dym ? lcut(X->g, dym) : "",
@@ -48,7 +48,7 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only,
         uint64_t slen, h;
         if (pre && it->kind == IT_DEP && !(t->mask & E->fan_mask)) {
             const struct pre *q = &pre[(*pi)++];
-            s = X->scratch2.p + q->off;
+            s = X->scratch2.p ? X->scratch2.p + q->off : ""; /* NULL: all names empty */
             slen = q->len;
             h = q->h;
         } else {
@@ -124,7 +124,7 @@ void deps_expand_entry(struct X *X, struct E *E, const struct eout *eo)
                     q->off = X->scratch2.len;
                     tmpl_render(X, E, t, &X->scratch2);
                     q->len = X->scratch2.len - q->off;
-                    q->h = strtab_hash(X->scratch2.p + q->off, q->len);
+                    q->h = strtab_hash(X->scratch2.p ? X->scratch2.p + q->off : "", q->len);
                     strtab_prefetch(&X->jtab, q->h);
                 }
             }

@@ -278,8 +278,9 @@ void jobs_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only);
 /* Whether s could be the name of an entry dropped for an error ('j' jobs,
  * 'f' files and user_data): then "matches no job" would only echo it. */
 bool unknown_maybe_dropped(const struct X *X, char kind, const char *s, size_t n);
-/* The closest job ('j'), file ('f') or user_data ('u') name to s, or NULL.
- * The pointer is into X->pool: use it before the pool grows. */
-const char *unknown_dym(struct X *X, char kind, const char *s, size_t n);
+/* The closest job ('j'), file ('f') or user_data ('u') name to s, or NULL
+ * (also for an empty s); job self is not a candidate. The pointer is into
+ * X->pool: use it before the pool grows. */
+const char *unknown_dym(struct X *X, char kind, const char *s, size_t n, uint32_t self);
 
 #endif /* VOLLEY_LOADER_EXPAND_INT_H */

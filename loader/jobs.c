@@ -93,7 +93,7 @@ static void unknown_file(struct X *X, uint64_t loc, uint32_t jid, bool out, bool
     if (!ldiag_folds(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_FILE, fmt)) {
         if (X->files_incomplete && unknown_maybe_dropped(X, 'f', s, n))
             return;
-        dym = unknown_dym(X, ud ? 'u' : 'f', s, n);
+        dym = unknown_dym(X, ud ? 'u' : 'f', s, n, SPEC_NONE);
     }
     ldiag_add(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_FILE, fmt, lcut(X->g, jname(X, jid)),
               out ? "writes" : "reads", ud ? "user_data" : "file", lcutn(X->g, s, n),

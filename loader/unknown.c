@@ -60,10 +60,10 @@ bool unknown_maybe_dropped(const struct X *X, char kind, const char *s, size_t n
     return false;
 }
 
-const char *unknown_dym(struct X *X, char kind, const char *s, size_t n)
+const char *unknown_dym(struct X *X, char kind, const char *s, size_t n, uint32_t self)
 {
     char want[256];
-    if (n >= sizeof want || X->dym_spent > DYM_BUDGET)
+    if (!n || n >= sizeof want || X->dym_spent > DYM_BUDGET)
         return NULL;
     memcpy(want, s, n);
     want[n] = '\0';
@@ -73,6 +73,8 @@ const char *unknown_dym(struct X *X, char kind, const char *s, size_t n)
     if (kind == 'j') {
         X->dym_spent += X->njobs;
         for (uint32_t j = 0; j < X->njobs && bd > 1; j++) {
+            if (j == self)
+                continue; /* a job does not depend on itself */
             const char *c = X->pool.p + X->name_off[j];
             unsigned d = vl_edit_distance(want, c, bd - 1);
             if (d < bd) {
