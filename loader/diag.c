@@ -374,6 +374,20 @@ void ldiag_finish(struct ldiag *g)
     free(t);
 }
 
+void ldiag_reset(struct ldiag *g)
+{
+    struct spec_diags *d = g->d;
+    for (uint32_t i = 0; i < d->n; i++) {
+        free(d->v[i].msg);
+        free(d->v[i].src);
+    }
+    d->n = 0;
+    d->nerrors = d->nwarnings = d->dropped = 0;
+    if (g->dcap)
+        memset(g->dkey, 0, g->dcap * sizeof *g->dkey);
+    g->seq = 0;
+}
+
 void ldiag_fini(struct ldiag *g)
 {
     free(g->line_start);

@@ -113,6 +113,12 @@ static bool entry_compile(struct X *X, struct E *E, const struct rent *e)
             if (it->kind != IT_USE)
                 ok &= tmpl_compile(X, E, &E->t_items[k], &it->s, TK_NAME, "reference");
         }
+        E->t_env = e->env_n ? vl_xcalloc(e->env_n, sizeof *E->t_env) : NULL;
+        for (uint32_t k = 0; k < e->env_n; k++) {
+            const struct renv *v = &VEC_AT(R->envs, struct renv, e->env_first + k);
+            ok &= tmpl_compile(X, E, &E->t_env[k], &v->val, TK_ENV, "env");
+            E->env_mask |= E->t_env[k].mask;
+        }
     }
     if (!ok)
         E->ok = false;
@@ -147,15 +153,17 @@ static bool entry_shape(struct X *X, struct E *E, const struct rent *e)
 {
     const char *what = e->is_file ? "file" : "job";
     E->name_mask = E->t_name.mask;
-    uint64_t used = E->t_cmd.mask | E->t_script.mask | E->t_path.mask | E->t_rr.mask | E->t_fh.mask;
+    /* what an instance is made of beyond its references: copies of one
+     * name must not differ in it */
+    uint64_t own = E->t_cmd.mask | E->t_script.mask | E->t_path.mask | E->t_rr.mask | E->t_fh.mask |
+                   E->env_mask;
+    uint64_t used = own;
     for (uint32_t k = 0; E->t_items && k < e->it_n; k++)
         used |= E->t_items[k].mask;
     if (e->zip)
         return entry_shape_zip(X, E, e);
     E->C = 1;
     E->F = 1;
-    /* product: copies of one name must not differ in what they run */
-    uint64_t own = E->t_cmd.mask | E->t_script.mask | E->t_path.mask | E->t_rr.mask | E->t_fh.mask;
     for (uint32_t p = 0; p < E->np; p++) {
         uint64_t bit = 1ull << p;
         if (E->name_mask & bit) {
@@ -174,7 +182,11 @@ static bool entry_shape(struct X *X, struct E *E, const struct rent *e)
                     lerr(X->g, E->t_name.loc,
                          "%s name '%s' does not use parameter '%s', so its copies would differ in "
                          "%s; put {%s} in the name",
-                         what, lcut(X->g, ename(X, E)), pn, e->is_file ? "path" : "command", pn);
+                         what, lcut(X->g, ename(X, E)), pn,
+                         e->is_file                   ? "path"
+                         : (own & ~E->env_mask) & bit ? "command"
+                                                      : "env",
+                         pn);
                 E->ok = false;
                 return false;
             }
@@ -204,7 +216,10 @@ bool entry_begin(struct X *X, struct E *E, const struct rent *e)
 void entry_end(struct E *E)
 {
     free(E->t_items);
+    if (E->t_env) /* most entries have none: spare the call */
+        free(E->t_env);
     E->t_items = NULL;
+    E->t_env = NULL;
 }
 
 /* The entry (among the first `lim`) whose jobs hold jid, or NULL. Entries

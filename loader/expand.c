@@ -67,6 +67,8 @@ bool jobs_reserve(struct X *X, uint64_t more)
     X->rr = big_realloc(X->rr, cap * sizeof *X->rr);
     X->fh = big_realloc(X->fh, cap * sizeof *X->fh);
     X->flags = big_realloc(X->flags, cap * sizeof *X->flags);
+    if (X->R->envs.n) /* some job has its own env: a set per job */
+        X->env = big_realloc(X->env, cap * sizeof *X->env);
     X->npar = big_realloc(X->npar, cap * sizeof *X->npar);
     if (X->has_files) {
         X->in_off = big_realloc(X->in_off, (cap + 1) * sizeof *X->in_off);
@@ -202,6 +204,10 @@ static void x_init(struct X *X, const struct raw *R, struct ldiag *g)
         const struct rdrop *d = &VEC_AT(R->dropped, struct rdrop, i);
         *(uint64_t *)vec_push(d->kind == 'j' ? &X->dropped_j : &X->dropped_f) = d->name;
     }
+    X->acts.elem = sizeof(struct spec_action);
+    X->act_cmds.elem = sizeof(uint64_t);
+    X->act_jobs.elem = sizeof(uint32_t);
+    env_begin(X);
 }
 
 static void x_fini(struct X *X)
@@ -216,6 +222,13 @@ static void x_fini(struct X *X)
     free(X->rr);
     free(X->fh);
     free(X->flags);
+    free(X->env);
+    vec_free(&X->envsets);
+    vec_free(&X->envkv);
+    vec_free(&X->envbytes);
+    vec_free(&X->acts);
+    vec_free(&X->act_cmds);
+    vec_free(&X->act_jobs);
     free(X->eo);
     free(X->fname_off);
     free(X->in_off);
@@ -309,6 +322,28 @@ static void hand_jobs(struct X *X, struct spec *s, const char *path)
     strtab_free(&X->jtab);
 }
 
+/* env sets and actions into s. */
+static void hand_torc(struct X *X, struct spec *s)
+{
+    if (X->env) {
+        s->env = shrink(X->env, X->njobs, sizeof *X->env);
+        X->env = NULL;
+    }
+    s->nenvsets = (uint32_t)X->envsets.n;
+    s->envsets = X->envsets.p;
+    s->nenvkv = X->envkv.n;
+    s->envkv = X->envkv.p;
+    X->envsets.p = X->envkv.p = NULL;
+    s->exec = X->R->exec;
+    s->nactions = (uint32_t)X->acts.n;
+    s->actions = X->acts.p;
+    s->nact_cmds = (uint32_t)X->act_cmds.n;
+    s->act_cmds = X->act_cmds.p;
+    s->nact_jobs = X->act_jobs.n;
+    s->act_jobs = X->act_jobs.p;
+    X->acts.p = X->act_cmds.p = X->act_jobs.p = NULL;
+}
+
 /* Resource classes, failure handlers and their rules, into s (their names
  * into the pool). */
 static void hand_tables(struct X *X, struct spec *s)
@@ -347,6 +382,7 @@ static void hand_tables(struct X *X, struct spec *s)
         s->rules[i] = r->v;
         if (r->script.off < RSTR_BAD) {
             const char *sc = raw_str(R, r->script.off);
+            env_check_arg(X, r->script.loc, strlen(sc), "the recovery_script");
             s->rules[i].script_off = sbuf_addz(&X->pool, sc, strlen(sc));
         }
     }
@@ -397,7 +433,9 @@ int spec_expand(const struct raw *R, struct ldiag *g, const char *path, struct s
     if (X.too_big)
         goto out;
     deps_check_ghosts(&X);
+    actions_resolve(&X);
     hand_jobs(&X, s, path);
+    hand_torc(&X, s);
     hand_tables(&X, s);
     hand_files(&X, s);
 

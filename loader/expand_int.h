@@ -50,9 +50,15 @@ enum {
     K_UNKNOWN_RR,
     K_UNKNOWN_FH,
     K_REF,
+    K_ARG,
+    K_ACTION,
 };
 
-enum { TK_NAME, TK_CMD, TK_REF };
+/* What a template is: a name or reference (an unknown placeholder is an
+ * error), a command (also ${files...}; an unknown placeholder is left for
+ * the shell, with a warning), or an env value (like a command's text, but
+ * without ${files...}). */
+enum { TK_NAME, TK_CMD, TK_REF, TK_ENV };
 enum { SEG_LIT, SEG_PH, SEG_REF };
 enum { REF_FIN, REF_FOUT, REF_UIN, REF_UOUT };
 
@@ -142,6 +148,18 @@ struct X {
      * are still checked, for messages only (deps_check_ghosts) */
     struct vec ghosts; /* struct ghost */
     struct sbuf ghost_name, ghost_cmd;
+    /* env (env.c): sets of "KEY=VALUE" strings, set 0 the workflow's */
+    uint32_t *env;       /* [jcap] each job's set, when some job has its own env */
+    struct vec envsets;  /* struct spec_envset */
+    struct vec envkv;    /* uint64_t: pool offsets of "KEY=VALUE" */
+    struct vec envbytes; /* uint64_t: what each set adds to a job's execve (ARG_MAX) */
+    uint64_t arg_max;    /* sysconf(_SC_ARG_MAX): argv and envp of a new program */
+    uint64_t arg_strlen; /* MAX_ARG_STRLEN: one argument or env string, with its NUL */
+    uint64_t cmd_fast;   /* a command shorter than this passes both limits with set 0 */
+    /* actions (actions.c) */
+    struct vec acts;       /* struct spec_action */
+    struct vec act_cmds;   /* uint64_t pool offsets */
+    struct vec act_jobs;   /* uint32_t */
     bool quiet;            /* pass B recompiles templates: do not report twice */
     bool jobs_incomplete;  /* a job entry was dropped for an error: no "matches no job" */
     bool files_incomplete; /* likewise for files and user_data */
@@ -161,6 +179,8 @@ struct E {
     uint64_t name_mask, fan_mask;
     struct tmpl t_name, t_cmd, t_script, t_path, t_rr, t_fh;
     struct tmpl *t_items; /* [e->it_n] */
+    struct tmpl *t_env;   /* [e->env_n] the values of the job's env */
+    uint64_t env_mask;    /* parameters the env values use */
     bool ok;
 };
 
@@ -273,6 +293,22 @@ void deps_check_ghosts(struct X *X);
  * the file references of the current combination (into X->tmpu/tmpu2). */
 void jobs_render_cmd(struct X *X, struct E *E, struct sbuf *out);
 void jobs_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only);
+
+/* ---- env.c ---- */
+/* The workflow's env as set 0 (when the file has env anywhere). */
+void env_begin(struct X *X);
+/* Job jid's env set (*entry_set caches an entry's set when its env uses
+ * no parameter; SPEC_NONE at first), and the argument limits of its
+ * command (cmd_len bytes) with that env. Needed only when X->env is set or
+ * cmd_len >= X->cmd_fast (the common job skips the call). */
+void env_job(struct X *X, struct E *E, uint32_t jid, uint32_t *entry_set, uint64_t cmd_len);
+/* A command or script of cmd_len bytes under MAX_ARG_STRLEN, else an error
+ * at loc about what ("the command of 'x'") naming the limit. */
+bool env_check_arg(struct X *X, uint64_t loc, uint64_t cmd_len, const char *what);
+
+/* ---- actions.c ---- */
+/* Resolves the actions' jobs (names, regexes) while the job table lives. */
+void actions_resolve(struct X *X);
 
 /* ---- unknown.c ---- */
 /* Whether s could be the name of an entry dropped for an error ('j' jobs,

@@ -286,7 +286,9 @@ void jobs_expand_entry(struct X *X, struct E *E, struct eout *eo)
     uint64_t *off = NULL;
     if (eo->collapsed)
         entry_collapse_map(X, E, eo, &order, &off);
-    uint32_t rr_cache = SPEC_NONE - 1, fh_cache = SPEC_NONE - 1;
+    uint32_t rr_cache = SPEC_NONE - 1, fh_cache = SPEC_NONE - 1, env_set = SPEC_NONE;
+    uint8_t flags = (uint8_t)((e->cancel ? SPEC_JOB_CANCEL_ON_BLOCK : 0) |
+                              (e->has_stdio ? e->stdio : X->R->wf_stdio));
     for (uint32_t i = 0; i < eo->n; i++) {
         uint32_t jid = eo->first + i;
         uint64_t nc = eo->collapsed ? off[i + 1] - off[i] : 1;
@@ -300,9 +302,12 @@ void jobs_expand_entry(struct X *X, struct E *E, struct eout *eo)
             if (k == 0) {
                 X->cmd_off[jid] = X->pool.len;
                 jobs_render_cmd(X, E, &X->pool);
+                uint64_t cmd_len = X->pool.len - X->cmd_off[jid];
                 sbuf_addc(&X->pool, '\0');
                 job_classes(X, E, jid, &rr_cache, &fh_cache);
-                X->flags[jid] = e->cancel ? SPEC_JOB_CANCEL_ON_BLOCK : 0;
+                X->flags[jid] = flags;
+                if (X->env || cmd_len >= X->cmd_fast) /* else: no env of its own, and short */
+                    env_job(X, E, jid, &env_set, cmd_len);
             } else {
                 X->scratch.len = 0;
                 jobs_render_cmd(X, E, &X->scratch);

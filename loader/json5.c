@@ -48,8 +48,8 @@ enum j5_state {
 };
 
 struct j5 {
-    const char *p, *end; /* the input, p at the next unread byte */
-    uint64_t line, col;  /* of p: 0-based, col in characters */
+    const char *start, *p, *end; /* the input, p at the next unread byte */
+    uint64_t line, col;          /* of p: 0-based, col in characters */
     struct ldiag *g;
     uint8_t state;
     struct sbuf stack; /* open containers: '{' or '[' */
@@ -59,10 +59,15 @@ struct j5 {
 struct j5 *j5_new(const char *buf, size_t len, struct ldiag *g)
 {
     struct j5 *j = vl_xcalloc(1, sizeof *j);
-    j->p = buf;
+    j->start = j->p = buf;
     j->end = buf + len;
     j->g = g;
     return j;
+}
+
+size_t j5_offset(const struct j5 *j)
+{
+    return (size_t)(j->p - j->start);
 }
 
 void j5_free(struct j5 *j)

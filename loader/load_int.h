@@ -148,6 +148,9 @@ static inline const char *lcut(struct ldiag *g, const char *s)
 /* Sorts by location and appends the fold counts to the messages. */
 void ldiag_finish(struct ldiag *g);
 void ldiag_fini(struct ldiag *g);
+/* Drops every diagnostic added so far (a file read a second time reports
+ * its messages anew). */
+void ldiag_reset(struct ldiag *g);
 
 /* ---- the YAML event reader (yread.c) ---- */
 enum yev_type {
@@ -176,6 +179,7 @@ enum wf_format {
     WF_JSON5, /* json5.c */
 };
 struct yread;
+struct vars;
 struct yread *yread_new(const char *buf, size_t len, struct ldiag *g, enum wf_format fmt);
 void yread_free(struct yread *r);
 /* The current event (never NULL; YEV_ERR after a syntax error). */
@@ -183,6 +187,16 @@ const struct yev *yread_peek(struct yread *r);
 void yread_next(struct yread *r);
 /* Consumes the current node and everything inside it, iteratively. */
 void yread_skip(struct yread *r);
+/* From the next event on, scalars in value positions (not keys) have the
+ * variables of v substituted (vars.c); v stays the caller's. */
+void yread_set_vars(struct yread *r, struct vars *v);
+/* Substitution off (false) or on again: for the variables block itself and
+ * for identifiers (use_parameters). */
+void yread_subst(struct yread *r, bool on);
+/* Whether the source read so far holds a {placeholder} (vars.c's syntax;
+ * flow mappings like {a: b} count too, harmlessly): then variables found
+ * now came after something that may have used them. */
+bool yread_placeholder_before(const struct yread *r);
 /* Appends the current node as JSON text to out and consumes it. */
 void yread_json(struct yread *r, struct sbuf *out);
 /* The offset of the first control character in s[0..n) (iscntrl: 0-31 and
@@ -202,6 +216,31 @@ static inline bool yev_is_null(const struct yev *e)
             !strcmp(e->val, "Null") || !strcmp(e->val, "NULL"));
 }
 
+/* ---- workflow variables (vars.c): {name} in every string value ---- */
+struct var {
+    uint64_t name, val; /* offsets in vars.text */
+    size_t len;         /* bytes of the value */
+    uint64_t loc;       /* where the variable was defined */
+};
+struct vars {
+    struct sbuf text; /* names and values, NUL-terminated */
+    struct vec v;     /* struct var */
+    struct sbuf out;  /* the last substitution's result */
+};
+/* Adds a variable; false if the name is there already. */
+bool vars_add(struct vars *v, const char *name, const char *val, size_t len, uint64_t loc);
+const struct var *vars_find(const struct vars *v, const char *name, size_t n);
+/* If s[0..n) holds {name} or {name:format} of a variable: the text with
+ * each of them replaced in v->out (NUL-terminated), true. A bad format is
+ * reported at loc and the placeholder kept. False when nothing changed. */
+bool vars_subst(struct vars *v, const char *s, size_t n, struct ldiag *g, uint64_t loc);
+/* The length of the placeholder {identifier} or {identifier:format} at
+ * s[i] (not right after a '$'), with *id_end where its name ends; 0 if
+ * there is none. */
+size_t vars_placeholder(const char *s, size_t n, size_t i, size_t *id_end);
+void vars_copy(struct vars *dst, const struct vars *src);
+void vars_free(struct vars *v);
+
 /* ---- the JSON5 reader (json5.c): the events of yread, from JSON5 ---- */
 struct j5;
 struct j5 *j5_new(const char *buf, size_t len, struct ldiag *g);
@@ -209,6 +248,8 @@ void j5_free(struct j5 *j);
 /* The next event into *e (its value lives until the next call); YEV_ERR
  * after a syntax error, which is reported. */
 void j5_next(struct j5 *j, struct yev *e);
+/* Bytes of the input read so far. */
+size_t j5_offset(const struct j5 *j);
 
 /* ---- parameter values (value.c) ---- */
 enum { VT_INT = 1, VT_FLT = 2, VT_STR = 4 };
@@ -304,6 +345,28 @@ struct rent {
     uint8_t cancel; /* cancel_on_blocking_job_failure */
     uint8_t is_file;
     uint8_t has_sched;
+    uint8_t has_stdio; /* stdio given: replaces execution_config.stdio */
+    uint8_t stdio;     /* spec flags bits: SPEC_JOB_STDIO_MASK, DELETE_ON_SUCCESS */
+    uint32_t env_n;    /* env: raw.envs[env_first .. +env_n) */
+    uint64_t env_first;
+    uint64_t env_loc; /* where env was written */
+};
+
+/* An env entry as written: KEY and its value (a template in a job). */
+struct renv {
+    struct rstr key, val;
+};
+
+/* An action as written (run_commands; others are only warned about). */
+struct ract {
+    uint64_t loc;     /* the action's mapping */
+    uint64_t sel_loc; /* where its jobs / job_name_regexes were written */
+    uint32_t trigger; /* enum spec_trigger */
+    uint32_t ncmds;   /* commands: raw.acmds[cmd_first .. +ncmds) (struct rstr) */
+    uint64_t cmd_first;
+    uint64_t sel_first; /* jobs (IT_DEP) and job_name_regexes (IT_DEPRX): raw.asel */
+    uint32_t nsel;
+    uint32_t pad;
 };
 
 struct rrr {
@@ -347,6 +410,16 @@ struct raw {
     uint64_t bad_jobs;  /* job entries dropped for errors (already reported) */
     uint64_t bad_files; /* file and user_data entries dropped likewise */
     struct vec dropped; /* struct rdrop: the names of those that had one */
+    bool has_jobs;      /* a jobs key was there */
+    /* torc's keys that mean something on one node (parse_torc.c) */
+    struct vars vars;      /* variables (already substituted) */
+    struct vec wf_envs;    /* struct renv: the workflow's env */
+    struct vec envs;       /* struct renv: the jobs' env */
+    uint8_t wf_stdio;      /* execution_config.stdio, as spec flags bits */
+    struct spec_exec exec; /* execution_config */
+    struct vec acts;       /* struct ract */
+    struct vec acmds;      /* struct rstr: commands of actions */
+    struct vec asel;       /* struct ritem: jobs of actions */
 };
 static inline const char *raw_str(const struct raw *R, uint64_t off)
 {

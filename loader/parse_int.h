@@ -14,7 +14,8 @@
  *                  of strings, iterating a mapping's keys;
  *   parse_param.c  parameters and parameter_mode;
  *   parse_job.c    job and file entries;
- *   parse_table.c  user_data, resource classes, failure handlers.
+ *   parse_table.c  user_data, resource classes, failure handlers;
+ *   parse_torc.c   variables, env, stdio, execution_config, actions.
  *
  * Nothing is expanded here; names and references are checked in expansion
  * (expand_int.h), where all of the file is known (keys come in any order).
@@ -28,6 +29,8 @@ struct P {
     struct yread *r;
     struct ldiag *g;
     struct raw *R;
+    bool vars_preset; /* the second reading: variables are known from the start */
+    bool vars_late;   /* variables came after a value that may have used them */
 };
 
 /* ---- parse_value.c ---- */
@@ -50,18 +53,26 @@ int parse_duration(const char *s, uint64_t *ms, const char **why);
 /* A sequence of strings into R->items of the given kind (IT_*). */
 void parse_list(struct P *P, const char *key, uint8_t kind);
 
+/* A torc key volley does not read, and why: a warning (it is ignored) or
+ * an error (it would change what runs). A key ending in '*' is a prefix. */
+struct mapnote {
+    const char *key;
+    uint8_t sev; /* SPEC_DIAG_WARNING or SPEC_DIAG_ERROR */
+    const char *why;
+};
+
 /* Iterates the keys of the mapping at the current event. Returns the key's
  * index in keys[] with the value as the current event; -1 at the end.
- * Unknown keys are reported (or warned about when listed in warn[]) and
- * their values skipped; duplicate keys are errors. */
+ * Keys in notes[] get their note; other unknown keys are errors with a
+ * did-you-mean. The values of both are skipped; duplicate keys are errors. */
 struct mapit {
     const char *const *keys; /* the known keys (at most 64) */
     size_t nkeys;
-    size_t stride;           /* bytes from one key to the next; 0: an array of names */
-    const char *const *warn; /* torc keys volley ignores, with a warning */
-    size_t nwarn;
-    const char *where;    /* "a job", "the workflow" */
-    const char *warn_why; /* why warn keys are ignored */
+    size_t stride;               /* bytes from one key to the next; 0: an array of names */
+    const struct mapnote *notes; /* ended by a NULL key; or NULL */
+    bool ext;                    /* "x-" keys are skipped (they hold YAML anchors) */
+    uint32_t refused;            /* keys of notes[] that were errors */
+    const char *where;           /* "a job", "the workflow" */
     uint64_t seen;
     bool open;
     uint64_t loc; /* the mapping */
@@ -81,6 +92,18 @@ bool parse_is_ident(const char *s);
 /* A parameters mapping into out (struct param); *n counts them if given. */
 void parse_params(struct P *P, struct vec *out, uint64_t *first, uint32_t *n);
 void parse_mode(struct P *P, struct rent *x);
+
+/* ---- parse_torc.c ---- */
+/* The variables mapping into dst (substitution is off while it is read). */
+void parse_variables(struct P *P, struct vars *dst);
+/* Reports variables that share a parameter's name (after the whole file). */
+void parse_variables_check(struct P *P);
+/* An env mapping into out (struct renv): *first and *n say where. */
+void parse_env(struct P *P, struct vec *out, uint64_t *first, uint32_t *n);
+/* stdio ({mode, delete_on_success}, or a mode) as spec flags bits. */
+void parse_stdio(struct P *P, uint8_t *bits);
+void parse_exec(struct P *P);
+void parse_action(struct P *P);
 
 /* ---- parse_job.c, parse_table.c ---- */
 void parse_job(struct P *P);

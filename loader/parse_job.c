@@ -57,6 +57,25 @@ static void job_mode(struct P *P, struct rent *x, const struct job_key *k)
     parse_mode(P, x);
 }
 
+static void job_use(struct P *P, struct rent *x, const struct job_key *k)
+{
+    yread_subst(P->r, false); /* names of parameters: no variables in them */
+    parse_list(P, k->key, IT_USE);
+    yread_subst(P->r, true);
+}
+
+static void job_env(struct P *P, struct rent *x, const struct job_key *k)
+{
+    x->env_loc = yread_peek(P->r)->loc;
+    parse_env(P, &P->R->envs, &x->env_first, &x->env_n);
+}
+
+static void job_stdio(struct P *P, struct rent *x, const struct job_key *k)
+{
+    x->has_stdio = 1;
+    parse_stdio(P, &x->stdio);
+}
+
 static void job_priority(struct P *P, struct rent *x, const struct job_key *k)
 {
     /* torc 0.23: ready jobs are claimed by priority */
@@ -104,8 +123,24 @@ static const struct job_key job_keys[] = {
     JOB_LIST("output_user_data_regexes", IT_UOUTRX),
     {"parameters", job_params, 0, 0},
     {"parameter_mode", job_mode, 0, 0},
-    JOB_LIST("use_parameters", IT_USE),
+    {"use_parameters", job_use, 0, 0},
     {"priority", job_priority, 0, 0},
+    {"env", job_env, 0, 0},
+    {"stdio", job_stdio, 0, 0},
+};
+
+/* torc job keys volley does not read */
+static const struct mapnote job_notes[] = {
+    {"label", SPEC_DIAG_WARNING,
+     "labels route jobs between torc's job runners, and volley is the one runner"},
+    {"input_datasets", SPEC_DIAG_ERROR,
+     "volley has no datasets yet; declare the paths as files and use input_files"},
+    {"output_datasets", SPEC_DIAG_ERROR,
+     "volley has no datasets yet; declare the paths as files and use output_files"},
+    {"parameters_file", SPEC_DIAG_ERROR,
+     "volley does not read parameter tables yet; write the values under 'parameters' (with "
+     "parameter_mode: zip for rows)"},
+    {NULL, 0, NULL},
 };
 
 void parse_job(struct P *P)
@@ -120,6 +155,7 @@ void parse_job(struct P *P)
     struct mapit m = {.keys = &job_keys[0].key,
                       .nkeys = VL_ARRAY_LEN(job_keys),
                       .stride = sizeof job_keys[0],
+                      .notes = job_notes,
                       .where = "a job"};
     if (!mapit_begin(P, &m, "a job")) {
         P->R->bad_jobs++;
@@ -145,8 +181,8 @@ void parse_job(struct P *P)
         ok = false;
     }
     if (x.name.off == RSTR_BAD || x.cmd.off == RSTR_BAD || x.script.off == RSTR_BAD ||
-        x.rr.off == RSTR_BAD || x.fh.off == RSTR_BAD)
-        ok = false; /* reported where the wrong kind of value was */
+        x.rr.off == RSTR_BAD || x.fh.off == RSTR_BAD || m.refused)
+        ok = false; /* reported where the wrong kind of value (or key) was */
     if (ok) {
         *(struct rent *)vec_push(&P->R->jobs) = x;
         return;
@@ -159,6 +195,17 @@ void parse_job(struct P *P)
 static const char *const file_keys[] = {"name", "path", "parameters", "parameter_mode",
                                         "use_parameters"};
 
+/* torc file keys volley does not read */
+static const struct mapnote file_notes[] = {
+    {"identifier", SPEC_DIAG_WARNING,
+     "it is an RO-Crate identifier, and volley writes no RO-Crate"},
+    {"st_mtime", SPEC_DIAG_WARNING,
+     "volley checks that an input file exists when the run starts, not its time"},
+    {"parameters_file", SPEC_DIAG_ERROR,
+     "volley does not read parameter tables yet; write the values under 'parameters'"},
+    {NULL, 0, NULL},
+};
+
 void parse_file(struct P *P)
 {
     struct rent x;
@@ -168,7 +215,10 @@ void parse_file(struct P *P)
     x.lp_first = P->R->params.n;
     x.it_first = P->R->items.n;
     x.mode_loc = LOC_NONE;
-    struct mapit m = {.keys = file_keys, .nkeys = VL_ARRAY_LEN(file_keys), .where = "a file"};
+    struct mapit m = {.keys = file_keys,
+                      .nkeys = VL_ARRAY_LEN(file_keys),
+                      .notes = file_notes,
+                      .where = "a file"};
     if (!mapit_begin(P, &m, "a file")) {
         P->R->bad_files++;
         return;
@@ -190,7 +240,9 @@ void parse_file(struct P *P)
             parse_mode(P, &x);
             break;
         case 4:
+            yread_subst(P->r, false); /* names of parameters: no variables in them */
             parse_list(P, "use_parameters", IT_USE);
+            yread_subst(P->r, true);
             break;
         }
     }
@@ -202,13 +254,13 @@ void parse_file(struct P *P)
         lerr(P->g, x.loc, "a file needs a 'name'");
         return;
     }
-    if (x.name.off < RSTR_BAD && x.path.off >= RSTR_BAD)
+    if (x.name.off < RSTR_BAD && (x.path.off >= RSTR_BAD || m.refused))
         *(struct rdrop *)vec_push(&P->R->dropped) = (struct rdrop){x.name.off, 'f'};
     if (x.path.off == RSTR_NONE && x.name.off != RSTR_BAD) {
         lerr(P->g, x.loc, "file '%s' needs a 'path'", lcut(P->g, raw_str(P->R, x.name.off)));
         return;
     }
-    if (x.name.off == RSTR_BAD || x.path.off == RSTR_BAD)
+    if (x.name.off == RSTR_BAD || x.path.off == RSTR_BAD || m.refused)
         return;
     P->R->bad_files--;
     *(struct rent *)vec_push(&P->R->files) = x;

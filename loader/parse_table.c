@@ -10,11 +10,23 @@
 
 static const char *const ud_keys[] = {"name", "data", "is_ephemeral"};
 
+/* torc's parameterized user_data (one record per combination) */
+static const char ud_params[] = "volley does not expand user_data entries yet; write one entry per "
+                                "record";
+static const struct mapnote ud_notes[] = {
+    {"parameters", SPEC_DIAG_ERROR, ud_params},
+    {"parameter_mode", SPEC_DIAG_ERROR, ud_params},
+    {"use_parameters", SPEC_DIAG_ERROR, ud_params},
+    {NULL, 0, NULL},
+};
+
 void parse_ud(struct P *P)
 {
     struct rud u = {.name = {RSTR_NONE, LOC_NONE}, .data = RSTR_NONE};
-    struct mapit m = {
-        .keys = ud_keys, .nkeys = VL_ARRAY_LEN(ud_keys), .where = "a user_data entry"};
+    struct mapit m = {.keys = ud_keys,
+                      .nkeys = VL_ARRAY_LEN(ud_keys),
+                      .notes = ud_notes,
+                      .where = "a user_data entry"};
     if (!mapit_begin(P, &m, "a user_data entry"))
         return;
     int k;
@@ -36,6 +48,11 @@ void parse_ud(struct P *P)
         if (u.name.off == RSTR_NONE)
             lerr(P->g, m.loc, "a user_data entry needs a 'name'");
         P->R->bad_files++;
+        return;
+    }
+    if (m.refused) { /* reported; its name may be referenced */
+        P->R->bad_files++;
+        *(struct rdrop *)vec_push(&P->R->dropped) = (struct rdrop){u.name.off, 'f'};
         return;
     }
     if (u.data == RSTR_NONE)

@@ -334,21 +334,26 @@ int mapit_next(struct P *P, struct mapit *m)
             m->seen |= bit;
             return (int)i;
         }
-        bool warned = false;
-        if (m->nwarn && !strncmp(key, "x-", 2)) { /* an extension key: holds YAML anchors */
+        bool noted = false;
+        if (m->ext && !strncmp(key, "x-", 2)) { /* an extension key: holds YAML anchors */
             yread_skip(P->r);
             goto next;
         }
-        for (size_t i = 0; i < m->nwarn; i++) {
-            size_t wl = strlen(m->warn[i]);
-            bool prefix = wl && m->warn[i][wl - 1] == '*';
-            if (prefix ? !strncmp(key, m->warn[i], wl - 1) : !strcmp(key, m->warn[i])) {
-                lwarn(P->g, m->key_loc, "'%s' is ignored: %s", lcut(P->g, key), m->warn_why);
-                warned = true;
+        for (size_t i = 0; m->notes && m->notes[i].key; i++) {
+            const struct mapnote *n = &m->notes[i];
+            size_t wl = strlen(n->key);
+            bool prefix = wl && n->key[wl - 1] == '*';
+            if (prefix ? !strncmp(key, n->key, wl - 1) : !strcmp(key, n->key)) {
+                if (n->sev == SPEC_DIAG_WARNING)
+                    lwarn(P->g, m->key_loc, "'%s' is ignored: %s", lcut(P->g, key), n->why);
+                else
+                    lerr(P->g, m->key_loc, "'%s' is not supported: %s", lcut(P->g, key), n->why),
+                        m->refused++;
+                noted = true;
                 break;
             }
         }
-        if (!warned) {
+        if (!noted) {
             const char *cands[64];
             size_t nc = 0;
             for (size_t i = 0; i < m->nkeys && nc < 64; i++)

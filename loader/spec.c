@@ -40,7 +40,103 @@ void spec_free(struct spec *s)
     free(s->codes);
     free(s->files);
     free(s->srcs);
+    free(s->env);
+    free(s->envsets);
+    free(s->envkv);
+    free(s->actions);
+    free(s->act_cmds);
+    free(s->act_jobs);
     memset(s, 0, sizeof *s);
+}
+
+/* The length of the key of "KEY=VALUE". */
+static size_t env_key_len(const char *kv)
+{
+    return strcspn(kv, "=");
+}
+
+/* Whether set k's own entries have the key of kv. */
+static bool set_has_key(const struct spec *s, const struct spec_envset *k, const char *kv)
+{
+    size_t kl = env_key_len(kv);
+    for (uint32_t i = 0; i < k->n; i++) {
+        const char *o = s->pool + s->envkv[k->first + i];
+        if (env_key_len(o) == kl && !memcmp(o, kv, kl))
+            return true;
+    }
+    return false;
+}
+
+uint32_t spec_job_env(const struct spec *s, uint32_t jid, uint64_t *out, uint32_t cap)
+{
+    if (!s->nenvsets)
+        return 0;
+    uint32_t set = s->env ? s->env[jid] : 0, n = 0;
+    /* own entries first, then each base's that no set before it overrode */
+    for (uint32_t k = set; k != SPEC_NONE; k = s->envsets[k].base) {
+        const struct spec_envset *e = &s->envsets[k];
+        for (uint32_t i = 0; i < e->n; i++) {
+            const char *kv = s->pool + s->envkv[e->first + i];
+            bool over = false;
+            for (uint32_t o = set; o != k && !over; o = s->envsets[o].base)
+                over = set_has_key(s, &s->envsets[o], kv);
+            if (over)
+                continue;
+            if (n < cap)
+                out[n] = s->envkv[e->first + i];
+            n++;
+        }
+    }
+    return n;
+}
+
+uint32_t spec_effects(const struct spec *s)
+{
+    uint32_t fx = 0;
+    for (uint32_t i = 0; i < s->nenvsets; i++)
+        if (s->envsets[i].n)
+            fx |= SPEC_FX_ENV;
+    for (uint32_t j = 0; j < s->njobs; j++) {
+        if (spec_flags_stdio(s->flags[j]) != SPEC_STDIO_SEPARATE)
+            fx |= SPEC_FX_STDIO;
+        if (s->flags[j] & SPEC_JOB_DELETE_ON_SUCCESS)
+            fx |= SPEC_FX_DELETE_OUTPUT;
+    }
+    if (s->nactions)
+        fx |= SPEC_FX_ACTIONS;
+    if (s->exec.set & (SPEC_EXEC_TIMEOUT_CODE | SPEC_EXEC_OOM_CODE))
+        fx |= SPEC_FX_EXIT_CODES;
+    if (spec_term_signal(s) != 15)
+        fx |= SPEC_FX_TERM_SIGNAL;
+    if (s->exec.set & SPEC_EXEC_TERM_LEAD)
+        fx |= SPEC_FX_TERM_LEAD;
+    if (!spec_limit_resources(s))
+        fx |= SPEC_FX_NO_LIMITS;
+    return fx;
+}
+
+const char *spec_effect_key(uint32_t fx)
+{
+    switch (fx) {
+    case SPEC_FX_ENV:
+        return "env";
+    case SPEC_FX_STDIO:
+        return "stdio";
+    case SPEC_FX_DELETE_OUTPUT:
+        return "stdio.delete_on_success";
+    case SPEC_FX_ACTIONS:
+        return "actions";
+    case SPEC_FX_EXIT_CODES:
+        return "execution_config.timeout_exit_code / oom_exit_code";
+    case SPEC_FX_TERM_SIGNAL:
+        return "execution_config.termination_signal";
+    case SPEC_FX_TERM_LEAD:
+        return "execution_config.sigterm_lead_seconds";
+    case SPEC_FX_NO_LIMITS:
+        return "execution_config.limit_resources";
+    default:
+        return "?";
+    }
 }
 
 /* A pool offset must name a NUL-terminated string inside the pool. */
@@ -100,6 +196,63 @@ out:
     free(deg);
     free(queue);
     return rc;
+}
+
+static int check_env(const struct spec *s, struct vl_err *err)
+{
+    if (!s->nenvsets) {
+        if (s->env)
+            return vl_err_set(err, VL_ECORRUPT, "jobs have env sets, but there are none");
+        return 0;
+    }
+    if (!s->envsets || (s->nenvkv && !s->envkv))
+        return vl_err_set(err, VL_ECORRUPT, "the env arrays are missing");
+    for (uint32_t k = 0; k < s->nenvsets; k++) {
+        const struct spec_envset *e = &s->envsets[k];
+        if (e->first > s->nenvkv || e->n > s->nenvkv - e->first ||
+            (e->base != SPEC_NONE && e->base >= k))
+            return vl_err_set(err, VL_ECORRUPT, "env set %" PRIu32 " is out of range", k);
+        for (uint32_t i = 0; i < e->n; i++) {
+            uint64_t off = s->envkv[e->first + i];
+            if (!str_ok(s, off, false) || !strchr(s->pool + off, '=') ||
+                env_key_len(s->pool + off) == 0)
+                return vl_err_set(err, VL_ECORRUPT,
+                                  "env set %" PRIu32 ": entry %" PRIu32 " is not KEY=VALUE", k, i);
+            struct spec_envset before = {e->first, i, SPEC_NONE};
+            if (set_has_key(s, &before, s->pool + off))
+                return vl_err_set(err, VL_ECORRUPT, "env set %" PRIu32 ": a key is there twice", k);
+        }
+    }
+    for (uint32_t j = 0; s->env && j < s->njobs; j++)
+        if (s->env[j] >= s->nenvsets)
+            return vl_err_set(err, VL_ECORRUPT, "job %" PRIu32 ": env set out of range", j);
+    for (uint32_t j = 0; j < s->njobs; j++)
+        if (spec_flags_stdio(s->flags[j]) > SPEC_STDIO_NONE)
+            return vl_err_set(err, VL_ECORRUPT, "job %" PRIu32 ": bad stdio mode", j);
+    return 0;
+}
+
+static int check_actions(const struct spec *s, struct vl_err *err)
+{
+    if (s->nactions && !s->actions)
+        return vl_err_set(err, VL_ECORRUPT, "the action array is missing");
+    for (uint32_t i = 0; i < s->nactions; i++) {
+        const struct spec_action *a = &s->actions[i];
+        if (a->trigger > SPEC_ON_JOBS_COMPLETE || !a->ncmds || a->cmd_first > s->nact_cmds ||
+            a->ncmds > s->nact_cmds - a->cmd_first || a->job_first > s->nact_jobs ||
+            a->njobs > s->nact_jobs - a->job_first)
+            return vl_err_set(err, VL_ECORRUPT, "action %" PRIu32 " is out of range", i);
+        for (uint32_t c = 0; c < a->ncmds; c++)
+            if (!str_ok(s, s->act_cmds[a->cmd_first + c], false))
+                return vl_err_set(err, VL_ECORRUPT, "action %" PRIu32 ": a command is out of pool",
+                                  i);
+        for (uint32_t k = 0; k < a->njobs; k++) {
+            uint32_t j = s->act_jobs[a->job_first + k];
+            if (j >= s->njobs || (k && s->act_jobs[a->job_first + k - 1] >= j))
+                return vl_err_set(err, VL_ECORRUPT, "action %" PRIu32 ": bad job list", i);
+        }
+    }
+    return 0;
 }
 
 int spec_check(const struct spec *s, struct vl_err *err)
@@ -185,5 +338,7 @@ int spec_check(const struct spec *s, struct vl_err *err)
         if (s->srcs[i].first >= s->njobs || (i && s->srcs[i].first <= s->srcs[i - 1].first))
             return vl_err_set(err, VL_ECORRUPT,
                               "source line table entry %" PRIu32 " is out of order", i);
+    if ((rc = check_env(s, err)) || (rc = check_actions(s, err)))
+        return rc;
     return check_acyclic(s, err);
 }

@@ -131,12 +131,12 @@ static bool tmpl_compile_range(struct X *X, struct E *E, struct tmpl *t, uint32_
         uint64_t at = loc_inner(t->loc, src, i);
         if (p == E->np) {
             char pl[256];
-            if (tk == TK_CMD) {
+            if (tk == TK_CMD || tk == TK_ENV) {
                 if (!X->quiet)
                     lwarn(X->g, at,
-                          "'%.*s' in the %s names no parameter of job '%s'; left as written for "
-                          "the shell",
-                          (int)(j + 1 - i), src + i, field, lcut(X->g, ename(X, E)));
+                          "'%.*s' in the %s names no parameter of job '%s'; left as written%s",
+                          (int)(j + 1 - i), src + i, field, lcut(X->g, ename(X, E)),
+                          tk == TK_CMD ? " for the shell" : "");
                 i = j + 1;
                 continue;
             }

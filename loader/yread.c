@@ -87,7 +87,10 @@ struct yread {
     size_t nctx, capctx;
     struct rec_ev *q; /* events to give before reading more: resolved merges */
     size_t qh, qn, capq;
-    char *cur_owned; /* the current event's value, when it came from q */
+    char *cur_owned;   /* the current event's value, when it came from q */
+    struct vars *vars; /* workflow variables to substitute, or NULL */
+    bool no_subst;     /* substitution off for now (yread_subst) */
+    size_t read_to;    /* bytes of the source read so far (every event came from before) */
 };
 
 static void syntax_error(struct yread *r)
@@ -180,6 +183,7 @@ static void fetch_raw(struct yread *r)
     }
     if (r->j5) { /* no anchors, aliases or merge keys in JSON5 */
         j5_next(r->j5, &r->cur);
+        r->read_to = j5_offset(r->j5);
         if (r->cur.type == YEV_ERR)
             r->err = true;
         return;
@@ -207,6 +211,7 @@ static void fetch_raw(struct yread *r)
         }
         r->have_ev = true;
         yaml_event_t *e = &r->ev;
+        r->read_to = VL_MAX(r->read_to, e->end_mark.index);
         const char *anchor = NULL;
         r->cur.loc = loc_make(e->start_mark.line, e->start_mark.column, false);
         switch (e->type) {
@@ -599,6 +604,16 @@ static void track(struct yread *r, const struct yev *e)
     }
 }
 
+/* A scalar in a value position: variables substituted. */
+static void value_scalar(struct yread *r)
+{
+    if (r->no_subst || !vars_subst(r->vars, r->cur.val, r->cur.len, r->g, r->cur.loc))
+        return;
+    r->cur.val = r->vars->out.p;
+    r->cur.len = r->vars->out.len;
+    r->cur.loc &= ~(uint64_t)LOC_EXACT; /* its characters are no longer the source's */
+}
+
 /* Fetches the next event into r->cur, merge keys resolved. */
 static void fetch(struct yread *r)
 {
@@ -631,6 +646,8 @@ static void fetch(struct yread *r)
             give_merged(r, c, &r->cur);
             continue;
         }
+        if (r->vars && r->cur.type == YEV_SCALAR && !(c && c->map && c->want_key))
+            value_scalar(r);
         track(r, &r->cur);
         return;
     }
@@ -678,6 +695,25 @@ void yread_free(struct yread *r)
     free(r->q);
     free(r->cur_owned);
     free(r);
+}
+
+void yread_set_vars(struct yread *r, struct vars *v)
+{
+    r->vars = v && v->v.n ? v : NULL;
+}
+
+void yread_subst(struct yread *r, bool on)
+{
+    r->no_subst = !on;
+}
+
+bool yread_placeholder_before(const struct yread *r)
+{
+    size_t id_end, n = VL_MIN(r->read_to, r->len);
+    for (const char *p = r->buf; (p = memchr(p, '{', n - (size_t)(p - r->buf))); p++)
+        if (vars_placeholder(r->buf, n, (size_t)(p - r->buf), &id_end))
+            return true;
+    return false;
 }
 
 const struct yev *yread_peek(struct yread *r)

@@ -80,6 +80,33 @@ static int mkdirs(const char *path)
     return 0;
 }
 
+/* torc keys the loader reads (SPEC.md section 1) whose effect the engine
+ * does not carry out yet: one warning line each, never silence. A key
+ * leaves this table when the engine acts on it (issue #21's executor
+ * phase); what the run does instead is said after the colon. */
+static const struct {
+    uint32_t fx;
+    const char *instead;
+} unacted[] = {
+    {SPEC_FX_ENV, "jobs run without it"},
+    {SPEC_FX_STDIO, "both streams are captured apart"},
+    {SPEC_FX_DELETE_OUTPUT, "captured output is kept"},
+    {SPEC_FX_ACTIONS, "their commands do not run"},
+    {SPEC_FX_EXIT_CODES, "handlers see the exit status the job ended with"},
+    {SPEC_FX_TERM_SIGNAL, "jobs are sent SIGTERM"},
+    {SPEC_FX_TERM_LEAD, "SIGKILL follows after --kill-grace"},
+    {SPEC_FX_NO_LIMITS, "limits are applied as without it"},
+};
+
+static void warn_unacted(const struct spec *s)
+{
+    uint32_t fx = spec_effects(s);
+    for (size_t i = 0; i < sizeof unacted / sizeof unacted[0]; i++)
+        if (fx & unacted[i].fx)
+            fprintf(stderr, "volley run: warning: '%s' is read but not acted on yet: %s\n",
+                    spec_effect_key(unacted[i].fx), unacted[i].instead);
+}
+
 static int run_cmd(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -122,6 +149,7 @@ static int run_cmd(int argc, char **argv)
         spec_free(&s);
         return rc == VL_ETOOBIG || rc == -ENOMEM ? VL_EXIT_ENV : VL_EXIT_USAGE;
     }
+    warn_unacted(&s);
     struct vl_err err = {0};
     if (res_check_spec(&s, &o.sup.cap, &err) < 0) {
         fprintf(stderr, "volley run: %s; nothing started\n", err.msg);

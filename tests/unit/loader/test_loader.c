@@ -5,78 +5,7 @@
 
 #include <stdlib.h>
 
-#include "check.h"
-#include "base/base.h"
-
-static struct spec S;
-static struct spec_diags D;
-
-/* Loads yaml; returns the load's result code. Diagnostics stay in D. */
-static int load(const char *yaml)
-{
-    spec_free(&S);
-    spec_diags_free(&D);
-    int rc = spec_load_buffer(yaml, strlen(yaml), "t.yaml", &S, &D);
-    if (rc == 0) {
-        struct vl_err e = {0};
-        int c = spec_check(&S, &e);
-        if (c)
-            fprintf(stderr, "spec_check: %s\n", e.msg);
-        CHECK_EQ(c, 0);
-    }
-    return rc;
-}
-
-/* All diagnostics as "L:C: sev: msg" lines. */
-static char diagbuf[65536];
-static const char *diags(void)
-{
-    size_t o = 0;
-    diagbuf[0] = '\0';
-    for (uint32_t i = 0; i < D.n && o < sizeof diagbuf; i++)
-        o += (size_t)snprintf(diagbuf + o, sizeof diagbuf - o, "%u:%u: %s: %s\n", D.v[i].line,
-                              D.v[i].col, D.v[i].severity ? "warning" : "error", D.v[i].msg);
-    return diagbuf;
-}
-
-static uint32_t jid(const char *name)
-{
-    for (uint32_t j = 0; j < S.njobs; j++)
-        if (!strcmp(spec_job_name(&S, j), name))
-            return j;
-    fprintf(stderr, "no job named %s\n", name);
-    return SPEC_NONE;
-}
-
-static const char *cmd(const char *name)
-{
-    uint32_t j = jid(name);
-    return j == SPEC_NONE ? "(none)" : spec_job_cmd(&S, j);
-}
-
-/* Whether child depends on parent. */
-static bool dep(const char *parent, const char *child)
-{
-    uint32_t p = jid(parent), c = jid(child);
-    if (p == SPEC_NONE || c == SPEC_NONE)
-        return false;
-    for (uint64_t e = S.kid_off[p]; e < S.kid_off[p + 1]; e++)
-        if (S.kids[e] == c)
-            return true;
-    return false;
-}
-
-/* The job names in order, joined by spaces. */
-static char namebuf[65536];
-static const char *names(void)
-{
-    size_t o = 0;
-    namebuf[0] = '\0';
-    for (uint32_t j = 0; j < S.njobs && o < sizeof namebuf; j++)
-        o += (size_t)snprintf(namebuf + o, sizeof namebuf - o, "%s%s", j ? " " : "",
-                              spec_job_name(&S, j));
-    return namebuf;
-}
+#include "loadtest.h"
 
 static void test_expansion(void)
 {
@@ -372,16 +301,16 @@ static void test_diagnostics(void)
                   "  - {name: a, comand: x, command: x}\n"
                   "  - name: b\n    command: x\n    depends_on: [zz]\n    scheduler: s\n"
                   "  - name: b\n    command: y\n"
-                  "actions: []\n"),
+                  "resource_monitor: {}\n"),
              VL_ESPEC);
-    CHECK_STR(diags(), "2:1: warning: 'slurm_schedulers' is ignored: volley runs on one node "
-                       "without a server\n"
+    CHECK_STR(diags(), "2:1: warning: 'slurm_schedulers' is ignored: volley runs the jobs on "
+                       "this node, not through Slurm\n"
                        "4:15: error: unknown key 'comand' in a job; did you mean 'command'?\n"
                        "7:18: error: 'b' depends on 'zz', which matches no job\n"
                        "8:16: warning: 'scheduler' is ignored: volley runs jobs on this node\n"
                        "9:11: error: duplicate job name 'b' (the job at line 5 has it too)\n"
-                       "11:1: warning: 'actions' is ignored: volley runs on one node without a "
-                       "server\n");
+                       "11:1: warning: 'resource_monitor' is ignored: volley records each job's "
+                       "peak memory and CPU time always (volley jobs, volley report)\n");
     /* the source line and caret */
     CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: x, depends_on: [nope]}\n"), VL_ESPEC);
     CHECK_EQ(D.n, 1);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# unacted.sh - `volley run` of a workflow that uses torc keys the loader
+# reads but the engine does not act on yet (env, stdio, actions, the
+# execution_config codes and signals) says so, one warning line per key,
+# and still runs its jobs; a workflow without them gets no such line.
+set -euo pipefail
+bin=${VOLLEY_BIN:?}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail=0
+check() {
+  if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: expected '$2', got '$3'"; fail=1; fi
+}
+cat > uses.yaml <<'Y'
+name: uses
+env: {A: "1"}
+execution_config:
+  stdio: {mode: none, delete_on_success: true}
+  termination_signal: SIGINT
+  sigterm_lead_seconds: 5
+  limit_resources: false
+  oom_exit_code: 137
+jobs:
+  - {name: a, command: "true"}
+actions:
+  - {trigger_type: on_workflow_start, action_type: run_commands, commands: ["true"]}
+Y
+printf 'name: plain\njobs:\n  - {name: a, command: "true"}\n' > plain.yaml
+rc=0
+"$bin" run uses.yaml --run-dir r1 --quiet > out 2> err || rc=$?
+check exit 0 "$rc"
+check lines 8 "$(grep -c "^volley run: warning: '.*' is read but not acted on yet: " err)"
+for k in env stdio stdio.delete_on_success actions execution_config.termination_signal \
+         execution_config.sigterm_lead_seconds execution_config.limit_resources; do
+  check "$k" 1 "$(grep -c "^volley run: warning: '$k' is read but not acted on yet" err)"
+done
+check exit_codes 1 "$(grep -c "'execution_config.timeout_exit_code / oom_exit_code' is read" err)"
+rc=0
+"$bin" run plain.yaml --run-dir r2 --quiet > out 2> err || rc=$?
+check plain_exit 0 "$rc"
+check plain_lines 0 "$(grep -c 'not acted on yet' err || true)"
+exit $fail
