@@ -22,12 +22,11 @@ struct pre {
 static void unknown_job(struct X *X, uint64_t loc, uint32_t jid, const char *s, size_t n)
 {
     static const char fmt[] = "'%s' depends on '%s', which matches no job%s%s%s";
-    const char *dym = NULL;
-    if (!ldiag_folds(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_JOB, fmt)) {
-        if (X->jobs_incomplete && unknown_maybe_dropped(X, 'j', s, n))
-            return;
-        dym = unknown_dym(X, 'j', s, n, jid);
-    }
+    if (ldiag_fold(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_JOB, fmt))
+        return; /* counted into the first report */
+    if (X->jobs_incomplete && unknown_maybe_dropped(X, 'j', s, n))
+        return;
+    const char *dym = unknown_dym(X, 'j', s, n, jid);
     ldiag_add(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_JOB, fmt, lcut(X->g, jname(X, jid)),
               lcutn(X->g, s, n), dym ? "; did you mean '" : "", dym ? lcut(X->g, dym) : "",
               dym ? "'?" : "");
@@ -65,9 +64,9 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only,
                 continue;
             }
             if (p == jid) {
-                ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_SELF,
-                          "dependency cycle: %s -> %s (a job cannot depend on itself)",
-                          lcut(X->g, jname(X, jid)), lcut(X->g, jname(X, jid)));
+                ldiag_addf(X->g, SPEC_DIAG_ERROR, t->loc, K_SELF,
+                           "dependency cycle: %s -> %s (a job cannot depend on itself)",
+                           lcut(X->g, jname(X, jid)), lcut(X->g, jname(X, jid)));
                 continue;
             }
             u32_push(&X->tmpu, p);
@@ -86,9 +85,9 @@ static void add_dep_items(struct X *X, struct E *E, uint32_t jid, bool fan_only,
             }
         }
         if (!added && !X->jobs_incomplete)
-            ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_RX_NONE,
-                      "'%s': depends_on_regexes pattern '%s' matches no other job",
-                      lcut(X->g, jname(X, jid)), lcutn(X->g, s, slen));
+            ldiag_addf(X->g, SPEC_DIAG_ERROR, t->loc, K_RX_NONE,
+                       "'%s': depends_on_regexes pattern '%s' matches no other job",
+                       lcut(X->g, jname(X, jid)), lcutn(X->g, s, slen));
     }
 }
 

@@ -205,8 +205,8 @@ const char *lcutn(struct ldiag *g, const char *s, size_t n)
     char *o = g->cut[g->ncut++ % LCUT_RING];
     const char *end = s + n;
     size_t chars = 0, head = 0;
-    for (const char *p = s; p < end; p += u8len(p, end))
-        if (++chars == LCUT_CHARS - 24 + 1 && !head)
+    for (const char *p = s; p < end && chars <= LCUT_CHARS; p += u8len(p, end))
+        if (++chars == LCUT_CHARS - 24 + 1)
             head = (size_t)(p - s);
     if (chars <= LCUT_CHARS) {
         o[cut_copy(o, s, n)] = '\0';
@@ -259,9 +259,17 @@ static uint32_t fold_find(const struct ldiag *g, uint64_t loc, uint64_t key)
     }
 }
 
-bool ldiag_folds(const struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt)
+bool ldiag_fold(struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt)
 {
-    return fold_find(g, loc, fold_key(sev, loc, kind, fmt)) != UINT32_MAX;
+    uint32_t into = fold_find(g, loc, fold_key(sev, loc, kind, fmt));
+    if (into == UINT32_MAX)
+        return false;
+    if (sev == SPEC_DIAG_ERROR)
+        g->d->nerrors++;
+    else
+        g->d->nwarnings++;
+    g->more[into]++;
+    return true;
 }
 
 void ldiag_add(struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt, ...)

@@ -89,12 +89,11 @@ static void unknown_file(struct X *X, uint64_t loc, uint32_t jid, bool out, bool
     static const char fmt[] = "'%s' %s %s '%s', which is not declared in %s%s%s%s";
     const char *s = X->scratch.p ? X->scratch.p : "";
     size_t n = X->scratch.len;
-    const char *dym = NULL;
-    if (!ldiag_folds(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_FILE, fmt)) {
-        if (X->files_incomplete && unknown_maybe_dropped(X, 'f', s, n))
-            return;
-        dym = unknown_dym(X, ud ? 'u' : 'f', s, n, SPEC_NONE);
-    }
+    if (ldiag_fold(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_FILE, fmt))
+        return; /* counted into the first report */
+    if (X->files_incomplete && unknown_maybe_dropped(X, 'f', s, n))
+        return;
+    const char *dym = unknown_dym(X, ud ? 'u' : 'f', s, n, SPEC_NONE);
     ldiag_add(X->g, SPEC_DIAG_ERROR, loc, K_UNKNOWN_FILE, fmt, lcut(X->g, jname(X, jid)),
               out ? "writes" : "reads", ud ? "user_data" : "file", lcutn(X->g, s, n),
               ud ? "user_data" : "files", dym ? "; did you mean '" : "", dym ? lcut(X->g, dym) : "",
@@ -147,10 +146,10 @@ void jobs_file_items(struct X *X, struct E *E, uint32_t jid, bool fan_only)
                                  X->scratch.len, t->loc, t->mask == 0);
             const struct rx *r = &VEC_AT(X->rxs, struct rx, id);
             if (!r->bad && r->nres == 0 && !X->files_incomplete)
-                ldiag_add(X->g, SPEC_DIAG_ERROR, t->loc, K_RX_NONE,
-                          "'%s': pattern '%s' matches no %s", lcut(X->g, jname(X, jid)),
-                          lcutn(X->g, X->scratch.p ? X->scratch.p : "", X->scratch.len),
-                          ud ? "user_data entry" : "file");
+                ldiag_addf(X->g, SPEC_DIAG_ERROR, t->loc, K_RX_NONE,
+                           "'%s': pattern '%s' matches no %s", lcut(X->g, jname(X, jid)),
+                           lcutn(X->g, X->scratch.p ? X->scratch.p : "", X->scratch.len),
+                           ud ? "user_data entry" : "file");
             for (uint64_t m = 0; m < r->nres; m++)
                 u32_push(dst, VEC_AT(X->rxres, uint32_t, r->res + m));
             continue;
@@ -230,10 +229,10 @@ static void jobs_names(struct X *X, struct E *E, struct eout *eo)
             /* the rejected name stays in the pool as dead bytes */
             if (old < eo->first) {
                 const struct rent *o = entry_of(X, old, (uint64_t)(eo - X->eo));
-                ldiag_add(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_DUP,
-                          "duplicate job name '%s' (the job at line %" PRIu32 " has it too)",
-                          lcutn(X->g, X->pool.p + bstart[k], blen[k]),
-                          o ? loc_line(o->loc) + 1 : 0);
+                ldiag_addf(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_DUP,
+                           "duplicate job name '%s' (the job at line %" PRIu32 " has it too)",
+                           lcutn(X->g, X->pool.p + bstart[k], blen[k]),
+                           o ? loc_line(o->loc) + 1 : 0);
                 *(struct ghost *)vec_push(&X->ghosts) =
                     (struct ghost){c0 + k, (uint32_t)(eo - X->eo)};
             } else {
@@ -262,12 +261,12 @@ static void jobs_files(struct X *X, struct E *E, uint32_t jid)
         u32_push(&X->outs, fid);
         struct spec_file *f = &VEC_AT(X->files, struct spec_file, fid);
         if (f->producer != SPEC_NONE && f->producer != jid)
-            ldiag_add(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_PRODUCERS,
-                      "%s '%s' is written by both '%s' and '%s'",
-                      f->flags & SPEC_FILE_USER_DATA ? "user_data" : "file",
-                      lcut(X->g, X->pool.p + f->name_off),
-                      lcut(X->g, X->pool.p + X->name_off[f->producer]),
-                      lcut(X->g, X->pool.p + X->name_off[jid]));
+            ldiag_addf(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_PRODUCERS,
+                       "%s '%s' is written by both '%s' and '%s'",
+                       f->flags & SPEC_FILE_USER_DATA ? "user_data" : "file",
+                       lcut(X->g, X->pool.p + f->name_off),
+                       lcut(X->g, X->pool.p + X->name_off[f->producer]),
+                       lcut(X->g, X->pool.p + X->name_off[jid]));
         else
             f->producer = jid;
     }
@@ -313,10 +312,10 @@ void jobs_expand_entry(struct X *X, struct E *E, struct eout *eo)
                 jobs_render_cmd(X, E, &X->scratch);
                 if (X->scratch.len != strlen(X->pool.p + X->cmd_off[jid]) ||
                     memcmp(X->scratch.p, X->pool.p + X->cmd_off[jid], X->scratch.len))
-                    ldiag_add(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_DIFF,
-                              "two instances are both named '%s' but differ in command; use the "
-                              "parameters that differ in the name",
-                              lcut(X->g, X->pool.p + X->name_off[jid]));
+                    ldiag_addf(X->g, SPEC_DIAG_ERROR, E->t_name.loc, K_DIFF,
+                               "two instances are both named '%s' but differ in command; use the "
+                               "parameters that differ in the name",
+                               lcut(X->g, X->pool.p + X->name_off[jid]));
             }
             for (uint64_t r = 0; r < X->refs.n; r++) {
                 uint64_t v = VEC_AT(X->refs, uint64_t, r);

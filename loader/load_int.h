@@ -131,9 +131,16 @@ struct ldiag {
  * folded into it ("and N more like it") instead of being listed again. */
 void ldiag_add(struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt, ...)
     VL_PRINTF(5, 6);
-/* Whether such a diagnostic would fold into one already kept (then what
- * only the first one shows, like a did-you-mean, need not be computed). */
-bool ldiag_folds(const struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt);
+/* If such a diagnostic folds into one already kept, counts it there and
+ * returns true: then its arguments (cut strings, a did-you-mean) need not
+ * be computed. ldiag_addf is ldiag_add that way, for messages repeated
+ * per instance. */
+bool ldiag_fold(struct ldiag *g, int sev, uint64_t loc, unsigned kind, const char *fmt);
+#define ldiag_addf(g, sev, loc, kind, fmt, ...)                                                    \
+    do {                                                                                           \
+        if (!ldiag_fold((g), (sev), (loc), (kind), (fmt)))                                         \
+            ldiag_add((g), (sev), (loc), (kind), fmt, __VA_ARGS__);                                \
+    } while (0)
 #define lerr(g, loc, ...) ldiag_add((g), SPEC_DIAG_ERROR, (loc), 0, __VA_ARGS__)
 #define lwarn(g, loc, ...) ldiag_add((g), SPEC_DIAG_WARNING, (loc), 0, __VA_ARGS__)
 /* A user string (a name, a value, a command) fit for a message: at most

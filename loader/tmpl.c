@@ -213,12 +213,11 @@ static void unknown_ref(struct X *X, struct E *E, uint64_t loc, int ref, const s
                                        "user_data.output"};
     bool ud = ref >= REF_UIN;
     const char *s = nb->p ? nb->p : "";
-    const char *dym = NULL;
-    if (!ldiag_folds(X->g, SPEC_DIAG_ERROR, loc, 0, fmt)) {
-        if (X->files_incomplete && unknown_maybe_dropped(X, 'f', s, nb->len))
-            return;
-        dym = unknown_dym(X, ud ? 'u' : 'f', s, nb->len, SPEC_NONE);
-    }
+    if (ldiag_fold(X->g, SPEC_DIAG_ERROR, loc, 0, fmt))
+        return; /* counted into the first report */
+    if (X->files_incomplete && unknown_maybe_dropped(X, 'f', s, nb->len))
+        return;
+    const char *dym = unknown_dym(X, ud ? 'u' : 'f', s, nb->len, SPEC_NONE);
     const char *who = X->cur_jid != SPEC_NONE ? jname(X, X->cur_jid) : ename(X, E);
     lerr(X->g, loc, fmt, lcut(X->g, who), what[ref], lcutn(X->g, s, nb->len),
          ud ? "user_data entry" : "file", lcutn(X->g, s, nb->len), dym ? "; did you mean '" : "",
