@@ -45,5 +45,31 @@ set -e
 check scalar_exit 2 "$rc"
 check scalar_message "$tmp/scalar.yaml:1:1: error: the workflow must be a mapping (key: value), not a scalar" "$(sed -n 1p "$tmp/err")"
 check scalar_excerpt_short 1 "$(sed -n 2p "$tmp/err" | awk '{ print (length($0) < 200) }')"
+
+# the same 100 MB line as JSON5 (json5.c, not libyaml): the same column
+cp "$tmp/big.json" "$tmp/big.json5"
+set +e
+"$bin" validate "$tmp/big.json5" > "$tmp/out" 2> "$tmp/err"
+rc=$?
+set -e
+check json5_exit 2 "$rc"
+check json5_message "$tmp/big.json5:1:$col: error: unknown key 'bogus' in the workflow" "$(sed -n 1p "$tmp/err")"
+check json5_excerpt_is_short 1 "$(sed -n 2p "$tmp/err" | awk '{ print (length($0) < 200) }')"
+
+# a command longer than the kernel takes in one argument: refused when the
+# file is loaded (it used to fail at run time with "errno 7", E2BIG)
+limit=$((32 * $(getconf PAGESIZE)))
+python3 - "$tmp/long.yaml" "$limit" <<'PY'
+import sys
+path, limit = sys.argv[1], int(sys.argv[2])
+with open(path, "w") as f:
+    f.write("name: long\njobs:\n  - name: a\n    command: \"echo " + "x" * limit + "\"\n")
+PY
+set +e
+"$bin" validate "$tmp/long.yaml" > "$tmp/out" 2> "$tmp/err"
+rc=$?
+set -e
+check long_exit 2 "$rc"
+check long_message "$tmp/long.yaml:4:15: error: the command of 'a' is $((limit + 5)) bytes: more than the kernel takes in one argument (MAX_ARG_STRLEN, $limit bytes with its NUL), and volley runs it as sh -c COMMAND; put it in a script" "$(sed -n 1p "$tmp/err")"
 [ "$fail" = 0 ] && echo "big line: all passed"
 [ "$fail" = 0 ]
