@@ -90,7 +90,8 @@ struct yread {
     char *cur_owned;   /* the current event's value, when it came from q */
     struct vars *vars; /* workflow variables to substitute, or NULL */
     bool no_subst;     /* substitution off for now (yread_subst) */
-    size_t read_to;    /* bytes of the source read so far (every event came from before) */
+    size_t read_to;    /* how far the source was read (every event came from before):
+                          bytes for JSON5, characters for libyaml (its marks) */
 };
 
 static void syntax_error(struct yread *r)
@@ -710,6 +711,13 @@ void yread_subst(struct yread *r, bool on)
 bool yread_placeholder_before(const struct yread *r)
 {
     size_t id_end, n = VL_MIN(r->read_to, r->len);
+    if (!r->j5) { /* libyaml's marks count characters: where character read_to starts */
+        size_t chars = 0, i = 0;
+        for (; i < r->len; i++)
+            if (((unsigned char)r->buf[i] & 0xc0) != 0x80 && chars++ == r->read_to)
+                break;
+        n = i;
+    }
     for (const char *p = r->buf; (p = memchr(p, '{', n - (size_t)(p - r->buf))); p++)
         if (vars_placeholder(r->buf, n, (size_t)(p - r->buf), &id_end))
             return true;

@@ -148,6 +148,14 @@ static void test_variables(void)
              0);
     CHECK_STR(names(), "a_one");
     CHECK_STR(cmd("a_one"), "echo one");
+    /* ... also after non-ASCII text (libyaml counts characters, not bytes) */
+    CHECK_EQ(load("description: \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"\nname: w\njobs:\n"
+                  "  - {name: \"a_{v}\", command: x}\nvariables: {v: one}\n"),
+             0);
+    CHECK_STR(names(), "a_one");
     /* ... and an error before them is reported once */
     CHECK_EQ(load("name: w\nbogus: 1\njobs:\n  - {name: \"a_{v}\", command: x}\n"
                   "variables: {v: one}\n"),
