@@ -45,12 +45,14 @@ static void action_jobs(struct X *X, const struct ract *a)
                   "the action's job '%s' matches no job%s%s%s", lcut(X->g, s),
                   dym ? "; did you mean '" : "", dym ? lcut(X->g, dym) : "", dym ? "'?" : "");
     }
-    /* sorted and distinct, in place over the new tail */
-    struct vec tail = {.p = (uint32_t *)X->act_jobs.p + first,
-                       .n = X->act_jobs.n - first,
-                       .elem = sizeof(uint32_t)};
-    u32_sort_unique(&tail);
-    X->act_jobs.n = first + tail.n;
+    /* sorted and distinct, in place over the new tail (none: p may be NULL) */
+    if (X->act_jobs.n - first > 1) {
+        struct vec tail = {.p = (uint32_t *)X->act_jobs.p + first,
+                           .n = X->act_jobs.n - first,
+                           .elem = sizeof(uint32_t)};
+        u32_sort_unique(&tail);
+        X->act_jobs.n = first + tail.n;
+    }
 }
 
 void actions_resolve(struct X *X)
