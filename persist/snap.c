@@ -155,7 +155,16 @@ int snap__prepare_writer(struct snap *d)
              snap__sync_full ? "FULL" : "NORMAL",
              snap__cache_kib ? snap__cache_kib : cache_kib(d->spec->njobs));
     int rc = snap__exec_sql(d->db, sql);
-    if (rc == SQLITE_OK && d->schema >= 3)
+    if (rc == SQLITE_OK && d->schema >= 4)
+        rc = sqlite3_prepare_v2(
+            d->db,
+            "INSERT INTO job VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) ON CONFLICT(jid) DO"
+            " UPDATE SET state=excluded.state, attempt=excluded.attempt,"
+            " exit_code=excluded.exit_code, start_ns=excluded.start_ns, end_ns=excluded.end_ns,"
+            " log_ref=excluded.log_ref, lost=excluded.lost, max_rss_bytes=excluded.max_rss_bytes,"
+            " cpu_user_s=excluded.cpu_user_s, cpu_sys_s=excluded.cpu_sys_s",
+            -1, &d->upsert, NULL);
+    else if (rc == SQLITE_OK && d->schema >= 3) /* schema 3: no usage columns */
         rc = sqlite3_prepare_v2(
             d->db,
             "INSERT INTO job VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(jid) DO UPDATE SET"
@@ -204,8 +213,46 @@ const struct spec *snap_spec(const struct snap *d)
     return d->spec;
 }
 
-/* lost: the statement has the column lost (?9): schema 3 and later */
-int snap__bind_job(sqlite3_stmt *st, const struct spec *s, const struct snap_job *j, bool lost)
+const char *snap__job_select(int schema, bool ordered)
+{
+    static const char *const q[3][2] = {
+        {"SELECT jid, state, attempt, exit_code, start_ns, end_ns, log_ref, 0, NULL, NULL, NULL"
+         " FROM job",
+         "SELECT jid, state, attempt, exit_code, start_ns, end_ns, log_ref, 0, NULL, NULL, NULL"
+         " FROM job ORDER BY jid"},
+        {"SELECT jid, state, attempt, exit_code, start_ns, end_ns, log_ref, lost, NULL, NULL,"
+         " NULL FROM job",
+         "SELECT jid, state, attempt, exit_code, start_ns, end_ns, log_ref, lost, NULL, NULL,"
+         " NULL FROM job ORDER BY jid"},
+        {"SELECT jid, state, attempt, exit_code, start_ns, end_ns, log_ref, lost, max_rss_bytes,"
+         " cpu_user_s, cpu_sys_s FROM job",
+         "SELECT jid, state, attempt, exit_code, start_ns, end_ns, log_ref, lost, max_rss_bytes,"
+         " cpu_user_s, cpu_sys_s FROM job ORDER BY jid"},
+    };
+    return q[schema >= 4 ? 2 : schema >= 3 ? 1 : 0][ordered];
+}
+
+bool snap__job_usage(sqlite3_stmt *st, int col, struct snap_job *j)
+{
+    j->max_rss_bytes = 0;
+    j->cpu_user_s = j->cpu_sys_s = 0;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return true;
+    int tr = sqlite3_column_type(st, col), tu = sqlite3_column_type(st, col + 1),
+        ty = sqlite3_column_type(st, col + 2);
+    bool num = tr == SQLITE_INTEGER && (tu == SQLITE_INTEGER || tu == SQLITE_FLOAT) &&
+               (ty == SQLITE_INTEGER || ty == SQLITE_FLOAT);
+    int64_t rss = sqlite3_column_int64(st, col);
+    double u = sqlite3_column_double(st, col + 1), y = sqlite3_column_double(st, col + 2);
+    if (!num || rss < 0 || !(u >= 0 && u < 1e15) || !(y >= 0 && y < 1e15))
+        return false;
+    j->max_rss_bytes = (uint64_t)rss;
+    j->cpu_user_s = u;
+    j->cpu_sys_s = y;
+    return true;
+}
+
+int snap__bind_job(sqlite3_stmt *st, const struct spec *s, const struct snap_job *j, int schema)
 {
     sqlite3_bind_int64(st, 1, j->jid);
     sqlite3_bind_text(st, 2, spec_job_name(s, j->jid), -1, SQLITE_STATIC);
@@ -215,8 +262,16 @@ int snap__bind_job(sqlite3_stmt *st, const struct spec *s, const struct snap_job
     sqlite3_bind_int64(st, 6, (sqlite3_int64)j->start_ns);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)j->end_ns);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)j->log_ref); /* SNAP_NO_LOG reads as -1 */
-    if (lost)
+    if (schema >= 3)
         sqlite3_bind_int(st, 9, j->lost);
+    if (schema >= 4 && snap_job_has_usage(j)) {
+        sqlite3_bind_int64(st, 10, (sqlite3_int64)j->max_rss_bytes);
+        sqlite3_bind_double(st, 11, j->cpu_user_s);
+        sqlite3_bind_double(st, 12, j->cpu_sys_s);
+    } else if (schema >= 4) {
+        for (int i = 10; i <= 12; i++)
+            sqlite3_bind_null(st, i);
+    }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -280,7 +335,7 @@ int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struc
     int rc = snap__exec_sql(d->db, "BEGIN IMMEDIATE");
     for (; done < n && rc == SQLITE_OK; done++) {
         const struct snap_job *j = &jobs[done];
-        rc = snap__bind_job(d->upsert, s, j, d->schema >= 3);
+        rc = snap__bind_job(d->upsert, s, j, d->schema);
         undo[done] = d->state[j->jid];
         delta[d->state[j->jid]]--;
         delta[j->state]++;

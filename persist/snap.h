@@ -54,10 +54,13 @@
 #include "loader/spec.h"
 #include "persist/rundir.h" /* RUNDIR_DB */
 
-#define SNAP_SCHEMA 3 /* PRAGMA user_version; bump on any schema change */
+#define SNAP_SCHEMA 4 /* PRAGMA user_version; bump on any schema change */
 /* Schema history: 1 the first; 2 adds table run_option (a schema-1 file
  * reads as a run without stored options); 3 adds column job.lost (an
- * older file reads and is written without it: lost 0). */
+ * older file reads and is written without it: lost 0); 4 adds the
+ * columns job.max_rss_bytes, job.cpu_user_s, job.cpu_sys_s, NULL where
+ * no usage was recorded (an older file reads without usage and is
+ * written without it). */
 
 /*
  * A job's state, stored as this number; the names (snap_state_name) are
@@ -94,7 +97,19 @@ struct snap_job {
     uint64_t start_ns; /* wall clock (ns since the epoch) of the last start; 0: none */
     uint64_t end_ns;   /* wall clock of the last end; 0: none */
     uint64_t log_ref;  /* the executor's reference to its log index; SNAP_NO_LOG */
+    /* What the last attempt used (issue 18 measures it; snap_job_has_usage
+     * tells whether it did): all zero when not recorded. */
+    uint64_t max_rss_bytes; /* peak memory, bytes; 0: not recorded */
+    double cpu_user_s;      /* user CPU time, s */
+    double cpu_sys_s;       /* system CPU time, s */
 };
+
+/* True if the record holds the usage of its last attempt (a process that
+ * ran has a peak memory above zero). */
+static inline bool snap_job_has_usage(const struct snap_job *j)
+{
+    return j->max_rss_bytes != 0;
+}
 
 /* The initial record of job jid: blocked if it has parents, else ready. */
 static inline void snap_job_init(const struct spec *s, uint32_t jid, struct snap_job *out)
@@ -198,6 +213,16 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
  */
 int snap_open(struct snap **out, const char *dir, const struct snap_expect *want, struct spec *spec,
               struct snap_job **jobs, struct snap_info *info, struct vl_err *err);
+
+/*
+ * For `volley report`: what snap_open restores and verifies (the spec, the
+ * records, info if not NULL), from a read-only connection that is closed
+ * before it returns; nothing is written, no lock is needed, any process
+ * may call it while the run is live (the records are then those of the
+ * last checkpoint). Outputs as snap_open's: spec_free, free, snap_info_fini.
+ */
+int snap_read(const char *dir, struct spec *spec, struct snap_job **jobs, struct snap_info *info,
+              struct vl_err *err);
 
 /*
  * Stores the run options opts[0..n) (a resume's overrides): each replaces

@@ -52,7 +52,8 @@ static const char schema_sql[] =
     " jobs INTEGER NOT NULL);"
     "CREATE TABLE job(jid INTEGER PRIMARY KEY, name TEXT NOT NULL, state INTEGER NOT NULL,"
     " attempt INTEGER NOT NULL, exit_code INTEGER NOT NULL, start_ns INTEGER NOT NULL,"
-    " end_ns INTEGER NOT NULL, log_ref INTEGER NOT NULL, lost INTEGER NOT NULL DEFAULT 0);"
+    " end_ns INTEGER NOT NULL, log_ref INTEGER NOT NULL, lost INTEGER NOT NULL DEFAULT 0,"
+    " max_rss_bytes INTEGER, cpu_user_s REAL, cpu_sys_s REAL);"
     "CREATE TABLE run_option(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE VIEW jobs AS SELECT j.jid, j.name, c.name AS state, j.attempt, j.exit_code,"
     " CASE WHEN j.start_ns > 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', j.start_ns / 1e9,"
@@ -60,7 +61,8 @@ static const char schema_sql[] =
     " CASE WHEN j.end_ns > 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', j.end_ns / 1e9,"
     " 'unixepoch') END AS ended,"
     " CASE WHEN j.end_ns >= j.start_ns AND j.start_ns > 0 THEN (j.end_ns - j.start_ns) / 1e9"
-    " END AS seconds, j.log_ref FROM job j JOIN state_count c ON c.state = j.state;";
+    " END AS seconds, j.log_ref, j.max_rss_bytes, j.cpu_user_s, j.cpu_sys_s"
+    " FROM job j JOIN state_count c ON c.state = j.state;";
 
 struct wctx {
     sqlite3 *db;
@@ -240,7 +242,7 @@ static bool job_is_initial(const struct spec *s, const struct snap_job *j)
     struct snap_job d;
     snap_job_init(s, j->jid, &d);
     return j->state == d.state && j->attempt == 0 && j->exit_code == 0 && j->start_ns == 0 &&
-           j->end_ns == 0 && j->log_ref == d.log_ref && j->lost == 0;
+           j->end_ns == 0 && j->log_ref == d.log_ref && j->lost == 0 && !snap_job_has_usage(j);
 }
 
 /* The initial job rows and counts; fills state[] (njobs). */
@@ -248,13 +250,14 @@ static int write_jobs_initial(sqlite3 *db, const struct spec *s, const struct sn
                               uint8_t *state, uint64_t *counts)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "INSERT INTO job VALUES(?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
+    int rc =
+        sqlite3_prepare_v2(db, "INSERT INTO job VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
     for (uint32_t j = 0; j < s->njobs && rc == SQLITE_OK; j++) {
         uint8_t st8 = s->npar[j] ? SNAP_STATE_BLOCKED : SNAP_STATE_READY;
         if (jobs) {
             st8 = jobs[j].state;
             if (!job_is_initial(s, &jobs[j]))
-                rc = snap__bind_job(st, s, &jobs[j], true);
+                rc = snap__bind_job(st, s, &jobs[j], SNAP_SCHEMA);
         }
         state[j] = st8;
         counts[st8]++;

@@ -61,8 +61,17 @@ int snap__db_open(const char *path, int flags, sqlite3 **out);
  * SQLite code. */
 int snap__prepare_writer(struct snap *d);
 /* Writes record j of spec s with statement st (the upsert or the initial
- * insert); lost: st has the column lost (?9), schema 3 and later. */
-int snap__bind_job(sqlite3_stmt *st, const struct spec *s, const struct snap_job *j, bool lost);
+ * insert) of a file of schema: from 3 st has the column lost (?9), from 4
+ * the usage columns (?10-?12: NULL without usage). */
+int snap__bind_job(sqlite3_stmt *st, const struct spec *s, const struct snap_job *j, int schema);
+/* The SELECT of job rows from a file of schema: jid, state, attempt,
+ * exit_code, start_ns, end_ns, log_ref, lost (0 before schema 3), then
+ * max_rss_bytes, cpu_user_s, cpu_sys_s (NULL before schema 4); ordered by
+ * jid if ordered. */
+const char *snap__job_select(int schema, bool ordered);
+/* The usage columns at col, col + 1, col + 2 of st's row into j (zero if
+ * NULL); false if they are out of range (negative, not finite). */
+bool snap__job_usage(sqlite3_stmt *st, int col, struct snap_job *j);
 /* 32 hex digits and a NUL of the 16 bytes at id. */
 void snap__hex16(char out[33], const uint8_t *id);
 

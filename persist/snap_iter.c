@@ -44,7 +44,9 @@ static int iter_row(struct snap_iter *it, struct vl_err *err)
     if (rc != SQLITE_ROW)
         return snap__sql_err(err, it->db, rc, "cannot read the job records of %s", it->path);
     int64_t jid = sqlite3_column_int64(it->rows, 0), st = sqlite3_column_int64(it->rows, 1);
-    if (jid < it->next || jid >= it->njobs || st < 0 || st >= SNAP_NSTATES)
+    int64_t lost = sqlite3_column_int64(it->rows, 7);
+    if (jid < it->next || jid >= it->njobs || st < 0 || st >= SNAP_NSTATES || lost < 0 ||
+        lost > 2047)
         return snap__damaged(err, it->path, "a job record is out of range");
     it->row = (struct snap_job){
         .jid = (uint32_t)jid,
@@ -54,7 +56,10 @@ static int iter_row(struct snap_iter *it, struct vl_err *err)
         .start_ns = (uint64_t)sqlite3_column_int64(it->rows, 4),
         .end_ns = (uint64_t)sqlite3_column_int64(it->rows, 5),
         .log_ref = (uint64_t)sqlite3_column_int64(it->rows, 6),
+        .lost = (uint16_t)lost,
     };
+    if (!snap__job_usage(it->rows, 8, &it->row))
+        return snap__damaged(err, it->path, "a job's recorded usage is out of range");
     it->have_row = true;
     return 0;
 }
@@ -85,10 +90,7 @@ int snap_iter_open(struct snap_iter **out, const char *dir, struct vl_err *err)
                                     " ORDER BY seq",
                                     -1, &it->npar, NULL);
         if (rc == SQLITE_OK)
-            rc = sqlite3_prepare_v2(it->db,
-                                    "SELECT jid, state, attempt, exit_code, start_ns, end_ns,"
-                                    " log_ref FROM job ORDER BY jid",
-                                    -1, &it->rows, NULL);
+            rc = sqlite3_prepare_v2(it->db, snap__job_select(schema, true), -1, &it->rows, NULL);
         if (rc != SQLITE_OK)
             code = snap__sql_err(err, it->db, rc, "cannot read %s", it->path);
     }

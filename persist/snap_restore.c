@@ -321,12 +321,7 @@ static int read_jobs(sqlite3 *db, const char *path, int schema, const struct spe
     for (uint32_t j = 0; j < s->njobs; j++)
         snap_job_init(s, j, &jobs[j]);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                schema >= 3 ? "SELECT jid, state, attempt, exit_code, start_ns,"
-                                              " end_ns, log_ref, lost FROM job"
-                                            : "SELECT jid, state, attempt, exit_code, start_ns,"
-                                              " end_ns, log_ref, 0 FROM job",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, snap__job_select(schema, false), -1, &st, NULL);
     int code = 0;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         rc = SQLITE_OK;
@@ -346,6 +341,10 @@ static int read_jobs(sqlite3 *db, const char *path, int schema, const struct spe
         j->end_ns = (uint64_t)sqlite3_column_int64(st, 5);
         j->log_ref = (uint64_t)sqlite3_column_int64(st, 6);
         j->lost = (uint16_t)lost;
+        if (!snap__job_usage(st, 8, j)) {
+            code = snap__damaged(err, path, "a job's recorded usage is out of range");
+            break;
+        }
     }
     sqlite3_finalize(st);
     if (!code && rc != SQLITE_DONE)
@@ -547,21 +546,22 @@ static int read_spec(sqlite3 *db, const char *path, const struct snap__run_row *
     return code;
 }
 
-int snap_open(struct snap **out, const char *dir, const struct snap_expect *want, struct spec *spec,
-              struct snap_job **jobs, struct snap_info *info, struct vl_err *err)
+/* snap_open, and snap_read (writable false: a read-only connection, no
+ * checkpoint statements; d is closed before it returns). */
+static int restore(struct snap *d, const char *dir, bool writable, const struct snap_expect *want,
+                   struct spec *spec, struct snap_job **jobs, struct snap_info *info,
+                   struct vl_err *err)
 {
-    *out = NULL;
     *jobs = NULL;
     memset(spec, 0, sizeof *spec);
     if (info)
         memset(info, 0, sizeof *info);
-    struct snap *d = vl_xcalloc(1, sizeof *d);
     d->path = snap__join(dir, RUNDIR_DB);
     struct snap__run_row r;
     memset(&r, 0, sizeof r);
     struct snap_job *recs = NULL;
     int schema;
-    int code = snap__open_checked(dir, d->path, true, &d->db, &schema, err);
+    int code = snap__open_checked(dir, d->path, writable, &d->db, &schema, err);
     if (code)
         goto fail;
     d->schema = schema;
@@ -590,7 +590,7 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
     memcpy(d->counts, r.info.counts, sizeof d->counts);
     snap__exec_sql(d->db, "COMMIT");
     d->spec = spec;
-    rc = snap__prepare_writer(d);
+    rc = writable ? snap__prepare_writer(d) : SQLITE_OK;
     if (rc != SQLITE_OK) {
         code = snap__sql_err(err, d->db, rc, "cannot prepare checkpoints to %s", d->path);
         goto fail;
@@ -601,12 +601,33 @@ int snap_open(struct snap **out, const char *dir, const struct snap_expect *want
         memset(&r.info, 0, sizeof r.info);
     }
     snap__run_row_fini(&r);
-    *out = d;
     return 0;
 fail:
     snap__run_row_fini(&r);
     free(recs);
     spec_free(spec);
+    return code;
+}
+
+int snap_open(struct snap **out, const char *dir, const struct snap_expect *want, struct spec *spec,
+              struct snap_job **jobs, struct snap_info *info, struct vl_err *err)
+{
+    *out = NULL;
+    struct snap *d = vl_xcalloc(1, sizeof *d);
+    int code = restore(d, dir, true, want, spec, jobs, info, err);
+    if (code) {
+        snap_close(d);
+        return code;
+    }
+    *out = d;
+    return 0;
+}
+
+int snap_read(const char *dir, struct spec *spec, struct snap_job **jobs, struct snap_info *info,
+              struct vl_err *err)
+{
+    struct snap *d = vl_xcalloc(1, sizeof *d);
+    int code = restore(d, dir, false, NULL, spec, jobs, info, err);
     snap_close(d);
     return code;
 }

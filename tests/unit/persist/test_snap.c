@@ -420,7 +420,8 @@ static void test_bad_input(const char *base)
     free(dir);
     dir = make_run(base, "badjob", &s);
     path = pt_path(dir, RUNDIR_DB);
-    sql(path, "INSERT INTO job VALUES(999, 'x', 3, 1, 0, 0, 0, -1, 0)");
+    sql(path, "INSERT INTO job(jid, name, state, attempt, exit_code, start_ns, end_ns, log_ref, "
+              "lost) VALUES(999, 'x', 3, 1, 0, 0, 0, -1, 0)");
     expect_open_fails(dir, NULL, VL_ECORRUPT, "job record is out of range");
     free(path);
     free(dir);
@@ -764,11 +765,114 @@ static void test_names(void)
     spec_free(&s);
 }
 
+/* Usage (schema 4): written with the record, NULL without it, read back
+ * by snap_open, snap_read and the iterator; a negative one is damage; a
+ * schema-3 file reads without usage and takes checkpoints. */
+static void test_usage(const char *base)
+{
+    char *dir = pt_subdir(base, "usage");
+    struct spec s;
+    specgen_rich(&s, 10);
+    struct vl_err e = {0};
+    struct snap_meta m = meta_for(9);
+    struct snap *db = NULL;
+    struct snap_job init[10];
+    for (uint32_t j = 0; j < 10; j++)
+        snap_job_init(&s, j, &init[j]);
+    init[1].state = SNAP_STATE_COMPLETED; /* usage in the initial snapshot */
+    init[1].attempt = 1;
+    init[1].max_rss_bytes = 123456789;
+    init[1].cpu_user_s = 1.5;
+    init[1].cpu_sys_s = 0.25;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, init, 0, &e), 0);
+    struct snap_job recs[2];
+    snap_job_init(&s, 0, &recs[0]);
+    recs[0].state = SNAP_STATE_COMPLETED;
+    recs[0].attempt = 1;
+    recs[0].max_rss_bytes = 1ull << 40;
+    recs[0].cpu_user_s = 3600.125;
+    recs[0].cpu_sys_s = 0.0;
+    snap_job_init(&s, 2, &recs[1]);
+    recs[1].state = SNAP_STATE_FAILED; /* no usage recorded */
+    recs[1].attempt = 1;
+    recs[1].exit_code = 1;
+    CHECK_EQ(snap_write_jobs(db, recs, 2, &e), 0);
+    snap_close(db);
+    char *path = pt_path(dir, RUNDIR_DB);
+    CHECK_STR(sql1(path, "SELECT max_rss_bytes IS NULL AND cpu_user_s IS NULL FROM job"
+                         " WHERE jid = 2"),
+              "1");
+    CHECK_STR(sql1(path, "SELECT max_rss_bytes FROM jobs WHERE name = 'job_0'"), "1099511627776");
+
+    struct spec r;
+    struct snap_job *jobs = NULL;
+    CHECK_EQ(snap_read(dir, &r, &jobs, NULL, &e), 0);
+    if (jobs) {
+        CHECK(snap_job_has_usage(&jobs[0]) && snap_job_has_usage(&jobs[1]));
+        CHECK(!snap_job_has_usage(&jobs[2]) && !snap_job_has_usage(&jobs[3]));
+        CHECK_U64(jobs[0].max_rss_bytes, 1ull << 40);
+        CHECK(jobs[0].cpu_user_s == 3600.125 && jobs[0].cpu_sys_s == 0.0);
+        CHECK_U64(jobs[1].max_rss_bytes, 123456789);
+        CHECK(jobs[1].cpu_user_s == 1.5 && jobs[1].cpu_sys_s == 0.25);
+        CHECK_EQ(jobs[2].exit_code, 1);
+        free(jobs);
+        spec_free(&r);
+    }
+    struct snap_iter *it = NULL;
+    CHECK_EQ(snap_iter_open(&it, dir, &e), 0);
+    struct snap_job rec;
+    const char *name;
+    int n = 0, with = 0;
+    while (it && snap_iter_next(it, &rec, &name, &e) == 1) {
+        n++;
+        with += snap_job_has_usage(&rec);
+        if (rec.jid == 1)
+            CHECK(rec.cpu_sys_s == 0.25);
+    }
+    snap_iter_close(it);
+    CHECK_EQ(n, 10);
+    CHECK_EQ(with, 2);
+
+    /* damage: a negative peak, a CPU time that is not a number */
+    sql(path, "UPDATE job SET max_rss_bytes = -1 WHERE jid = 0");
+    CHECK_EQ(snap_read(dir, &r, &jobs, NULL, &e), VL_ECORRUPT);
+    CHECK_HAS(e.msg, "recorded usage is out of range");
+    sql(path, "UPDATE job SET max_rss_bytes = 5, cpu_user_s = 'x' WHERE jid = 0");
+    CHECK_EQ(snap_iter_open(&it, dir, &e), VL_ECORRUPT);
+    snap_iter_close(it);
+    sql(path, "UPDATE job SET cpu_user_s = 1 WHERE jid = 0");
+
+    /* a schema-3 file: no usage, and checkpoints go on without it */
+    sql(path, "DROP VIEW jobs; ALTER TABLE job DROP COLUMN max_rss_bytes;"
+              " ALTER TABLE job DROP COLUMN cpu_user_s; ALTER TABLE job DROP COLUMN cpu_sys_s;"
+              " PRAGMA user_version = 3");
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+    if (db) {
+        CHECK(!snap_job_has_usage(&jobs[0]));
+        recs[0] = jobs[3];
+        recs[0].state = SNAP_STATE_COMPLETED;
+        recs[0].max_rss_bytes = 77; /* not stored: no column */
+        CHECK_EQ(snap_write_jobs(db, recs, 1, &e), 0);
+        snap_close(db);
+        free(jobs);
+        spec_free(&r);
+        CHECK_EQ(snap_read(dir, &r, &jobs, NULL, &e), 0);
+        CHECK_EQ(jobs ? jobs[3].state : 0, SNAP_STATE_COMPLETED);
+        CHECK(jobs && !snap_job_has_usage(&jobs[3]));
+        free(jobs);
+        spec_free(&r);
+    }
+    free(path);
+    spec_free(&s);
+    free(dir);
+}
+
 int main(void)
 {
     char *base = pt_tmpdir();
     test_names();
     test_roundtrip_rich(base);
+    test_usage(base);
     test_many_rows(base);
     test_bad_input(base);
     test_run_options(base);
