@@ -14,6 +14,7 @@ int cmd_jobs(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_worker(int argc, char **argv); /* hidden: `volley __worker FD INDEX` */
 

@@ -50,6 +50,17 @@ const struct cli_cmd cli_cmds[] = {
      cmd_cancel},
     {"events", "job state changes as JSON lines", "usage: volley events DIR [--follow]\n",
      cmd_events},
+    {"report", "an HTML page of a run; resource verdicts",
+     "usage: volley report DIR [-o FILE] [--open]\n"
+     "       volley report DIR --resources [--json]\n"
+     "\n"
+     "Writes one self-contained HTML page of the run (default DIR/report.html;\n"
+     "a snapshot while the run is live): summary, timeline, completions and\n"
+     "running/ready over time, resources per class, failures, slowest jobs.\n"
+     "--resources prints per resource class the requested and observed memory\n"
+     "and CPU, a verdict (over, under, ok) and the values to request instead.\n"
+     "docs/report.md has the details.\n",
+     cmd_report},
     {"bench", "measure completions per second",
      "usage: volley bench [--mode noexec|process[,...]] [--shape S[,S...]]\n"
      "                    [--jobs N[,N...]] [--workers W[,W...]] [--reps R]\n"
