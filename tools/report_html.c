@@ -3,12 +3,13 @@
  *
  * The template (tools/report.html) is compiled into the binary as
  * report_template[] (cmake/embed.cmake); its line VOLLEY_REPORT_DATA (the
- * data mark, the only line with that word) is replaced by one JSON document: the run's summary, the timeline, the
- * series, the classes, the failures (with the last lines of their output,
- * read from the logs), the slowest jobs. The JSON is written to memory
- * first and copied with every '<' as \u003c, so no string in it (a job
- * name, a line of output) can end the <script> element it sits in; '<'
- * occurs only inside JSON strings, where the escape means the same.
+ * data mark, the only line with that word) is replaced by one JSON
+ * document: the run's summary, the timeline, the series, the classes, the
+ * failures (with the last lines of their output, read from the logs), the
+ * slowest jobs. The JSON is written to memory first and copied with every
+ * '<' as \u003c, so no string in it (a job name, a line of output) can end
+ * the <script> element it sits in; '<' occurs only inside JSON strings,
+ * where the escape means the same.
  *
  * Size: up to REPORT_MAX_BARS started jobs, one bar each (~40 bytes, with
  * its name ~60 more); beyond, the timeline is binned: rows x bins cells of
