@@ -22,15 +22,20 @@
 
 /* The run as a callback may look at it. Valid for the whole run. */
 struct run_view {
-    const struct arena *a;            /* the run's arena */
-    const char *run_dir;              /* absolute */
-    const char *arena_path;           /* /dev/shm/volley-<run id> */
-    const _Atomic uint32_t *admitted; /* jobs admitted against -j and not finished
-                                         (runctl.h's running): the arena counts a job
-                                         running from its claim, before it is admitted */
-    uint64_t t0_ns;                   /* vl_now_ns() when supervision began */
-    uint64_t finished_at_start;       /* jobs finished before this process (a resume) */
-    uint32_t kill_grace_ms;           /* --kill-grace */
+    const struct arena *a;                 /* the run's arena */
+    const char *run_dir;                   /* absolute */
+    const char *arena_path;                /* /dev/shm/volley-<run id> */
+    const _Atomic uint32_t *admitted;      /* jobs admitted against -j and not finished
+                                              (runctl.h's running): the arena counts a job
+                                              running from its claim, before it is admitted */
+    uint64_t t0_ns;                        /* vl_now_ns() when supervision began */
+    uint64_t finished_at_start;            /* jobs finished before this process (a resume) */
+    uint32_t kill_grace_ms;                /* --kill-grace */
+    uint32_t max_running;                  /* -j */
+    const _Atomic uint32_t *capacity_wait; /* non-zero while some claimed job waits for
+                                              CPUs, memory or GPUs, not for -j (the
+                                              capacity's reservation, resources.h) */
+    uint32_t max_failures;                 /* --max-failures (0: none) */
     uint32_t pad;
 };
 
@@ -39,6 +44,8 @@ struct run_end {
     double secs;                    /* wall time of the supervision */
     uint64_t counts[ARENA_NSTATES]; /* arena_counts at the end */
     bool interrupted;               /* a stop signal ended it (exit 130) */
+    bool halted;                    /* --max-failures stopped it (exit 1 unless interrupted) */
+    uint64_t failures;              /* jobs that failed for good in this process */
     bool arena_done;                /* every job finished */
     const struct vl_err *fatal;     /* why the run stopped early (exit 3), or NULL */
     const struct vl_err *ckpt;      /* why the final checkpoint failed, or NULL: the
@@ -59,6 +66,14 @@ struct run_status {
      * arena is repaired, requeued of its jobs run again. */
     void (*worker_died)(void *ctx, const struct run_view *v, uint32_t worker, int pid,
                         const char *how, uint64_t requeued);
+    /* A job failed for good (failed or terminated, no retry left), in the
+     * order they ended, within a tick of its end; its arena record is final.
+     * skipped: failures before it that are not named (more than
+     * RUNCTL_FAIL_RING in a tick, runctl.h): they are only counted. */
+    void (*job_failed)(void *ctx, const struct run_view *v, uint32_t jid, uint64_t skipped);
+    /* --max-failures reached (once): no job starts any more, running ones
+     * finish; a stop signal stops them. */
+    void (*halting)(void *ctx, const struct run_view *v, uint64_t failures);
     /* The end: the final checkpoint is taken, the arena still attached. */
     void (*finished)(void *ctx, const struct run_view *v, const struct run_end *e);
     /* Warnings while the run goes on (a watch file that stopped). */

@@ -42,11 +42,14 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #pragma GCC diagnostic error "-Wpadded"
 
 #define RUNCTL_MAGIC 0x6c746372u /* "rctl" */
-#define RUNCTL_VERSION 2u        /* bump on ANY change in this file. 2 (2026-12-06): lines */
+#define RUNCTL_VERSION                                                                             \
+    3u /* bump on ANY change in this file. 2 (2026-12-06): lines; 3: halt,                         \
+          max_failures, the failure count and ring */
 #define RUNCTL_MAX_WORKERS 256u
 #define RUNCTL_PATH 4096u      /* bytes of each path setting */
 #define RUNCTL_ARENA_PATH 256u /* bytes of the arena path */
 #define RUNCTL_MSG 512u        /* bytes of a worker's error message */
+#define RUNCTL_FAIL_RING 64u   /* the last failures, for the supervisor to announce */
 _Static_assert(RUNCTL_PATH >= PATH_MAX, "a run directory path must fit");
 
 /* What a worker reports about itself. */
@@ -110,7 +113,13 @@ struct runctl {
     _Atomic uint32_t stop; /* 1: the supervisor asked every worker to stop. W: supervisor
                               (seq_cst store, then arena_wake). R: workers in next() and
                               notify() (acquire) */
-    uint8_t pad197[60];
+    _Atomic uint32_t halt; /* 1: no job starts any more; running ones finish (--max-failures
+                              reached). W: the worker whose failure reached max_failures
+                              (seq_cst store, then arena_wake). R: workers in next()
+                              (acquire), the supervisor each tick */
+    uint32_t max_failures; /* --max-failures (--halt-on-failure: 1); 0: no limit. Written
+                              before any worker starts */
+    uint8_t pad197[52];
     /* line 198: the -j counter, written on every admission and release */
     _Atomic uint32_t running; /* jobs admitted and not yet finished. W: workers (CAS and
                                  RMW, seq_cst), supervisor for a dead worker's held_jobs.
@@ -123,15 +132,28 @@ struct runctl {
     /* line 199: CPUs, memory and GPUs in use (resources.h has the protocol) */
     struct res_counters res;
     uint8_t pad199[16];
-    /* lines 200-: one slot per worker */
+    /* line 200: failures, written when a job fails for good (failed or terminated, no retry
+     * left), by this generation of workers */
+    _Atomic uint64_t failures; /* failures so far; a failure's number is the value before its
+                                  increment. W: workers (seq_cst RMW). R: supervisor */
+    uint8_t pad200[56];
+    /* lines 201-208: the last RUNCTL_FAIL_RING failures, so the supervisor announces each
+     * as it ends (run_status.h job_failed): failure number n is entry n % RUNCTL_FAIL_RING,
+     * ((n + 1) mod 2^32) << 32 | jid. W: the worker that took number n (release store after
+     * its increment). R: supervisor (acquire): an entry whose high half is older than n + 1
+     * is not written yet, a newer one was overwritten (that failure is not announced) */
+    _Atomic uint64_t fail_ring[RUNCTL_FAIL_RING];
+    /* lines 209-: one slot per worker */
     struct runctl_worker w[RUNCTL_MAX_WORKERS];
 };
 _Static_assert(offsetof(struct runctl, arena_path) == 64, "runctl");
 _Static_assert(offsetof(struct runctl, stop) == 197 * 64, "runctl");
 _Static_assert(offsetof(struct runctl, running) == 198 * 64, "runctl");
 _Static_assert(offsetof(struct runctl, res) == 199 * 64, "runctl");
-_Static_assert(offsetof(struct runctl, w) == 200 * 64, "runctl");
-_Static_assert(sizeof(struct runctl) == 200 * 64 + RUNCTL_MAX_WORKERS * 9 * 64, "runctl");
+_Static_assert(offsetof(struct runctl, failures) == 200 * 64, "runctl");
+_Static_assert(offsetof(struct runctl, fail_ring) == 201 * 64, "runctl");
+_Static_assert(offsetof(struct runctl, w) == 209 * 64, "runctl");
+_Static_assert(sizeof(struct runctl) == 209 * 64 + RUNCTL_MAX_WORKERS * 9 * 64, "runctl");
 
 #pragma GCC diagnostic pop
 

@@ -58,7 +58,10 @@ struct sup {
     uint32_t crashes;
     bool stopping; /* Ctrl-C, SIGTERM, or a fatal error */
     bool interrupted;
-    int fatal; /* exit code 3 reason recorded */
+    bool halted;        /* the workers halted at --max-failures */
+    uint64_t fail_next; /* the next failure number to announce (runctl.h's ring) */
+    uint64_t fail_wait; /* ... and how many ticks it has not been written yet */
+    int fatal;          /* exit code 3 reason recorded */
     struct vl_err fatal_err;
     char exe[PATH_MAX];
     sigset_t stop_sigs; /* SIGINT, SIGTERM, SIGHUP less those ignored at start */
@@ -276,6 +279,7 @@ static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
     c->nworkers = nworkers;
     c->max_running = jcap;
     c->kill_grace_ms = S->o->kill_grace_ms;
+    c->max_failures = S->o->max_failures;
     c->cap = S->o->cap;
     for (uint32_t r = 0; r < s->nrr; r++)
         if (s->rrs[r].num_cpus || s->rrs[r].num_gpus || s->rrs[r].memory_bytes)
@@ -350,6 +354,45 @@ static void start_workers(struct sup *S, uint32_t nworkers)
     }
 }
 
+/*
+ * The failures since the last tick, from the control page's ring, to
+ * st->job_failed in the order they ended. An entry not written yet (its
+ * worker is between its increment and its store) is waited for, a few
+ * ticks at most (a worker that died there never writes it); one already
+ * overwritten is skipped and counted. At the end (final) nothing is
+ * waited for. Then the halt, announced once.
+ */
+static void announce_failures(struct sup *S, bool final)
+{
+    struct runctl *c = S->ctl;
+    uint64_t n = atomic_load_explicit(&c->failures, memory_order_seq_cst);
+    uint64_t skipped = 0;
+    if (n - S->fail_next > RUNCTL_FAIL_RING) {
+        skipped = n - RUNCTL_FAIL_RING - S->fail_next;
+        S->fail_next = n - RUNCTL_FAIL_RING;
+    }
+    while (S->fail_next < n) {
+        uint64_t e = atomic_load_explicit(&c->fail_ring[S->fail_next % RUNCTL_FAIL_RING],
+                                          memory_order_acquire);
+        int32_t age = (int32_t)((uint32_t)(e >> 32) - (uint32_t)(S->fail_next + 1));
+        if (age < 0 && !final && ++S->fail_wait < 5)
+            break; /* not written yet */
+        S->fail_wait = 0;
+        if (age == 0 && S->st->job_failed) {
+            S->st->job_failed(S->st->ctx, &S->view, (uint32_t)e, skipped);
+            skipped = 0;
+        } else if (age != 0) {
+            skipped++;
+        }
+        S->fail_next++;
+    }
+    if (!S->halted && atomic_load_explicit(&c->halt, memory_order_acquire)) {
+        S->halted = true;
+        if (S->st->halting)
+            S->st->halting(S->st->ctx, &S->view, n);
+    }
+}
+
 /* Until every worker has exited: signals, reaping, checkpoints, progress. */
 static void supervise(struct sup *S, const sigset_t *set)
 {
@@ -377,6 +420,7 @@ static void supervise(struct sup *S, const sigset_t *set)
             ckpt_collect(S->ck, S->a, S->wl);
             next_ckpt = now + ckpt_ns;
         }
+        announce_failures(S, false);
         if (st->progress)
             st->progress(st->ctx, &S->view, false);
     }
@@ -393,6 +437,8 @@ static int finish(struct sup *S, double secs)
     S->ck = NULL;
     struct run_end e = {.secs = secs,
                         .interrupted = S->interrupted,
+                        .halted = S->halted,
+                        .failures = atomic_load(&S->ctl->failures),
                         .arena_done = arena_done(S->a),
                         .fatal = S->fatal ? &S->fatal_err : NULL,
                         .ckpt = crc < 0 ? &cerr : NULL};
@@ -402,6 +448,8 @@ static int finish(struct sup *S, double secs)
         e.exit_code = VL_EXIT_ENV;
     else if (S->interrupted)
         e.exit_code = VL_EXIT_INTR;
+    else if (S->halted)
+        e.exit_code = VL_EXIT_FAIL; /* resumable: the jobs not started are ready still */
     else if (!e.arena_done)
         e.exit_code = VL_EXIT_ENV; /* the workers ended with jobs unfinished */
     else
@@ -460,10 +508,14 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
                                .admitted = &S.ctl->running,
                                .t0_ns = vl_now_ns(),
                                .finished_at_start = arena_counts_finished(cs),
-                               .kill_grace_ms = o->kill_grace_ms};
+                               .kill_grace_ms = o->kill_grace_ms,
+                               .max_running = jcap,
+                               .capacity_wait = &S.ctl->res.resv_owner,
+                               .max_failures = o->max_failures};
 
     start_workers(&S, nworkers);
     supervise(&S, &set);
+    announce_failures(&S, true);
     double secs = (double)(vl_now_ns() - S.view.t0_ns) / 1e9;
     if (st->progress)
         st->progress(st->ctx, &S.view, true);

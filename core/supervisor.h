@@ -35,6 +35,7 @@ struct supervisor_opts {
     struct res_amount cap;            /* capacity (res_detect, or --cpus ...) */
     uint32_t ckpt_ms;                 /* --checkpoint-interval */
     uint32_t kill_grace_ms;           /* --kill-grace */
+    uint32_t max_failures;            /* --max-failures (--halt-on-failure: 1); 0: none */
     const uint8_t *watch_prev;        /* NULL, or (resume) each job's state as events.jsonl
                                          last has it: a job whose state in the arena differs
                                          gets its event at the start */

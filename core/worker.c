@@ -233,6 +233,11 @@ static enum exec_next src_next(void *ctx, struct exec_job *job)
     }
     if (atomic_load_explicit(&k->ctl->stop, memory_order_acquire) || !k->nfree)
         return EXEC_NEXT_EMPTY;
+    /* Halted (--max-failures): nothing starts any more; the engine returns
+     * once the running jobs end. Held jobs were never started: for the
+     * record they are ready (no pid), and a resume runs them. */
+    if (atomic_load_explicit(&k->ctl->halt, memory_order_acquire))
+        return EXEC_NEXT_DONE;
     for (int round = 0; round < 2; round++) {
         /* Held jobs first: they are claimed already. */
         while (k->nheld) {
@@ -309,6 +314,20 @@ static void src_started(void *ctx, uint32_t jid, int pid, uint64_t start_ns)
     arena_job_set_start(&k->a, jid, start_ns);
 }
 
+/* A job failed for good: its number goes to the failure ring for the
+ * supervisor to announce, and the run halts if that was the
+ * --max-failures-th (runctl.h, lines 200-208). */
+static void note_failure(struct wk *k, uint32_t jid)
+{
+    struct runctl *c = k->ctl;
+    uint64_t n = atomic_fetch_add_explicit(&c->failures, 1, memory_order_seq_cst);
+    uint64_t entry = (uint64_t)(uint32_t)(n + 1) << 32 | jid;
+    atomic_store_explicit(&c->fail_ring[n % RUNCTL_FAIL_RING], entry, memory_order_release);
+    if (c->max_failures && n + 1 >= c->max_failures &&
+        !atomic_exchange_explicit(&c->halt, 1, memory_order_seq_cst))
+        arena_wake(&k->a); /* the sleeping workers see it and end */
+}
+
 static void src_done(void *ctx, const struct exec_result *res)
 {
     struct wk *k = ctx;
@@ -333,9 +352,12 @@ static void src_done(void *ctx, const struct exec_result *res)
         return;
     }
     arena_job_set_end(a, jid, res->end_ns);
+    /* a failure may halt the run: it takes no next job here */
+    bool failed = res->outcome == EXEC_FAILED || res->outcome == EXEC_TERMINATED;
     uint32_t next = ARENA_NONE;
     int r;
-    if (k->nheld < HELD_MAX)
+    if (k->nheld < HELD_MAX && !failed &&
+        !atomic_load_explicit(&k->ctl->halt, memory_order_acquire))
         r = arena_finish_take(a, k->w, jid, outcome_state(res->outcome), res->status, &next);
     else
         r = arena_finish(a, k->w, jid, outcome_state(res->outcome), res->status);
@@ -343,6 +365,8 @@ static void src_done(void *ctx, const struct exec_result *res)
         vl_log("worker %u: finishing job %u: %s", k->index, jid, vl_strerror(r));
     if (r == 0 && next != ARENA_NONE)
         k->held[k->nheld++] = next;
+    if (r == 0 && failed) /* its record is final: the announcement reads it */
+        note_failure(k, jid);
     cap_release(k, &s->need, s->gpus);
 }
 
@@ -489,7 +513,8 @@ int worker_main(int ctl_fd, uint32_t index)
     free(k.free_slots);
     if (rc < 0)
         return fail(&k, &err);
-    atomic_store_explicit(&k.me->state, rc == 0 ? RUNCTL_W_DONE : RUNCTL_W_STOPPED,
+    bool halted = atomic_load_explicit(&k.ctl->halt, memory_order_acquire);
+    atomic_store_explicit(&k.me->state, rc == 0 && !halted ? RUNCTL_W_DONE : RUNCTL_W_STOPPED,
                           memory_order_release);
     return 0;
 }

@@ -22,15 +22,6 @@
 #include "persist/watch.h"
 #include "report_int.h"
 
-static const char *const state_names[REPORT_NSTATES] = {
-    "blocked", "ready", "running", "completed", "failed", "terminated", "canceled", "interrupted",
-};
-
-const char *report_state_name(unsigned state)
-{
-    return state < REPORT_NSTATES ? state_names[state] : NULL;
-}
-
 const char *report_verdict_name(enum report_verdict v)
 {
     switch (v) {
@@ -48,8 +39,7 @@ const char *report_verdict_name(enum report_verdict v)
 
 unsigned report_job_state(const struct report *r, uint32_t jid)
 {
-    unsigned s = r->jobs[jid].state;
-    return s == SNAP_STATE_RUNNING && !r->live ? REPORT_INTERRUPTED : s;
+    return watch_state(r->jobs[jid].state, r->live);
 }
 
 bool report__finished(unsigned state)
@@ -69,7 +59,7 @@ bool report__span_of(const struct report *r, uint32_t jid, uint64_t *start, uint
         e = j->end_ns;
     else if (st == SNAP_STATE_RUNNING)
         e = r->now_ns;
-    else if (st == REPORT_INTERRUPTED)
+    else if (st == WATCH_INTERRUPTED)
         e = r->stop_ns;
     else
         return false; /* ready or blocked: its start is an earlier attempt's */

@@ -33,14 +33,7 @@
 #include "base/base.h"
 #include "loader/spec.h"
 #include "persist/snap.h"
-
-/* States as a report shows them: snap.h's seven, and "interrupted": a job
- * running when its run stopped (Ctrl-C, a halt, a crash of the runner),
- * which `volley resume` runs again. */
-#define REPORT_INTERRUPTED SNAP_NSTATES
-#define REPORT_NSTATES (SNAP_NSTATES + 1)
-/* "blocked" ... "canceled", "interrupted"; NULL outside. */
-const char *report_state_name(unsigned state);
+#include "persist/watch.h" /* the states shown: WATCH_INTERRUPTED */
 
 #define REPORT_NO_LANE UINT32_MAX
 #define REPORT_NO_CLASS UINT32_MAX
@@ -127,12 +120,12 @@ struct report {
     uint8_t pad[5];
     uint64_t now_ns;  /* wall clock when it was read */
     uint64_t stop_ns; /* when a stopped run stopped (its last checkpoint or its finish) */
-    uint64_t counts[REPORT_NSTATES]; /* jobs per state, interrupted apart */
-    uint64_t done;                   /* completed + failed + terminated + canceled */
-    double elapsed_s;                /* created to now (live), else to the finish / last
-                                        checkpoint: as `volley status` */
-    const char *phase;               /* "running", "finished", "stopped": as `volley status` */
-    double cpu_s;                    /* user + system CPU of the jobs with usage */
+    uint64_t counts[WATCH_NSTATES]; /* jobs per state, interrupted apart */
+    uint64_t done;                  /* completed + failed + terminated + canceled */
+    double elapsed_s;               /* created to now (live), else to the finish / last
+                                       checkpoint: as `volley status` */
+    const char *phase;              /* "running", "finished", "stopped": as `volley status` */
+    double cpu_s;                   /* user + system CPU of the jobs with usage */
     /* the timeline */
     struct report_span *spans; /* [nspans] sorted by start */
     uint32_t nspans;
@@ -154,7 +147,7 @@ struct report {
 int report_open(struct report *r, const char *dir, struct vl_err *err);
 void report_fini(struct report *r);
 
-/* The state a report shows for job jid: the record's, or REPORT_INTERRUPTED. */
+/* The state a report shows for job jid: watch_state of its record. */
 unsigned report_job_state(const struct report *r, uint32_t jid);
 
 /* Completions, failures, running and ready over [t0_ns, t1_ns] in nbins

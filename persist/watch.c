@@ -70,6 +70,16 @@ void watch_arena_rec(const struct watch *w, uint32_t jid, struct snap_job *rec)
     snap_job_read(&w->a, jid, rec);
 }
 
+const char *watch_state_name(unsigned state)
+{
+    return state == WATCH_INTERRUPTED ? "interrupted" : snap_state_name(state);
+}
+
+int watch_state_parse(const char *name)
+{
+    return name && !strcmp(name, "interrupted") ? WATCH_INTERRUPTED : snap_state_parse(name);
+}
+
 struct guess {
     char name[256];
     unsigned dist;

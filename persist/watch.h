@@ -59,4 +59,21 @@ void watch_arena_rec(const struct watch *w, uint32_t jid, struct snap_job *rec);
 /* Checks liveness again (the runner may have ended since watch_open). */
 bool watch_live(const struct watch *w);
 
+/*
+ * States as the watch commands and the report show them: snap.h's seven,
+ * and "interrupted": a job running when its run stopped (Ctrl-C, a halt at
+ * --max-failures, a crash of the runner): nothing runs it now, and `volley
+ * resume` runs it again. A record says running either way; live tells.
+ */
+#define WATCH_INTERRUPTED SNAP_NSTATES
+#define WATCH_NSTATES (SNAP_NSTATES + 1)
+static inline unsigned watch_state(unsigned state, bool live)
+{
+    return state == SNAP_STATE_RUNNING && !live ? WATCH_INTERRUPTED : state;
+}
+/* "blocked" ... "canceled", "interrupted"; NULL outside. */
+const char *watch_state_name(unsigned state);
+/* The state named name (WATCH_INTERRUPTED for "interrupted"), or -1. */
+int watch_state_parse(const char *name);
+
 #endif /* VOLLEY_PERSIST_WATCH_H */

@@ -1,6 +1,7 @@
 /*
  * cmd_jobs.c - `volley jobs DIR [--state S] [--name REGEX] [--json]`: one
- * line per job (name, state, attempt, exit code, start, duration), in job
+ * line per job (name, state, attempt, exit code, start, duration; a job
+ * running when its run stopped is "interrupted", watch.h), in job
  * order, streamed: from the arena while it exists (one record read per
  * job), else from volley.db through snap_iter (one chunk of names in
  * memory at a time). Nothing grows with the number of jobs, so 10M jobs
@@ -35,9 +36,9 @@ struct filter {
     pcre2_match_data *md;
 };
 
-static bool keep(const struct filter *f, const struct snap_job *r, const char *name)
+static bool keep(const struct filter *f, const struct snap_job *r, const char *name, bool live)
 {
-    if (f->state >= 0 && r->state != f->state)
+    if (f->state >= 0 && (int)watch_state(r->state, live) != f->state)
         return false;
     if (f->re)
         return pcre2_match(f->re, (PCRE2_SPTR)name, PCRE2_ZERO_TERMINATED, 0, 0, f->md, NULL) >= 0;
@@ -54,8 +55,9 @@ static void fmt_time(uint64_t ns, char *buf, size_t len)
     snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000u % 1000));
 }
 
-static void emit(struct json *j, const struct snap_job *r, const char *name)
+static void emit(struct json *j, const struct snap_job *r, const char *name, bool live)
 {
+    const char *state = watch_state_name(watch_state(r->state, live));
     bool ran = r->start_ns != 0;
     bool ended = ran && r->state >= SNAP_STATE_COMPLETED && r->end_ns >= r->start_ns;
     char ts[40] = "-";
@@ -65,7 +67,7 @@ static void emit(struct json *j, const struct snap_job *r, const char *name)
     if (j) {
         json_obj_begin(j);
         json_kv_str(j, "name", name);
-        json_kv_str(j, "state", snap_state_name(r->state));
+        json_kv_str(j, "state", state);
         json_kv_uint(j, "attempt", r->attempt);
         json_key(j, "exit_code");
         if (ended)
@@ -87,7 +89,7 @@ static void emit(struct json *j, const struct snap_job *r, const char *name)
         snprintf(code, sizeof code, "%d", r->exit_code);
         snprintf(d, sizeof d, "%.3f", dur);
     }
-    printf("%s\t%s\t%u\t%s\t%s\t%s\n", name, snap_state_name(r->state), r->attempt, code, ts, d);
+    printf("%s\t%s\t%u\t%s\t%s\t%s\n", name, state, r->attempt, code, ts, d);
 }
 
 int cmd_jobs(int argc, char **argv)
@@ -118,10 +120,10 @@ int cmd_jobs(int argc, char **argv)
     if (optind + 1 < argc)
         return cli_usage_error("jobs", "unexpected argument '%s'", argv[optind + 1]);
     struct filter f = {.state = -1};
-    if (state && (f.state = snap_state_parse(state)) < 0)
+    if (state && (f.state = watch_state_parse(state)) < 0)
         return cli_usage_error("jobs",
                                "--state: unknown state '%s' (blocked, ready, running, completed, "
-                               "failed, terminated, canceled)",
+                               "failed, terminated, canceled, interrupted)",
                                state);
     if (pattern) {
         int ecode;
@@ -155,12 +157,14 @@ int cmd_jobs(int argc, char **argv)
     struct snap_job r;
     if (w.have_arena) {
         for (uint32_t jid = 0; jid < w.a.njobs; jid++) {
-            if (f.state >= 0 && (int)arena_job_state(&w.a, jid) != f.state)
-                continue; /* cheap pre-filter: the state word alone */
+            if (f.state >= 0 && (int)watch_state(arena_job_state(&w.a, jid), w.live) != f.state &&
+                f.state != SNAP_STATE_READY)
+                continue; /* cheap pre-filter: the state word alone (a claimed job not
+                             started is ready for the record) */
             watch_arena_rec(&w, jid, &r);
             const char *name = arena_job_name(&w.a, jid);
-            if (keep(&f, &r, name))
-                emit(jp, &r, name);
+            if (keep(&f, &r, name, w.live))
+                emit(jp, &r, name, w.live);
         }
     } else {
         struct snap_iter *it = NULL;
@@ -168,8 +172,8 @@ int cmd_jobs(int argc, char **argv)
             goto out;
         const char *name;
         while ((rc = snap_iter_next(it, &r, &name, &err)) == 1)
-            if (keep(&f, &r, name))
-                emit(jp, &r, name);
+            if (keep(&f, &r, name, false)) /* no arena: nothing runs the run */
+                emit(jp, &r, name, false);
         snap_iter_close(it);
         if (rc < 0)
             goto out;

@@ -1,6 +1,8 @@
 /*
  * cmd_status.c - `volley status DIR [--json]`: counts by state, rate,
- * elapsed, ETA, whether the runner is alive, the first failed jobs.
+ * elapsed, ETA, whether the runner is alive, the first failed jobs; for a
+ * stopped run, its interrupted jobs (running when it stopped) and how to
+ * continue.
  *
  * Cost independent of the number of jobs: the counts are the arena's
  * (arena_counts, O(worker slots)) while the arena exists, else volley.db's
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +34,7 @@
 
 struct status {
     uint64_t total;
-    uint64_t counts[SNAP_NSTATES];
+    uint64_t counts[WATCH_NSTATES]; /* running jobs of a stopped run: interrupted */
     uint64_t done;
     double rate;    /* last 10 s; < 0: unknown */
     double overall; /* since the run was created */
@@ -119,6 +122,10 @@ int cmd_status(int argc, char **argv)
     } else {
         memcpy(st.counts, w.info.counts, sizeof st.counts);
     }
+    if (!w.live) { /* nothing runs them: resume will */
+        st.counts[WATCH_INTERRUPTED] = st.counts[SNAP_STATE_RUNNING];
+        st.counts[SNAP_STATE_RUNNING] = 0;
+    }
     st.done = st.counts[SNAP_STATE_COMPLETED] + st.counts[SNAP_STATE_FAILED] +
               st.counts[SNAP_STATE_TERMINATED] + st.counts[SNAP_STATE_CANCELED];
     uint64_t end = w.live ? now : w.info.finished_ns ? w.info.finished_ns : w.info.checkpoint_ns;
@@ -159,8 +166,8 @@ int cmd_status(int argc, char **argv)
         json_kv_uint(&j, "total", st.total);
         json_key(&j, "states");
         json_obj_begin(&j);
-        for (int s = 0; s < SNAP_NSTATES; s++)
-            json_kv_uint(&j, snap_state_name((unsigned)s), st.counts[s]);
+        for (unsigned s = 0; s < WATCH_NSTATES; s++)
+            json_kv_uint(&j, watch_state_name(s), st.counts[s]);
         json_obj_end(&j);
         json_kv_uint(&j, "running", st.counts[SNAP_STATE_RUNNING] - st.waiting);
         json_kv_uint(&j, "waiting", st.waiting);
@@ -173,6 +180,14 @@ int cmd_status(int argc, char **argv)
         json_kv_bool(&j, "live", w.live);
         json_kv_str(&j, "phase", st.phase);
         json_kv_str(&j, "source", w.have_arena ? "arena" : "checkpoint");
+        json_key(&j, "continue_with"); /* what to type to go on; null if nothing */
+        if (!strcmp(st.phase, "stopped")) {
+            char cont[PATH_MAX + 16];
+            snprintf(cont, sizeof cont, "volley resume %s", w.dir);
+            json_str(&j, cont);
+        } else {
+            json_null(&j);
+        }
         json_key(&j, "failed_jobs");
         json_arr_begin(&j);
         for (uint32_t i = 0; i < st.nfailed; i++)
@@ -187,8 +202,9 @@ int cmd_status(int argc, char **argv)
         printf("run %s (%s): %s%s\n", w.dir, w.info.workflow ? w.info.workflow : "", st.phase,
                w.have_arena || w.info.finished_ns ? "" : " (as of its last checkpoint)");
         printf("  %" PRIu64 "/%" PRIu64 " done:", st.done, st.total);
-        for (int s = 0; s < SNAP_NSTATES; s++)
-            printf("%s %" PRIu64 " %s", s ? "," : "", st.counts[s], snap_state_name((unsigned)s));
+        for (unsigned s = 0; s < WATCH_NSTATES; s++)
+            if (s < SNAP_NSTATES || st.counts[s])
+                printf("%s %" PRIu64 " %s", s ? "," : "", st.counts[s], watch_state_name(s));
         printf("\n  ");
         if (st.waiting)
             printf("waiting for capacity (-j, --cpus, --memory, --gpus): %" PRIu64
@@ -197,6 +213,9 @@ int cmd_status(int argc, char **argv)
         if (st.rate >= 0 && w.live)
             printf("%.1f jobs/s (last 10 s), ", st.rate);
         printf("%.1f jobs/s overall, elapsed %s, ETA %s\n", st.overall, el, eta);
+        if (!strcmp(st.phase, "stopped"))
+            printf("  stopped%s: continue with: volley resume %s\n",
+                   st.counts[WATCH_INTERRUPTED] ? " (its interrupted jobs run again)" : "", w.dir);
         if (st.nfailed) {
             printf("  failed:");
             for (uint32_t i = 0; i < st.nfailed; i++)

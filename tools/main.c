@@ -30,13 +30,16 @@ const struct cli_cmd cli_cmds[] = {
     {"run", "run a workflow",
      "usage: volley run WF [--run-dir DIR] [-j N] [--workers W] [--cpus N]\n"
      "                  [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
-     "                  [--kill-grace SEC] [--quiet|--progress]\n",
+     "                  [--kill-grace SEC] [--halt-on-failure | --max-failures N]\n"
+     "                  [--quiet|--progress]\n",
      cmd_run},
     {"resume", "continue a run that stopped or crashed",
      "usage: volley resume DIR [--retry-failed] [--from-snapshot] [-j N] [--workers W]\n"
      "                     [--cpus N] [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
-     "                     [--kill-grace SEC] [--quiet|--progress]\n\n"
-     "The options given to `volley run` (not --quiet/--progress) apply again;\n"
+     "                     [--kill-grace SEC] [--halt-on-failure | --max-failures N]\n"
+     "                     [--quiet|--progress]\n\n"
+     "The options given to `volley run` (not --quiet/--progress, --halt-on-failure,\n"
+     "--max-failures) apply again;\n"
      "one given here replaces the run's, for this resume and the next ones.\n",
      cmd_resume},
     {"status", "counts by state, rate, elapsed, ETA", "usage: volley status DIR [--json]\n",

@@ -106,8 +106,8 @@ static void write_run(struct json *j, const struct report *r)
     json_kv_uint(j, "done", r->done);
     json_key(j, "states");
     json_obj_begin(j);
-    for (unsigned s = 0; s < REPORT_NSTATES; s++)
-        json_kv_uint(j, report_state_name(s), r->counts[s]);
+    for (unsigned s = 0; s < WATCH_NSTATES; s++)
+        json_kv_uint(j, watch_state_name(s), r->counts[s]);
     json_obj_end(j);
     json_kv_double(j, "elapsed_s", r->elapsed_s);
     json_kv_double(j, "rate_overall_per_s", r->elapsed_s > 0 ? (double)r->done / r->elapsed_s : 0);
@@ -271,7 +271,7 @@ static void write_failures(struct json *j, const struct report *r)
         const struct snap_job *jb = &r->jobs[ids[i]];
         json_obj_begin(j);
         json_kv_str(j, "name", spec_job_name(&r->spec, ids[i]));
-        json_kv_str(j, "state", report_state_name(jb->state));
+        json_kv_str(j, "state", watch_state_name(jb->state));
         json_kv_int(j, "exit_code", jb->exit_code);
         json_kv_uint(j, "attempt", jb->attempt);
         json_kv_double(j, "end_ms", ms_of(jb->end_ns));
@@ -310,7 +310,7 @@ static void write_slowest(struct json *j, const struct report *r)
         const struct snap_job *jb = &r->jobs[ids[i]];
         json_obj_begin(j);
         json_kv_str(j, "name", spec_job_name(&r->spec, ids[i]));
-        json_kv_str(j, "state", report_state_name(jb->state));
+        json_kv_str(j, "state", watch_state_name(jb->state));
         json_kv_double(j, "secs", (double)(jb->end_ns - jb->start_ns) / 1e9);
         json_kv_double(j, "start_ms", ms_of(jb->start_ns));
         json_obj_end(j);

@@ -53,6 +53,18 @@ static int set_opt(int c, const char *arg, struct runopts *o, struct vl_err *err
     case 1007:
         o->progress = 1;
         return 1;
+    case 1008:
+        if (o->sup.max_failures > 1)
+            return vl_err_set(err, -EINVAL, "--halt-on-failure and --max-failures: give one");
+        o->sup.max_failures = 1;
+        o->halt_given = true;
+        return 1;
+    case 1009:
+        if (o->halt_given)
+            return vl_err_set(err, -EINVAL, "--halt-on-failure and --max-failures: give one");
+        return cli_check_u32("--max-failures", arg, 1, UINT32_MAX, &o->sup.max_failures, err)
+                   ? 1
+                   : -EINVAL;
     default:
         return 0;
     }

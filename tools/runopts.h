@@ -1,8 +1,8 @@
 /*
  * runopts.h - the options `volley run` and `volley resume` share (-j,
  * --workers, --cpus, --memory, --gpus, --checkpoint-interval, --kill-grace,
- * --quiet, --progress; docs/running.md): their parsing, and which of them
- * a run keeps in volley.db for its resume.
+ * --quiet, --progress, --halt-on-failure, --max-failures; docs/running.md):
+ * their parsing, and which of them a run keeps in volley.db for its resume.
  */
 #ifndef VOLLEY_TOOLS_RUNOPTS_H
 #define VOLLEY_TOOLS_RUNOPTS_H
@@ -17,6 +17,7 @@
 struct runopts {
     struct supervisor_opts sup; /* what the supervisor gets */
     int progress;               /* -1: a line on a TTY; 0: --quiet; 1: --progress */
+    bool halt_given;            /* --halt-on-failure (max_failures 1) was given */
 };
 
 /* Defaults: supervisor_opts_default, a progress line on a TTY. */
@@ -31,8 +32,9 @@ void runopts_default(struct runopts *o);
         {"gpus", required_argument, NULL, 1003},                                                   \
         {"checkpoint-interval", required_argument, NULL, 1004},                                    \
         {"kill-grace", required_argument, NULL, 1005}, {"quiet", no_argument, NULL, 1006},         \
+        {"progress", no_argument, NULL, 1007}, {"halt-on-failure", no_argument, NULL, 1008},       \
     {                                                                                              \
-        "progress", no_argument, NULL, 1007                                                        \
+        "max-failures", required_argument, NULL, 1009                                              \
     }
 int runopts_parse(const char *cmd, int c, const char *arg, struct runopts *o);
 
@@ -42,7 +44,8 @@ int runopts_parse(const char *cmd, int c, const char *arg, struct runopts *o);
  * `volley run`'s command line are stored in volley.db as typed (table
  * run_option), and `volley resume` applies them again, except those given
  * on its own command line. Not given: this machine's default, detected
- * again. --quiet and --progress belong to one invocation: not kept.
+ * again. --quiet, --progress, --halt-on-failure and --max-failures belong
+ * to one invocation: not kept.
  */
 #define RUNOPTS_NKEPT 7
 struct runopts_kept {

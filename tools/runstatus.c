@@ -7,15 +7,94 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "core/logread.h"
-#include "core/worker.h"
+#include "core/logfmt.h"
 #include "persist/rundir.h"
 #include "persist/watchlog.h"
 #include "cli.h"
+#include "logtail.h"
+
+/* The terminal's columns (stderr's), else $COLUMNS, else 80. */
+static int term_width(const struct runstatus *h)
+{
+    if (h->width > 0)
+        return h->width;
+    struct winsize ws;
+    if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    int n = c ? atoi(c) : 0;
+    return n > 0 ? n : 80;
+}
+
+static void fmt_secs(double s, char *buf, size_t len)
+{
+    uint64_t t = (uint64_t)(s + 0.5);
+    if (s < 60)
+        snprintf(buf, len, "%.1fs", s);
+    else if (t < 3600)
+        snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", t / 60, t % 60);
+    else
+        snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", t / 3600, t / 60 % 60);
+}
+
+/* One piece of the progress line: shown in order, dropped by rank (the
+ * highest first) until the line fits. */
+struct part {
+    char text[72];
+    int rank; /* 0: always */
+};
+
+/*
+ * Joins the parts with ", " into out, dropping the highest ranks until the
+ * line is at most width - 1 columns (the last column would make some
+ * terminals wrap, and a wrapped line is what \r cannot take back); the
+ * first part is cut if it alone is too long. ASCII only: a byte is a
+ * column.
+ */
+static void fit_line(char *out, size_t cap, struct part *p, int n, int width)
+{
+    int max = width > 1 ? width - 1 : 1;
+    bool keep[16];
+    int len = 0;
+    for (int i = 0; i < n; i++) {
+        keep[i] = p[i].text[0] != 0;
+        len += keep[i] ? (int)strlen(p[i].text) + (len ? 2 : 0) : 0;
+    }
+    while (len > max) {
+        int worst = -1;
+        for (int i = 1; i < n; i++)
+            if (keep[i] && (worst < 0 || p[i].rank > p[worst].rank))
+                worst = i;
+        if (worst < 0)
+            break;
+        keep[worst] = false;
+        len = 0;
+        for (int i = 0; i < n; i++)
+            len += keep[i] ? (int)strlen(p[i].text) + (len ? 2 : 0) : 0;
+    }
+    size_t at = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && at + 1 < cap; i++)
+        if (keep[i])
+            at += (size_t)snprintf(out + at, cap - at, "%s%s", at ? ", " : "", p[i].text);
+    if ((int)strlen(out) > max)
+        out[max] = 0;
+}
+
+/* Clears the progress line, if one is up, so that lines can be printed
+ * where it was; the next progress call draws it again below them. */
+static void clear_line(struct runstatus *h)
+{
+    if (h->tty && h->line_up) {
+        fputs("\r\033[K", stderr);
+        h->line_up = false;
+    }
+}
 
 static void progress(void *ctx, const struct run_view *v, bool final)
 {
@@ -36,32 +115,63 @@ static void progress(void *ctx, const struct run_view *v, bool final)
         h->last_t = now;
         h->last_done = done;
     }
-    char eta[32] = "-";
-    uint64_t left = v->a->njobs - done;
-    if (h->rate > 0.5 && left)
-        snprintf(eta, sizeof eta, "%.0fs", (double)left / h->rate);
+    uint64_t total = v->a->njobs, left = total - done;
     /* A job claimed by a worker is running in the arena before it is
-     * admitted: those waiting for a unit of -j or for resources are told
-     * apart (admitted counts the others). */
-    uint64_t waiting = watchlog_waiting(c[ARENA_RUNNING], atomic_load(v->admitted));
-    char wait_s[64] = "";
-    if (waiting)
-        snprintf(wait_s, sizeof wait_s, " (%" PRIu64 " more waiting for capacity)", waiting);
-    fprintf(stderr,
-            "\r\033[K%" PRIu64 "/%u done, %" PRIu64 " failed, %" PRIu64
-            " running%s, %.0f jobs/s, ETA %s",
-            done, v->a->njobs, c[ARENA_FAILED] + c[ARENA_TERMINATED], c[ARENA_RUNNING] - waiting,
-            wait_s, h->rate, eta);
-    if (final)
+     * admitted: running is what was admitted; of the rest, those waiting
+     * for CPUs, memory or GPUs are shown (the capacity holds a
+     * reservation for them), not those waiting for a unit of -j. */
+    uint64_t admitted = atomic_load(v->admitted);
+    uint64_t claimed = c[ARENA_RUNNING];
+    uint64_t running = admitted < claimed ? admitted : claimed;
+    uint64_t waiting = 0;
+    if (v->capacity_wait && atomic_load(v->capacity_wait)) {
+        waiting = watchlog_waiting(claimed, admitted);
+        if (!waiting)
+            waiting = 1;
+    }
+    struct part p[8];
+    int n = 0;
+    unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
+    snprintf(p[n].text, sizeof p[n].text, "[%3u%%] %" PRIu64 "/%" PRIu64 " done", pct, done, total);
+    p[n++].rank = 0;
+    uint64_t failed = c[ARENA_FAILED] + c[ARENA_TERMINATED];
+    snprintf(p[n].text, sizeof p[n].text, failed ? "%" PRIu64 " failed" : "", failed);
+    p[n++].rank = 1;
+    snprintf(p[n].text, sizeof p[n].text, "%" PRIu64 " running", running);
+    p[n++].rank = 3;
+    snprintf(p[n].text, sizeof p[n].text, waiting ? "%" PRIu64 " waiting for capacity" : "",
+             waiting);
+    p[n++].rank = 5;
+    snprintf(p[n].text, sizeof p[n].text, h->halted ? "halted: no new jobs" : "");
+    p[n++].rank = 2;
+    snprintf(p[n].text, sizeof p[n].text, "%.0f jobs/s", h->rate);
+    p[n++].rank = 6;
+    char el[32], eta[32];
+    fmt_secs((double)(now - v->t0_ns) / 1e9, el, sizeof el);
+    snprintf(p[n].text, sizeof p[n].text, "%s elapsed", el);
+    p[n++].rank = 2;
+    if (h->rate > 0.5 && left && !h->halted) {
+        fmt_secs((double)left / h->rate, eta, sizeof eta);
+        snprintf(p[n].text, sizeof p[n].text, "ETA %s", eta);
+    } else {
+        p[n].text[0] = 0;
+    }
+    p[n++].rank = 4;
+    char line[512];
+    fit_line(line, sizeof line, p, n, term_width(h));
+    fprintf(stderr, "\r%s\033[K", line);
+    h->line_up = true;
+    if (final) {
         fputc('\n', stderr);
+        h->line_up = false;
+    }
     fflush(stderr);
 }
 
 static void stopping(void *ctx, const struct run_view *v)
 {
     struct runstatus *h = ctx;
-    if (h->tty)
-        fputc('\n', stderr);
+    clear_line(h);
     fprintf(stderr,
             "volley: stopping: running jobs get SIGTERM, SIGKILL after %.1f s "
             "(again to kill at once)\n",
@@ -73,74 +183,108 @@ static void worker_died(void *ctx, const struct run_view *v, uint32_t worker, in
 {
     struct runstatus *h = ctx;
     (void)v;
-    if (h->tty)
-        fputc('\n', stderr);
+    clear_line(h);
     fprintf(stderr, "volley: worker %u (pid %d) %s; %" PRIu64 " of its jobs will run again\n",
             worker, pid, how, requeued);
 }
 
-/* Prints the last 8 lines of one stream of an attempt under label; false
+/* Prints the last lines of one stream of an attempt under label; false
  * if it is empty or cannot be read. */
-static bool show_tail(const struct run_view *v, uint32_t jid, uint32_t attempt, unsigned stream,
-                      const struct logread_ref *hint, const char *label)
+static bool show_tail(const struct run_view *v, uint32_t jid, const struct arena_job_rec *r,
+                      unsigned stream, unsigned lines, const char *label)
 {
-    char logs[PATH_MAX];
-    rundir_path(logs, sizeof logs, v->run_dir, RUNDIR_LOGS);
-    int fd = memfd_create("tail", MFD_CLOEXEC);
-    if (fd < 0)
-        return false;
-    struct logread_info info;
-    struct vl_err err = {0};
-    int rc = logread_copy(logs, jid, attempt, stream, hint, fd, &info, &err);
-    off_t len = lseek(fd, 0, SEEK_END);
-    size_t want = len > 2048 ? 2048 : (size_t)len;
     char buf[2049];
-    ssize_t got = rc == 0 && len > 0 ? pread(fd, buf, want, len - (off_t)want) : -1;
-    close(fd);
-    if (got <= 0)
+    if (!logtail_read(v->run_dir, jid, r->attempt, stream, r->log_ref, lines, buf, sizeof buf))
         return false;
-    buf[got] = 0;
-    char *p = buf + got;
-    int lines = 0;
-    if (p > buf && p[-1] == '\n')
-        p--;
-    while (p > buf && lines < 8)
-        if (*--p == '\n')
-            lines++;
-    if (*p == '\n')
-        p++;
     fprintf(stderr, "  %s:\n", label);
-    for (char *l = strtok(p, "\n"); l; l = strtok(NULL, "\n"))
+    for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n"))
         fprintf(stderr, "  | %s\n", l);
     return true;
 }
 
-/* Prints the last lines of what a failed job wrote (stderr, else stdout),
- * of what its recovery script wrote, and volley's notes on the attempt
+/* "volley: job 'x' failed, exit 3, attempt 1", and what a code means
+ * where it is not the job's own: a signal, maybe the memory limit. */
+static void failed_line(const struct run_view *v, uint32_t jid, const struct arena_job_rec *r)
+{
+    int ec = r->exit_code;
+    const char *what = r->state == ARENA_TERMINATED ? "was terminated (runtime)" : "failed";
+    fprintf(stderr, "volley: job '%s' %s, exit %d, attempt %u", arena_job_name(v->a, jid), what, ec,
+            r->attempt);
+    if (r->state == ARENA_FAILED && ec == 137)
+        fprintf(stderr, " (killed by SIGKILL: out of memory?)");
+    else if (r->state == ARENA_FAILED && ec > 128 && ec < 128 + 65)
+        fprintf(stderr, " (killed by signal %d)", ec - 128);
+    else if (ec == -1)
+        fprintf(stderr, " (it could not be started)");
+    fputc('\n', stderr);
+}
+
+/* The last lines of what a failed job wrote (stderr, else stdout), of
+ * what its recovery script wrote, and volley's notes on the attempt
  * (runtime exceeded, the recovery script's exit, a stream cut). */
+static void show_output(const struct run_view *v, uint32_t jid, const struct arena_job_rec *r,
+                        unsigned lines, bool notes)
+{
+    if (!show_tail(v, jid, r, LOG_STDERR, lines, "last lines of its stderr"))
+        show_tail(v, jid, r, LOG_STDOUT, lines, "last lines of its stdout");
+    if (!show_tail(v, jid, r, LOG_RECOVERY_ERR, lines,
+                   "last lines of its recovery script's stderr"))
+        show_tail(v, jid, r, LOG_RECOVERY_OUT, lines, "last lines of its recovery script's stdout");
+    if (notes && show_tail(v, jid, r, LOG_NOTE, lines, "volley's notes on this attempt"))
+        fprintf(stderr, "  (all of it: volley logs %s %s [--stderr] [--recovery] [--notes])\n",
+                v->run_dir, arena_job_name(v->a, jid));
+}
+
 static void show_failure(const struct run_view *v, uint32_t jid)
 {
     struct arena_job_rec r;
     arena_job_read(v->a, jid, &r);
-    const char *what = r.state == ARENA_TERMINATED ? "was terminated (runtime)" : "failed";
-    const char *name = arena_job_name(v->a, jid);
-    fprintf(stderr, "volley: job '%s' %s, exit %d, attempt %u\n", name, what, r.exit_code,
-            r.attempt);
-    struct logread_ref hint = {.log_id = worker_log_ref_id(r.log_ref),
-                               .rec = worker_log_ref_rec(r.log_ref)};
-    const struct logread_ref *hp = r.log_ref ? &hint : NULL;
-    if (!show_tail(v, jid, r.attempt, LOG_STDERR, hp, "last lines of its stderr"))
-        show_tail(v, jid, r.attempt, LOG_STDOUT, hp, "last lines of its stdout");
-    if (!show_tail(v, jid, r.attempt, LOG_RECOVERY_ERR, hp,
-                   "last lines of its recovery script's stderr"))
-        show_tail(v, jid, r.attempt, LOG_RECOVERY_OUT, hp,
-                  "last lines of its recovery script's stdout");
-    if (show_tail(v, jid, r.attempt, LOG_NOTE, hp, "volley's notes on this attempt"))
-        fprintf(stderr, "  (all of it: volley logs %s %s [--stderr] [--recovery] [--notes])\n",
-                v->run_dir, name);
+    failed_line(v, jid, &r);
+    show_output(v, jid, &r, 8, true);
 }
 
-static void summary(const struct run_view *v, const struct run_end *e)
+/* A job failed for good: announced above the progress line, as ninja
+ * does, the first RUNSTATUS_SHOWN with their last lines of output; the
+ * rest are counted on the progress line and listed by `volley jobs`. */
+static void job_failed(void *ctx, const struct run_view *v, uint32_t jid, uint64_t skipped)
+{
+    struct runstatus *h = ctx;
+    h->failures += skipped + 1;
+    if (!h->announce || h->announced > RUNSTATUS_SHOWN)
+        return;
+    clear_line(h);
+    if (h->announced == RUNSTATUS_SHOWN) {
+        fprintf(stderr,
+                "volley: more jobs failed: they are counted on the progress line, not shown "
+                "(volley jobs %s --state failed lists them)\n",
+                v->run_dir);
+        h->announced++;
+        return;
+    }
+    h->announced++;
+    struct arena_job_rec r;
+    arena_job_read(v->a, jid, &r);
+    failed_line(v, jid, &r);
+    show_output(v, jid, &r, RUNSTATUS_TAIL_LINES, false);
+    fflush(stderr);
+}
+
+static void halting(void *ctx, const struct run_view *v, uint64_t failures)
+{
+    struct runstatus *h = ctx;
+    h->halted = true;
+    clear_line(h);
+    uint64_t running = atomic_load(v->admitted);
+    if (v->max_failures == 1)
+        fprintf(stderr, "volley: a job failed (--halt-on-failure): ");
+    else
+        fprintf(stderr, "volley: %" PRIu64 " jobs failed (--max-failures %u): ", failures,
+                v->max_failures);
+    fprintf(stderr, "no more jobs start; the %" PRIu64 " running finish (Ctrl-C stops them)\n",
+            running);
+}
+
+static void summary(struct runstatus *h, const struct run_view *v, const struct run_end *e)
 {
     const uint64_t *c = e->counts;
     uint64_t done = arena_counts_finished(c);
@@ -151,41 +295,51 @@ static void summary(const struct run_view *v, const struct run_end *e)
             " completed, %" PRIu64 " failed, %" PRIu64 " terminated, %" PRIu64 " canceled",
             e->interrupted ? "interrupted"
             : e->fatal     ? "stopped"
+            : e->halted    ? "halted"
                            : "done",
             done, v->a->njobs, secs, secs > 0 ? (double)here / secs : 0.0, c[ARENA_COMPLETED],
             c[ARENA_FAILED], c[ARENA_TERMINATED], c[ARENA_CANCELED]);
     if (c[ARENA_READY] + c[ARENA_RUNNING] + c[ARENA_BLOCKED])
         fprintf(stderr, ", %" PRIu64 " left", c[ARENA_READY] + c[ARENA_RUNNING] + c[ARENA_BLOCKED]);
     fprintf(stderr, "\n");
-    uint32_t shown = 0, nfail = 0;
-    for (uint32_t j = 0; j < v->a->njobs; j++) {
-        enum arena_state st = arena_job_state(v->a, j);
-        if (st != ARENA_FAILED && st != ARENA_TERMINATED)
-            continue;
-        nfail++;
-        if (shown < 3) {
-            show_failure(v, j);
-            shown++;
+    uint64_t nfail = c[ARENA_FAILED] + c[ARENA_TERMINATED];
+    if (h->announce && h->announced) {
+        /* their output was shown as they ended */
+        if (nfail)
+            fprintf(stderr, "volley: %" PRIu64 " failed jobs: volley jobs %s --state failed\n",
+                    nfail, v->run_dir);
+    } else {
+        uint32_t shown = 0;
+        for (uint32_t j = 0; j < v->a->njobs && shown < 3; j++) {
+            enum arena_state st = arena_job_state(v->a, j);
+            if (st == ARENA_FAILED || st == ARENA_TERMINATED) {
+                show_failure(v, j);
+                shown++;
+            }
         }
+        if (nfail > shown)
+            fprintf(stderr, "volley: %" PRIu64 " more failed jobs: volley jobs %s --state failed\n",
+                    nfail - shown, v->run_dir);
     }
-    if (nfail > shown)
-        fprintf(stderr, "volley: %u more failed jobs: volley jobs %s --state failed\n",
-                nfail - shown, v->run_dir);
     if (e->interrupted)
         fprintf(stderr, "volley: state saved; continue with: volley resume %s\n", v->run_dir);
+    else if (e->halted && !e->fatal && !e->arena_done)
+        fprintf(stderr, "volley: the jobs not started are kept; continue with: volley resume %s\n",
+                v->run_dir);
 }
 
 static void finished(void *ctx, const struct run_view *v, const struct run_end *e)
 {
-    (void)ctx;
-    summary(v, e);
+    struct runstatus *h = ctx;
+    clear_line(h);
+    summary(h, v, e);
     if (e->fatal) {
         cli_print_err(e->fatal);
         if (!e->ckpt && !e->arena_done)
             fprintf(stderr,
                     "volley: state saved; once that is mended, continue with: volley resume %s\n",
                     v->run_dir);
-    } else if (!e->interrupted && !e->arena_done) {
+    } else if (!e->interrupted && !e->halted && !e->arena_done) {
         fprintf(stderr, "volley: the workers ended with %" PRIu64 " jobs unfinished\n",
                 e->counts[ARENA_BLOCKED] + e->counts[ARENA_READY] + e->counts[ARENA_RUNNING]);
     }
@@ -201,6 +355,7 @@ void runstatus_init(struct runstatus *h, int progress_mode)
 {
     memset(h, 0, sizeof *h);
     h->tty = progress_mode == 1 || (progress_mode < 0 && isatty(2));
+    h->announce = progress_mode != 0;
     h->st = (struct run_status){
         .ctx = h,
         .tick_ms = h->tty ? 200 : 250,
@@ -208,6 +363,8 @@ void runstatus_init(struct runstatus *h, int progress_mode)
         .stopping = stopping,
         .worker_died = worker_died,
         .finished = finished,
+        .job_failed = job_failed,
+        .halting = halting,
         .warn = cli_warn,
     };
 }

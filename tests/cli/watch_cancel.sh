@@ -49,7 +49,12 @@ check whole_msg "volley cancel: stopped; continue with: volley resume $tmp/r2" "
 wait "$pid2"
 check whole_run_exit 130 "$?"
 "$bin" status r2 --json > st.json
-check whole_status "False stopped 2 1" "$(python3 -c 'import json; d=json.load(open("st.json")); print(d["live"], d["phase"], d["states"]["running"], d["states"]["blocked"])')"
+# its two running jobs were interrupted: nothing runs them, resume will
+check whole_status "False stopped 0 2 1 volley resume $tmp/r2" "$(python3 -c 'import json; d=json.load(open("st.json")); print(d["live"], d["phase"], d["states"]["running"], d["states"]["interrupted"], d["states"]["blocked"], d["continue_with"])')"
+check whole_status_human "  stopped (its interrupted jobs run again): continue with: volley resume $tmp/r2" "$("$bin" status r2 | grep '^  stopped')"
+check whole_status_states 1 "$("$bin" status r2 | grep -c ', 0 running, .*, 2 interrupted$')"
+check whole_interrupted 2 "$("$bin" jobs r2 --state interrupted | grep -c '	interrupted	')"
+check whole_none_running "" "$("$bin" jobs r2 --state running)"
 "$bin" cancel r2 > out 2> err
 check stopped_cancel_exit 3 "$?"
 check stopped_cancel_msg "volley cancel: run $tmp/r2 is not running (it stopped: volley resume continues it); nothing to cancel" "$(cat err)"
@@ -67,7 +72,7 @@ wait_for 20 running3
 kill -KILL "$pid3"
 wait "$pid3" 2> /dev/null
 "$bin" status r3 --json > st.json
-check crashed_status "False stopped arena 2" "$(python3 -c 'import json; d=json.load(open("st.json")); print(d["live"], d["phase"], d["source"], d["states"]["running"])')"
+check crashed_status "False stopped arena 2" "$(python3 -c 'import json; d=json.load(open("st.json")); print(d["live"], d["phase"], d["source"], d["states"]["interrupted"])')"
 "$bin" cancel r3 > out 2> err
 check crashed_cancel_exit 3 "$?"
 check crashed_cancel_msg "volley cancel: run $tmp/r3 is not running (its runner is gone: volley resume continues it); nothing to cancel" "$(cat err)"

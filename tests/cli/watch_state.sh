@@ -21,7 +21,7 @@ settled() {
     py 'import json; d=json.load(open("st.json")); s=d["states"]; exit(0 if (s["running"],s["completed"],s["failed"])==(1,2,1) else 1)'
 }
 wait_for 20 settled
-check live_status "5 True running ['bad'] 1 1 7 0 arena" "$(py 'import json; d=json.load(open("st.json"))
+check live_status "5 True running ['bad'] 1 1 8 0 arena" "$(py 'import json; d=json.load(open("st.json"))
 print(d["total"], d["live"], d["phase"], d["failed_jobs"], d["running"], d["states"]["blocked"], len(d["states"]), d["states"]["canceled"], d["source"])')"
 check live_status_keys ok "$(py 'import json; d=json.load(open("st.json"))
 need={"total","states","running","rate_per_s","elapsed_s","eta_s","live","failed_jobs"}
@@ -117,7 +117,7 @@ for c in status jobs events; do
 done
 "$bin" jobs r --state done > out 2> err
 check bad_state_exit 2 "$?"
-check bad_state_msg "volley jobs: --state: unknown state 'done' (blocked, ready, running, completed, failed, terminated, canceled)" "$(head -1 err)"
+check bad_state_msg "volley jobs: --state: unknown state 'done' (blocked, ready, running, completed, failed, terminated, canceled, interrupted)" "$(head -1 err)"
 "$bin" jobs r --name '(' > out 2> err
 check bad_regex_exit 2 "$?"
 check bad_regex_msg "volley jobs: --name: bad regex at offset 1: missing closing parenthesis" "$(head -1 err)"

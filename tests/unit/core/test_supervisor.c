@@ -13,6 +13,9 @@
  *            starts another worker, the job runs again (attempt 2)
  *   stop     SIGTERM while a job runs: exit 130, the job left running in
  *            the record (a resume runs it again), the arena removed
+ *   halt     --max-failures: each failure announced once (job_failed), the
+ *            halt once; no job starts after it, a running one finishes;
+ *            exit 1, the rest ready for a resume
  *
  * Each asserts on events (files, records, callbacks, exit codes), never on
  * how long something took.
@@ -31,7 +34,10 @@
 
 /* What the supervisor told us. */
 struct seen {
-    int progress, finals, stopping, died, finished;
+    int progress, finals, stopping, died, finished, halting;
+    uint32_t failed[16]; /* jids told to job_failed, in order */
+    int nfailed;
+    uint64_t skipped, halt_failures;
     uint32_t died_worker;
     uint64_t requeued;
     char how[64];
@@ -83,11 +89,34 @@ static void on_finished(void *ctx, const struct run_view *v, const struct run_en
     CHECK(!memcmp(c, e->counts, sizeof c));
 }
 
+static void on_job_failed(void *ctx, const struct run_view *v, uint32_t jid, uint64_t skipped)
+{
+    struct seen *s = ctx;
+    /* the record is final when it is announced */
+    enum arena_state st = arena_job_state(v->a, jid);
+    CHECK(st == ARENA_FAILED || st == ARENA_TERMINATED);
+    if (s->nfailed < 16)
+        s->failed[s->nfailed] = jid;
+    s->nfailed++;
+    s->skipped += skipped;
+}
+
+static void on_halting(void *ctx, const struct run_view *v, uint64_t failures)
+{
+    struct seen *s = ctx;
+    CHECK(v->max_failures > 0);
+    s->halting++;
+    s->halt_failures = failures;
+}
+
 static void on_warn(void *ctx, const char *msg)
 {
     struct seen *s = ctx;
     snprintf(s->warn, sizeof s->warn, "%s", msg);
 }
+
+static uint32_t g_max_failures; /* --max-failures of the next run() */
+static uint32_t g_jobs;         /* -j of the next run() (0: w) */
 
 /* Runs yaml in a fresh directory with w workers and -j w; *s, the exit
  * code and what was seen. The spec is the caller's (spec_free). */
@@ -101,7 +130,8 @@ static int run(const char *tag, const char *yaml, uint32_t w, struct spec *s, st
     struct supervisor_opts o;
     supervisor_opts_default(&o);
     o.workers = w;
-    o.max_running = w;
+    o.max_running = g_jobs ? g_jobs : w;
+    o.max_failures = g_max_failures;
     o.ckpt_ms = 50;
     o.kill_grace_ms = 300;
     memset(seen, 0, sizeof *seen);
@@ -111,6 +141,8 @@ static int run(const char *tag, const char *yaml, uint32_t w, struct spec *s, st
                             .stopping = on_stopping,
                             .worker_died = on_died,
                             .finished = on_finished,
+                            .job_failed = on_job_failed,
+                            .halting = on_halting,
                             .warn = {.fn = on_warn, .ctx = seen}};
     struct vl_err err = {0};
     int rc = supervisor_run(s, db, &a, apath, dir, dir, &o, &st, &err);
@@ -184,6 +216,13 @@ static void test_fail(void)
     CHECK_EQ(recs[bad].exit_code, 3);
     CHECK_EQ(recs[after].state, SNAP_STATE_CANCELED);
     CHECK_EQ(recs[after].attempt, 0); /* never ran */
+    /* announced as it ended, once; no halt without --max-failures */
+    CHECK_EQ(seen.nfailed, 1);
+    CHECK_EQ(seen.failed[0], bad);
+    CHECK_U64(seen.skipped, 0);
+    CHECK_EQ(seen.halting, 0);
+    CHECK_U64(seen.end.failures, 1);
+    CHECK(!seen.end.halted);
     spec_free(&s);
 }
 
@@ -240,6 +279,74 @@ static void test_stop(void)
     spec_free(&s);
 }
 
+/* --max-failures 2 on five failing jobs at -j 1: two run, the halt
+ * comes once, three stay ready (never started), exit 1. */
+static void test_halt_count(void)
+{
+    static const char yaml[] = "name: halt\njobs:\n"
+                               "  - {name: f1, command: 'exit 3'}\n"
+                               "  - {name: f2, command: 'exit 3'}\n"
+                               "  - {name: f3, command: 'exit 3'}\n"
+                               "  - {name: f4, command: 'exit 3'}\n"
+                               "  - {name: f5, command: 'exit 3'}\n";
+    struct spec s;
+    struct seen seen;
+    g_max_failures = 2;
+    CHECK_EQ(run("sup-halt", yaml, 1, &s, &seen), VL_EXIT_FAIL);
+    g_max_failures = 0;
+    CHECK(seen.end.halted && !seen.end.interrupted && !seen.end.arena_done);
+    CHECK_EQ(seen.halting, 1);
+    CHECK_U64(seen.halt_failures, 2);
+    CHECK_EQ(seen.nfailed, 2);
+    CHECK_U64(seen.end.failures, 2);
+    CHECK_U64(seen.end.counts[ARENA_FAILED], 2);
+    struct snap_job recs[5];
+    CHECK_EQ(rt_records(rt_dir, recs, 5), 5);
+    int failed = 0, ready = 0;
+    for (uint32_t j = 0; j < 5; j++) {
+        failed += recs[j].state == SNAP_STATE_FAILED && recs[j].attempt == 1;
+        ready += recs[j].state == SNAP_STATE_READY && recs[j].attempt == 0;
+    }
+    CHECK_EQ(failed, 2);
+    CHECK_EQ(ready, 3);
+    spec_free(&s);
+}
+
+/* --halt-on-failure (1) while another job runs: it finishes (completed,
+ * not killed), its children never start. slow ends once bad's end is in
+ * events.jsonl: the worker (one) has then finished bad, and halted,
+ * before it takes slow's end. */
+static void test_halt_drain(void)
+{
+    static const char yaml[] =
+        "name: drain\njobs:\n"
+        "  - {name: slow, command: 'touch started; until grep -q job.:.bad events.jsonl; "
+        "do sleep 0.01; done'}\n"
+        "  - {name: bad, command: 'while [ ! -e started ]; do sleep 0.01; done; exit 4'}\n"
+        "  - {name: c1, command: 'true', depends_on: [slow]}\n"
+        "  - {name: c2, command: 'true', depends_on: [slow]}\n";
+    struct spec s;
+    struct seen seen;
+    g_max_failures = 1;
+    g_jobs = 2;
+    CHECK_EQ(run("sup-drain", yaml, 1, &s, &seen), VL_EXIT_FAIL);
+    g_max_failures = 0;
+    g_jobs = 0;
+    CHECK(seen.end.halted);
+    CHECK_EQ(seen.halting, 1);
+    CHECK_EQ(seen.nfailed, 1);
+    struct snap_job recs[4];
+    CHECK_EQ(rt_records(rt_dir, recs, 4), 4);
+    uint32_t sl = rt_job(&s, "slow"), bad = rt_job(&s, "bad");
+    CHECK_EQ(seen.failed[0], bad);
+    CHECK_EQ(recs[bad].exit_code, 4);
+    CHECK_EQ(recs[sl].state, SNAP_STATE_COMPLETED);
+    CHECK_EQ(recs[sl].exit_code, 0);
+    CHECK_EQ(recs[rt_job(&s, "c1")].state, SNAP_STATE_READY);
+    CHECK_EQ(recs[rt_job(&s, "c2")].attempt, 0);
+    spec_free(&s);
+}
+
 int main(int argc, char **argv)
 {
     /* the supervisor starts this binary again as a worker */
@@ -249,5 +356,7 @@ int main(int argc, char **argv)
     test_fail();
     test_crash();
     test_stop();
+    test_halt_count();
+    test_halt_drain();
     return check_done();
 }

@@ -120,7 +120,7 @@ static void test_finished(const char *base)
     CHECK_U64(r.counts[SNAP_STATE_COMPLETED], 4);
     CHECK_U64(r.counts[SNAP_STATE_FAILED], 2);
     CHECK_U64(r.counts[SNAP_STATE_TERMINATED], 1);
-    CHECK_U64(r.counts[REPORT_INTERRUPTED], 0);
+    CHECK_U64(r.counts[WATCH_INTERRUPTED], 0);
     CHECK(r.have_usage);
     CHECK(fabs(r.cpu_s - 29) < 1e-9);
 
@@ -226,9 +226,9 @@ static void test_stopped(const char *base)
     CHECK_EQ(report_open(&r, dir, &e), 0);
     CHECK_STR(r.phase, "stopped");
     CHECK_U64(r.counts[SNAP_STATE_RUNNING], 0);
-    CHECK_U64(r.counts[REPORT_INTERRUPTED], 1);
-    CHECK_EQ(report_job_state(&r, 6), REPORT_INTERRUPTED);
-    CHECK_STR(report_state_name(REPORT_INTERRUPTED), "interrupted");
+    CHECK_U64(r.counts[WATCH_INTERRUPTED], 1);
+    CHECK_EQ(report_job_state(&r, 6), WATCH_INTERRUPTED);
+    CHECK_STR(watch_state_name(WATCH_INTERRUPTED), "interrupted");
     bool seen = false;
     for (uint32_t i = 0; i < r.nspans; i++)
         if (r.spans[i].jid == 6) {
