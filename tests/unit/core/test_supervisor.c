@@ -313,14 +313,14 @@ static void test_halt_count(void)
 }
 
 /* --halt-on-failure (1) while another job runs: it finishes (completed,
- * not killed), its children never start. slow ends once bad's end is in
+ * not killed), its children never start. slow ends once bad's failure is in
  * events.jsonl: the worker (one) has then finished bad, and halted,
  * before it takes slow's end. */
 static void test_halt_drain(void)
 {
     static const char yaml[] =
         "name: drain\njobs:\n"
-        "  - {name: slow, command: 'touch started; until grep -q job.:.bad events.jsonl; "
+        "  - {name: slow, command: 'touch started; until grep -q failed events.jsonl; "
         "do sleep 0.01; done'}\n"
         "  - {name: bad, command: 'while [ ! -e started ]; do sleep 0.01; done; exit 4'}\n"
         "  - {name: c1, command: 'true', depends_on: [slow]}\n"
