@@ -99,7 +99,7 @@ static int print_resources(const struct report *r, bool as_json)
     bool said = false;
     for (uint32_t i = 0; i < r->nclasses; i++) {
         const struct report_class *c = &r->classes[i];
-        char a[32], b[32];
+        char a[32], b[32], c3[32];
         char why[160] = "";
         size_t at = 0;
         if (c->oom_killed)
@@ -127,7 +127,7 @@ static int print_resources(const struct report *r, bool as_json)
             printf("%s%s: under (p95 peak %s of %s requested): memory: %s\n", said ? "" : "\n",
                    c->name, vl_fmt_bytes(c->max_rss_p95, a, sizeof a),
                    vl_fmt_bytes(c->memory_bytes, b, sizeof b),
-                   size_word(c->suggested_memory, a, sizeof a));
+                   size_word(c->suggested_memory, c3, sizeof c3));
             said = true;
         }
     }

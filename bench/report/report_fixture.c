@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -234,8 +235,10 @@ int main(int argc, char **argv)
     snprintf(lanes_s, sizeof lanes_s, "%u", lanes);
     struct snap_opt opt = {.name = "jobs", .value = lanes_s};
     struct snap_meta m = {.created_ns = base, .cwd = "/", .opts = &opt, .nopts = 1};
-    for (int i = 0; i < 16; i++)
-        m.run_id[i] = (uint8_t)(rand() ^ (int)(base >> (i % 8 * 8)));
+    if (getrandom(m.run_id, sizeof m.run_id, 0) != (ssize_t)sizeof m.run_id) {
+        fprintf(stderr, "report_fixture: no random bytes for the run id\n");
+        return 2;
+    }
     vl_boot_id(m.boot_id);
     struct vl_err err = {0};
     struct snap *db = NULL;
