@@ -274,13 +274,18 @@ static void halting(void *ctx, const struct run_view *v, uint64_t failures)
     struct runstatus *h = ctx;
     h->halted = true;
     clear_line(h);
-    uint64_t running = atomic_load(v->admitted);
+    /* admitted and not given back, and running in the arena: the failed
+     * job may still hold its unit of -j, a claimed one that never starts
+     * is running in the arena */
+    uint64_t c[ARENA_NSTATES];
+    arena_counts(v->a, c);
+    uint64_t running = VL_MIN((uint64_t)atomic_load(v->admitted), c[ARENA_RUNNING]);
     if (v->max_failures == 1)
         fprintf(stderr, "volley: a job failed (--halt-on-failure): ");
     else
         fprintf(stderr, "volley: %" PRIu64 " jobs failed (--max-failures %u): ", failures,
                 v->max_failures);
-    fprintf(stderr, "no more jobs start; the %" PRIu64 " running finish (Ctrl-C stops them)\n",
+    fprintf(stderr, "no more jobs start; %" PRIu64 " running will finish (Ctrl-C stops them)\n",
             running);
 }
 
