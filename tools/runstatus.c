@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,20 @@ struct part {
     char text[72];
     int rank; /* 0: always */
 };
+
+/* p's text from fmt if on, else empty (not shown). */
+static void part(struct part *p, int rank, bool on, const char *fmt, ...) VL_PRINTF(4, 5);
+static void part(struct part *p, int rank, bool on, const char *fmt, ...)
+{
+    p->rank = rank;
+    p->text[0] = 0;
+    if (!on)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->text, sizeof p->text, fmt, ap);
+    va_end(ap);
+}
 
 /*
  * Joins the parts with ", " into out, dropping the highest ranks until the
@@ -132,31 +147,19 @@ static void progress(void *ctx, const struct run_view *v, bool final)
     struct part p[8];
     int n = 0;
     unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
-    snprintf(p[n].text, sizeof p[n].text, "[%3u%%] %" PRIu64 "/%" PRIu64 " done", pct, done, total);
-    p[n++].rank = 0;
     uint64_t failed = c[ARENA_FAILED] + c[ARENA_TERMINATED];
-    snprintf(p[n].text, sizeof p[n].text, failed ? "%" PRIu64 " failed" : "", failed);
-    p[n++].rank = 1;
-    snprintf(p[n].text, sizeof p[n].text, "%" PRIu64 " running", running);
-    p[n++].rank = 3;
-    snprintf(p[n].text, sizeof p[n].text, waiting ? "%" PRIu64 " waiting for capacity" : "",
-             waiting);
-    p[n++].rank = 5;
-    snprintf(p[n].text, sizeof p[n].text, h->halted ? "halted: no new jobs" : "");
-    p[n++].rank = 2;
-    snprintf(p[n].text, sizeof p[n].text, "%.0f jobs/s", h->rate);
-    p[n++].rank = 6;
-    char el[32], eta[32];
+    char el[32], eta[32] = "";
     fmt_secs((double)(now - v->t0_ns) / 1e9, el, sizeof el);
-    snprintf(p[n].text, sizeof p[n].text, "%s elapsed", el);
-    p[n++].rank = 2;
-    if (h->rate > 0.5 && left && !h->halted) {
+    if (h->rate > 0.5 && left && !h->halted)
         fmt_secs((double)left / h->rate, eta, sizeof eta);
-        snprintf(p[n].text, sizeof p[n].text, "ETA %s", eta);
-    } else {
-        p[n].text[0] = 0;
-    }
-    p[n++].rank = 4;
+    part(&p[n++], 0, true, "[%3u%%] %" PRIu64 "/%" PRIu64 " done", pct, done, total);
+    part(&p[n++], 1, failed, "%" PRIu64 " failed", failed);
+    part(&p[n++], 3, true, "%" PRIu64 " running", running);
+    part(&p[n++], 5, waiting, "%" PRIu64 " waiting for capacity", waiting);
+    part(&p[n++], 2, h->halted, "halted: no new jobs");
+    part(&p[n++], 6, true, "%.0f jobs/s", h->rate);
+    part(&p[n++], 2, true, "%s elapsed", el);
+    part(&p[n++], 4, eta[0], "ETA %s", eta);
     char line[512];
     fit_line(line, sizeof line, p, n, term_width(h));
     fprintf(stderr, "\r%s\033[K", line);
