@@ -10,11 +10,14 @@
  *           one from the arena (its own deque first: the child its last
  *           completion made ready), admits its CPUs, memory and GPUs, and
  *           hands it over. A job that does not fit yet is held (it stays
- *           claimed) and tried again when capacity is given back.
+ *           claimed) and tried again when capacity is given back. Once the
+ *           control page says halt (--max-failures), nothing more: DONE.
  *   done()  on a retry, counts the attempt in the arena; on the final
  *           attempt, records pid, times and log reference and finishes the
  *           job in the arena, which unblocks its children at once; gives
- *           back the cap and the resources, waking waiters.
+ *           back the cap and the resources, waking waiters. A job that
+ *           failed for good goes into the control page's failure ring (the
+ *           supervisor announces it), and may set halt.
  *   word    the arena's futex word: the engine sleeps on it in its ring
  *           when the arena has nothing ready.
  *   notify  after the word changed: a canceled running job is stopped.
