@@ -38,6 +38,66 @@ static char *col_strdup(sqlite3_stmt *st, int i)
     return t ? vl_xstrdup((const char *)t) : NULL;
 }
 
+/* application_id and user_version of an open file: a SQLite code. */
+static int read_header(sqlite3 *db, int64_t *app, int64_t *ver)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *app = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *ver = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* A read that failed because the WAL index (volley.db-shm) cannot be
+ * created or written: a read-only directory or another user's files. */
+static bool cannot_share(int rc)
+{
+    return (rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN ||
+           (rc & 0xff) == SQLITE_PERM;
+}
+
+/* True if path's write-ahead log is absent or empty: the file holds
+ * everything (a finished or stopped run's last connection folded it in). */
+static bool wal_empty(const char *path)
+{
+    char *wal = vl_xasprintf("%s-wal", path);
+    struct stat sb;
+    bool empty = stat(wal, &sb) != 0 ? errno == ENOENT : sb.st_size == 0;
+    free(wal);
+    return empty;
+}
+
+/* Opens path read-only as immutable (no locks, no -shm): only for a file
+ * that nothing writes, with an empty WAL. The path becomes a URI, its
+ * reserved characters escaped. */
+static int open_immutable(const char *path, sqlite3 **out)
+{
+    struct vl_buf uri = {0};
+    vl_buf_adds(&uri, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p <= 0x20 || *p >= 0x7f)
+            vl_buf_printf(&uri, "%%%02X", *p);
+        else
+            vl_buf_addc(&uri, (char)*p);
+    }
+    vl_buf_adds(&uri, "?immutable=1");
+    vl_buf_addc(&uri, '\0');
+    int rc = snap__db_open(uri.p, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, out);
+    vl_buf_free(&uri);
+    return rc;
+}
+
 /*
  * Checks that path is a volley snapshot this volley can read, and opens it:
  * the file's first bytes, application_id, user_version (*schema).
@@ -82,30 +142,31 @@ int snap__open_checked(const char *dir, const char *path, bool writable, sqlite3
         *out = NULL;
         return code;
     }
-    sqlite3_stmt *st = NULL;
     int64_t app = 0, ver = 0;
-    rc = sqlite3_prepare_v2(*out, "PRAGMA application_id", -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        app = sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
+    rc = read_header(*out, &app, &ver);
+    if (!writable && cannot_share(rc) && wal_empty(path)) {
+        /* A read-only directory, or another user's: SQLite cannot create
+         * or write volley.db-shm. With no write-ahead log to read, the
+         * file alone is the whole state: read it as immutable. */
+        sqlite3_close(*out);
+        *out = NULL;
+        rc = open_immutable(path, out);
+        if (rc == SQLITE_OK)
+            rc = read_header(*out, &app, &ver);
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(*out, "PRAGMA user_version", -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ver = sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
     int code = 0;
     if (rc != SQLITE_OK) {
         code = snap__sql_err(err, *out, rc, "cannot read %s", path);
-        if (code == -EROFS || code == -EACCES)
+        if (!writable && cannot_share(rc))
             vl_err_set(err, code,
-                       "cannot read %s: %s (the run directory must be writable: SQLite "
-                       "needs to create %s-shm next to it)",
-                       path, sqlite3_errmsg(*out), RUNDIR_DB);
+                       "cannot read %s: %s: the run directory is read-only to this user and "
+                       "%s holds changes not yet in %s (its run is live, or its runner "
+                       "died); `volley status` by the run's owner, or a copy of the "
+                       "directory, can read it",
+                       path, sqlite3_errmsg(*out), RUNDIR_DB_WAL, RUNDIR_DB);
+        else if (code == -EROFS || code == -EACCES)
+            vl_err_set(err, code, "cannot read %s: %s (the run directory must be writable)", path,
+                       sqlite3_errmsg(*out));
     } else if (app != SNAP__APP_ID)
         code = vl_err_set(err, VL_ENOTRUN,
                           "%s is a SQLite database but not a volley snapshot (application id "
