@@ -19,3 +19,10 @@ void rundir_arena_path(const uint8_t run_id[16], char *out, size_t len)
         snprintf(hex + 2 * i, 3, "%02x", run_id[i]);
     snprintf(out, len, "%s%s", RUNDIR_ARENA_PREFIX, hex);
 }
+
+int rundir_log_dir(char *out, size_t len, const char *dir, uint32_t gen)
+{
+    int n = gen ? snprintf(out, len, "%s/%s/%s%u", dir, RUNDIR_LOGS, RUNDIR_LOGS_GEN, gen)
+                : snprintf(out, len, "%s/%s", dir, RUNDIR_LOGS);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}

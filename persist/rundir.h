@@ -11,7 +11,9 @@
  *   volley.lock          flock'ed by the runner for the whole run (runlock.h)
  *   logs/                every job's stdout, stderr and volley's notes, in
  *                        one segment per worker: seg-NNNN.log and its index
- *                        seg-NNNN.idx (core/logseg.h names those two)
+ *                        seg-NNNN.idx (core/logseg.h names those two);
+ *                        logs/gen-N/ the same for generation N >= 1, the
+ *                        run after its N-th `resume --reload`
  *   joblog.tsv           GNU parallel's --joblog lines (watchlog.h)
  *   events.jsonl         one line per job state change (watchlog.h)
  *   rate.bin             the last samples of jobs finished (watchlog.h)
@@ -31,6 +33,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The folder `volley run` makes run directories in (in the current
+ * directory), and where the other commands look for the latest run when
+ * given none (runs.h). */
+#define RUNDIR_RUNS "volley-runs"
+
 #define RUNDIR_DB "volley.db"
 #define RUNDIR_DB_TMP RUNDIR_DB ".tmp"
 #define RUNDIR_DB_TMP_JOURNAL RUNDIR_DB_TMP "-journal"
@@ -38,10 +45,19 @@
 #define RUNDIR_DB_SHM RUNDIR_DB "-shm"
 #define RUNDIR_LOCK "volley.lock"
 #define RUNDIR_LOGS "logs"
+#define RUNDIR_LOGS_GEN "gen-" /* logs/gen-<N>: generation N's logs (N >= 1) */
 #define RUNDIR_JOBLOG "joblog.tsv"
 #define RUNDIR_EVENTS "events.jsonl"
 #define RUNDIR_RATE "rate.bin"
 #define RUNDIR_STATS "run-stats.json"
+
+/*
+ * out = the log folder of generation gen (snap.h, struct snap_history):
+ * "dir/logs" for 0, "dir/logs/gen-<gen>" after the gen-th reload (the
+ * attempts of a run's earlier generations stay where they were written).
+ * 0 or -ENAMETOOLONG as rundir_path.
+ */
+int rundir_log_dir(char *out, size_t len, const char *dir, uint32_t gen);
 
 /* The arena of a run: "/dev/shm/volley-" and the 32 hex digits of its id. */
 #define RUNDIR_ARENA_PREFIX "/dev/shm/volley-"

@@ -81,6 +81,25 @@ int runlock_acquire(struct runlock *l, const char *dir, struct vl_err *err)
     return 0;
 }
 
+bool runlock_holder(const char *dir, int *pid)
+{
+    *pid = 0;
+    char *path = vl_xasprintf("%s/%s", dir, RUNDIR_LOCK);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return false;
+    char buf[64] = {0};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    long p = 0;
+    unsigned long long start = 0;
+    if (n <= 0 || sscanf(buf, "%ld %llu", &p, &start) != 2 || p <= 0 || p > INT32_MAX)
+        return false;
+    *pid = (int)p;
+    return vl_proc_alive(*pid, start);
+}
+
 void runlock_release(struct runlock *l)
 {
     if (l && l->fd1 > 0) {

@@ -16,6 +16,8 @@
 #ifndef VOLLEY_PERSIST_RUNLOCK_H
 #define VOLLEY_PERSIST_RUNLOCK_H
 
+#include <stdbool.h>
+
 #include "base/base.h"
 #include "persist/rundir.h" /* RUNDIR_LOCK */
 
@@ -30,6 +32,14 @@ struct runlock {
  * directory: -ENOENT, -EROFS, -EACCES).
  */
 int runlock_acquire(struct runlock *l, const char *dir, struct vl_err *err);
+
+/*
+ * Who holds (or last held) the lock of dir, without taking it: the pid in
+ * DIR/volley.lock into *pid (0 if none is recorded). Returns true if that
+ * process is alive (pid and start time match), false otherwise or if the
+ * file cannot be read. Needs read access only.
+ */
+bool runlock_holder(const char *dir, int *pid);
 
 /* Releases (closes the descriptor); accepts a lock never taken. */
 void runlock_release(struct runlock *l);

@@ -367,6 +367,14 @@ int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struc
     return 0;
 }
 
+int snap_mark_live(struct snap *d, struct vl_err *err)
+{
+    int rc = snap__exec_sql(d->db, "UPDATE run SET finished_ns = 0 WHERE finished_ns != 0");
+    if (rc != SQLITE_OK)
+        return snap__sql_err(err, d->db, rc, "cannot write to %s", d->path);
+    return 0;
+}
+
 int snap_finish(struct snap *d, struct vl_err *err)
 {
     sqlite3_stmt *st = NULL;

@@ -54,13 +54,15 @@
 #include "loader/spec.h"
 #include "persist/rundir.h" /* RUNDIR_DB */
 
-#define SNAP_SCHEMA 4 /* PRAGMA user_version; bump on any schema change */
+#define SNAP_SCHEMA 5 /* PRAGMA user_version; bump on any schema change */
 /* Schema history: 1 the first; 2 adds table run_option (a schema-1 file
  * reads as a run without stored options); 3 adds column job.lost (an
  * older file reads and is written without it: lost 0); 4 adds the
  * columns job.max_rss_bytes, job.cpu_user_s, job.cpu_sys_s, NULL where
  * no usage was recorded (an older file reads without usage and is
- * written without it). */
+ * written without it); 5 adds tables workflow_file, generation and
+ * job_history (an older file reads as a run of generation 0 whose
+ * workflow file was not recorded). */
 
 /*
  * A job's state, stored as this number; the names (snap_state_name) are
@@ -138,14 +140,70 @@ struct snap_opt {
 /* True if name and value have a shape volley.db stores (the limits above). */
 bool snap_opt_check(const char *name, const char *value);
 
+/*
+ * The workflow file a run was loaded from, as it was then (table
+ * workflow_file, schema 5): `volley resume` tells that it changed since
+ * (snap_wffile_check), `volley run WF` finds WF's unfinished runs by path.
+ */
+struct snap_wffile {
+    const char *path;  /* absolute, symlinks resolved; NULL: not recorded */
+    uint64_t size;     /* bytes */
+    uint64_t mtime_ns; /* its modification time */
+    uint64_t hash;     /* 64-bit content hash of its bytes */
+};
+
+/*
+ * Reads the file at path (relative to the current directory) into *out:
+ * its absolute path in abs (abslen bytes, PATH_MAX is enough; out->path
+ * points there), size, mtime and content hash. 0 or a negative errno with
+ * err naming the file.
+ */
+int snap_wffile_read(const char *path, struct snap_wffile *out, char *abs, size_t abslen,
+                     struct vl_err *err);
+
+enum snap_wf_change {
+    SNAP_WF_SAME = 0,    /* as stored (or only its mtime moved: same bytes) */
+    SNAP_WF_CHANGED = 1, /* other bytes than when the run stored it */
+    SNAP_WF_GONE = 2,    /* it cannot be read any more */
+    SNAP_WF_UNKNOWN = 3, /* the run did not record it (a schema-3 file, a generator) */
+};
+/* Whether the file stored describes changed since: a stat, and the bytes
+ * hashed only if size or mtime differ. now (may be NULL) gets what is
+ * there now, its path in abs (abslen bytes). */
+enum snap_wf_change snap_wffile_check(const struct snap_wffile *stored, struct snap_wffile *now,
+                                      char *abs, size_t abslen);
+
+/*
+ * A run's generations. `volley run` starts generation 0; each `volley
+ * resume --reload` that changes the workflow starts the next, with the
+ * reloaded workflow's jobs and jids. Logs are written under the jid of the
+ * generation that ran the attempt (rundir_log_dir names each generation's
+ * folder), so for the current generation's jobs the run keeps, per earlier
+ * generation g, each job's jid there: jid_in[g][j], SNAP_NO_JID where job
+ * j did not exist (table job_history, 4 bytes per job and generation).
+ */
+#define SNAP_NO_JID UINT32_MAX
+#define SNAP_MAX_GENS 4096 /* reloads a run can take */
+struct snap_history {
+    uint32_t ngens;       /* earlier generations; the current one is number ngens */
+    uint32_t njobs;       /* jobs of the current generation: each array's length */
+    uint32_t **jid_in;    /* [ngens][njobs] */
+    uint64_t *started_ns; /* [ngens + 1] wall clock at the start of each generation */
+};
+void snap_history_fini(struct snap_history *h); /* frees the arrays; accepts NULL */
+
 /* What the caller tells snap_create about the run. */
 struct snap_meta {
-    uint8_t run_id[16];          /* the run's id (also names the arena) */
-    uint64_t created_ns;         /* wall clock at run start */
-    const char *cwd;             /* the directory volley was started in (jobs run there) */
-    char boot_id[37];            /* vl_boot_id() at run start */
-    const struct snap_opt *opts; /* the run's options, distinct names (may be NULL) */
-    uint32_t nopts;              /* entries in opts, at most SNAP_MAX_OPTS */
+    uint8_t run_id[16];              /* the run's id (also names the arena) */
+    uint64_t created_ns;             /* wall clock at run start */
+    const char *cwd;                 /* the directory volley was started in (jobs run there) */
+    char boot_id[37];                /* vl_boot_id() at run start */
+    const struct snap_opt *opts;     /* the run's options, distinct names (may be NULL) */
+    uint32_t nopts;                  /* entries in opts, at most SNAP_MAX_OPTS */
+    const struct snap_wffile *wf;    /* the workflow file (NULL: none, as a generator's) */
+    const struct snap_history *hist; /* NULL: generation 0; else its earlier generations
+                                        (njobs: the spec's) and their start times, the
+                                        current one's last */
 };
 
 /* Everything snap_info_read tells about a run (metadata, counts, options). */
@@ -167,6 +225,10 @@ struct snap_info {
     struct snap_opt *opts;         /* the run's options in the order given to snap_create;
                                       owned (one block with its strings); NULL if none */
     uint32_t nopts;                /* entries in opts (0 for a schema-1 file) */
+    struct snap_wffile wf;         /* the workflow file as stored; path owned, NULL if
+                                      not recorded (before schema 5) */
+    uint32_t gen;                  /* the current generation (0: never reloaded) */
+    uint64_t gen_started_ns;       /* when it started (created_ns for generation 0) */
 };
 void snap_info_fini(struct snap_info *info); /* frees the strings; accepts NULL */
 
@@ -232,6 +294,26 @@ int snap_read(const char *dir, struct spec *spec, struct snap_job **jobs, struct
  */
 int snap_set_opts(struct snap *db, const struct snap_opt *opts, uint32_t n, struct vl_err *err);
 
+/* Replaces the stored workflow file (a reload that found no job changed:
+ * the same workflow, other bytes). One transaction. */
+int snap_set_wffile(struct snap *db, const struct snap_wffile *wf, struct vl_err *err);
+
+/* The run's generation history (see struct snap_history) for the spec
+ * the db holds: 0 with *out filled (snap_history_fini), or a negative
+ * code (VL_ECORRUPT for a damaged table). */
+int snap_history_load(struct snap *db, struct snap_history *out, struct vl_err *err);
+
+/* The generation the db is at (0 before any reload). */
+uint32_t snap_gen(const struct snap *db);
+
+/*
+ * For `volley logs`: job jid of the current generation of the run in dir,
+ * in each earlier generation: jids[g] for g < *ngens (at most cap of them),
+ * SNAP_NO_JID where it did not exist. Reads one row per generation.
+ */
+int snap_job_past(const char *dir, uint32_t jid, uint32_t *jids, uint32_t cap, uint32_t *ngens,
+                  struct vl_err *err);
+
 /*
  * One checkpoint: writes the records jobs[0..n) (each jid < njobs, state <
  * SNAP_NSTATES; a jid may repeat, the last one wins) and the per-state
@@ -242,6 +324,13 @@ int snap_set_opts(struct snap *db, const struct snap_opt *opts, uint32_t n, stru
  * workers' path.
  */
 int snap_write_jobs(struct snap *db, const struct snap_job *jobs, size_t n, struct vl_err *err);
+
+/*
+ * The start (or the going on) of a runner: clears the finish time, so that
+ * a runner that dies from here leaves a run that reads as crashed, not as
+ * stopped (persist/runs.h). One small transaction.
+ */
+int snap_mark_live(struct snap *db, struct vl_err *err);
 
 /*
  * The end of a run, after the final checkpoint: records the finish time and

@@ -55,6 +55,12 @@ static const char schema_sql[] =
     " end_ns INTEGER NOT NULL, log_ref INTEGER NOT NULL, lost INTEGER NOT NULL DEFAULT 0,"
     " max_rss_bytes INTEGER, cpu_user_s REAL, cpu_sys_s REAL);"
     "CREATE TABLE run_option(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE workflow_file(one INTEGER PRIMARY KEY CHECK (one = 1), path TEXT NOT NULL,"
+    " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL);"
+    "CREATE TABLE generation(gen INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL);"
+    "CREATE TABLE job_history(gen INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " first INTEGER NOT NULL, items INTEGER NOT NULL, data BLOB NOT NULL,"
+    " PRIMARY KEY (gen, seq));"
     "CREATE VIEW jobs AS SELECT j.jid, j.name, c.name AS state, j.attempt, j.exit_code,"
     " CASE WHEN j.start_ns > 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', j.start_ns / 1e9,"
     " 'unixepoch') END AS started,"
@@ -330,6 +336,11 @@ static int check_create(const char *dir, const char *path, const struct spec *s,
     if (meta->nopts > SNAP_MAX_OPTS || (meta->nopts && !meta->opts))
         return vl_err_set(err, -EINVAL, "%" PRIu32 " run options are too many (at most %d)",
                           meta->nopts, SNAP_MAX_OPTS);
+    const struct snap_history *h = meta->hist;
+    if (h && (h->ngens >= SNAP_MAX_GENS || h->njobs != s->njobs || !h->started_ns ||
+              (h->ngens && !h->jid_in)))
+        return vl_err_set(err, -EINVAL, "the run's history (%" PRIu32 " generations) is invalid",
+                          h->ngens);
     for (uint32_t i = 0; i < meta->nopts; i++) {
         const struct snap_opt *o = &meta->opts[i];
         bool bad = !snap_opt_check(o->name, o->value), dup = false;
@@ -387,6 +398,8 @@ static int write_content(sqlite3 *db, struct snap *d, const struct snap_meta *me
     if (rc == SQLITE_OK)
         rc = write_opts(db, meta);
     if (rc == SQLITE_OK)
+        rc = snap__write_gen(db, meta, s->njobs);
+    if (rc == SQLITE_OK)
         rc = write_jobs_initial(db, s, jobs, d->state, d->counts);
     if (rc == SQLITE_OK)
         rc = snap__exec_sql(db, "COMMIT");
@@ -406,6 +419,7 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
     d->path = snap__join(dir, RUNDIR_DB);
     d->schema = SNAP_SCHEMA;
     d->spec = s;
+    d->gen = meta->hist ? meta->hist->ngens : 0;
     char *tmp = snap__join(dir, RUNDIR_DB_TMP);
     sqlite3 *db = NULL;
     int code = check_create(dir, d->path, s, meta, jobs, flags, err), rc;

@@ -8,6 +8,7 @@
  *   snap_restore.c  the spec and the records back (snap_open)
  *   snap_iter.c     `volley jobs`' streaming iterator
  *   snap_enc.c      the array encoding of a spec and its content hash
+ *   snap_gen.c      the workflow file and the run's generations
  *
  * The array encoding (below the connection section) is also used by the
  * tests and bench/persist.
@@ -35,8 +36,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 struct snap {
     sqlite3 *db;
-    char *path; /* DIR/volley.db */
-    int schema; /* of the file opened (snap_open) or created */
+    char *path;   /* DIR/volley.db */
+    int schema;   /* of the file opened (snap_open) or created */
+    uint32_t gen; /* the run's generation (snap_gen.c) */
     const struct spec *spec;
     uint8_t *state;                /* [njobs] state as of the last commit */
     uint64_t counts[SNAP_NSTATES]; /* as of the last commit */
@@ -99,6 +101,14 @@ int snap__read_counts(sqlite3 *db, const char *path, struct snap_info *in, struc
  * the array and its strings, each checked with snap_opt_check. */
 int snap__read_opts(sqlite3 *db, const char *path, int schema, struct snap_info *in,
                     struct vl_err *err);
+/* The workflow file and the current generation (schema 5; before that:
+ * none, generation 0) into in->wf, gen, gen_started_ns (after the run row:
+ * created_ns set). */
+int snap__read_gen(sqlite3 *db, const char *path, int schema, struct snap_info *in,
+                   struct vl_err *err);
+/* Writes the workflow file (m->wf), the generations and the job history
+ * (m->hist, arrays of njobs) into a new file: a SQLite code. */
+int snap__write_gen(sqlite3 *db, const struct snap_meta *m, uint32_t njobs);
 /* VL_EMISMATCH unless in is the run or workflow w names (w may be NULL). */
 int snap__check_expect(const char *path, const struct snap_info *in, const struct snap_expect *w,
                        struct vl_err *err);

@@ -575,6 +575,7 @@ static int restore(struct snap *d, const char *dir, bool writable, const struct 
         (code = snap__check_expect(d->path, &r.info, want, err)) ||
         (code = snap__read_counts(d->db, d->path, &r.info, err)) ||
         (code = snap__read_opts(d->db, d->path, schema, &r.info, err)) ||
+        (code = snap__read_gen(d->db, d->path, schema, &r.info, err)) ||
         (code = read_spec(d->db, d->path, &r, spec, err)))
         goto fail;
     recs = vl_alloc_array(spec->njobs, sizeof *recs, false, "the job records", err);
@@ -588,6 +589,7 @@ static int restore(struct snap *d, const char *dir, bool writable, const struct 
     if ((code = read_jobs(d->db, d->path, schema, spec, r.info.counts, recs, d->state, err)))
         goto fail;
     memcpy(d->counts, r.info.counts, sizeof d->counts);
+    d->gen = r.info.gen;
     snap__exec_sql(d->db, "COMMIT");
     d->spec = spec;
     rc = writable ? snap__prepare_writer(d) : SQLITE_OK;

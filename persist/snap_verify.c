@@ -379,6 +379,7 @@ void snap_info_fini(struct snap_info *in)
     free(in->workflow);
     free(in->source);
     free(in->opts);
+    free((char *)in->wf.path);
     memset(in, 0, sizeof *in);
 }
 
@@ -401,6 +402,8 @@ int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err)
         code = snap__read_counts(db, path, &r.info, err);
     if (!code)
         code = snap__read_opts(db, path, schema, &r.info, err);
+    if (!code)
+        code = snap__read_gen(db, path, schema, &r.info, err);
     if (!code) {
         *info = r.info;
         memset(&r.info, 0, sizeof r.info);

@@ -34,7 +34,7 @@ int watch_open(struct watch *w, const char *dir, unsigned flags, struct vl_err *
         memset(&w->info, 0, sizeof w->info);
         return rc;
     }
-    if (rundir_path(w->log_dir, sizeof w->log_dir, w->dir, RUNDIR_LOGS) < 0)
+    if (rundir_log_dir(w->log_dir, sizeof w->log_dir, w->dir, w->info.gen) < 0)
         return vl_err_set(err, VL_ENOTRUN, "%s: path too long", dir);
     rundir_arena_path(w->info.run_id, w->arena_path, sizeof w->arena_path);
     struct vl_err aerr = {0};
@@ -136,4 +136,30 @@ int watch_find_job(struct watch *w, const char *name, uint32_t *jid, struct snap
                           w->dir, g.name);
     return vl_err_set(err, VL_EUSAGE, "no job '%s' in run %s (volley jobs %s lists them)", name,
                       w->dir, w->dir);
+}
+
+int watch_log_past(const struct watch *w, uint32_t jid, struct watch_logplace **out,
+                   struct vl_err *err)
+{
+    *out = NULL;
+    if (!w->info.gen)
+        return 0;
+    uint32_t *jids = vl_xmalloc((size_t)w->info.gen * sizeof *jids), n = 0;
+    int rc = snap_job_past(w->dir, jid, jids, w->info.gen, &n, err);
+    if (rc < 0) {
+        free(jids);
+        return rc;
+    }
+    struct watch_logplace *p = vl_xcalloc(n ? n : 1, sizeof *p);
+    int k = 0;
+    for (uint32_t g = n; g-- > 0;) {
+        if (jids[g] == SNAP_NO_JID || rundir_log_dir(p[k].dir, sizeof p[k].dir, w->dir, g) < 0)
+            continue;
+        p[k].jid = jids[g];
+        p[k].gen = g;
+        k++;
+    }
+    free(jids);
+    *out = p;
+    return k;
 }

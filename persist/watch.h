@@ -27,7 +27,7 @@
 
 struct watch {
     char dir[PATH_MAX];     /* the run directory, absolute */
-    char log_dir[PATH_MAX]; /* DIR/logs */
+    char log_dir[PATH_MAX]; /* the current generation's logs: DIR/logs (rundir_log_dir) */
     char arena_path[256];
     struct snap_info info; /* metadata and the last checkpoint's counts */
     bool have_arena;       /* a is attached (read-only) */
@@ -55,6 +55,21 @@ int watch_find_job(struct watch *w, const char *name, uint32_t *jid, struct snap
 
 /* The current record of jid from the arena (have_arena only). */
 void watch_arena_rec(const struct watch *w, uint32_t jid, struct snap_job *rec);
+
+/*
+ * Where job jid's logs of earlier generations are (a reloaded run, snap.h
+ * struct snap_history): each earlier generation's log folder, newest
+ * first, with the jid the job had there; generations it did not exist in
+ * are left out. *out (free) gets the places; returns their number (0 for
+ * a run never reloaded) or a negative code with err.
+ */
+struct watch_logplace {
+    char dir[PATH_MAX]; /* DIR/logs or DIR/logs/gen-N */
+    uint32_t jid;       /* the job's jid in that generation */
+    uint32_t gen;
+};
+int watch_log_past(const struct watch *w, uint32_t jid, struct watch_logplace **out,
+                   struct vl_err *err);
 
 /* Checks liveness again (the runner may have ended since watch_open). */
 bool watch_live(const struct watch *w);

@@ -867,6 +867,158 @@ static void test_usage(const char *base)
     free(dir);
 }
 
+/* The workflow file and the run's generations (schema 5): stored by
+ * create, returned by open and the status read, history arrays cut into
+ * rows and read back whole or one job at a time; an older file reads as
+ * generation 0 without a file; damage is refused. */
+static void test_generations(const char *base)
+{
+    struct spec s;
+    specgen_rich(&s, 10);
+    struct vl_err e = {0};
+    char *dir = pt_subdir(base, "gens");
+    char *wfpath = pt_path(dir, "wf.yaml");
+    FILE *f = fopen(wfpath, "w");
+    fputs("name: x\n", f);
+    fclose(f);
+    char abs[PATH_MAX];
+    struct snap_wffile wf;
+    CHECK_EQ(snap_wffile_read(wfpath, &wf, abs, sizeof abs, &e), 0);
+    CHECK_STR(wf.path, wfpath);
+    CHECK_EQ(wf.size, 8);
+    /* two earlier generations: job j was j + 1 in the first (none for the
+     * last), and j in the second */
+    uint32_t g0[10], g1[10];
+    for (uint32_t j = 0; j < 10; j++) {
+        g0[j] = j == 9 ? SNAP_NO_JID : j + 1;
+        g1[j] = j;
+    }
+    uint32_t *arrays[2] = {g0, g1};
+    uint64_t started[3] = {111, 222, 333};
+    struct snap_history h = {.ngens = 2, .njobs = 10, .jid_in = arrays, .started_ns = started};
+    struct snap_meta m = meta_for(9);
+    m.wf = &wf;
+    m.hist = &h;
+    size_t saved = snap__row_bytes;
+    snap__row_bytes = 12; /* 3 jids a row: 4 rows per generation */
+    struct snap *db = NULL;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), 0);
+    snap__row_bytes = saved;
+    CHECK_EQ(snap_gen(db), 2);
+    snap_close(db);
+    struct snap_info info;
+    CHECK_EQ(snap_info_read(dir, &info, &e), 0);
+    CHECK_EQ(info.gen, 2);
+    CHECK_EQ(info.gen_started_ns, 333);
+    CHECK_STR(info.wf.path ? info.wf.path : "", wfpath);
+    CHECK_EQ(info.wf.size, 8);
+    CHECK_EQ(info.wf.hash, wf.hash);
+    CHECK_EQ(snap_wffile_check(&info.wf, NULL, NULL, 0), SNAP_WF_SAME);
+    snap_info_fini(&info);
+    struct spec r;
+    struct snap_job *jobs;
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, &info, &e), 0);
+    CHECK_EQ(snap_gen(db), 2);
+    struct snap_history back;
+    CHECK_EQ(snap_history_load(db, &back, &e), 0);
+    CHECK_EQ(back.ngens, 2);
+    CHECK_EQ(back.njobs, 10);
+    CHECK_EQ(back.started_ns[0], 111);
+    CHECK_EQ(back.started_ns[2], 333);
+    if (back.ngens == 2) {
+        CHECK(memcmp(back.jid_in[0], g0, sizeof g0) == 0);
+        CHECK(memcmp(back.jid_in[1], g1, sizeof g1) == 0);
+    }
+    snap_history_fini(&back);
+    /* a reload that found the same workflow records the file's new bytes */
+    struct snap_wffile wf2 = wf;
+    wf2.hash ^= 1;
+    wf2.size = 9;
+    CHECK_EQ(snap_set_wffile(db, &wf2, &e), 0);
+    snap_info_fini(&info);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    CHECK_EQ(snap_info_read(dir, &info, &e), 0);
+    CHECK_EQ(info.wf.size, 9);
+    CHECK_EQ(snap_wffile_check(&info.wf, NULL, NULL, 0), SNAP_WF_CHANGED);
+    snap_info_fini(&info);
+    uint32_t past[4] = {0, 0, 0, 0}, n = 0;
+    CHECK_EQ(snap_job_past(dir, 7, past, 4, &n, &e), 0);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(past[0], 8);
+    CHECK_EQ(past[1], 7);
+    CHECK_EQ(snap_job_past(dir, 9, past, 1, &n, &e), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(past[0], SNAP_NO_JID);
+
+    /* the file: bytes that moved, a touch without new bytes, gone */
+    struct snap_wffile now;
+    char abs2[PATH_MAX];
+    struct timespec ts[2] = {{.tv_sec = 1000000, .tv_nsec = 0}, {.tv_sec = 1000000, .tv_nsec = 0}};
+    utimensat(AT_FDCWD, wfpath, ts, 0);
+    CHECK_EQ(snap_wffile_check(&wf, &now, abs2, sizeof abs2), SNAP_WF_SAME);
+    CHECK(now.mtime_ns != wf.mtime_ns);
+    f = fopen(wfpath, "w");
+    fputs("name: y\n", f);
+    fclose(f);
+    CHECK_EQ(snap_wffile_check(&wf, &now, abs2, sizeof abs2), SNAP_WF_CHANGED);
+    CHECK(now.hash != wf.hash);
+    unlink(wfpath);
+    CHECK_EQ(snap_wffile_check(&wf, NULL, NULL, 0), SNAP_WF_GONE);
+    CHECK_EQ(snap_wffile_check(&(struct snap_wffile){0}, NULL, NULL, 0), SNAP_WF_UNKNOWN);
+    CHECK_EQ(snap_wffile_read(wfpath, &now, abs2, sizeof abs2, &e), -ENOENT);
+    CHECK_HAS(e.msg, "cannot read the workflow file");
+
+    /* damage */
+    char *path = pt_path(dir, RUNDIR_DB);
+    sql(path, "UPDATE job_history SET items = 2 WHERE gen = 1 AND seq = 1");
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, &info, &e), 0);
+    CHECK_EQ(snap_history_load(db, &back, &e), VL_ECORRUPT);
+    CHECK_HAS(e.msg, "job history is damaged");
+    snap_info_fini(&info);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    sql(path, "UPDATE job_history SET items = 3 WHERE gen = 1 AND seq = 1");
+    sql(path, "UPDATE workflow_file SET hash = 'xyz'");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "the workflow file's record is damaged", true);
+    sql(path, "DELETE FROM workflow_file");
+    CHECK_EQ(snap_info_read(dir, &info, &e), 0);
+    CHECK(info.wf.path == NULL);
+    snap_info_fini(&info);
+    sql(path, "DELETE FROM generation WHERE gen = 1");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "generations is damaged", true);
+    sql(path, "DROP TABLE generation");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "generations is missing", true);
+    /* a schema-4 file: generation 0, no file recorded */
+    sql(path, "DROP TABLE workflow_file; DROP TABLE job_history; PRAGMA user_version = 4");
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, &info, &e), 0);
+    CHECK_EQ(info.gen, 0);
+    CHECK(info.wf.path == NULL);
+    CHECK_EQ(snap_history_load(db, &back, &e), 0);
+    CHECK_EQ(back.ngens, 0);
+    snap_history_fini(&back);
+    CHECK_EQ(snap_set_wffile(db, &wf, &e), 0); /* no table: left as it is */
+    snap_info_fini(&info);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    CHECK_EQ(snap_job_past(dir, 3, past, 4, &n, &e), 0);
+    CHECK_EQ(n, 0);
+
+    /* create refuses a history that does not fit the spec */
+    char *bad = pt_subdir(base, "gens_bad");
+    h.njobs = 11;
+    CHECK_EQ(snap_create(&db, bad, &s, &m, NULL, 0, &e), -EINVAL);
+    CHECK_HAS(e.msg, "history");
+    free(bad);
+    free(path);
+    free(wfpath);
+    free(dir);
+    spec_free(&s);
+}
+
 int main(void)
 {
     char *base = pt_tmpdir();
@@ -877,6 +1029,7 @@ int main(void)
     test_bad_input(base);
     test_run_options(base);
     test_read_only(base);
+    test_generations(base);
     test_crash(base);
     pt_rmrf(base);
     free(base);
