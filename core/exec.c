@@ -423,10 +423,13 @@ static void finish(struct exec_engine *e, struct slot *s)
         /* Its bytes could not be written (disk full): as for a crash, the
          * attempt is not over for the record, and resume runs it again. */
         r.outcome = EXEC_STOPPED;
-    } else if (r.outcome == EXEC_FAILED && s->job.fh) {
-        struct failpol_decision d =
-            failpol_decide(s->job.fh, s->spawn_err ? -1 : r.status,
-                           s->attempt > s->job.lost ? s->attempt - s->job.lost : 1);
+    } else if ((r.outcome == EXEC_FAILED || r.outcome == EXEC_TERMINATED) && s->job.fh) {
+        /* a job killed at its runtime is seen as timeout_code (152) */
+        s->seen_code = r.outcome == EXEC_TERMINATED ? e->cfg.timeout_code
+                       : s->spawn_err               ? -1
+                                                    : r.status;
+        struct failpol_decision d = failpol_decide(
+            s->job.fh, s->seen_code, s->attempt > s->job.lost ? s->attempt - s->job.lost : 1);
         if (d.retry && e->stopping) {
             r.outcome = EXEC_STOPPED; /* it would have run again: do so on resume */
         } else if (d.retry && d.recovery) {

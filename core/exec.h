@@ -137,6 +137,9 @@ struct exec_config {
     uint32_t log_bufs;          /* provided 32 KiB buffers for pipe reads, rounded up to a
                                    power of two, at most 32768; 0: about two per running
                                    job, 16 to 1024 */
+    int32_t timeout_code;       /* the exit code a failure handler (and its recovery
+                                   script's VOLLEY_RETURN_CODE) sees for an attempt killed
+                                   at its runtime (default FAILPOL_TIMEOUT_CODE, 152) */
 };
 
 /* Sets the defaults above (K = 1, log_id 0, pin_cpu -1). */

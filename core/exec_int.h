@@ -89,6 +89,8 @@ struct slot {
     uint64_t start_wall, spawn_mono, exit_mono;
     uint64_t logrec;            /* BEGIN record of the attempt */
     struct exec_result pending; /* the failed attempt, while its recovery script runs */
+    int32_t seen_code;          /* the code its failure handler saw (pending's status, or
+                                   timeout_code for a terminated attempt) */
     /* what the child reads: untouched until the child released our memory */
     struct spawn_req req;
     char *wbuf; /* command words */

@@ -50,6 +50,7 @@ void exec_config_defaults(struct exec_config *cfg)
     cfg->eof_wait_ms = 2000;
     cfg->pin_cpu = -1;
     cfg->spawn_mode = SPAWN_ASYNC;
+    cfg->timeout_code = FAILPOL_TIMEOUT_CODE;
 }
 
 static bool shell_name(const char *s, size_t n)

@@ -141,7 +141,7 @@ void exec__start_proc(struct exec_engine *e, struct slot *s)
     } else {
         logseg_note(&e->log, s->job.jid, s->attempt,
                     "volley: exit code %d: running the recovery script before attempt %u",
-                    s->pending.status, s->attempt + 1);
+                    s->seen_code, s->attempt + 1);
     }
     const char *cmd = s->recovery ? s->script : s->job.cmd;
     bool direct = plan_command(e, s, cmd);
@@ -158,7 +158,7 @@ void exec__start_proc(struct exec_engine *e, struct slot *s)
         spawn_failed(e, s, rc, "pipe");
         return;
     }
-    s->req.envp = build_env(e, s, s->pending.status);
+    s->req.envp = build_env(e, s, s->seen_code);
     s->req.fd0 = e->devnull;
     s->req.fd1 = po[1];
     s->req.fd2 = pe[1];

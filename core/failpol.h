@@ -10,7 +10,8 @@
  * before the retry (not when retries are exhausted); if the script fails,
  * the job fails. Exit code 0 is never retried; a death by signal s is
  * matched as 128 + s, the shell's convention; an attempt that could not be
- * started is matched as -1 (only match_all rules catch it).
+ * started is matched as -1 (only match_all rules catch it); one killed at
+ * its runtime as FAILPOL_TIMEOUT_CODE (the engine passes that code).
  *
  * No I/O, no allocation: the engine calls it on every failed attempt, and
  * tests call it directly.
@@ -22,6 +23,12 @@
 #include <stdint.h>
 
 #include "loader/spec.h"
+
+/* The exit code a failure handler sees for an attempt killed for
+ * exceeding its runtime (state terminated): torc's timeout_exit_code,
+ * Slurm's code for a step ended at its time limit. A rule with
+ * exit_codes: [152] (or match_all_exit_codes) retries such a job. */
+#define FAILPOL_TIMEOUT_CODE 152
 
 /* One failure handler: rules and the spec arrays they index. Pointers into
  * a struct spec (or the arena), owned by the caller. */

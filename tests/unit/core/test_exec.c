@@ -341,6 +341,54 @@ static void test_timeouts(void)
     tl_rmdir(dir);
 }
 
+/* A job killed at its runtime is seen by its failure handler as exit code
+ * 152 (FAILPOL_TIMEOUT_CODE, torc's timeout_exit_code): a rule listing 152
+ * retries it, and its recovery script gets VOLLEY_RETURN_CODE=152; a rule
+ * listing the signal's code (143) does not match. */
+static void test_timeout_retries(void)
+{
+    const char *dir = tl_mkdir();
+    static struct spec_rule rules[2];
+    static int32_t codes[2] = {FAILPOL_TIMEOUT_CODE, 128 + SIGTERM};
+    static char pool[256];
+    snprintf(pool + 1, sizeof pool - 1, "echo seen $VOLLEY_RETURN_CODE");
+    rules[0] = (struct spec_rule){.code_first = 0, .ncodes = 1, .max_retries = 1, .script_off = 1};
+    rules[1] = (struct spec_rule){
+        .code_first = 1, .ncodes = 1, .max_retries = 5, .script_off = SPEC_NO_STR};
+    static struct failpol on152, on143;
+    on152 = (struct failpol){
+        .rules = rules, .nrules = 1, .codes = codes, .ncodes = 2, .pool = pool, .pool_len = 256};
+    on143 = on152;
+    on143.rules = rules + 1;
+    struct exec_engine *e = tl_open(dir, 2, tweak_mode);
+    static struct tl_src ts;
+    tl_src_init(&ts, TL_FLAT, 0);
+    struct exec_job *j = tl_add(&ts, "slow", "sleep 30");
+    j->runtime_ms = 100;
+    j->fh = &on152;
+    j = tl_add(&ts, "slow143", "sleep 30");
+    j->runtime_ms = 100;
+    j->fh = &on143;
+    CHECK_EQ(tl_run(e, &ts), 0);
+    const struct exec_result *r = tl_attempt(&ts, 0, 1);
+    CHECK(r && !r->final && r->outcome == EXEC_TERMINATED && (r->flags & EXEC_RES_RETRY) &&
+          (r->flags & EXEC_RES_RECOVERY_RAN));
+    r = tl_final(&ts, 0);
+    CHECK(r && r->attempt == 2 && r->outcome == EXEC_TERMINATED && r->status == 128 + SIGTERM);
+    struct tl_log l = tl_read_log(dir, 0, 1, LOG_RECOVERY_OUT, NULL);
+    CHECK_STR(l.p, "seen 152\n");
+    free(l.p);
+    l = tl_read_log(dir, 0, 1, LOG_NOTE, NULL);
+    CHECK_HAS(l.p, "exit code 152: running the recovery script before attempt 2");
+    free(l.p);
+    r = tl_final(&ts, 1);
+    CHECK(r && r->attempt == 1 && r->outcome == EXEC_TERMINATED);
+    CHECK(tl_attempt(&ts, 1, 2) == NULL);
+    exec_engine_close(e);
+    tl_check_clean("timeout retries");
+    tl_rmdir(dir);
+}
+
 /* ---- command not found ---- */
 
 static void test_not_found(void)
@@ -1094,6 +1142,7 @@ static void run_all(const char *label)
     test_retries();
     test_recovery();
     test_timeouts();
+    test_timeout_retries();
     test_not_found();
     test_binary_logs();
     test_concurrent_logs();
