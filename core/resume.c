@@ -168,6 +168,28 @@ int resume_reconcile(struct snap *db, const struct spec *s, const struct snap_in
     return rc;
 }
 
+void resume_peek(const struct spec *s, const struct snap_info *info, const char *arena_path,
+                 struct snap_job *jobs, const struct resume_opts *o, struct resume_state *out)
+{
+    memset(out, 0, sizeof *out);
+    out->source = "volley.db (last checkpoint)";
+    struct arena old = {0};
+    char boot[37] = "";
+    vl_boot_id(boot);
+    if (!o->from_snapshot && !strcmp(boot, info->boot_id) && access(arena_path, F_OK) == 0 &&
+        arena_attach(&old, arena_path, ARENA_RDONLY, &out->ignored) == 0) {
+        if (old.njobs == s->njobs) {
+            for (uint32_t j = 0; j < old.njobs; j++)
+                arena_record(&old, j, &jobs[j]);
+            out->source = "the surviving arena";
+        }
+        arena_close(&old);
+    }
+    struct snap_job *diff = vl_xmalloc((size_t)s->njobs * sizeof *diff + 1);
+    reopen_and_count(jobs, s->njobs, o->retry_failed, diff, out);
+    free(diff);
+}
+
 int resume_restore(struct arena *a, const char *arena_path, const struct spec *s,
                    const uint8_t run_id[16], const struct snap_job *jobs, struct vl_err *err)
 {

@@ -30,6 +30,7 @@
 
 #include "base/base.h"
 #include "core/resources.h"
+#include "loader/specdiff.h"
 #include "persist/snap.h"
 #include "shm/arena.h"
 
@@ -83,5 +84,94 @@ int resume_reconcile(struct snap *db, const struct spec *s, const struct snap_in
  */
 int resume_restore(struct arena *a, const char *arena_path, const struct spec *s,
                    const uint8_t run_id[16], const struct snap_job *jobs, struct vl_err *err);
+
+/*
+ * For `--dry-run`: what resume_reconcile would find, without ending or
+ * writing anything: the records of a surviving arena of this boot (unless
+ * from_snapshot) over jobs, then retry_failed, counted into out (out->prev
+ * NULL, source set). Never fails: an arena it cannot read is ignored.
+ */
+void resume_peek(const struct spec *s, const struct snap_info *info, const char *arena_path,
+                 struct snap_job *jobs, const struct resume_opts *o, struct resume_state *out);
+
+/*
+ * ---- reset: `volley reset` (core/resume_reset.c) ----
+ *
+ * Jobs of a stopped or finished run back to their initial state (blocked,
+ * or ready without unfinished parents), so that the next resume runs them:
+ * each job with sel[j] set, every job downstream of one if downstream, and
+ * in any case the canceled ones downstream (their cancel came from a job
+ * that runs again; a restore cancels them anew if another parent still did
+ * not complete). Attempts are counted on and the failure handler's retries
+ * start anew, as for --retry-failed. jobs[] (volley.db's records, after
+ * resume_reconcile) are changed in place; the changed ones go to diff
+ * (room for njobs) and their count to *n. Allocates a queue of njobs.
+ */
+void resume_reset(const struct spec *s, struct snap_job *jobs, const uint8_t *sel, bool downstream,
+                  struct snap_job *diff, size_t *n);
+
+/*
+ * ---- reload: `volley resume --reload` (core/resume_reload.c) ----
+ *
+ * The edited workflow (cur) replaces the stored one (old) in a new
+ * generation of the run (persist/snap.h, struct snap_history). A job is
+ * its name (loader/specdiff.h says what its definition is):
+ *
+ *   same definition              keeps its record (completed stays so)
+ *   changed, and every job       starts over: blocked or ready, its
+ *   downstream of a changed or   attempts counted on (so its earlier
+ *   new one                      logs stay apart), its failure handler's
+ *                                retries anew
+ *   new                          initial, like a job of a new run
+ *   removed                      dropped (its logs stay where they are)
+ *
+ * The new volley.db is written beside the old one and renamed over it
+ * (snap_create with SNAP_REPLACE): a crash before the rename leaves the old
+ * run whole, after it the new one; never a mix. The old run's arena is
+ * gone by then (resume_reconcile folded and removed it).
+ */
+#define RESUME_DOWNSTREAM SPECDIFF_NWHAT /* why[]: downstream of a changed job */
+#define RESUME_NWHY (SPECDIFF_NWHAT + 1)
+struct reload_plan {
+    uint32_t njobs;    /* jobs of cur */
+    uint8_t *why;      /* [njobs] enum specdiff_what (SPECDIFF_SAME: kept)
+                          or RESUME_DOWNSTREAM */
+    uint32_t *cause;   /* [njobs] downstream: the changed or new job it depends
+                          on (the nearest); else SPEC_NONE */
+    uint32_t *old_of;  /* [njobs] its job in old, or SPEC_NONE */
+    uint32_t *removed; /* [nremoved] jobs of old not in cur (old jids) */
+    uint32_t nremoved;
+    uint64_t count[RESUME_NWHY]; /* jobs of cur per why */
+};
+/* Compares old and cur job by job and marks what is downstream of a
+ * change. 0 or a negative code (allocation) with err. */
+int resume_reload_plan(const struct spec *old, const struct spec *cur, struct reload_plan *out,
+                       struct vl_err *err);
+void resume_reload_plan_fini(struct reload_plan *p); /* accepts a zeroed one */
+
+/*
+ * The new generation's records (*jobs, njobs of cur) from the old ones
+ * (old_jobs, after resume_reconcile) as the table above says, and (if
+ * prev_out) each job's state where events.jsonl last has it: old_prev's
+ * for a job that was there (so a job started over gets its event), the
+ * initial one for a new job. Caller frees both. 0 or VL_ETOOBIG.
+ */
+int resume_reload_records(const struct reload_plan *p, const struct spec *cur,
+                          const struct snap_job *old_jobs, const uint8_t *old_prev,
+                          struct snap_job **jobs, uint8_t **prev_out, struct vl_err *err);
+
+/*
+ * Writes the new generation: closes *db (the old run's), then writes
+ * DIR/volley.db anew from cur, records jobs, the old run's id, start time,
+ * working directory and options (opts, n), the workflow file wf, and a
+ * history one generation longer than old_hist (snap_history_load's; started
+ * now). On success *db is the new one (open for checkpoints, pointing into
+ * cur). On failure *db is NULL and the old volley.db is as it was.
+ */
+int resume_reload_commit(struct snap **db, const char *dir, const struct spec *cur,
+                         const struct snap_info *info, const struct snap_opt *opts, uint32_t n,
+                         const struct snap_wffile *wf, const struct reload_plan *p,
+                         const struct snap_history *old_hist, const struct snap_job *jobs,
+                         struct vl_err *err);
 
 #endif /* VOLLEY_CORE_RESUME_H */

@@ -258,7 +258,8 @@ static void write_stats(struct sup *S, double secs)
 
 /* The control page: made, filled and mapped before any worker starts. */
 static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
-                    const char *workdir, uint32_t nworkers, uint32_t jcap, struct vl_err *err)
+                    const char *workdir, uint32_t gen, uint32_t nworkers, uint32_t jcap,
+                    struct vl_err *err)
 {
     S->ctl_fd = memfd_create("volley-runctl", 0); /* inherited by workers */
     if (S->ctl_fd < 0 || ftruncate(S->ctl_fd, sizeof(struct runctl)) < 0)
@@ -272,7 +273,10 @@ static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
     c->shape = RUNCTL_SHAPE;
     snprintf(c->arena_path, sizeof c->arena_path, "%s", arena_path);
     snprintf(c->run_dir, sizeof c->run_dir, "%s", S->run_dir);
-    if (rundir_path(c->log_dir, sizeof c->log_dir, S->run_dir, RUNDIR_LOGS) < 0)
+    /* this generation's logs (after a reload: logs/gen-N; rundir.h) */
+    char logs0[sizeof c->log_dir];
+    if (rundir_log_dir(c->log_dir, sizeof c->log_dir, S->run_dir, gen) < 0 ||
+        rundir_log_dir(logs0, sizeof logs0, S->run_dir, 0) < 0)
         return vl_err_sys(err, -ENAMETOOLONG, "cannot use %s as a run directory", S->run_dir);
     snprintf(c->workdir, sizeof c->workdir, "%s", workdir);
     c->supervisor_pid = getpid();
@@ -284,6 +288,8 @@ static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
     for (uint32_t r = 0; r < s->nrr; r++)
         if (s->rrs[r].num_cpus || s->rrs[r].num_gpus || s->rrs[r].memory_bytes)
             c->use_res = 1;
+    if (gen && mkdir(logs0, 0755) < 0 && errno != EEXIST)
+        return vl_err_sys(err, -errno, "cannot create %s", logs0);
     if (mkdir(c->log_dir, 0755) < 0 && errno != EEXIST)
         return vl_err_sys(err, -errno, "cannot create %s", c->log_dir);
     return 0;
@@ -489,9 +495,11 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
         goto out_early;
     }
     S.exe[el] = 0;
-    if (make_ctl(&S, s, arena_path, workdir, nworkers, jcap, err) < 0)
+    if (make_ctl(&S, s, arena_path, workdir, snap_gen(db), nworkers, jcap, err) < 0)
         goto out_early;
 
+    if (snap_mark_live(db, err) < 0)
+        goto out_early;
     sigset_t old, set = block_signals(&S, &old);
     struct ckpt_opts copts = {0};
     if (ckpt_start(&S.ck, db, &copts, err) < 0) {

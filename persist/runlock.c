@@ -16,6 +16,31 @@
 
 #include "fault.h"
 
+/* The command line of pid as "volley resume DIR" (argv[0] as its base
+ * name), at most len - 1 bytes; "" if it cannot be read. */
+static void cmdline_of(long pid, char *out, size_t len)
+{
+    out[0] = '\0';
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    const char *base = strrchr(buf, '/');
+    base = base ? base + 1 : buf;
+    size_t at = 0;
+    for (const char *p = base; p < buf + n && at + 1 < len; p++)
+        out[at++] = *p ? *p : ' ';
+    while (at && out[at - 1] == ' ')
+        at--;
+    out[at] = '\0';
+}
+
 int runlock_acquire(struct runlock *l, const char *dir, struct vl_err *err)
 {
     l->fd1 = 0;
@@ -44,10 +69,13 @@ int runlock_acquire(struct runlock *l, const char *dir, struct vl_err *err)
             unsigned long long start = 0;
             if (n > 0 && sscanf(buf, "%ld %llu", &pid, &start) >= 1 && pid > 0) {
                 bool alive = vl_proc_alive((int)pid, start);
+                char cmd[160] = "";
+                if (alive)
+                    cmdline_of(pid, cmd, sizeof cmd);
                 vl_err_set(err, VL_ELOCKED,
-                           "run directory %s is in use by volley pid %ld%s: wait for it to "
+                           "run directory %s is in use by volley pid %ld%s%s%s%s: wait for it to "
                            "finish, or stop it with `volley cancel %s`",
-                           dir, pid,
+                           dir, pid, cmd[0] ? " (`" : "", cmd, cmd[0] ? "`)" : "",
                            alive ? ""
                                  : " (which has exited; a worker it started still holds "
                                    "the lock)",

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "runpick.h"
 #include "persist/watch.h"
 
 #define CANCEL_WAIT_S 120
@@ -116,11 +118,17 @@ int cmd_cancel(int argc, char **argv)
     optind = 1;
     if (getopt_long(argc, argv, "", opts, NULL) != -1)
         return cli_usage_error("cancel", "unknown option '%s'", cli_bad_opt(argv));
-    if (optind >= argc)
-        return cli_usage_error("cancel", "missing the run directory");
+    /* `cancel [DIR] [JOB...]`: a first argument that is a run directory is DIR */
+    bool has_dir = optind < argc && runpick_is_run(argv[optind]);
+    char dir[PATH_MAX];
+    int prc = runpick_dir("cancel", has_dir ? argv[optind] : NULL, dir, sizeof dir);
+    if (prc != 0)
+        return prc;
+    if (has_dir)
+        optind++;
     struct vl_err err = {0};
     struct watch w;
-    if (watch_open(&w, argv[optind], 0, &err) < 0) {
+    if (watch_open(&w, dir, 0, &err) < 0) {
         watch_close(&w);
         return cli_print_err(&err);
     }
@@ -135,10 +143,10 @@ int cmd_cancel(int argc, char **argv)
                 : left       ? "it stopped: volley resume continues it"
                              : "it finished");
         rc = VL_EXIT_ENV;
-    } else if (optind + 1 == argc) {
+    } else if (optind == argc) {
         rc = cancel_run(&w);
     } else {
-        rc = cancel_jobs(&w, argv + optind + 1, argc - optind - 1);
+        rc = cancel_jobs(&w, argv + optind, argc - optind);
     }
     watch_close(&w);
     return rc;

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <pcre2.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "runpick.h"
 #include "json.h"
 #include "persist/watch.h"
 
@@ -115,8 +117,6 @@ int cmd_jobs(int argc, char **argv)
         else
             return cli_usage_error("jobs", "unknown option '%s'", cli_bad_opt(argv));
     }
-    if (optind >= argc)
-        return cli_usage_error("jobs", "missing the run directory");
     if (optind + 1 < argc)
         return cli_usage_error("jobs", "unexpected argument '%s'", argv[optind + 1]);
     struct filter f = {.state = -1};
@@ -141,7 +141,11 @@ int cmd_jobs(int argc, char **argv)
     }
     struct vl_err err = {0};
     struct watch w;
-    int rc = watch_open(&w, argv[optind], 0, &err);
+    char dir[PATH_MAX];
+    int rc = runpick_dir("jobs", optind < argc ? argv[optind] : NULL, dir, sizeof dir);
+    if (rc != 0)
+        return rc;
+    rc = watch_open(&w, dir, 0, &err);
     if (rc < 0)
         goto out;
     static char obuf[1 << 20];

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "core/worker.h"
 #include "cli.h"
 #include "commands.h"
+#include "runpick.h"
 #include "persist/watch.h"
 
 #define POLL_MS 200
@@ -80,6 +82,31 @@ static int copy_new(struct watch *w, uint32_t jid, uint32_t attempt, unsigned st
     return 0;
 }
 
+/*
+ * A reloaded run: the attempt in the logs of the generation that ran it
+ * (watch_log_past), newest generation first; latest: or else the newest
+ * attempt found there. 0 (copied to stdout), -ENOENT, or an error.
+ */
+static int copy_past(struct watch *w, uint32_t jid, uint32_t attempt, bool latest, unsigned stream,
+                     struct vl_err *err)
+{
+    struct watch_logplace *p = NULL;
+    int n = watch_log_past(w, jid, &p, err);
+    int rc = n < 0 ? n : -ENOENT;
+    struct logread_info info;
+    for (int i = 0; i < n && rc == -ENOENT; i++) {
+        uint32_t a = attempt, last = 0;
+        struct vl_err e2 = {0};
+        if (a)
+            rc = logread_copy(p[i].dir, p[i].jid, a, stream, NULL, 1, &info, err);
+        if (rc == -ENOENT && latest && logread_last_attempt(p[i].dir, p[i].jid, &last, &e2) == 0 &&
+            last && last != a)
+            rc = logread_copy(p[i].dir, p[i].jid, last, stream, NULL, 1, &info, err);
+    }
+    free(p);
+    return rc;
+}
+
 int cmd_logs(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -115,9 +142,8 @@ int cmd_logs(int argc, char **argv)
             return cli_usage_error("logs", "unknown option '%s'", cli_bad_opt(argv));
         }
     }
-    if (argc - optind < 2)
-        return cli_usage_error("logs", argc - optind == 0 ? "missing the run directory"
-                                                          : "missing the job name");
+    if (argc - optind < 1)
+        return cli_usage_error("logs", "missing the job name");
     if (argc - optind > 2)
         return cli_usage_error("logs", "unexpected argument '%s'", argv[optind + 2]);
     if (notes && (err_stream || recovery))
@@ -126,11 +152,16 @@ int cmd_logs(int argc, char **argv)
     unsigned stream = notes      ? LOG_NOTE
                       : recovery ? (err_stream ? LOG_RECOVERY_ERR : LOG_RECOVERY_OUT)
                                  : (err_stream ? LOG_STDERR : LOG_STDOUT);
-    const char *name = argv[optind + 1];
+    /* `logs JOB`: the latest run's; `logs DIR JOB` */
+    const char *name = argv[argc - 1];
+    char dir[PATH_MAX];
+    int prc = runpick_dir("logs", argc - optind == 2 ? argv[optind] : NULL, dir, sizeof dir);
+    if (prc != 0)
+        return prc;
 
     struct vl_err err = {0};
     struct watch w;
-    int rc = watch_open(&w, argv[optind], 0, &err);
+    int rc = watch_open(&w, dir, 0, &err);
     if (rc < 0) {
         watch_close(&w);
         return cli_print_err(&err);
@@ -176,6 +207,9 @@ int cmd_logs(int argc, char **argv)
                     rc = logread_copy(w.log_dir, jid, attempt, stream, NULL, 1, &info, &err);
             }
         }
+        if (rc == -ENOENT && !(follow && live))
+            rc = copy_past(&w, jid, want_attempt ? want_attempt : attempt, !want_attempt, stream,
+                           &err);
         if (rc == -ENOENT) {
             if (follow && live) {
                 vl_sleep_ns(POLL_MS * 1000000u);

@@ -27,7 +27,9 @@
 #include "diag_print.h"
 #include "intr.h"
 #include "persist/rundir.h"
+#include "persist/runs.h"
 #include "runopts.h"
+#include "runpick.h"
 #include "runstatus.h"
 
 /* Input files (no job writes them) must exist before anything starts. */
@@ -107,20 +109,86 @@ static void warn_unacted(const struct spec *s)
                     spec_effect_key(unacted[i].fx), unacted[i].instead);
 }
 
+/* The unfinished runs of the workflow file at wfabs in the runs folder:
+ * the latest into *latest (runs_entry_fini; dir NULL if none), and how
+ * many there are. A run that recorded no file (written by an older volley)
+ * matches by its source path in its working directory. */
+static size_t unfinished_runs(const char *wfabs, struct runs_entry *latest)
+{
+    memset(latest, 0, sizeof *latest);
+    struct runs_entry *v = NULL;
+    size_t n = 0, found = 0;
+    if (runs_list(RUNDIR_RUNS, &v, &n, NULL) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct snap_info *in = &v[i].info;
+        if (v[i].state == RUNS_FINISHED || v[i].state == RUNS_UNREADABLE)
+            continue;
+        char buf[PATH_MAX], abs[PATH_MAX];
+        const char *p = in->wf.path;
+        if (!p && in->source) {
+            if (in->source[0] != '/' && in->cwd)
+                snprintf(buf, sizeof buf, "%s/%s", in->cwd, in->source);
+            else
+                snprintf(buf, sizeof buf, "%s", in->source);
+            p = realpath(buf, abs) ? abs : NULL;
+        }
+        if (!p || strcmp(p, wfabs))
+            continue;
+        found++;
+        runs_entry_fini(latest);
+        *latest = v[i];
+        memset(&v[i], 0, sizeof v[i]);
+    }
+    runs_free(v, n);
+    return found;
+}
+
+/* `run WF --resume`: the options given (those resume takes too) as words
+ * for `volley resume`. */
+struct passed {
+    char *argv[2 * RUNOPTS_NKEPT + 8];
+    char words[2 * RUNOPTS_NKEPT + 8][300];
+    int argc;
+};
+static void pass_opt(struct passed *p, int c, const char *arg)
+{
+    static const struct option all[] = {RUNOPTS_LONGOPTS, {NULL, 0, NULL, 0}};
+    if (p->argc + 2 >= (int)VL_ARRAY_LEN(p->argv))
+        return;
+    for (const struct option *l = all; l->name; l++)
+        if (l->val == c) {
+            if (l->has_arg)
+                snprintf(p->words[p->argc], sizeof p->words[0], "--%s=%s", l->name, arg);
+            else
+                snprintf(p->words[p->argc], sizeof p->words[0], "--%s", l->name);
+            p->argv[p->argc] = p->words[p->argc];
+            p->argc++;
+        }
+}
+
 static int run_cmd(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"run-dir", required_argument, NULL, 'd'}, RUNOPTS_LONGOPTS, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"run-dir", required_argument, NULL, 'd'},
+                                         {"resume", no_argument, NULL, 'r'},
+                                         RUNOPTS_LONGOPTS,
+                                         {NULL, 0, NULL, 0}};
     struct runopts o;
     runopts_default(&o);
     struct runopts_kept kept = {0}; /* stored in volley.db for a resume */
     const char *run_dir = NULL;
+    bool resume = false;
+    struct passed passed = {.argc = 2};
     opterr = 0;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, ":j:", opts, NULL)) != -1) {
         if (c == 'd') {
             run_dir = optarg;
+            continue;
+        }
+        if (c == 'r') {
+            resume = true;
             continue;
         }
         if (c == ':')
@@ -131,6 +199,7 @@ static int run_cmd(int argc, char **argv)
         if (r == 0)
             return cli_usage_error("run", "unknown option '%s'", cli_bad_opt(argv));
         runopts_kept_note(&kept, c, optarg);
+        pass_opt(&passed, c, optarg);
     }
     if (optind >= argc)
         return cli_usage_error("run", "missing the workflow file");
@@ -138,7 +207,48 @@ static int run_cmd(int argc, char **argv)
         return cli_usage_error("run", "unexpected argument '%s'", argv[optind + 1]);
     const char *wf = argv[optind];
 
+    /* an unfinished run of this file: named, or (--resume) continued */
+    char wfabs[PATH_MAX];
+    struct runs_entry old = {0};
+    const char *resume_dir = NULL;
+    if (resume && run_dir && runpick_is_run(run_dir))
+        resume_dir = run_dir;
+    else if (!run_dir && realpath(wf, wfabs) && unfinished_runs(wfabs, &old) && old.dir) {
+        char cwd[PATH_MAX];
+        const char *shown = old.dir;
+        size_t n = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
+        if (n && !strncmp(shown, cwd, n) && shown[n] == '/')
+            shown += n + 1;
+        if (resume)
+            resume_dir = old.dir;
+        else
+            fprintf(stderr,
+                    "volley run: %s has an unfinished run, %s (%s, %" PRIu64 "/%" PRIu32
+                    " done): `volley resume %s` (or `volley run %s --resume`) continues it; "
+                    "starting a new run\n",
+                    wf, shown, runs_state_name(old.state), old.done, old.info.njobs, shown, wf);
+    }
+    if (resume && !resume_dir)
+        fprintf(stderr, "volley run: no unfinished run of %s in %s/: starting a new run\n", wf,
+                run_dir ? run_dir : RUNDIR_RUNS);
+    if (resume_dir) {
+        fprintf(stderr, "volley run: --resume: continuing %s\n", resume_dir);
+        char dirw[PATH_MAX], cmdw[] = "resume";
+        snprintf(dirw, sizeof dirw, "%s", resume_dir);
+        passed.argv[0] = cmdw;
+        passed.argv[1] = dirw;
+        passed.argv[passed.argc] = NULL;
+        runs_entry_fini(&old);
+        return cmd_resume(passed.argc, passed.argv);
+    }
+    runs_entry_fini(&old);
+
     intr_arm();
+    /* what the file is now, read before it is loaded: a later edit is seen
+     * as one by `volley resume` (snap.h, struct snap_wffile) */
+    struct vl_err err = {0};
+    struct snap_wffile wff;
+    bool have_wf = snap_wffile_read(wf, &wff, wfabs, sizeof wfabs, &err) == 0;
     struct spec s;
     struct spec_diags d;
     memset(&d, 0, sizeof d);
@@ -150,7 +260,6 @@ static int run_cmd(int argc, char **argv)
         return rc == VL_ETOOBIG || rc == -ENOMEM ? VL_EXIT_ENV : VL_EXIT_USAGE;
     }
     warn_unacted(&s);
-    struct vl_err err = {0};
     if (res_check_spec(&s, &o.sup.cap, &err) < 0) {
         fprintf(stderr, "volley run: %s; nothing started\n", err.msg);
         spec_free(&s);
@@ -181,11 +290,11 @@ static int run_cmd(int argc, char **argv)
         for (char *p = name; *p; p++)
             if (*p == '/' || *p == ' ')
                 *p = '_';
-        snprintf(dir, sizeof dir, "volley-runs/%s-%s", name, ts);
+        snprintf(dir, sizeof dir, "%s/%s-%s", RUNDIR_RUNS, name, ts);
         /* two runs started in the same second get -2, -3 ... */
         struct stat st;
         for (int i = 2; stat(dir, &st) == 0 && i < 1000; i++)
-            snprintf(dir, sizeof dir, "volley-runs/%s-%s-%d", name, ts, i);
+            snprintf(dir, sizeof dir, "%s/%s-%s-%d", RUNDIR_RUNS, name, ts, i);
     }
     struct stat st;
     bool made_dir = stat(dir, &st) != 0;
@@ -208,8 +317,11 @@ static int run_cmd(int argc, char **argv)
         return cli_print_err(&err);
     }
     intr_locked();
-    struct snap_meta meta = {
-        .created_ns = vl_wall_ns(), .cwd = cwd, .opts = kept.opt, .nopts = kept.n};
+    struct snap_meta meta = {.created_ns = vl_wall_ns(),
+                             .cwd = cwd,
+                             .opts = kept.opt,
+                             .nopts = kept.n,
+                             .wf = have_wf ? &wff : NULL};
     if (getrandom(meta.run_id, sizeof meta.run_id, 0) != (ssize_t)sizeof meta.run_id) {
         vl_err_sys(&err, -errno, "cannot get random bytes for the run id");
         goto fail;

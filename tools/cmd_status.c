@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "runpick.h"
 #include "json.h"
 #include "persist/watch.h"
 #include "persist/watchlog.h"
@@ -102,13 +103,15 @@ int cmd_status(int argc, char **argv)
         else
             return cli_usage_error("status", "unknown option '%s'", cli_bad_opt(argv));
     }
-    if (optind >= argc)
-        return cli_usage_error("status", "missing the run directory");
     if (optind + 1 < argc)
         return cli_usage_error("status", "unexpected argument '%s'", argv[optind + 1]);
     struct vl_err err = {0};
     struct watch w;
-    if (watch_open(&w, argv[optind], WATCH_COUNTS_ONLY, &err) < 0) {
+    char dir[PATH_MAX];
+    int prc = runpick_dir("status", optind < argc ? argv[optind] : NULL, dir, sizeof dir);
+    if (prc != 0)
+        return prc;
+    if (watch_open(&w, dir, WATCH_COUNTS_ONLY, &err) < 0) {
         watch_close(&w);
         return cli_print_err(&err);
     }

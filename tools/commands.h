@@ -16,6 +16,8 @@ int cmd_cancel(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
 int cmd_worker(int argc, char **argv); /* hidden: `volley __worker FD INDEX` */
 
 /* For commands whose issue has not landed: says so on stderr, exit 3. */

@@ -10,49 +10,22 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "help.h"
 #include "core/supervisor.h" /* SUPERVISOR_WORKER_CMD */
 
 const struct cli_cmd cli_cmds[] = {
-    {"validate", "check a workflow file and summarize it",
-     "usage: volley validate WF [--json]\n"
-     "\n"
-     "Loads WF, expands parameters and dependencies, and reports every error\n"
-     "and warning (file:line:col). Prints a summary, or with --json one object\n"
-     "with the keys jobs, edges, files, resource_classes, warnings, errors.\n"
-     "Exit 0 if valid, 2 if not.\n",
-     cmd_validate},
-    {"graph", "print the expanded DAG",
-     "usage: volley graph WF [--format dot|json]\n"
-     "\n"
-     "Prints the expanded jobs and their dependencies as Graphviz dot (default)\n"
-     "or JSON.\n",
-     cmd_graph},
-    {"run", "run a workflow",
-     "usage: volley run WF [--run-dir DIR] [-j N] [--workers W] [--cpus N]\n"
-     "                  [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
-     "                  [--kill-grace SEC] [--halt-on-failure | --max-failures N]\n"
-     "                  [--quiet|--progress]\n",
-     cmd_run},
-    {"resume", "continue a run that stopped or crashed",
-     "usage: volley resume DIR [--retry-failed] [--from-snapshot] [-j N] [--workers W]\n"
-     "                     [--cpus N] [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
-     "                     [--kill-grace SEC] [--halt-on-failure | --max-failures N]\n"
-     "                     [--quiet|--progress]\n\n"
-     "The options given to `volley run` (not --quiet/--progress, --halt-on-failure,\n"
-     "--max-failures) apply again;\n"
-     "one given here replaces the run's, for this resume and the next ones.\n",
-     cmd_resume},
-    {"status", "counts by state, rate, elapsed, ETA", "usage: volley status DIR [--json]\n",
-     cmd_status},
-    {"jobs", "one line per job", "usage: volley jobs DIR [--state S] [--name REGEX] [--json]\n",
-     cmd_jobs},
-    {"logs", "print what a job wrote",
-     "usage: volley logs DIR JOB [--stderr] [--recovery | --notes] [--attempt N] [--follow]\n",
-     cmd_logs},
-    {"cancel", "stop a run (or jobs), keep it resumable", "usage: volley cancel DIR [JOB...]\n",
-     cmd_cancel},
-    {"events", "job state changes as JSON lines", "usage: volley events DIR [--follow]\n",
-     cmd_events},
+    {"validate", "check a workflow file and summarize it", cli_help_validate, cmd_validate},
+    {"graph", "print the expanded DAG", cli_help_graph, cmd_graph},
+    {"run", "run a workflow", cli_help_run, cmd_run},
+    {"resume", "continue a run that stopped, crashed or finished (--reload: edited)",
+     cli_help_resume, cmd_resume},
+    {"runs", "list the runs in ./volley-runs", cli_help_runs, cmd_runs},
+    {"status", "counts by state, rate, elapsed, ETA", cli_help_status, cmd_status},
+    {"jobs", "one line per job", cli_help_jobs, cmd_jobs},
+    {"logs", "print what a job wrote", cli_help_logs, cmd_logs},
+    {"cancel", "stop a run (or jobs), keep it resumable", cli_help_cancel, cmd_cancel},
+    {"reset", "put jobs back to ready, for resume to run them again", cli_help_reset, cmd_reset},
+    {"events", "job state changes as JSON lines", cli_help_events, cmd_events},
     {"report", "an HTML page of a run; resource verdicts",
      "usage: volley report DIR [-o FILE] [--open]\n"
      "       volley report DIR --resources [--json]\n"
@@ -64,20 +37,7 @@ const struct cli_cmd cli_cmds[] = {
      "and CPU, a verdict (over, under, ok) and the values to request instead.\n"
      "docs/report.md has the details.\n",
      cmd_report},
-    {"bench", "measure completions per second",
-     "usage: volley bench [--mode noexec|process[,...]] [--shape S[,S...]]\n"
-     "                    [--jobs N[,N...]] [--workers W[,W...]] [--reps R]\n"
-     "                    [--runners volley,limit,make,ninja] [--fanout K] [--seed S]\n"
-     "                    [--json] [--csv FILE] [--plot FILE.png] [--quick|--full]\n"
-     "\n"
-     "Runs every cell (mode x shape x jobs x workers) with every runner of its\n"
-     "mode, verifies that each job ran exactly once, and prints completions/s\n"
-     "with ratios against the spawn limit, make and ninja. In process mode,\n"
-     "workers means the jobs in flight (-j). --quick is what `make bench` runs;\n"
-     "--full the issue-size cells (every shape at 10M jobs without processes,\n"
-     "flat and barrier at 20k and 100k processes; hours on a small machine).\n"
-     "docs/benchmarks.md has the details.\n",
-     cmd_bench},
+    {"bench", "measure completions per second", cli_help_bench, cmd_bench},
     /* hidden: the worker processes of a run (core/supervisor.c starts them) */
     {SUPERVISOR_WORKER_CMD, "", "usage: volley __worker FD INDEX (started by volley run)\n",
      cmd_worker},
@@ -258,7 +218,9 @@ static void usage_all(FILE *f)
     for (const struct cli_cmd *c = cli_cmds; c->name; c++)
         if (c->name[0] != '_')
             fprintf(f, "  %-9s %s\n", c->name, c->summary);
-    fprintf(f, "\n`volley COMMAND --help` tells more; `volley --version` the version.\n");
+    fprintf(f, "\n`volley COMMAND --help` tells more (every option, with its default); `man "
+               "volley` has it all;\n`volley --version` the version. A command that takes a "
+               "run directory takes the latest\nrun in ./volley-runs when given none.\n");
 }
 
 int main(int argc, char **argv)

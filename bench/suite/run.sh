@@ -41,3 +41,8 @@ printf '%-34s %-28s %s\n' "checkpoint, per changed job" "$rec" "workers never wa
 bash "$here/persist/resume_time.sh" "$v" "$n" | while read -r l; do
     printf '%-34s %-28s %s\n' "${l%%:*}" "${l##*: }" "-"
 done
+
+# reload: `volley resume --reload` of an N-job run, one job changed and all
+bash "$here/suite/reload.sh" "$v" "$n" | while read -r l; do
+    printf '%-34s %-28s %s\n' "${l%%:*}" "${l##*: }" "1M <= 3 s"
+done

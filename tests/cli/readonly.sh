@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # readonly.sh - a finished or stopped run read by someone who cannot write
 # it: status, jobs, logs and events work (SQLite opens volley.db read-only,
-# immutable when it cannot keep its -shm); resume needs write access and
-# says so. Two ways to lose write access: another user (setpriv
+# immutable when it cannot keep its -shm); resume and reset need write
+# access and say so. Two ways to lose write access: another user (setpriv
 # to nobody) and a read-only bind mount (root ignores file modes, not a
 # read-only mount). Each is skipped where this machine cannot do it; the
 # test is skipped (77) if neither can.
@@ -78,6 +78,9 @@ print(d[\"phase\"], d[\"states\"], d[\"failed_jobs\"])"' "$bin" "$base/$d" 2>&1)
   "$@" "$bin" resume "$base/stop" > "$tmp/res.out" 2>&1
   check "$label: resume exit" 3 $?
   check "$label: resume says why" 1 "$(grep -c 'must be writable' "$tmp/res.out")"
+  "$@" "$bin" reset "$base/fin" --failed > "$tmp/res.out" 2>&1
+  check "$label: reset exit" 3 $?
+  check "$label: reset says why" 1 "$(grep -c 'must be writable' "$tmp/res.out")"
   # nothing was written by any of them
   check "$label: nothing written" "$listing" "$(cd "$base" && ls -lR --time-style=+%s.%N fin stop)"
 }

@@ -76,8 +76,12 @@ check crashed_status "False stopped arena 2" "$(python3 -c 'import json; d=json.
 "$bin" cancel r3 > out 2> err
 check crashed_cancel_exit 3 "$?"
 check crashed_cancel_msg "volley cancel: run $tmp/r3 is not running (its runner is gone: volley resume continues it); nothing to cancel" "$(cat err)"
-"$bin" cancel > out 2> err
+"$bin" cancel --nope > out 2> err
 check usage_exit 2 "$?"
+# no DIR: the latest run in ./volley-runs; here there is none
+"$bin" cancel > out 2> err
+check nodir_exit 3 "$?"
+check nodir_msg 1 "$(grep -c 'no run directory given' err)"
 "$bin" cancel "$tmp" > out 2> err
 check notrun_exit 3 "$?"
 finish

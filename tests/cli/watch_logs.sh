@@ -55,8 +55,12 @@ check notrun_msg 1 "$(grep -c 'is not a volley run directory' err)"
 "$bin" logs nowhere bin 2> err
 check missing_exit 3 "$?"
 check missing_msg "volley: nowhere is not a run directory (No such file or directory)" "$(cat err)"
-"$bin" logs done 2> err
+"$bin" logs 2> err
 check usage_exit 2 "$?"
+# one argument is a job of the latest run in ./volley-runs: here, none
+"$bin" logs done 2> err
+check nodir_exit 3 "$?"
+check nodir_msg 1 "$(grep -c 'no run directory given, and .*volley-runs holds no run' err)"
 "$bin" logs done bin --attempt 0 2> err
 check attempt0_exit 2 "$?"
 

@@ -121,8 +121,11 @@ check bad_state_msg "volley jobs: --state: unknown state 'done' (blocked, ready,
 "$bin" jobs r --name '(' > out 2> err
 check bad_regex_exit 2 "$?"
 check bad_regex_msg "volley jobs: --name: bad regex at offset 1: missing closing parenthesis" "$(head -1 err)"
-"$bin" status > out 2> err
+"$bin" status extra1 extra2 > out 2> err
 check status_usage 2 "$?"
+# no DIR: the latest run in ./volley-runs; here there is none
+"$bin" status > out 2> err
+check status_nodir 3 "$?"
 # output that cannot be written is an environment error (exit 3) with its
 # cause, also for a few lines (events used to exit 0: a failed last flush)
 for c in status "status --json" jobs "jobs --json" events; do

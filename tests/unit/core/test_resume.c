@@ -18,6 +18,11 @@
  *   old        an arena of another layout is ignored with its reason, and
  *              removed; the snapshot is the source
  *   fit        the fit check counts only the jobs left to run
+ *   reload     the plan of an edited workflow (changed, new, downstream with
+ *              its cause, removed) and the records it makes (kept ones as
+ *              they were, started-over ones with their attempts counted on)
+ *   reset      named jobs and their canceled descendants back to initial;
+ *              with downstream, every descendant
  */
 #include "core/resume.h"
 
@@ -267,6 +272,144 @@ static void test_fit(const char *dir)
     close_run(&o);
 }
 
+static const char old_yaml[] = "name: r\n"
+                               "jobs:\n"
+                               "  - {name: a, command: 'echo a'}\n"
+                               "  - {name: b, command: 'echo b', depends_on: [a]}\n"
+                               "  - {name: c, command: 'echo c', depends_on: [b]}\n"
+                               "  - {name: d, command: 'echo d', depends_on: [a]}\n"
+                               "  - {name: x, command: 'echo x'}\n";
+static const char new_yaml[] = "name: r\n"
+                               "jobs:\n"
+                               "  - {name: e, command: 'echo e', depends_on: [d]}\n"
+                               "  - {name: d, command: 'echo d', depends_on: [a]}\n"
+                               "  - {name: c, command: 'echo c', depends_on: [b]}\n"
+                               "  - {name: b, command: 'echo B', depends_on: [a]}\n"
+                               "  - {name: a, command: 'echo a'}\n";
+
+static void old_records(const struct spec *s, struct snap_job *jobs)
+{
+    for (uint32_t j = 0; j < s->njobs; j++) {
+        snap_job_init(s, j, &jobs[j]);
+        jobs[j].state = SNAP_STATE_COMPLETED;
+        jobs[j].attempt = 1;
+        jobs[j].start_ns = 100;
+        jobs[j].end_ns = 200;
+        jobs[j].log_ref = 7;
+    }
+    struct snap_job *b = &jobs[rt_job(s, "b")], *c = &jobs[rt_job(s, "c")];
+    b->state = SNAP_STATE_FAILED;
+    b->attempt = 2;
+    b->exit_code = 3;
+    *c = (struct snap_job){.jid = c->jid, .state = SNAP_STATE_CANCELED, .log_ref = SNAP_NO_LOG};
+}
+
+static void test_reload(void)
+{
+    struct spec old, cur;
+    rt_spec(old_yaml, &old);
+    rt_spec(new_yaml, &cur);
+    struct snap_job jobs[5];
+    old_records(&old, jobs);
+    uint8_t prev[5];
+    for (uint32_t j = 0; j < 5; j++)
+        prev[j] = jobs[j].state;
+    struct reload_plan p;
+    struct vl_err err = {0};
+    CHECK_EQ(resume_reload_plan(&old, &cur, &p, &err), 0);
+    uint32_t a = rt_job(&cur, "a"), b = rt_job(&cur, "b"), c = rt_job(&cur, "c"),
+             d = rt_job(&cur, "d"), e = rt_job(&cur, "e");
+    CHECK_EQ(p.why[a], SPECDIFF_SAME);
+    CHECK_EQ(p.why[b], SPECDIFF_COMMAND);
+    CHECK_EQ(p.why[c], RESUME_DOWNSTREAM);
+    CHECK_EQ(p.cause[c], b);
+    CHECK_EQ(p.why[d], SPECDIFF_SAME);
+    CHECK_EQ(p.why[e], SPECDIFF_NEW);
+    CHECK_EQ(p.nremoved, 1);
+    CHECK_STR(spec_job_name(&old, p.removed[0]), "x");
+    CHECK_EQ(p.count[SPECDIFF_SAME], 2);
+    CHECK_EQ(p.old_of[a], rt_job(&old, "a"));
+    struct snap_job *recs;
+    uint8_t *nprev;
+    CHECK_EQ(resume_reload_records(&p, &cur, jobs, prev, &recs, &nprev, &err), 0);
+    /* kept: as it was, under its new jid */
+    CHECK_EQ(recs[a].jid, a);
+    CHECK(recs[a].state == SNAP_STATE_COMPLETED && recs[a].attempt == 1 && recs[a].log_ref == 7);
+    CHECK(recs[d].state == SNAP_STATE_COMPLETED);
+    /* started over: initial state, attempts counted on, retries anew */
+    CHECK(recs[b].state == SNAP_STATE_BLOCKED && recs[b].attempt == 2 && recs[b].lost == 2 &&
+          recs[b].exit_code == 0 && recs[b].start_ns == 0 && recs[b].log_ref == SNAP_NO_LOG);
+    CHECK(recs[c].state == SNAP_STATE_BLOCKED && recs[c].attempt == 0);
+    CHECK(recs[e].state == SNAP_STATE_BLOCKED && recs[e].attempt == 0);
+    /* where events.jsonl stopped: the old state, the initial one if new */
+    CHECK_EQ(nprev[b], SNAP_STATE_FAILED);
+    CHECK_EQ(nprev[c], SNAP_STATE_CANCELED);
+    CHECK_EQ(nprev[e], SNAP_STATE_BLOCKED);
+    free(recs);
+    free(nprev);
+    resume_reload_plan_fini(&p);
+
+    /* a new parent makes its child's dependencies change, and the child
+     * is a change of its own, not a downstream one */
+    struct spec cur2;
+    rt_spec("name: r\n"
+            "jobs:\n"
+            "  - {name: a, command: 'echo a'}\n"
+            "  - {name: n, command: 'echo n'}\n"
+            "  - {name: b, command: 'echo b', depends_on: [a, n]}\n"
+            "  - {name: c, command: 'echo c', depends_on: [b]}\n"
+            "  - {name: d, command: 'echo d', depends_on: [a]}\n"
+            "  - {name: x, command: 'echo x'}\n",
+            &cur2);
+    CHECK_EQ(resume_reload_plan(&old, &cur2, &p, &err), 0);
+    CHECK_EQ(p.why[rt_job(&cur2, "b")], SPECDIFF_DEPS);
+    CHECK_EQ(p.why[rt_job(&cur2, "c")], RESUME_DOWNSTREAM);
+    CHECK_EQ(p.why[rt_job(&cur2, "n")], SPECDIFF_NEW);
+    CHECK_EQ(p.nremoved, 0);
+    resume_reload_plan_fini(&p);
+    spec_free(&cur2);
+    spec_free(&cur);
+    spec_free(&old);
+}
+
+static void test_reset(void)
+{
+    struct spec s;
+    rt_spec(old_yaml, &s);
+    struct snap_job jobs[5], diff[5];
+    uint8_t sel[5] = {0};
+    size_t n = 0;
+    old_records(&s, jobs);
+    uint32_t a = rt_job(&s, "a"), b = rt_job(&s, "b"), c = rt_job(&s, "c"), d = rt_job(&s, "d");
+    /* b and its canceled child; d (completed) is not downstream of b */
+    sel[b] = 1;
+    resume_reset(&s, jobs, sel, false, diff, &n);
+    CHECK_EQ(n, 2);
+    CHECK(jobs[b].state == SNAP_STATE_BLOCKED && jobs[b].attempt == 2 && jobs[b].lost == 2 &&
+          jobs[b].start_ns == 0);
+    CHECK_EQ(jobs[c].state, SNAP_STATE_BLOCKED);
+    CHECK_EQ(jobs[d].state, SNAP_STATE_COMPLETED);
+    /* again: nothing left to change */
+    resume_reset(&s, jobs, sel, false, diff, &n);
+    CHECK_EQ(n, 0);
+    /* a without downstream: a alone (its children are not canceled) */
+    old_records(&s, jobs);
+    sel[b] = 0;
+    sel[a] = 1;
+    resume_reset(&s, jobs, sel, false, diff, &n);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(jobs[a].state, SNAP_STATE_READY);
+    CHECK_EQ(jobs[d].state, SNAP_STATE_COMPLETED);
+    /* with downstream: everything below a */
+    old_records(&s, jobs);
+    resume_reset(&s, jobs, sel, true, diff, &n);
+    CHECK_EQ(n, 4);
+    CHECK(jobs[b].state == SNAP_STATE_BLOCKED && jobs[c].state == SNAP_STATE_BLOCKED &&
+          jobs[d].state == SNAP_STATE_BLOCKED);
+    CHECK_EQ(jobs[rt_job(&s, "x")].state, SNAP_STATE_COMPLETED);
+    spec_free(&s);
+}
+
 int main(void)
 {
     const char *dir = rt_scratch("resume");
@@ -282,5 +425,7 @@ int main(void)
     test_arena(dir, apath);
     test_retry(dir, apath);
     test_old_layout(dir, apath);
+    test_reload();
+    test_reset();
     return check_done();
 }

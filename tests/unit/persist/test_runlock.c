@@ -45,8 +45,9 @@ static void test_second_refused(const char *base)
         CHECK_EQ(rc, VL_ELOCKED);
         CHECK_EQ(vl_exit_for(rc), VL_EXIT_ENV);
         char msg[128];
-        snprintf(msg, sizeof msg, "is in use by volley pid %d: wait for it", (int)getppid());
-        CHECK_HAS(e2.msg, msg);
+        snprintf(msg, sizeof msg, "is in use by volley pid %d (`test_runlock`): wait for it",
+                 (int)getppid());
+        CHECK_HAS(e2.msg, msg); /* the holder named by its command line */
         CHECK_HAS(e2.msg, "volley cancel");
         _exit(check_done());
     }

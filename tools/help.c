@@ -1,0 +1,201 @@
+/*
+ * help.c - what `volley CMD --help` prints: the usage line(s), what the
+ * command does, and every option on one line with its default. The usage
+ * block (up to the first empty line) is also what a usage error prints.
+ *
+ * The same options are in the man page (dist/volley.1) and the shell
+ * completions (dist/volley.bash, dist/_volley); tests/cli/options.sh
+ * compares all three with the options each command's getopt table
+ * accepts, so none of them can drift from the code.
+ */
+#include "help.h"
+
+/* The options `volley run` and `volley resume` share (runopts.h). */
+#define RUNOPTS_HELP(dflt)                                                                         \
+    "  -j, --jobs N               jobs running at once (default: " dflt "the number of CPUs)\n"    \
+    "  --workers W                worker processes (default: " dflt                                \
+    "the number of CPUs, at most -j)\n"                                                            \
+    "  --cpus N                   CPUs the jobs may take (default: " dflt "every CPU here)\n"      \
+    "  --memory SIZE              memory the jobs may take, like 64g (default: " dflt              \
+    "all of this machine's)\n"                                                                     \
+    "  --gpus N                   GPUs the jobs may take (default: " dflt                          \
+    "CUDA_VISIBLE_DEVICES, else /dev/nvidia*)\n"                                                   \
+    "  --checkpoint-interval SEC  how often volley.db gets the jobs' changes (default: " dflt      \
+    "1)\n"                                                                                         \
+    "  --kill-grace SEC           from SIGTERM to SIGKILL when jobs are stopped (default: " dflt   \
+    "5)\n"                                                                                         \
+    "  --quiet                    no progress line, only the summary (default: a line on a "       \
+    "terminal)\n"                                                                                  \
+    "  --progress                 the progress line also when stderr is not a terminal "           \
+    "(default: off)\n"
+
+const char cli_help_validate[] =
+    "usage: volley validate WF [--json]\n"
+    "\n"
+    "Loads the workflow file WF (YAML, JSON or JSON5), expands parameters and\n"
+    "dependencies, and reports every error and warning at once, as\n"
+    "file:line:col. Exit 0 if valid, 2 if not.\n"
+    "\n"
+    "options:\n"
+    "  --json     one JSON object (jobs, edges, files, resource_classes, warnings,\n"
+    "             errors) instead of the summary (default: the summary)\n";
+
+const char cli_help_graph[] = "usage: volley graph WF [--format dot|json]\n"
+                              "\n"
+                              "Prints the expanded jobs of WF and their dependencies.\n"
+                              "\n"
+                              "options:\n"
+                              "  --format F   dot (Graphviz) or json (default: dot)\n";
+
+const char cli_help_run[] =
+    "usage: volley run WF [--run-dir DIR] [--resume] [-j N] [--workers W] [--cpus N]\n"
+    "                  [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
+    "                  [--kill-grace SEC] [--quiet|--progress]\n"
+    "\n"
+    "Runs the workflow WF in a new run directory, printed at the start. Ctrl-C\n"
+    "stops it with its state kept: `volley resume` goes on. An unfinished run\n"
+    "of WF in ./volley-runs is named at the start (--resume continues it).\n"
+    "Exit 0 if every job completed, 1 if some did not, 2 for a bad workflow\n"
+    "or usage, 3 for an environment error, 130 if interrupted.\n"
+    "\n"
+    "options:\n"
+    "  --run-dir DIR              the run directory (default: ./volley-runs/NAME-TIME)\n"
+    "  --resume                   continue the latest unfinished run of WF in\n"
+    "                             ./volley-runs (or --run-dir) instead (default: a new "
+    "run)\n" RUNOPTS_HELP("");
+
+const char cli_help_resume[] =
+    "usage: volley resume [DIR] [--retry-failed] [--from-snapshot] [--reload [--dry-run]]\n"
+    "                     [-j N] [--workers W] [--cpus N] [--memory SIZE] [--gpus N]\n"
+    "                     [--checkpoint-interval SEC] [--kill-grace SEC] [--quiet|--progress]\n"
+    "\n"
+    "Continues a run that stopped (Ctrl-C, volley cancel), crashed or finished:\n"
+    "finished jobs stay finished, jobs that were running run again. If the\n"
+    "workflow file changed since the run stored it, resume says so and goes on\n"
+    "with the stored workflow; --reload applies the file: jobs whose definition\n"
+    "did not change keep their state, changed and new ones run, and so does\n"
+    "everything downstream of them. The options given to `volley run` apply\n"
+    "again; one given here replaces the run's, for this resume and the next.\n"
+    "DIR: a run directory (default: the latest run in ./volley-runs).\n"
+    "\n"
+    "options:\n"
+    "  --retry-failed             run failed, terminated and canceled jobs again\n"
+    "                             (default: they stay as they ended)\n"
+    "  --from-snapshot            go on from volley.db, ignoring a surviving arena's\n"
+    "                             newer state (default: the arena when there is one)\n"
+    "  --reload                   apply the workflow file as it is now (default: the\n"
+    "                             stored workflow)\n"
+    "  --dry-run                  with --reload: print what would run and why, change\n"
+    "                             nothing (default: off)\n" RUNOPTS_HELP("the run's, else ");
+
+const char cli_help_runs[] = "usage: volley runs [FOLDER] [--json]\n"
+                             "\n"
+                             "Lists the runs in FOLDER (default: ./volley-runs), oldest first:\n"
+                             "directory, state (live, stopped, finished, crashed), jobs done of\n"
+                             "all, failed, start, wall time. The last one is the run every\n"
+                             "command takes when given no run directory.\n"
+                             "\n"
+                             "options:\n"
+                             "  --json     one JSON array, an object per run (default: a table)\n";
+
+const char cli_help_status[] =
+    "usage: volley status [DIR] [--json]\n"
+    "\n"
+    "Counts by state, rate, elapsed time and ETA of a run, live or not, and\n"
+    "its first failed jobs. DIR: a run directory (default: the latest run\n"
+    "in ./volley-runs).\n"
+    "\n"
+    "options:\n"
+    "  --json     one JSON object instead of the lines (default: the lines)\n";
+
+const char cli_help_jobs[] =
+    "usage: volley jobs [DIR] [--state S] [--name REGEX] [--json]\n"
+    "\n"
+    "One line per job: name, state, attempt, exit code, start, duration.\n"
+    "DIR: a run directory (default: the latest run in ./volley-runs).\n"
+    "\n"
+    "options:\n"
+    "  --state S       only jobs in state S: blocked, ready, running, completed,\n"
+    "                  failed, terminated, canceled (default: every state)\n"
+    "  --name REGEX    only jobs whose name matches REGEX, anywhere (Perl syntax;\n"
+    "                  default: every job)\n"
+    "  --json          one JSON array, an object per job (default: tab-separated lines)\n";
+
+const char cli_help_logs[] =
+    "usage: volley logs [DIR] JOB [--stderr] [--recovery | --notes] [--attempt N] [--follow]\n"
+    "\n"
+    "Prints exactly what job JOB wrote to its stdout in its last attempt.\n"
+    "DIR: a run directory (default: the latest run in ./volley-runs).\n"
+    "\n"
+    "options:\n"
+    "  --stderr        its stderr instead (default: stdout)\n"
+    "  --recovery      what its failure handler's recovery script wrote (default: off)\n"
+    "  --notes         what volley noted about the attempt: timeouts, signals, the\n"
+    "                  recovery script's end (default: off)\n"
+    "  --attempt N     that attempt, 1 for the first (default: the last)\n"
+    "  -f, --follow    keep printing until the attempt ends (default: off)\n";
+
+const char cli_help_cancel[] =
+    "usage: volley cancel [DIR] [JOB...]\n"
+    "\n"
+    "Without JOB: stops the live run, its state kept (`volley resume` goes on).\n"
+    "With JOBs: cancels them and what depends on them; the run goes on. DIR:\n"
+    "a run directory (default: the latest run in ./volley-runs); a first\n"
+    "argument that is a run directory is DIR.\n"
+    "\n"
+    "options: none\n";
+
+const char cli_help_reset[] =
+    "usage: volley reset [DIR] JOB... [--downstream] [--name REGEX]\n"
+    "       volley reset [DIR] --failed\n"
+    "\n"
+    "Puts jobs of a stopped or finished run back to ready (or blocked behind\n"
+    "their parents), so that `volley resume` runs them again; what was\n"
+    "canceled because of them goes back too. A live run is refused. DIR: a\n"
+    "run directory (default: the latest run in ./volley-runs); a first\n"
+    "argument that is a run directory is DIR.\n"
+    "\n"
+    "options:\n"
+    "  --downstream    also every job downstream of those (default: only the\n"
+    "                  canceled ones)\n"
+    "  --name REGEX    the jobs whose name matches REGEX, anywhere (default: none)\n"
+    "  --failed        every failed, terminated and canceled job (default: off)\n";
+
+const char cli_help_events[] =
+    "usage: volley events [DIR] [--follow]\n"
+    "\n"
+    "Every job state change of a run as JSON lines (DIR/events.jsonl). DIR: a\n"
+    "run directory (default: the latest run in ./volley-runs).\n"
+    "\n"
+    "options:\n"
+    "  -f, --follow    keep printing new ones while the run is live (default: off)\n";
+
+const char cli_help_bench[] =
+    "usage: volley bench [--mode noexec|process[,...]] [--shape S[,S...]]\n"
+    "                    [--jobs N[,N...]] [--workers W[,W...]] [--reps R]\n"
+    "                    [--runners volley,limit,make,ninja] [--fanout K] [--seed S]\n"
+    "                    [--json] [--csv FILE] [--plot FILE.png] [--quick|--full]\n"
+    "\n"
+    "Runs every cell (mode x shape x jobs x workers) with every runner of its\n"
+    "mode, verifies that each job ran exactly once, and prints completions/s\n"
+    "with ratios against the spawn limit, make and ninja. In process mode,\n"
+    "workers means the jobs in flight (-j). docs/benchmarks.md has the details.\n"
+    "\n"
+    "options:\n"
+    "  --mode M        noexec (the scheduler alone) and/or process (real jobs)\n"
+    "                  (default: noexec; both with --quick or --full)\n"
+    "  --shape S       flat, barrier, chain, tree, random (default: flat; every\n"
+    "                  shape with --quick or --full)\n"
+    "  --jobs N        jobs per cell (default: 1000000 noexec, 20000 process)\n"
+    "  --workers W     workers, or jobs in flight in process mode (default: the CPUs)\n"
+    "  --reps R        repetitions of each cell, the median kept (default: 1)\n"
+    "  --runners L     the runners of process mode (default: volley,limit,make,ninja)\n"
+    "  --fanout K      children per job of the tree and random shapes (default: 4)\n"
+    "  --seed S        the random shape's seed (default: 1)\n"
+    "  --json          one JSON document instead of the tables (default: tables)\n"
+    "  --csv FILE      also write the rows as CSV to FILE (default: none)\n"
+    "  --plot FILE     also draw completions/s with gnuplot into FILE (default: none)\n"
+    "  --quick         what `make bench` runs: every shape at 1M without processes,\n"
+    "                  flat and barrier at 2000 processes (default: off)\n"
+    "  --full          the issue-size cells: 10M without processes, 20k and 100k\n"
+    "                  processes; hours on a small machine (default: off)\n";
