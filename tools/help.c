@@ -5,29 +5,12 @@
  *
  * The same options are in the man page (dist/volley.1) and the shell
  * completions (dist/volley.bash, dist/_volley); tests/cli/options.sh
- * compares all three with the options each command's getopt table
- * accepts, so none of them can drift from the code.
+ * compares all four with the options each command's getopt table accepts
+ * (one line per option, a default each, at most 100 columns), so none of
+ * them can drift from the code. run and resume share their options'
+ * lines (runopts.h); resume's defaults are the run's own.
  */
 #include "help.h"
-
-/* The options `volley run` and `volley resume` share (runopts.h). */
-#define RUNOPTS_HELP(dflt)                                                                         \
-    "  -j, --jobs N               jobs running at once (default: " dflt "the number of CPUs)\n"    \
-    "  --workers W                worker processes (default: " dflt                                \
-    "the number of CPUs, at most -j)\n"                                                            \
-    "  --cpus N                   CPUs the jobs may take (default: " dflt "every CPU here)\n"      \
-    "  --memory SIZE              memory the jobs may take, like 64g (default: " dflt              \
-    "all of this machine's)\n"                                                                     \
-    "  --gpus N                   GPUs the jobs may take (default: " dflt                          \
-    "CUDA_VISIBLE_DEVICES, else /dev/nvidia*)\n"                                                   \
-    "  --checkpoint-interval SEC  how often volley.db gets the jobs' changes (default: " dflt      \
-    "1)\n"                                                                                         \
-    "  --kill-grace SEC           from SIGTERM to SIGKILL when jobs are stopped (default: " dflt   \
-    "5)\n"                                                                                         \
-    "  --quiet                    no progress line, only the summary (default: a line on a "       \
-    "terminal)\n"                                                                                  \
-    "  --progress                 the progress line also when stderr is not a terminal "           \
-    "(default: off)\n"
 
 const char cli_help_validate[] =
     "usage: volley validate WF [--json]\n"
@@ -37,15 +20,14 @@ const char cli_help_validate[] =
     "file:line:col. Exit 0 if valid, 2 if not.\n"
     "\n"
     "options:\n"
-    "  --json     one JSON object (jobs, edges, files, resource_classes, warnings,\n"
-    "             errors) instead of the summary (default: the summary)\n";
+    "  --json  one JSON object instead of the summary (default: the summary)\n";
 
 const char cli_help_graph[] = "usage: volley graph WF [--format dot|json]\n"
                               "\n"
                               "Prints the expanded jobs of WF and their dependencies.\n"
                               "\n"
                               "options:\n"
-                              "  --format F   dot (Graphviz) or json (default: dot)\n";
+                              "  --format F  dot (Graphviz) or json (default: dot)\n";
 
 const char cli_help_run[] =
     "usage: volley run WF [--run-dir DIR] [--resume] [-j N] [--workers W] [--cpus N]\n"
@@ -60,9 +42,16 @@ const char cli_help_run[] =
     "\n"
     "options:\n"
     "  --run-dir DIR              the run directory (default: ./volley-runs/NAME-TIME)\n"
-    "  --resume                   continue the latest unfinished run of WF in\n"
-    "                             ./volley-runs (or --run-dir) instead (default: a new "
-    "run)\n" RUNOPTS_HELP("");
+    "  --resume                   continue WF's latest unfinished run instead (default: off)\n"
+    "  -j, --jobs N               jobs running at once (default: the CPUs)\n"
+    "  --workers W                worker processes, at most -j (default: the CPUs)\n"
+    "  --cpus N                   CPUs the jobs may take (default: all here)\n"
+    "  --memory SIZE              memory the jobs may take, like 64g (default: all here)\n"
+    "  --gpus N                   GPUs the jobs may take (default: all found here)\n"
+    "  --checkpoint-interval SEC  how often volley.db gets the changes (default: 1)\n"
+    "  --kill-grace SEC           SIGTERM to SIGKILL when jobs are stopped (default: 5)\n"
+    "  --quiet                    no progress line, only the summary (default: a line on a TTY)\n"
+    "  --progress                 the progress line also when stderr is no TTY (default: off)\n";
 
 const char cli_help_resume[] =
     "usage: volley resume [DIR] [--retry-failed] [--from-snapshot] [--reload [--dry-run]]\n"
@@ -79,24 +68,35 @@ const char cli_help_resume[] =
     "DIR: a run directory (default: the latest run in ./volley-runs).\n"
     "\n"
     "options:\n"
-    "  --retry-failed             run failed, terminated and canceled jobs again\n"
-    "                             (default: they stay as they ended)\n"
-    "  --from-snapshot            go on from volley.db, ignoring a surviving arena's\n"
-    "                             newer state (default: the arena when there is one)\n"
-    "  --reload                   apply the workflow file as it is now (default: the\n"
-    "                             stored workflow)\n"
-    "  --dry-run                  with --reload: print what would run and why, change\n"
-    "                             nothing (default: off)\n" RUNOPTS_HELP("the run's, else ");
+    "  --retry-failed             run failed, terminated, canceled jobs again (default: off)\n"
+    "  --from-snapshot            go on from volley.db, not a surviving arena (default: off)\n"
+    "  --reload                   apply the workflow file as it is now (default: off)\n"
+    "  --dry-run                  with --reload: say what would run, and why (default: off)\n"
+    "  -j, --jobs N               jobs running at once (default: the run's, else the CPUs)\n"
+    "  --workers W                worker processes, at most -j (default: the run's, else the "
+    "CPUs)\n"
+    "  --cpus N                   CPUs the jobs may take (default: the run's, else all here)\n"
+    "  --memory SIZE              memory the jobs may take, like 64g (default: the run's, else all "
+    "here)\n"
+    "  --gpus N                   GPUs the jobs may take (default: the run's, else all found "
+    "here)\n"
+    "  --checkpoint-interval SEC  how often volley.db gets the changes (default: the run's, else "
+    "1)\n"
+    "  --kill-grace SEC           SIGTERM to SIGKILL when jobs are stopped (default: the run's, "
+    "else 5)\n"
+    "  --quiet                    no progress line, only the summary (default: a line on a TTY)\n"
+    "  --progress                 the progress line also when stderr is no TTY (default: off)\n";
 
-const char cli_help_runs[] = "usage: volley runs [FOLDER] [--json]\n"
-                             "\n"
-                             "Lists the runs in FOLDER (default: ./volley-runs), oldest first:\n"
-                             "directory, state (live, stopped, finished, crashed), jobs done of\n"
-                             "all, failed, start, wall time. The last one is the run every\n"
-                             "command takes when given no run directory.\n"
-                             "\n"
-                             "options:\n"
-                             "  --json     one JSON array, an object per run (default: a table)\n";
+const char cli_help_runs[] =
+    "usage: volley runs [FOLDER] [--json]\n"
+    "\n"
+    "Lists the runs in FOLDER (default: ./volley-runs), oldest first:\n"
+    "directory, state (live, stopped, finished, crashed), jobs done of all,\n"
+    "failed, start, wall time. The last one is the run every command takes\n"
+    "when given no run directory.\n"
+    "\n"
+    "options:\n"
+    "  --json  one JSON array, an object per run (default: a table)\n";
 
 const char cli_help_status[] =
     "usage: volley status [DIR] [--json]\n"
@@ -106,7 +106,7 @@ const char cli_help_status[] =
     "in ./volley-runs).\n"
     "\n"
     "options:\n"
-    "  --json     one JSON object instead of the lines (default: the lines)\n";
+    "  --json  one JSON object instead of the lines (default: the lines)\n";
 
 const char cli_help_jobs[] =
     "usage: volley jobs [DIR] [--state S] [--name REGEX] [--json]\n"
@@ -115,11 +115,12 @@ const char cli_help_jobs[] =
     "DIR: a run directory (default: the latest run in ./volley-runs).\n"
     "\n"
     "options:\n"
-    "  --state S       only jobs in state S: blocked, ready, running, completed,\n"
-    "                  failed, terminated, canceled (default: every state)\n"
-    "  --name REGEX    only jobs whose name matches REGEX, anywhere (Perl syntax;\n"
-    "                  default: every job)\n"
-    "  --json          one JSON array, an object per job (default: tab-separated lines)\n";
+    "  --state S     only jobs in state S, like failed (default: every state)\n"
+    "  --name REGEX  only jobs whose name matches REGEX (default: every job)\n"
+    "  --json        one JSON array, an object per job (default: tab-separated lines)\n"
+    "\n"
+    "States: blocked, ready, running, completed, failed, terminated, canceled.\n"
+    "REGEX: Perl syntax (\\d, \\w, (?:...)), matched anywhere: ^ and $ anchor it.\n";
 
 const char cli_help_logs[] =
     "usage: volley logs [DIR] JOB [--stderr] [--recovery | --notes] [--attempt N] [--follow]\n"
@@ -128,12 +129,11 @@ const char cli_help_logs[] =
     "DIR: a run directory (default: the latest run in ./volley-runs).\n"
     "\n"
     "options:\n"
-    "  --stderr        its stderr instead (default: stdout)\n"
-    "  --recovery      what its failure handler's recovery script wrote (default: off)\n"
-    "  --notes         what volley noted about the attempt: timeouts, signals, the\n"
-    "                  recovery script's end (default: off)\n"
-    "  --attempt N     that attempt, 1 for the first (default: the last)\n"
-    "  -f, --follow    keep printing until the attempt ends (default: off)\n";
+    "  --stderr      its stderr instead (default: stdout)\n"
+    "  --recovery    what its failure handler's recovery script wrote (default: off)\n"
+    "  --notes       volley's notes: timeouts, signals, the recovery's end (default: off)\n"
+    "  --attempt N   that attempt, 1 for the first (default: the last)\n"
+    "  -f, --follow  keep printing until the attempt ends (default: off)\n";
 
 const char cli_help_cancel[] =
     "usage: volley cancel [DIR] [JOB...]\n"
@@ -156,10 +156,9 @@ const char cli_help_reset[] =
     "argument that is a run directory is DIR.\n"
     "\n"
     "options:\n"
-    "  --downstream    also every job downstream of those (default: only the\n"
-    "                  canceled ones)\n"
-    "  --name REGEX    the jobs whose name matches REGEX, anywhere (default: none)\n"
-    "  --failed        every failed, terminated and canceled job (default: off)\n";
+    "  --downstream  also every job downstream of those (default: the canceled ones)\n"
+    "  --name REGEX  the jobs whose name matches REGEX, anywhere (default: none)\n"
+    "  --failed      every failed, terminated and canceled job (default: off)\n";
 
 const char cli_help_events[] =
     "usage: volley events [DIR] [--follow]\n"
@@ -168,7 +167,7 @@ const char cli_help_events[] =
     "run directory (default: the latest run in ./volley-runs).\n"
     "\n"
     "options:\n"
-    "  -f, --follow    keep printing new ones while the run is live (default: off)\n";
+    "  -f, --follow  keep printing new ones while the run is live (default: off)\n";
 
 const char cli_help_bench[] =
     "usage: volley bench [--mode noexec|process[,...]] [--shape S[,S...]]\n"
@@ -182,20 +181,22 @@ const char cli_help_bench[] =
     "workers means the jobs in flight (-j). docs/benchmarks.md has the details.\n"
     "\n"
     "options:\n"
-    "  --mode M        noexec (the scheduler alone) and/or process (real jobs)\n"
-    "                  (default: noexec; both with --quick or --full)\n"
-    "  --shape S       flat, barrier, chain, tree, random (default: flat; every\n"
-    "                  shape with --quick or --full)\n"
-    "  --jobs N        jobs per cell (default: 1000000 noexec, 20000 process)\n"
-    "  --workers W     workers, or jobs in flight in process mode (default: the CPUs)\n"
-    "  --reps R        repetitions of each cell, the median kept (default: 1)\n"
-    "  --runners L     the runners of process mode (default: volley,limit,make,ninja)\n"
-    "  --fanout K      children per job of the tree and random shapes (default: 4)\n"
-    "  --seed S        the random shape's seed (default: 1)\n"
-    "  --json          one JSON document instead of the tables (default: tables)\n"
-    "  --csv FILE      also write the rows as CSV to FILE (default: none)\n"
-    "  --plot FILE     also draw completions/s with gnuplot into FILE (default: none)\n"
-    "  --quick         what `make bench` runs: every shape at 1M without processes,\n"
-    "                  flat and barrier at 2000 processes (default: off)\n"
-    "  --full          the issue-size cells: 10M without processes, 20k and 100k\n"
-    "                  processes; hours on a small machine (default: off)\n";
+    "  --mode M     noexec (no processes) and/or process (default: noexec)\n"
+    "  --shape S    flat, barrier, chain, tree, random (default: flat)\n"
+    "  --jobs N     jobs per cell (default: 1000000 noexec, 20000 process)\n"
+    "  --workers W  workers, or jobs in flight in process mode (default: the CPUs)\n"
+    "  --reps R     repetitions of each cell, the median kept (default: 1)\n"
+    "  --runners L  the runners of process mode (default: volley,limit,make,ninja)\n"
+    "  --fanout K   children per job of the tree and random shapes (default: 4)\n"
+    "  --seed S     the random shape's seed (default: 1)\n"
+    "  --json       one JSON document instead of the tables (default: tables)\n"
+    "  --csv FILE   also write the rows as CSV to FILE (default: none)\n"
+    "  --plot FILE  also draw completions/s with gnuplot into FILE (default: none)\n"
+    "  --quick      what `make bench` runs: both modes, every shape (default: off)\n"
+    "  --full       the issue-size cells; hours on a small machine (default: off)\n"
+    "\n"
+    "--quick: 1M jobs without processes, flat and barrier at 2000 processes at\n"
+    "-j 1 and 2. --full: 10M jobs without processes, flat and barrier at 20k\n"
+    "and 100k processes. --mode, --shape, --jobs and --workers take several\n"
+    "values, comma-separated (--jobs 1000,10000); --quick and --full set the\n"
+    "ones not given.\n";
