@@ -289,10 +289,13 @@ static int print_plan(const char *dir, const char *wfpath, const struct reload_p
             printf(" %s", spec_job_name(old, p->removed[i]));
         printf(p->nremoved > DRY_RUN_SHOWN ? " ...\n" : "\n");
     }
-    printf("would keep %" PRIu64 " finished job%s as they are (%" PRIu64 " completed, %" PRIu64
-           " not%s)\n",
-           kept_done + kept_bad, kept_done + kept_bad == 1 ? "" : "s", kept_done, kept_bad,
-           kept_bad ? ": --retry-failed runs them again" : "");
+    if (kept_bad)
+        printf("would keep %" PRIu64 " finished job%s as they are: %" PRIu64 " completed, %" PRIu64
+               " failed, terminated or canceled (--retry-failed runs those again)\n",
+               kept_done + kept_bad, kept_done + kept_bad == 1 ? "" : "s", kept_done, kept_bad);
+    else
+        printf("would keep %" PRIu64 " completed job%s as they are\n", kept_done,
+               kept_done == 1 ? "" : "s");
     if (rs->source && strcmp(rs->source, "volley.db (last checkpoint)"))
         printf("(states from %s)\n", rs->source);
     return cli_stdout_check(&(struct vl_err){0}, 0) < 0 ? VL_EXIT_ENV : VL_EXIT_OK;
