@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "persist/rundir.h"
+#include "persist/runlock.h"
 #include "persist/snap_arena.h"
 
 int watch_open(struct watch *w, const char *dir, unsigned flags, struct vl_err *err)
@@ -48,6 +49,11 @@ int watch_open(struct watch *w, const char *dir, unsigned flags, struct vl_err *
         } else {
             arena_close(&w->a);
         }
+    } else if (access(w->arena_path, F_OK) == 0 && access(w->arena_path, R_OK) != 0) {
+        /* another user's run: its arena (mode 0600) is not ours to read,
+         * but its runner may be alive all the same */
+        w->arena_denied = true;
+        w->live = runlock_holder(w->dir, &w->runner_pid);
     }
     return 0;
 }
@@ -62,6 +68,9 @@ void watch_close(struct watch *w)
 
 bool watch_live(const struct watch *w)
 {
+    int pid;
+    if (w->arena_denied)
+        return runlock_holder(w->dir, &pid);
     return w->have_arena && arena_runner_alive(&w->a);
 }
 

@@ -33,6 +33,10 @@ struct watch {
     bool have_arena;       /* a is attached (read-only) */
     bool live;             /* ... and its runner is alive */
     bool counts_only;      /* attached with ARENA_HDR_ONLY: no job table */
+    bool arena_denied;     /* the arena is there but not readable by this user (another
+                              user's run): live comes from the lock's holder, the
+                              records from volley.db */
+    int runner_pid;        /* arena_denied and live: the runner's pid */
     struct arena a;
 };
 

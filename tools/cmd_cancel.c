@@ -133,7 +133,13 @@ int cmd_cancel(int argc, char **argv)
         return cli_print_err(&err);
     }
     int rc;
-    if (!w.live) {
+    if (w.live && w.arena_denied) {
+        fprintf(stderr,
+                "volley cancel: run %s is live (runner pid %d), but its arena %s is not this "
+                "user's: only the user who started it (or root) can cancel it\n",
+                w.dir, w.runner_pid, w.arena_path);
+        rc = VL_EXIT_ENV;
+    } else if (!w.live) {
         /* finished_ns is set by a stop too (Ctrl-C, cancel): a run is
          * finished when every job is */
         uint64_t left = w.info.counts[SNAP_STATE_BLOCKED] + w.info.counts[SNAP_STATE_READY] +

@@ -85,9 +85,23 @@ print(d[\"phase\"], d[\"states\"], d[\"failed_jobs\"])"' "$bin" "$base/$d" 2>&1)
   check "$label: nothing written" "$listing" "$(cd "$base" && ls -lR --time-style=+%s.%N fin stop)"
 }
 
-# 1. another user, with read access only
+# 1. another user, with read access only; also a live run of ours, whose
+# arena (mode 0600) that user cannot read: still seen as live, and cancel
+# says who can stop it
 if [ "$(id -u)" = 0 ] && setpriv --reuid=nobody --regid=nogroup --clear-groups true 2> /dev/null; then
   check_reader nobody setpriv --reuid=nobody --regid=nogroup --clear-groups
+  start_run "$sub/live" stop.yaml --checkpoint-interval 0.1
+  live_pid=$last_pid
+  wait_for 20 bash -c "'$bin' status '$base/live' --json 2> /dev/null | grep -q '\"completed\": 1'"
+  chmod -R a+rX "$tmp"
+  as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+  check "nobody: a live run's phase" running "$(as_nobody "$bin" status "$base/live" --json 2> /dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["phase"])')"
+  as_nobody "$bin" cancel "$base/live" > "$tmp/c.out" 2>&1
+  check "nobody: cancel of a live run: exit 3" 3 $?
+  check "nobody: cancel says who can" 1 "$(grep -c 'only the user who started it' "$tmp/c.out")"
+  "$bin" cancel "$base/live" > /dev/null 2>&1
+  wait "$live_pid" 2> /dev/null
 else
   echo "skip: cannot run as another user here"
 fi
