@@ -8,15 +8,18 @@
  * does when it runs, each compared by value, never by index or name of a
  * shared table entry:
  *   - the command after expansion (invocation_script, ${files...} in it);
+ *   - its environment (env: the workflow's and its own, merged), as a set
+ *     of KEY=VALUE strings;
  *   - its resource class's values (CPUs, GPUs, nodes, memory, runtime; a
  *     job without a class equals one whose class asks for nothing);
  *   - its failure handler's rules (codes, max_retries, match_all, recovery
  *     script; no handler equals one without rules);
- *   - its flags (cancel_on_blocking_job_failure);
+ *   - its flags: cancel_on_blocking_job_failure, and its stdio (the mode,
+ *     delete_on_success);
  *   - its input and output files' paths, in order;
  *   - its dependencies (its parents), by name.
  * specdiff_job is the one place that compares them: a new field of a job
- * (env, stdio, priority, ...) gets its line there and its enum value here.
+ * (priority, ...) gets its line there and its enum value here.
  *
  * Cost: a name table of the old spec (open addressing, 2x its jobs) and
  * both parent lists (CSR: 8 bytes per job + 4 per edge each), built once;
@@ -36,12 +39,14 @@ enum specdiff_what {
     SPECDIFF_SAME = 0,
     SPECDIFF_NEW = 1,       /* no job of its name before */
     SPECDIFF_COMMAND = 2,   /* the command */
-    SPECDIFF_RESOURCES = 3, /* the resource class's values */
-    SPECDIFF_HANDLER = 4,   /* the failure handler's rules */
-    SPECDIFF_FLAGS = 5,     /* cancel_on_blocking_job_failure */
-    SPECDIFF_FILES = 6,     /* input or output files */
-    SPECDIFF_DEPS = 7,      /* its parents, by name */
-    SPECDIFF_NWHAT = 8
+    SPECDIFF_ENV = 3,       /* its environment */
+    SPECDIFF_RESOURCES = 4, /* the resource class's values */
+    SPECDIFF_HANDLER = 5,   /* the failure handler's rules */
+    SPECDIFF_FLAGS = 6,     /* cancel_on_blocking_job_failure */
+    SPECDIFF_STDIO = 7,     /* stdio: what is captured, delete_on_success */
+    SPECDIFF_FILES = 8,     /* input or output files */
+    SPECDIFF_DEPS = 9,      /* its parents, by name */
+    SPECDIFF_NWHAT = 10
 };
 
 /* "new", "command changed", "resources changed", ... */
@@ -55,6 +60,8 @@ struct specdiff {
     uint64_t *opar_off, *cpar_off; /* [njobs + 1] parents CSR of old and cur */
     uint32_t *opar, *cpar;         /* [nedges] parents, ascending per job */
     uint32_t *scratch;             /* room for the largest parent list of cur */
+    uint64_t *env_a, *env_b;       /* room for a job's merged env, old and cur */
+    uint32_t env_cap;
 };
 
 /* Builds the name maps and parent lists of old and cur (both must pass

@@ -404,8 +404,8 @@ static int reload(struct resume_args *ra, const char *dir, struct snap *db, stru
             "volley resume: reloaded %s: %" PRIu64 " changed, %" PRIu64 " new, %" PRIu64
             " downstream of them, %u removed\n",
             wf.path,
-            p.count[SPECDIFF_COMMAND] + p.count[SPECDIFF_RESOURCES] + p.count[SPECDIFF_HANDLER] +
-                p.count[SPECDIFF_FLAGS] + p.count[SPECDIFF_FILES] + p.count[SPECDIFF_DEPS],
+            (uint64_t)cur.njobs - p.count[SPECDIFF_SAME] - p.count[SPECDIFF_NEW] -
+                p.count[RESUME_DOWNSTREAM],
             p.count[SPECDIFF_NEW], p.count[RESUME_DOWNSTREAM], p.nremoved);
     uint64_t left = 0, bad = 0;
     for (uint32_t j = 0; j < cur.njobs; j++) {

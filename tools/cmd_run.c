@@ -94,7 +94,7 @@ static const struct {
     {SPEC_FX_STDIO, "both streams are captured apart"},
     {SPEC_FX_DELETE_OUTPUT, "captured output is kept"},
     {SPEC_FX_ACTIONS, "their commands do not run"},
-    {SPEC_FX_EXIT_CODES, "handlers see the exit status the job ended with"},
+    {SPEC_FX_EXIT_CODES, "handlers see 152 for a timeout, else the exit status"},
     {SPEC_FX_TERM_SIGNAL, "jobs are sent SIGTERM"},
     {SPEC_FX_TERM_LEAD, "SIGKILL follows after --kill-grace"},
     {SPEC_FX_NO_LIMITS, "limits are applied as without it"},

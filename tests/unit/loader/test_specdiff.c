@@ -140,6 +140,59 @@ int main(void)
     /* a handler dropped: its rules are gone */
     expect(", failure_handler: h}", "}", "b", SPECDIFF_HANDLER);
 
+    /* env (the merged set, in any order) and stdio */
+    {
+        static const char *ENVW = "name: w\n"
+                                  "env: {A: '1', B: '2'}\n"
+                                  "jobs:\n"
+                                  "  - {name: x, command: echo x, env: {C: '3'}}\n"
+                                  "  - {name: y, command: echo y}\n";
+        struct spec a = {0}, b = {0};
+        load(&a, ENVW);
+        struct specdiff d;
+        struct vl_err e = {0};
+        const char *edits[][3] = {
+            {"env: {A: '1', B: '2'}", "env: {B: '2', A: '1'}", "same"},
+            {"env: {C: '3'}", "env: {C: '4'}", "x"},
+            {"env: {A: '1', B: '2'}", "env: {A: '1', B: '5'}", "xy"},
+            {"env: {C: '3'}", "env: {C: '3', A: '1'}", "same"}, /* the same merged set */
+            {"{name: y, command: echo y}", "{name: y, command: echo y, stdio: combined}", "y"},
+        };
+        for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+            char *y = subst(ENVW, edits[i][0], edits[i][1]);
+            load(&b, y);
+            CHECK_EQ(specdiff_init(&d, &a, &b, &e), 0);
+            enum specdiff_what wx = specdiff_job(&d, jid_of(&b, "x"));
+            enum specdiff_what wy = specdiff_job(&d, jid_of(&b, "y"));
+            char got[4] = "";
+            if (wx != SPECDIFF_SAME)
+                strcat(got, "x");
+            if (wy != SPECDIFF_SAME)
+                strcat(got, "y");
+            CHECK_STR(got[0] ? got : "same", edits[i][2]);
+            if (i == 1 || i == 2)
+                CHECK_EQ(wx, SPECDIFF_ENV);
+            if (i == 4)
+                CHECK_EQ(wy, SPECDIFF_STDIO);
+            specdiff_fini(&d);
+            spec_free(&b);
+            free(y);
+        }
+        /* a stored spec carries no env (volley.db does not keep it): not
+         * compared, so a reload does not call every job with env changed */
+        struct spec bare = {0};
+        char *y = subst(ENVW, "env: {A: '1', B: '2'}\n", "");
+        char *z = subst(y, ", env: {C: '3'}", "");
+        load(&bare, z);
+        CHECK_EQ(specdiff_init(&d, &bare, &a, &e), 0);
+        CHECK_EQ(specdiff_job(&d, jid_of(&a, "x")), SPECDIFF_SAME);
+        specdiff_fini(&d);
+        spec_free(&bare);
+        free(y);
+        free(z);
+        spec_free(&a);
+    }
+
     /* removed jobs: no new job of their name */
     {
         struct spec a = {0}, b = {0};
