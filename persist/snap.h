@@ -243,7 +243,9 @@ struct snap_expect {
 struct snap; /* an open volley.db: opaque */
 
 enum snap_create_flag {
-    SNAP_REPLACE = 1u << 0, /* replace an existing volley.db (its -wal/-shm too) */
+    SNAP_REPLACE = 1u << 0, /* replace an existing volley.db (its -wal/-shm too, once its
+                               WAL is folded into it; -EBUSY if another process reads it
+                               and the WAL cannot be folded whole: nothing is changed) */
 };
 
 /*

@@ -295,19 +295,35 @@ static int fsync_path(const char *path, bool dir)
 
 /* With SNAP_REPLACE: fold the old db's WAL into it and drop -wal/-shm, so
  * the renamed file never meets a stale WAL. A damaged old file has nothing
- * to fold. */
-static void retire_old(const char *path)
+ * to fold. -EBUSY (nothing removed) if the WAL could not be folded whole:
+ * another process reads the old file, and removing its WAL would lose the
+ * checkpoints in it should the rename not follow. */
+static int retire_old(const char *path)
 {
     sqlite3 *db = NULL;
-    if (snap__db_open(path, SQLITE_OPEN_READWRITE, &db) == SQLITE_OK)
-        snap__exec_sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    sqlite3_stmt *st = NULL;
+    bool whole = true;
+    if (snap__db_open(path, SQLITE_OPEN_READWRITE, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, NULL) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        /* busy, frames in the log, frames folded; -1 -1 when not in WAL mode */
+        if (rc == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+            whole = false;
+        else if (rc == SQLITE_ROW)
+            whole = sqlite3_column_int(st, 0) == 0 &&
+                    sqlite3_column_int(st, 2) >= sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
     sqlite3_close(db);
+    if (!whole)
+        return -EBUSY;
     char *p = vl_xasprintf("%s-wal", path);
     unlink(p);
     free(p);
     p = vl_xasprintf("%s-shm", path);
     unlink(p);
     free(p);
+    return 0;
 }
 
 /* What snap_create checks before it writes anything: 0 or the code, with
@@ -462,8 +478,14 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
         vl_err_sys(err, code, "cannot sync the initial snapshot %s", tmp);
         goto fail;
     }
-    if (flags & SNAP_REPLACE)
-        retire_old(d->path);
+    if ((flags & SNAP_REPLACE) && (code = retire_old(d->path)) != 0) {
+        vl_err_set(err, code,
+                   "cannot replace %s: another process is reading it and its write-ahead log "
+                   "could not be folded in; it is as it was: try again when that process is "
+                   "done",
+                   d->path);
+        goto fail;
+    }
     if (fault_rename(tmp, d->path, (flags & SNAP_REPLACE) ? 0 : RENAME_NOREPLACE) != 0) {
         code = -errno;
         if (code == -EEXIST)

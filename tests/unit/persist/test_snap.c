@@ -470,6 +470,38 @@ static void test_bad_input(const char *base)
     snap_close(db);
     free(jobs);
     spec_free(&r);
+
+    /* ... but not while another process reads the old file with
+     * checkpoints still in its WAL: removing that WAL could lose them
+     * (a reload's crash-safety), so the old run stays and -EBUSY says why */
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+    struct snap_job failed2 = jobs[2];
+    failed2.state = SNAP_STATE_FAILED;
+    failed2.attempt = 1;
+    CHECK_EQ(snap_write_jobs(db, &failed2, 1, &e), 0);
+    sqlite3 *reader;
+    char *dbpath = pt_path(dir, RUNDIR_DB);
+    CHECK_EQ(sqlite3_open_v2(dbpath, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM job", NULL, NULL, NULL), SQLITE_OK);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    struct spec s3;
+    specgen_rich(&s3, 11);
+    CHECK_EQ(snap_create(&db, dir, &s3, &m, NULL, SNAP_REPLACE, &e), -EBUSY);
+    CHECK_HAS(e.msg, "another process is reading it");
+    CHECK(db == NULL);
+    sqlite3_close(reader);
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+    CHECK_EQ(r.njobs, 9);
+    CHECK_EQ(jobs[2].state, SNAP_STATE_FAILED);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    CHECK_EQ(snap_create(&db, dir, &s3, &m, NULL, SNAP_REPLACE, &e), 0); /* once it is done */
+    snap_close(db);
+    spec_free(&s3);
+    free(dbpath);
     spec_free(&s2);
     free(dir);
 
