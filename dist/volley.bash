@@ -4,7 +4,7 @@
 
 # The options of one command, one string.
 _volley_opts() {
-    local runopts="-j --jobs --workers --cpus --memory --gpus --checkpoint-interval --kill-grace --quiet --progress"
+    local runopts="-j --jobs --workers --cpus --memory --gpus --checkpoint-interval --kill-grace --quiet --progress --halt-on-failure --max-failures"
     case $1 in
     validate) echo "--json" ;;
     graph) echo "--format" ;;
@@ -17,6 +17,7 @@ _volley_opts() {
     cancel) echo "" ;;
     reset) echo "--downstream --name --failed" ;;
     events) echo "-f --follow" ;;
+    report) echo "-o --output --open --resources --json" ;;
     bench) echo "--mode --shape --jobs --workers --reps --runners --fanout --seed --json --csv --plot --quick --full" ;;
     esac
 }
@@ -26,7 +27,7 @@ _volley_takes_value() {
     case $2 in
     --format | --run-dir | -j | --workers | --cpus | --memory | --gpus | --checkpoint-interval | \
         --kill-grace | --state | --name | --attempt | --mode | --shape | --reps | --runners | \
-        --fanout | --seed | --csv | --plot) return 0 ;;
+        --fanout | --seed | --csv | --plot | --max-failures | -o | --output) return 0 ;;
     --jobs) return 0 ;; # run and resume: -j; bench: jobs per cell
     esac
     return 1
@@ -45,7 +46,7 @@ _volley_job_names() {
 
 _volley() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local cmds="validate graph run resume runs status jobs logs cancel reset events bench help"
+    local cmds="validate graph run resume runs status jobs logs cancel reset events report bench help"
     COMPREPLY=()
     if [ "$COMP_CWORD" -eq 1 ]; then
         COMPREPLY=($(compgen -W "$cmds --help --version" -- "$cur"))
@@ -63,7 +64,7 @@ _volley() {
     --mode) COMPREPLY=($(compgen -W "noexec process" -- "$cur")); return ;;
     --shape) COMPREPLY=($(compgen -W "flat barrier chain tree random" -- "$cur")); return ;;
     --runners) COMPREPLY=($(compgen -W "volley limit make ninja" -- "$cur")); return ;;
-    --run-dir | --csv | --plot) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --run-dir | --csv | --plot | -o | --output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if _volley_takes_value "$cmd" "$prev"; then
         return # a number, a size, a pattern: nothing to offer
@@ -87,7 +88,7 @@ _volley() {
         [ ${#args[@]} -eq 0 ] &&
             COMPREPLY=($(compgen -f -X '!*.@(yaml|yml|json|json5)' -- "$cur") $(compgen -d -- "$cur"))
         ;;
-    runs | status | jobs | events | resume)
+    runs | status | jobs | events | resume | report)
         [ ${#args[@]} -eq 0 ] && COMPREPLY=($(compgen -d -- "$cur"))
         ;;
     logs | cancel | reset)

@@ -30,6 +30,7 @@
 #include "persist/report.h"
 #include "cli.h"
 #include "commands.h"
+#include "runpick.h"
 #include "json.h"
 #include "report_html.h"
 
@@ -210,8 +211,6 @@ int cmd_report(int argc, char **argv)
             return cli_usage_error("report", "unknown option '%s'", cli_bad_opt(argv));
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("report", "missing the run directory");
     if (optind + 1 < argc)
         return cli_usage_error("report", "unexpected argument '%s'", argv[optind + 1]);
     if (as_json && !resources)
@@ -219,9 +218,13 @@ int cmd_report(int argc, char **argv)
     if (resources && (out || open_it))
         return cli_usage_error("report", "--resources prints to stdout: no -o or --open");
 
+    char dir[PATH_MAX];
+    int prc = runpick_dir("report", optind < argc ? argv[optind] : NULL, dir, sizeof dir);
+    if (prc != 0)
+        return prc;
     struct vl_err err = {0};
     struct report *r = vl_xcalloc(1, sizeof *r);
-    int rc = report_open(r, argv[optind], &err);
+    int rc = report_open(r, dir, &err);
     if (rc < 0) {
         report_fini(r);
         free(r);

@@ -32,7 +32,8 @@ const char cli_help_graph[] = "usage: volley graph WF [--format dot|json]\n"
 const char cli_help_run[] =
     "usage: volley run WF [--run-dir DIR] [--resume] [-j N] [--workers W] [--cpus N]\n"
     "                  [--memory SIZE] [--gpus N] [--checkpoint-interval SEC]\n"
-    "                  [--kill-grace SEC] [--quiet|--progress]\n"
+    "                  [--kill-grace SEC] [--halt-on-failure | --max-failures N]\n"
+    "                  [--quiet|--progress]\n"
     "\n"
     "Runs the workflow WF in a new run directory, printed at the start. Ctrl-C\n"
     "stops it with its state kept: `volley resume` goes on. An unfinished run\n"
@@ -51,20 +52,24 @@ const char cli_help_run[] =
     "  --checkpoint-interval SEC  how often volley.db gets the changes (default: 1)\n"
     "  --kill-grace SEC           SIGTERM to SIGKILL when jobs are stopped (default: 5)\n"
     "  --quiet                    no progress line, only the summary (default: a line on a TTY)\n"
-    "  --progress                 the progress line also when stderr is no TTY (default: off)\n";
+    "  --progress                 the progress line also when stderr is no TTY (default: off)\n"
+    "  --halt-on-failure          start no new job once one failed (default: off)\n"
+    "  --max-failures N           start no new job once N failed (default: no limit)\n";
 
 const char cli_help_resume[] =
     "usage: volley resume [DIR] [--retry-failed] [--from-snapshot] [--reload [--dry-run]]\n"
     "                     [-j N] [--workers W] [--cpus N] [--memory SIZE] [--gpus N]\n"
-    "                     [--checkpoint-interval SEC] [--kill-grace SEC] [--quiet|--progress]\n"
+    "                     [--checkpoint-interval SEC] [--kill-grace SEC]\n"
+    "                     [--halt-on-failure | --max-failures N] [--quiet|--progress]\n"
     "\n"
     "Continues a run that stopped (Ctrl-C, volley cancel), crashed or finished:\n"
     "finished jobs stay finished, jobs that were running run again. If the\n"
     "workflow file changed since the run stored it, resume says so and goes on\n"
     "with the stored workflow; --reload applies the file: jobs whose definition\n"
     "did not change keep their state, changed and new ones run, and so does\n"
-    "everything downstream of them. The options given to `volley run` apply\n"
-    "again; one given here replaces the run's, for this resume and the next.\n"
+    "everything downstream of them. The options given to `volley run` from -j\n"
+    "to --kill-grace apply again; one given here replaces the run's, for this\n"
+    "resume and the next.\n"
     "DIR: a run directory (default: the latest run in ./volley-runs).\n"
     "\n"
     "options:\n"
@@ -85,7 +90,9 @@ const char cli_help_resume[] =
     "  --kill-grace SEC           SIGTERM to SIGKILL when jobs are stopped (default: the run's, "
     "else 5)\n"
     "  --quiet                    no progress line, only the summary (default: a line on a TTY)\n"
-    "  --progress                 the progress line also when stderr is no TTY (default: off)\n";
+    "  --progress                 the progress line also when stderr is no TTY (default: off)\n"
+    "  --halt-on-failure          start no new job once one failed (default: off)\n"
+    "  --max-failures N           start no new job once N failed (default: no limit)\n";
 
 const char cli_help_runs[] =
     "usage: volley runs [FOLDER] [--json]\n"
@@ -200,3 +207,20 @@ const char cli_help_bench[] =
     "and 100k processes. --mode, --shape, --jobs and --workers take several\n"
     "values, comma-separated (--jobs 1000,10000); --quick and --full set the\n"
     "ones not given.\n";
+
+const char cli_help_report[] =
+    "usage: volley report [DIR] [-o FILE] [--open]\n"
+    "       volley report [DIR] --resources [--json]\n"
+    "\n"
+    "Writes one self-contained HTML page of the run (a snapshot while the run is\n"
+    "live): summary, timeline, completions and running/ready over time,\n"
+    "resources per class, failures, slowest jobs. --resources prints per\n"
+    "resource class the requested and observed memory and CPU, a verdict (over,\n"
+    "under, ok) and the values to request instead. DIR: a run directory\n"
+    "(default: the latest run in ./volley-runs). docs/report.md has the details.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE  write the page to FILE (default: DIR/report.html)\n"
+    "  --open             open the page with xdg-open (default: off)\n"
+    "  --resources        per resource class: verdict and what to request (default: off)\n"
+    "  --json             with --resources: one JSON document (default: a table)\n";

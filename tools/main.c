@@ -26,17 +26,7 @@ const struct cli_cmd cli_cmds[] = {
     {"cancel", "stop a run (or jobs), keep it resumable", cli_help_cancel, cmd_cancel},
     {"reset", "put jobs back to ready, for resume to run them again", cli_help_reset, cmd_reset},
     {"events", "job state changes as JSON lines", cli_help_events, cmd_events},
-    {"report", "an HTML page of a run; resource verdicts",
-     "usage: volley report DIR [-o FILE] [--open]\n"
-     "       volley report DIR --resources [--json]\n"
-     "\n"
-     "Writes one self-contained HTML page of the run (default DIR/report.html;\n"
-     "a snapshot while the run is live): summary, timeline, completions and\n"
-     "running/ready over time, resources per class, failures, slowest jobs.\n"
-     "--resources prints per resource class the requested and observed memory\n"
-     "and CPU, a verdict (over, under, ok) and the values to request instead.\n"
-     "docs/report.md has the details.\n",
-     cmd_report},
+    {"report", "an HTML page of a run; resource verdicts", cli_help_report, cmd_report},
     {"bench", "measure completions per second", cli_help_bench, cmd_bench},
     /* hidden: the worker processes of a run (core/supervisor.c starts them) */
     {SUPERVISOR_WORKER_CMD, "", "usage: volley __worker FD INDEX (started by volley run)\n",

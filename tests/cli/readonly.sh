@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # readonly.sh - a finished or stopped run read by someone who cannot write
-# it: status, jobs, logs and events work (SQLite opens volley.db read-only,
+# it: status, jobs, logs, events and report work (SQLite opens volley.db read-only,
 # immutable when it cannot keep its -shm); resume and reset need write
 # access and say so. Two ways to lose write access: another user (setpriv
 # to nobody) and a read-only bind mount (root ignores file modes, not a
@@ -8,6 +8,7 @@
 # test is skipped (77) if neither can.
 . "$(dirname "$0")/watch_lib.sh"
 chmod 755 "$tmp"
+mkdir -m 777 "$tmp/pages" # where a reader may write its report
 # a directory name SQLite's URI syntax must escape
 sub="ro dir?#%"
 base="$tmp/$sub"
@@ -74,6 +75,8 @@ print(d[\"phase\"], d[\"states\"], d[\"failed_jobs\"])"' "$bin" "$base/$d" 2>&1)
   check "$label: logs stderr" "err2" "$("$@" "$bin" logs "$base/fin" a2 --stderr 2>&1)"
   check "$label: events" 4 "$("$@" "$bin" events "$base/fin" 2> /dev/null | wc -l)"
   check "$label: human status" 0 "$("$@" "$bin" status "$base/fin" > /dev/null 2>&1; echo $?)"
+  check "$label: report --resources" 0 "$("$@" "$bin" report "$base/fin" --resources > /dev/null 2>&1; echo $?)"
+  check "$label: report -o elsewhere" 0 "$("$@" "$bin" report "$base/fin" -o "$tmp/pages/$label.html" > /dev/null 2>&1; echo $?)"
   # writers refuse, saying the directory must be writable
   "$@" "$bin" resume "$base/stop" > "$tmp/res.out" 2>&1
   check "$label: resume exit" 3 $?

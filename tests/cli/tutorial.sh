@@ -36,4 +36,8 @@ check resume_exit 0 $?
 check runs_finished "finished 14/14 0" "$("$bin" runs | awk 'NR == 2 {print $2, $3, $4}')"
 d=$(ls -d "$tmp"/volley-runs/*)
 run_dirs+=("$d")
+"$bin" report > /dev/null 2>&1
+check report_exit 0 $?
+check report_page 1 "$(ls "$d"/report.html 2> /dev/null | wc -l)"
+check report_resources 0 "$("$bin" report --resources > /dev/null 2>&1; echo $?)"
 finish
