@@ -75,6 +75,11 @@ static int pair_open(struct pair *p, const char *dir, uint32_t log_id, struct vl
      * the former describes bytes within the latter. */
     if (fstat(p->idx_fd, &st) != 0)
         return vl_err_sys(err, -errno, "cannot stat %s", p->idx_path);
+    /* 0 bytes: a writer between its create and its header (logseg_open
+     * writes the segment's header, then the index's), or one that crashed
+     * there, which it treats as fresh too: no records yet */
+    if (st.st_size == 0)
+        return 0;
     if ((uint64_t)st.st_size < LOGFMT_HDR_BYTES)
         return vl_err_set(err, VL_ECORRUPT,
                           "log index %s is damaged: %lld bytes, shorter than its 64-byte header",

@@ -35,14 +35,18 @@
  * with the reason in the control page and on stderr). */
 int worker_main(int ctl_fd, uint32_t index);
 
-/* The arena log reference of an attempt's logs (log id, BEGIN record). */
+/* The arena log reference of an attempt's logs (log id, BEGIN record).
+ * Bit 62 marks it present: 0 is "no log" in the arena, and log 0's first
+ * record would otherwise be 0 (its reader then scanned every index).
+ * References stored without the bit by earlier versions decode the same. */
+#define WORKER_LOG_REF_SET (1ull << 62)
 static inline uint64_t worker_log_ref(uint32_t log_id, uint64_t rec)
 {
-    return ((uint64_t)log_id << 40) | (rec & ((1ull << 40) - 1));
+    return WORKER_LOG_REF_SET | ((uint64_t)(log_id & 0x3fffff) << 40) | (rec & ((1ull << 40) - 1));
 }
 static inline uint32_t worker_log_ref_id(uint64_t ref)
 {
-    return (uint32_t)(ref >> 40);
+    return (uint32_t)(ref >> 40) & 0x3fffff;
 }
 static inline uint64_t worker_log_ref_rec(uint64_t ref)
 {
