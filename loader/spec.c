@@ -55,39 +55,52 @@ static size_t env_key_len(const char *kv)
     return strcspn(kv, "=");
 }
 
-/* Whether set k's own entries have the key of kv. */
-static bool set_has_key(const struct spec *s, const struct spec_envset *k, const char *kv)
+/* Whether the entries kv[first .. first + n) have the key of entry. */
+static bool kv_has_key(const char *pool, const uint64_t *kv, uint64_t first, uint32_t n,
+                       const char *entry)
 {
-    size_t kl = env_key_len(kv);
-    for (uint32_t i = 0; i < k->n; i++) {
-        const char *o = s->pool + s->envkv[k->first + i];
-        if (env_key_len(o) == kl && !memcmp(o, kv, kl))
+    size_t kl = env_key_len(entry);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *o = pool + kv[first + i];
+        if (env_key_len(o) == kl && !memcmp(o, entry, kl))
             return true;
     }
     return false;
+}
+
+/* Whether set k's own entries have the key of kv. */
+static bool set_has_key(const struct spec *s, const struct spec_envset *k, const char *kv)
+{
+    return kv_has_key(s->pool, s->envkv, k->first, k->n, kv);
+}
+
+uint32_t spec_envset_list(const char *pool, const struct spec_envset *sets, const uint64_t *kv,
+                          uint32_t set, uint64_t *out, uint32_t cap)
+{
+    uint32_t n = 0;
+    /* own entries first, then each base's that no set before it overrode */
+    for (uint32_t k = set; k != SPEC_NONE; k = sets[k].base) {
+        const struct spec_envset *e = &sets[k];
+        for (uint32_t i = 0; i < e->n; i++) {
+            const char *entry = pool + kv[e->first + i];
+            bool over = false;
+            for (uint32_t o = set; o != k && !over; o = sets[o].base)
+                over = kv_has_key(pool, kv, sets[o].first, sets[o].n, entry);
+            if (over)
+                continue;
+            if (n < cap)
+                out[n] = kv[e->first + i];
+            n++;
+        }
+    }
+    return n;
 }
 
 uint32_t spec_job_env(const struct spec *s, uint32_t jid, uint64_t *out, uint32_t cap)
 {
     if (!s->nenvsets)
         return 0;
-    uint32_t set = s->env ? s->env[jid] : 0, n = 0;
-    /* own entries first, then each base's that no set before it overrode */
-    for (uint32_t k = set; k != SPEC_NONE; k = s->envsets[k].base) {
-        const struct spec_envset *e = &s->envsets[k];
-        for (uint32_t i = 0; i < e->n; i++) {
-            const char *kv = s->pool + s->envkv[e->first + i];
-            bool over = false;
-            for (uint32_t o = set; o != k && !over; o = s->envsets[o].base)
-                over = set_has_key(s, &s->envsets[o], kv);
-            if (over)
-                continue;
-            if (n < cap)
-                out[n] = s->envkv[e->first + i];
-            n++;
-        }
-    }
-    return n;
+    return spec_envset_list(s->pool, s->envsets, s->envkv, s->env ? s->env[jid] : 0, out, cap);
 }
 
 uint32_t spec_effects(const struct spec *s)
@@ -104,8 +117,10 @@ uint32_t spec_effects(const struct spec *s)
     }
     if (s->nactions)
         fx |= SPEC_FX_ACTIONS;
-    if (s->exec.set & (SPEC_EXEC_TIMEOUT_CODE | SPEC_EXEC_OOM_CODE))
-        fx |= SPEC_FX_EXIT_CODES;
+    if (s->exec.set & SPEC_EXEC_TIMEOUT_CODE)
+        fx |= SPEC_FX_TIMEOUT_CODE;
+    if (s->exec.set & SPEC_EXEC_OOM_CODE)
+        fx |= SPEC_FX_OOM_CODE;
     if (spec_term_signal(s) != 15)
         fx |= SPEC_FX_TERM_SIGNAL;
     if (s->exec.set & SPEC_EXEC_TERM_LEAD)
@@ -126,8 +141,10 @@ const char *spec_effect_key(uint32_t fx)
         return "stdio.delete_on_success";
     case SPEC_FX_ACTIONS:
         return "actions";
-    case SPEC_FX_EXIT_CODES:
-        return "execution_config.timeout_exit_code / oom_exit_code";
+    case SPEC_FX_TIMEOUT_CODE:
+        return "execution_config.timeout_exit_code";
+    case SPEC_FX_OOM_CODE:
+        return "execution_config.oom_exit_code";
     case SPEC_FX_TERM_SIGNAL:
         return "execution_config.termination_signal";
     case SPEC_FX_TERM_LEAD:

@@ -308,6 +308,15 @@ static inline bool spec_limit_resources(const struct spec *s)
  */
 uint32_t spec_job_env(const struct spec *s, uint32_t jid, uint64_t *out, uint32_t cap);
 
+/*
+ * The same over bare arrays, for a reader that holds them elsewhere (the
+ * arena's copies, shm/layout.h): the merged list of env set `set` of
+ * sets[], whose entries are pool offsets in kv[]. Every set on the chain
+ * from `set` must be valid (spec_check's invariants).
+ */
+uint32_t spec_envset_list(const char *pool, const struct spec_envset *sets, const uint64_t *kv,
+                          uint32_t set, uint64_t *out, uint32_t cap);
+
 /* What a workflow asks of the run beyond running its jobs in order, as
  * bits: for `volley run` to say which of them it does not act on yet. */
 enum spec_effect {
@@ -315,10 +324,11 @@ enum spec_effect {
     SPEC_FX_STDIO = 1u << 1,         /* a stdio mode other than separate */
     SPEC_FX_DELETE_OUTPUT = 1u << 2, /* stdio.delete_on_success */
     SPEC_FX_ACTIONS = 1u << 3,       /* actions */
-    SPEC_FX_EXIT_CODES = 1u << 4,    /* timeout_exit_code or oom_exit_code given */
+    SPEC_FX_TIMEOUT_CODE = 1u << 4,  /* timeout_exit_code given */
     SPEC_FX_TERM_SIGNAL = 1u << 5,   /* termination_signal other than SIGTERM */
     SPEC_FX_TERM_LEAD = 1u << 6,     /* sigterm_lead_seconds given */
     SPEC_FX_NO_LIMITS = 1u << 7,     /* limit_resources: false */
+    SPEC_FX_OOM_CODE = 1u << 8,      /* oom_exit_code given */
 };
 uint32_t spec_effects(const struct spec *s);
 /* The workflow key an effect comes from ("env", "stdio", ...). */

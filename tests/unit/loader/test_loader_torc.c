@@ -289,8 +289,8 @@ static void test_exec(void)
     CHECK_EQ(spec_term_lead_s(&S), 45);
     CHECK(!spec_limit_resources(&S));
     CHECK_HAS(diags(), "9:3: warning: 'sigkill_headroom_seconds' is ignored");
-    CHECK_EQ(spec_effects(&S),
-             SPEC_FX_EXIT_CODES | SPEC_FX_TERM_SIGNAL | SPEC_FX_TERM_LEAD | SPEC_FX_NO_LIMITS);
+    CHECK_EQ(spec_effects(&S), SPEC_FX_TIMEOUT_CODE | SPEC_FX_OOM_CODE | SPEC_FX_TERM_SIGNAL |
+                                   SPEC_FX_TERM_LEAD | SPEC_FX_NO_LIMITS);
     CHECK_EQ(load("name: w\nexecution_config: {termination_signal: 2}\n"
                   "jobs:\n  - {name: a, command: x}\n"),
              0);
