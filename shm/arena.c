@@ -51,6 +51,9 @@ void arena_dims_of(const struct spec *s, const struct arena_opts *o, struct aren
     d->nfh = s->nfh;
     d->nrules = s->nrules;
     d->ncodes = s->ncodes;
+    d->nenvsets = s->nenvsets;
+    d->nenvkv = s->nenvsets ? s->nenvkv : 0;
+    d->njobenv = s->nenvsets && s->env ? s->njobs : 0;
 }
 
 struct layout {
@@ -78,6 +81,9 @@ static bool lay_out(const struct arena_dims *d, struct layout *l)
         [ARENA_SECT_RULES] = d->nrules,
         [ARENA_SECT_CODES] = d->ncodes,
         [ARENA_SECT_POOL] = d->pool_len,
+        [ARENA_SECT_ENVSETS] = d->nenvsets,
+        [ARENA_SECT_ENVKV] = d->nenvkv,
+        [ARENA_SECT_JOBENV] = d->njobenv,
     };
     const uint32_t elem[ARENA_NSECT] = {
         [ARENA_SECT_CTL] = sizeof(struct arena_ctl),
@@ -97,6 +103,9 @@ static bool lay_out(const struct arena_dims *d, struct layout *l)
         [ARENA_SECT_RULES] = sizeof(struct arena_rule),
         [ARENA_SECT_CODES] = sizeof(int32_t),
         [ARENA_SECT_POOL] = 1,
+        [ARENA_SECT_ENVSETS] = sizeof(struct arena_envset),
+        [ARENA_SECT_ENVKV] = 8,
+        [ARENA_SECT_JOBENV] = 4,
     };
     uint64_t off = sizeof(struct arena_hdr);
     l->hot = 0;
@@ -186,6 +195,13 @@ void arena__map_sections(struct arena *a)
     a->codes = (const int32_t *)(b + h->sect[ARENA_SECT_CODES].off);
     a->pool = (const char *)(b + h->sect[ARENA_SECT_POOL].off);
     a->pool_len = h->pool_len;
+    a->nenvsets = (uint32_t)h->sect[ARENA_SECT_ENVSETS].n;
+    a->nenvkv = h->sect[ARENA_SECT_ENVKV].n;
+    a->envsets = (const struct arena_envset *)(b + h->sect[ARENA_SECT_ENVSETS].off);
+    a->envkv = (const uint64_t *)(b + h->sect[ARENA_SECT_ENVKV].off);
+    a->jobenv = h->sect[ARENA_SECT_JOBENV].n
+                    ? (const uint32_t *)(b + h->sect[ARENA_SECT_JOBENV].off)
+                    : NULL;
 }
 
 const char *arena_state_name(enum arena_state s)
@@ -247,6 +263,14 @@ static void fill_tables(struct arena *a, const struct spec *s)
         memcpy((int32_t *)a->codes, s->codes, (size_t)s->ncodes * sizeof(int32_t));
     if (s->pool_len)
         memcpy((char *)a->pool, s->pool, s->pool_len);
+    struct arena_envset *es = (struct arena_envset *)a->envsets;
+    for (uint32_t i = 0; i < a->nenvsets; i++)
+        es[i] = (struct arena_envset){
+            .first = s->envsets[i].first, .n = s->envsets[i].n, .base = s->envsets[i].base};
+    if (a->nenvkv)
+        memcpy((uint64_t *)a->envkv, s->envkv, (size_t)a->nenvkv * 8);
+    if (a->jobenv)
+        memcpy((uint32_t *)a->jobenv, s->env, (size_t)s->njobs * 4);
 }
 
 /* Writes every section of a fresh (zeroed) segment from the spec. */
@@ -419,6 +443,27 @@ int arena_restore(struct arena *a, const char *path, const struct spec *s,
 
 #define CORRUPT(...) vl_err_set(err, VL_ECORRUPT, __VA_ARGS__)
 
+/* The env sets: entries in range and in the pool, bases earlier (so a
+ * chain ends), each job's set in range. */
+static int check_env(const struct arena *a, struct vl_err *err)
+{
+    const char *p = a->path;
+    for (uint32_t i = 0; i < a->nenvsets; i++) {
+        const struct arena_envset *e = &a->envsets[i];
+        if (e->first > a->nenvkv || e->n > a->nenvkv - e->first ||
+            (e->base != ARENA_NONE && e->base >= i))
+            return CORRUPT("arena %s is corrupt: env set %" PRIu32 " is out of range", p, i);
+    }
+    for (uint64_t i = 0; i < a->nenvkv; i++)
+        if (a->envkv[i] >= a->pool_len)
+            return CORRUPT("arena %s is corrupt: env entry %" PRIu64 " is out of the pool", p, i);
+    for (uint32_t j = 0; a->jobenv && j < a->njobs; j++)
+        if (a->jobenv[j] >= a->nenvsets)
+            return CORRUPT("arena %s is corrupt: job %" PRIu32 " has an env set out of range", p,
+                           j);
+    return 0;
+}
+
 static int check_tables(const struct arena *a, struct vl_err *err)
 {
     const struct arena_hdr *h = a->hdr;
@@ -439,7 +484,7 @@ static int check_tables(const struct arena *a, struct vl_err *err)
             (r->script_off != SPEC_NO_STR && r->script_off >= a->pool_len))
             return CORRUPT("arena %s is corrupt: failure rule %" PRIu32 " is out of range", p, i);
     }
-    return 0;
+    return check_env(a, err);
 }
 
 static int check_jobs(const struct arena *a, struct vl_err *err)
@@ -547,10 +592,16 @@ static int validate(struct arena *a, uint64_t size, bool hdr_only, struct vl_err
                            .nrr = h->nrr,
                            .nfh = h->nfh,
                            .nrules = h->nrules,
-                           .ncodes = h->ncodes};
+                           .ncodes = h->ncodes,
+                           /* the env sections are their own dimensions */
+                           .nenvsets = (uint32_t)h->sect[ARENA_SECT_ENVSETS].n,
+                           .nenvkv = h->sect[ARENA_SECT_ENVKV].n,
+                           .njobenv = h->sect[ARENA_SECT_JOBENV].n};
     struct layout l;
     if (h->njobs > SPEC_MAX_JOBS || h->nslots == 0 || h->nslots > ARENA_MAX_SLOTS ||
-        !lay_out(&d, &l) || l.bytes != h->bytes)
+        h->sect[ARENA_SECT_ENVSETS].n > UINT32_MAX ||
+        (d.njobenv && (d.njobenv != h->njobs || !d.nenvsets)) || !lay_out(&d, &l) ||
+        l.bytes != h->bytes)
         return CORRUPT("arena %s is corrupt: its dimensions do not add up to its size", p);
     for (int i = 0; i < ARENA_NSECT; i++)
         if (memcmp(&l.sect[i], &h->sect[i], sizeof l.sect[i]) != 0)

@@ -80,6 +80,12 @@ struct arena {
     const int32_t *codes;           /* [hdr->ncodes] */
     const char *pool;               /* [pool_len], last byte NUL */
     uint64_t pool_len;
+    const struct arena_envset *envsets; /* [nenvsets] */
+    const uint64_t *envkv;              /* [nenvkv] pool offsets of "KEY=VALUE" */
+    const uint32_t *jobenv;             /* [njobs] env set per job, or NULL: set 0 */
+    uint32_t nenvsets;
+    uint32_t pad;
+    uint64_t nenvkv;
     char path[256]; /* for messages */
 };
 
@@ -95,6 +101,9 @@ struct arena_opts {
 struct arena_dims {
     uint64_t njobs, nedges, pool_len;
     uint32_t nslots, nrr, nfh, nrules, ncodes;
+    uint32_t nenvsets; /* env sets (0: no env) */
+    uint64_t nenvkv;   /* their entries */
+    uint64_t njobenv;  /* njobs when jobs have sets of their own, else 0 */
 };
 struct arena_plan {
     uint64_t bytes;      /* the whole segment */
@@ -382,6 +391,14 @@ static inline const char *arena_job_name(const struct arena *a, uint32_t jid)
 static inline const char *arena_job_cmd(const struct arena *a, uint32_t jid)
 {
     return a->pool + a->meta[jid].cmd_off;
+}
+/* The env set of jid (an index into a->envsets), or ARENA_NONE when the
+ * workflow has no env. */
+static inline uint32_t arena_job_envset(const struct arena *a, uint32_t jid)
+{
+    if (!a->nenvsets)
+        return ARENA_NONE;
+    return a->jobenv ? a->jobenv[jid] : 0;
 }
 /* Children of jid: *n of them at the returned pointer, ascending. */
 static inline const uint32_t *arena_job_kids(const struct arena *a, uint32_t jid, uint64_t *n)

@@ -26,6 +26,12 @@
  *   meta     [njobs] name/command offsets, resource class, handler, flags
  *   rrs, fhs, rules, codes   the spec's small tables
  *   pool     the spec's string pool, verbatim (so its offsets stay valid)
+ *   envsets, envkv   the spec's env sets and their "KEY=VALUE" entries
+ *            (pool offsets): what a worker exports to a job beside the
+ *            VOLLEY_* variables
+ *   jobenv   [njobs] u32 env set of each job; no entries when every job has
+ *            set 0 (or there is no env), so a workflow without per-job env
+ *            pays nothing per job
  *
  * Hot data per job (touched by claim and completion): state 8 + indeg 4 +
  * kid_off 8 + kids 4 per edge + readyq 4 + dirty 1/8 bytes: 28 B plus 4 B per
@@ -54,9 +60,9 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 #define ARENA_MAGIC "VOLLEYAR" /* 8 bytes, no NUL: visible in xxd */
 #define ARENA_LAYOUT                                                                               \
-    3u                        /* bump on ANY change in this file. 3 (2026-12-06):                  \
-                                 ctl loses the stop, running and resource words                    \
-                                 nothing read (core/runctl.h holds the live ones) */
+    4u /* bump on ANY change in this file. 3 (2026-12-06): ctl loses the stop, running             \
+          and resource words nothing read (core/runctl.h holds the live ones). 4                   \
+          (2026-12-06): sections envsets, envkv, jobenv (issue 21: env) */
 #define ARENA_ALIGN 64u       /* section alignment: a cache line */
 #define ARENA_LINE 64u        /* cache line */
 #define ARENA_MAX_SLOTS 4096u /* owner field is 16 bits; 0xffff = none */
@@ -138,6 +144,9 @@ enum arena_sect_id {
     ARENA_SECT_RULES,
     ARENA_SECT_CODES,
     ARENA_SECT_POOL,
+    ARENA_SECT_ENVSETS,
+    ARENA_SECT_ENVKV,
+    ARENA_SECT_JOBENV,
     ARENA_NSECT
 };
 
@@ -170,10 +179,10 @@ struct arena_hdr {
     /* not checksummed: */
     _Atomic uint64_t runner; /* the runner's identity (ARENA_IDENT), 0 if none.
                                 W: arena_set_runner (release). R: status (acquire) */
-    uint8_t reserved[488];   /* zero */
+    uint8_t reserved[416];   /* zero */
 };
 _Static_assert(offsetof(struct arena_hdr, sect) == 112, "arena header");
-_Static_assert(offsetof(struct arena_hdr, hdr_sum) == 520, "arena header");
+_Static_assert(offsetof(struct arena_hdr, hdr_sum) == 592, "arena header");
 _Static_assert(sizeof(struct arena_hdr) == 1024, "arena header");
 
 /*
@@ -337,6 +346,16 @@ struct arena_rule {
 };
 _Static_assert(sizeof(struct arena_rule) == 24, "arena rule");
 
+/* An env set (loader/spec.h struct spec_envset, field for field): its own
+ * entries envkv[first .. first + n), then those of set base (an earlier
+ * one, or UINT32_MAX) whose keys it does not have. */
+struct arena_envset {
+    uint64_t first;
+    uint32_t n;
+    uint32_t base;
+};
+_Static_assert(sizeof(struct arena_envset) == 16, "arena envset");
+
 #pragma GCC diagnostic pop
 
 /* ARENA_SHAPE: a constant hash of every struct's size and alignment and the
@@ -356,8 +375,9 @@ _Static_assert(sizeof(struct arena_rule) == 24, "arena rule");
                           sizeof(struct arena_rule)),                                              \
                ARENA_NSECT)
 #define ARENA_SHAPE                                                                                \
-    ARENA_MIX_(ARENA_MIX_(ARENA_SHAPE_C_,                                                          \
-                          offsetof(struct arena_slot, dq) * 31u + _Alignof(struct arena_slot)),    \
-               ARENA_DQ_CAP * 31u + ARENA_NSTATES)
+    ARENA_MIX_(ARENA_MIX_(ARENA_MIX_(ARENA_SHAPE_C_, offsetof(struct arena_slot, dq) * 31u +       \
+                                                         _Alignof(struct arena_slot)),             \
+                          ARENA_DQ_CAP * 31u + ARENA_NSTATES),                                     \
+               sizeof(struct arena_envset))
 
 #endif /* VOLLEY_SHM_LAYOUT_H */
