@@ -30,9 +30,18 @@ struct rec_list {
     size_t n, cap;
 };
 
+/* Action records: few (one per action and state change), kept per id. */
+struct act_list {
+    struct snap_action *v;
+    size_t n, cap;
+};
+
 struct ckpt {
     struct snap *db;
     uint32_t njobs;
+    uint32_t nactions;
+    struct act_list act_pending; /* under mu */
+    struct act_list act_work;    /* the thread's */
     uint32_t retry_ms;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -69,6 +78,29 @@ static bool list_add(struct rec_list *l, const struct snap_job *v, size_t n)
     }
     memcpy(l->v + l->n, v, n * sizeof *v);
     l->n += n;
+    return true;
+}
+
+/* Adds n records to l, each replacing the one of its id if l has it. */
+static bool act_add(struct act_list *l, const struct snap_action *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < l->n && l->v[k].id != v[i].id)
+            k++;
+        if (k == l->n) {
+            if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 8;
+                struct snap_action *p = realloc(l->v, cap * sizeof *p);
+                if (!p)
+                    return false;
+                l->v = p;
+                l->cap = cap;
+            }
+            l->n++;
+        }
+        l->v[k] = v[i];
+    }
     return true;
 }
 
@@ -116,7 +148,7 @@ static void *run(void *arg)
     struct ckpt *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        bool have = c->pending.n || c->work.n;
+        bool have = c->pending.n || c->work.n || c->act_pending.n || c->act_work.n;
         uint64_t now = vl_now_ns();
         bool waiting = c->retry_at_ns > now && !c->flush_wanted && !c->stop;
         if (!have || waiting) {
@@ -141,7 +173,14 @@ static void *run(void *arg)
         } else if (c->pending.n && list_add(&c->work, c->pending.v, c->pending.n)) {
             c->pending.n = 0;
         } /* else: no memory to merge; this round writes the failed one alone */
-        uint64_t covers = c->pending.n ? c->written : c->submitted;
+        bool acts_left = false;
+        if (c->act_pending.n) {
+            if (act_add(&c->act_work, c->act_pending.v, c->act_pending.n))
+                c->act_pending.n = 0;
+            else
+                acts_left = true;
+        }
+        uint64_t covers = c->pending.n || acts_left ? c->written : c->submitted;
         uint64_t round = ++c->rounds_begun;
         bool last_try = c->stop;
         c->flush_wanted = false;
@@ -157,7 +196,13 @@ static void *run(void *arg)
             } /* without memory for sorting, duplicates are written in order: last wins */
         }
         uint64_t t0 = vl_now_ns();
-        rc = snap_write_jobs(c->db, c->work.v, c->work.n, &e);
+        if (c->act_work.n) {
+            rc = snap_write_actions(c->db, c->act_work.v, c->act_work.n, &e);
+            if (rc == 0)
+                c->act_work.n = 0;
+        }
+        if (rc == 0 && c->work.n)
+            rc = snap_write_jobs(c->db, c->work.v, c->work.n, &e);
         uint64_t dt = vl_now_ns() - t0;
 
         pthread_mutex_lock(&c->mu);
@@ -190,6 +235,7 @@ int ckpt_start(struct ckpt **out, struct snap *db, const struct ckpt_opts *opts,
     struct ckpt *c = vl_xcalloc(1, sizeof *c);
     c->db = db;
     c->njobs = snap_spec(db)->njobs;
+    c->nactions = snap_spec(db)->nactions;
     c->retry_ms = opts && opts->retry_ms ? opts->retry_ms : 1000;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
@@ -222,6 +268,23 @@ int ckpt_submit(struct ckpt *c, const struct snap_job *jobs, size_t n)
     if (ok) {
         c->submitted++;
         c->st.pending = c->pending.n + c->work.n;
+        pthread_cond_signal(&c->wake);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ok ? 0 : -ENOMEM;
+}
+
+int ckpt_submit_actions(struct ckpt *c, const struct snap_action *acts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (acts[i].id >= c->nactions || acts[i].state >= SNAP_ACT_NSTATES)
+            return -EINVAL;
+    if (n == 0)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    bool ok = act_add(&c->act_pending, acts, n);
+    if (ok) {
+        c->submitted++;
         pthread_cond_signal(&c->wake);
     }
     pthread_mutex_unlock(&c->mu);
@@ -275,7 +338,7 @@ int ckpt_stop(struct ckpt *c, struct vl_err *err)
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
     int rc = 0;
-    if (c->pending.n || c->work.n) {
+    if (c->pending.n || c->work.n || c->act_pending.n || c->act_work.n) {
         rc = c->st.last_err.code ? c->st.last_err.code : -EIO;
         if (err)
             *err = c->st.last_err;
@@ -284,6 +347,8 @@ int ckpt_stop(struct ckpt *c, struct vl_err *err)
     }
     free(c->pending.v);
     free(c->work.v);
+    free(c->act_pending.v);
+    free(c->act_work.v);
     free(c->col_ids);
     free(c->col_recs);
     pthread_mutex_destroy(&c->mu);

@@ -60,6 +60,14 @@ int ckpt_start(struct ckpt **out, struct snap *db, const struct ckpt_opts *opts,
 int ckpt_submit(struct ckpt *c, const struct snap_job *jobs, size_t n);
 
 /*
+ * Hands over n action records (snap.h struct snap_action; copied), written
+ * with the next round (snap_write_actions, before that round's job records;
+ * the last record of an action wins). Never waits for a write. 0, or
+ * -EINVAL for an id >= nactions or a bad state (nothing taken), -ENOMEM.
+ */
+int ckpt_submit_actions(struct ckpt *c, const struct snap_action *acts, size_t n);
+
+/*
  * Waits until every record submitted before the call is written (0), or a
  * round that started after the call failed (its error; the records stay
  * pending and will be retried).

@@ -200,6 +200,7 @@ void snap_close(struct snap *d)
     sqlite3_close(d->db);
     free(d->path);
     free(d->state);
+    free(d->acts);
     free(d);
 }
 

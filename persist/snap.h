@@ -54,7 +54,7 @@
 #include "loader/spec.h"
 #include "persist/rundir.h" /* RUNDIR_DB */
 
-#define SNAP_SCHEMA 5 /* PRAGMA user_version; bump on any schema change */
+#define SNAP_SCHEMA 6 /* PRAGMA user_version; bump on any schema change */
 /* Schema history: 1 the first; 2 adds table run_option (a schema-1 file
  * reads as a run without stored options); 3 adds column job.lost (an
  * older file reads and is written without it: lost 0); 4 adds the
@@ -62,7 +62,11 @@
  * no usage was recorded (an older file reads without usage and is
  * written without it); 5 adds tables workflow_file, generation and
  * job_history (an older file reads as a run of generation 0 whose
- * workflow file was not recorded). */
+ * workflow file was not recorded); SNAP_SCHEMA_EXEC (6) adds what issue
+ * 21 runs: tables env_set, exec_config, action and action_state and the
+ * array kinds job_env, env_kv, act_cmd, act_jobs (an older file reads as a
+ * workflow without env, with torc's execution defaults and no actions). */
+#define SNAP_SCHEMA_EXEC 6 /* the first schema with env, exec_config and actions */
 
 /*
  * A job's state, stored as this number; the names (snap_state_name) are
@@ -112,6 +116,29 @@ static inline bool snap_job_has_usage(const struct snap_job *j)
 {
     return j->max_rss_bytes != 0;
 }
+
+/* What happened to an action (spec.actions[id]) in this run. */
+enum snap_act_state {
+    SNAP_ACT_PENDING = 0,   /* "pending": not started (or started and cut short: runs again) */
+    SNAP_ACT_RUNNING = 1,   /* "running": started; a resume runs it again */
+    SNAP_ACT_COMPLETED = 2, /* "completed": every command exited 0 */
+    SNAP_ACT_FAILED = 3,    /* "failed": a command failed; the ones after it did not run */
+    SNAP_ACT_NSTATES = 4
+};
+/* "pending" ... "failed"; NULL outside the enum. */
+const char *snap_act_state_name(unsigned state);
+
+/* An action's record (table action_state; a row only once it started). */
+struct snap_action {
+    uint32_t id;       /* index in spec.actions */
+    uint8_t state;     /* enum snap_act_state */
+    uint8_t pad[3];    /* zero */
+    uint32_t runs;     /* times it was started: its log attempts are numbered from there */
+    int32_t exit_code; /* the last command's exit code (128 + N for signal N; -1: not
+                          started) */
+    uint64_t start_ns; /* wall clock of the last start, 0: none */
+    uint64_t end_ns;   /* wall clock of the last end, 0: none */
+};
 
 /* The initial record of job jid: blocked if it has parents, else ready. */
 static inline void snap_job_init(const struct spec *s, uint32_t jid, struct snap_job *out)
@@ -333,6 +360,35 @@ int snap_write_jobs(struct snap *db, const struct snap_job *jobs, size_t n, stru
  * stopped (persist/runs.h). One small transaction.
  */
 int snap_mark_live(struct snap *db, struct vl_err *err);
+
+/*
+ * Stores action records acts[0..n) (id < spec.nactions; the last of an id
+ * wins) in one transaction, durable when it returns 0; snap_actions then
+ * returns them. An older file (before SNAP_SCHEMA_EXEC) has no actions:
+ * -EINVAL for any record. The checkpointer writes them (ckpt_submit_actions).
+ */
+int snap_write_actions(struct snap *db, const struct snap_action *acts, size_t n,
+                       struct vl_err *err);
+
+/* Every action's record as of the last write (or as restored):
+ * [spec.nactions], indexed by id; NULL when the spec has none. */
+const struct snap_action *snap_actions(const struct snap *db);
+
+/* The flags of job jid (enum spec_job_flag: its stdio mode, delete_on_success)
+ * as volley.db stores them, from a read-only connection (`volley logs`). */
+int snap_job_flags(const char *dir, uint32_t jid, uint8_t *flags, struct vl_err *err);
+
+/* The actions of a run as `volley logs --action N` needs them: the trigger
+ * (enum spec_trigger), the number of commands, and the record. */
+struct snap_action_view {
+    uint32_t trigger;
+    uint32_t ncmds;
+    struct snap_action rec;
+};
+/* Reads them from a read-only connection: *out [*n] (the caller frees it;
+ * NULL and 0 when there are none). */
+int snap_actions_read(const char *dir, struct snap_action_view **out, uint32_t *n,
+                      struct vl_err *err);
 
 /*
  * The end of a run, after the final checkpoint: records the finish time and

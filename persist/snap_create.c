@@ -387,6 +387,8 @@ static int write_content(sqlite3 *db, struct snap *d, const struct snap_meta *me
         rc = snap__exec_sql(db, app);
     if (rc == SQLITE_OK)
         rc = snap__exec_sql(db, schema_sql);
+    if (rc == SQLITE_OK)
+        rc = snap__exec_sql(db, snap__exec_schema_sql);
     struct wctx w = {.db = db};
     uint64_t bytes[SNAP__NKINDS] = {0};
     struct snap__hash h;
@@ -409,6 +411,8 @@ static int write_content(sqlite3 *db, struct snap *d, const struct snap_meta *me
         rc = write_arrays_meta(db, s, bytes);
     if (rc == SQLITE_OK)
         rc = write_small(db, s);
+    if (rc == SQLITE_OK)
+        rc = snap__write_exec(db, s);
     if (rc == SQLITE_OK)
         rc = write_run(db, s, meta, hash);
     if (rc == SQLITE_OK)
@@ -507,6 +511,8 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
         code = snap__sql_err(err, d->db, rc, "cannot open %s", d->path);
         goto fail_after;
     }
+    if ((code = snap__read_actions(d, err)) != 0)
+        goto fail_after;
     free(tmp);
     *out = d;
     return 0;

@@ -34,6 +34,10 @@ const struct snap__kind_desc snap__kinds[SNAP__NKINDS] = {
     [SNAP__FILE_PATH] = {"file_path", 0},
     [SNAP__FILE_PRODUCER] = {"file_producer", 4},
     [SNAP__FILE_FLAGS] = {"file_flags", 4},
+    [SNAP__JOB_ENV] = {"job_env", 4},
+    [SNAP__ENV_KV] = {"env_kv", 0},
+    [SNAP__ACT_CMD] = {"act_cmd", 0},
+    [SNAP__ACT_JOBS] = {"act_jobs", 4},
 };
 
 size_t snap__row_bytes = SNAP__ROW_BYTES;
@@ -55,6 +59,14 @@ uint64_t snap__kind_items(const struct spec *s, int k)
     case SNAP__FILE_PRODUCER:
     case SNAP__FILE_FLAGS:
         return s->nfiles;
+    case SNAP__JOB_ENV:
+        return s->nenvsets && s->env ? s->njobs : 0;
+    case SNAP__ENV_KV:
+        return s->nenvsets ? s->nenvkv : 0;
+    case SNAP__ACT_CMD:
+        return s->nactions ? s->nact_cmds : 0;
+    case SNAP__ACT_JOBS:
+        return s->nactions ? s->nact_jobs : 0;
     default:
         return s->njobs;
     }
@@ -143,6 +155,8 @@ uint64_t snap__hash_end(const struct snap__hash *h)
 
 void snap__hash_kind_end(struct snap__hash *h, int k, uint64_t items, uint64_t bytes)
 {
+    if (snap__kind_optional(k) && items == 0)
+        return; /* absent: the hash stays what an older schema made it */
     snap__hash_u64(h, 0x6b696e64u + (uint64_t)k); /* "kind" + k */
     snap__hash_u64(h, items);
     snap__hash_u64(h, bytes);
@@ -193,6 +207,7 @@ void snap__hash_rest(struct snap__hash *h, const struct spec *s)
     } else {
         snap__hash_u64(h, 0);
     }
+    snap__hash_exec(h, s);
 }
 
 /* ---- the encoder ---- */
@@ -330,6 +345,19 @@ static int encode_kind(struct enc *e, const struct spec *s)
         for (uint64_t i = 0; i < n && !rc; i++)
             rc = put_u32(e, s->files[i].flags);
         break;
+    case SNAP__JOB_ENV:
+        return put_array(e, s->env, n, 4);
+    case SNAP__ENV_KV:
+    case SNAP__ACT_CMD: {
+        const uint64_t *off = e->k == SNAP__ENV_KV ? s->envkv : s->act_cmds;
+        for (uint64_t i = 0; i < n && !rc; i++) {
+            const char *p = s->pool + off[i];
+            rc = put(e, p, strlen(p) + 1);
+        }
+        break;
+    }
+    case SNAP__ACT_JOBS:
+        return put_array(e, s->act_jobs, n, 4);
     default:
         break;
     }

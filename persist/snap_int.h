@@ -9,6 +9,7 @@
  *   snap_iter.c     `volley jobs`' streaming iterator
  *   snap_enc.c      the array encoding of a spec and its content hash
  *   snap_gen.c      the workflow file and the run's generations
+ *   snap_act.c      env sets, execution_config, actions and their records
  *
  * The array encoding (below the connection section) is also used by the
  * tests and bench/persist.
@@ -43,6 +44,7 @@ struct snap {
     uint8_t *state;                /* [njobs] state as of the last commit */
     uint64_t counts[SNAP_NSTATES]; /* as of the last commit */
     sqlite3_stmt *upsert, *count_upd, *run_upd;
+    struct snap_action *acts; /* [spec->nactions] as of the last write; NULL if none */
 };
 
 /* Fills err with "<doing, %s = path>: <SQLite's message>" and returns the
@@ -143,8 +145,22 @@ enum snap__kind {
     SNAP__FILE_PATH,     /* str, nfiles */
     SNAP__FILE_PRODUCER, /* u32, nfiles */
     SNAP__FILE_FLAGS,    /* u32, nfiles */
+    /* from SNAP_SCHEMA_EXEC on (an earlier file has no row: read as 0 items);
+       hashed only when they have items, so a spec without them keeps the
+       hash an earlier schema gave it (snap__kind_optional) */
+    SNAP__JOB_ENV,  /* u32, njobs if jobs have env sets of their own, else 0 */
+    SNAP__ENV_KV,   /* str, nenvkv: "KEY=VALUE" of every env set */
+    SNAP__ACT_CMD,  /* str, nact_cmds: the actions' commands */
+    SNAP__ACT_JOBS, /* u32, nact_jobs: the jobs of on_jobs_* actions */
     SNAP__NKINDS
 };
+
+/* True for the kinds an older schema does not have (and that are not
+ * hashed when empty). */
+static inline bool snap__kind_optional(int k)
+{
+    return k >= SNAP__JOB_ENV;
+}
 
 struct snap__kind_desc {
     const char *name; /* spec_array.kind and spec_chunk.kind */
@@ -184,5 +200,22 @@ typedef int (*snap__sink)(void *ctx, int k, uint64_t seq, uint64_t first, uint64
  */
 int snap__encode(const struct spec *s, struct snap__hash *h, snap__sink sink, void *ctx,
                  uint64_t bytes[SNAP__NKINDS]);
+
+/* ---- env, execution_config and actions (snap_act.c) ---- */
+
+/* The tables SNAP_SCHEMA_EXEC adds (create). */
+extern const char snap__exec_schema_sql[];
+/* Writes the env sets, the execution_config and the actions of s (create):
+ * a SQLite code. */
+int snap__write_exec(sqlite3 *db, const struct spec *s);
+/* Reads them into s (restore), for a file of schema; the counts of the
+ * arrays they index (nenvkv, nact_cmds, nact_jobs) are set already. 0 or a
+ * code with err. */
+int snap__read_exec(sqlite3 *db, const char *path, int schema, struct spec *s, struct vl_err *err);
+/* The action records of d (d->spec and d->schema set): d->acts. */
+int snap__read_actions(struct snap *d, struct vl_err *err);
+/* Hashes what snap__write_exec stores, only what is there (an older spec
+ * keeps its hash). */
+void snap__hash_exec(struct snap__hash *h, const struct spec *s);
 
 #endif /* VOLLEY_PERSIST_SNAP_INT_H */

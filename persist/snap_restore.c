@@ -65,7 +65,7 @@ static uint64_t file_bytes(const char *path)
 
 /* spec_array: each kind's declared items and bytes, checked against the
  * run record, our widths and the file size (so allocations stay bounded). */
-static int read_kinds(sqlite3 *db, const char *path, const struct snap__run_row *r,
+static int read_kinds(sqlite3 *db, const char *path, int schema, const struct snap__run_row *r,
                       struct kind_meta km[SNAP__NKINDS], struct vl_err *err)
 {
     uint64_t limit = file_bytes(path);
@@ -79,6 +79,10 @@ static int read_kinds(sqlite3 *db, const char *path, const struct snap__run_row 
     int code = 0;
     uint64_t total = 0;
     for (int k = 0; k < SNAP__NKINDS && !code; k++) {
+        if (snap__kind_optional(k) && schema < SNAP_SCHEMA_EXEC) {
+            km[k].items = km[k].bytes = 0; /* an older file: no env, no actions */
+            continue;
+        }
         sqlite3_bind_text(st, 1, snap__kinds[k].name, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc != SQLITE_ROW) {
@@ -96,6 +100,16 @@ static int read_kinds(sqlite3 *db, const char *path, const struct snap__run_row 
         case SNAP__JOB_INS:
         case SNAP__JOB_OUTS:
             fixed_items = false; /* checked against the degrees later */
+            break;
+        case SNAP__ENV_KV:
+        case SNAP__ACT_CMD:
+        case SNAP__ACT_JOBS:
+            /* checked against the tables that index them (spec_check);
+               action commands are counted in 32 bits */
+            want = k == SNAP__ACT_CMD && it > UINT32_MAX ? 0 : (uint64_t)it;
+            break;
+        case SNAP__JOB_ENV:
+            want = it ? dims.njobs : 0; /* all or none */
             break;
         case SNAP__JOB_NINS:
         case SNAP__JOB_NOUTS:
@@ -399,6 +413,14 @@ static int alloc_arrays(struct spec *s, struct spec_tmp *t, const struct kind_me
     ALLOC(s->rr, n, "resource classes");
     ALLOC(s->fh, n, "failure handlers");
     ALLOC(s->flags, n, "job flags");
+    if (km[SNAP__JOB_ENV].items)
+        ALLOC(s->env, n, "env sets");
+    if ((s->nenvkv = km[SNAP__ENV_KV].items))
+        ALLOC(s->envkv, s->nenvkv, "env entries");
+    if ((s->nact_cmds = (uint32_t)km[SNAP__ACT_CMD].items))
+        ALLOC(s->act_cmds, s->nact_cmds, "action commands");
+    if ((s->nact_jobs = km[SNAP__ACT_JOBS].items))
+        ALLOC(s->act_jobs, s->nact_jobs, "action jobs");
     if (nf) {
         ALLOC(t->nins, n, "input files");
         ALLOC(t->nouts, n, "output files");
@@ -428,12 +450,11 @@ static int read_arrays(sqlite3 *db, const char *path, struct spec *s, struct spe
         [SNAP__JOB_RR] = s->rr,     [SNAP__JOB_FH] = s->fh,          [SNAP__JOB_FLAGS] = s->flags,
         [SNAP__JOB_NINS] = t->nins, [SNAP__JOB_INS] = s->ins,        [SNAP__JOB_NOUTS] = t->nouts,
         [SNAP__JOB_OUTS] = s->outs, [SNAP__FILE_PRODUCER] = t->prod, [SNAP__FILE_FLAGS] = t->fflags,
+        [SNAP__JOB_ENV] = s->env,   [SNAP__ACT_JOBS] = s->act_jobs,
     };
     uint64_t *const offs[SNAP__NKINDS] = {
-        [SNAP__JOB_NAME] = s->name_off,
-        [SNAP__JOB_CMD] = s->cmd_off,
-        [SNAP__FILE_NAME] = t->fname,
-        [SNAP__FILE_PATH] = t->fpath,
+        [SNAP__JOB_NAME] = s->name_off, [SNAP__JOB_CMD] = s->cmd_off, [SNAP__FILE_NAME] = t->fname,
+        [SNAP__FILE_PATH] = t->fpath,   [SNAP__ENV_KV] = s->envkv,    [SNAP__ACT_CMD] = s->act_cmds,
     };
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
@@ -442,6 +463,8 @@ static int read_arrays(sqlite3 *db, const char *path, struct spec *s, struct spe
                                 -1, &st, NULL);
     int code = rc != SQLITE_OK ? snap__sql_err(err, db, rc, "cannot read %s", path) : 0;
     for (int k = 0; k < SNAP__NKINDS && !code; k++) {
+        if (snap__kind_optional(k) && !km[k].items)
+            continue; /* absent: nothing read, nothing hashed */
         char *to = snap__kinds[k].width ? dst[k] : s->pool + str_at[k];
         code = read_kind(st, db, path, k, &km[k], to, str_at[k], offs[k], h, err);
     }
@@ -494,15 +517,17 @@ static int verify_spec(const struct spec *s, struct snap__hash *h, uint64_t want
 }
 
 /* Rebuilds the spec from the arrays and small tables; verifies the hash. */
-static int read_spec(sqlite3 *db, const char *path, const struct snap__run_row *r, struct spec *s,
-                     struct vl_err *err)
+static int read_spec(sqlite3 *db, const char *path, int schema, const struct snap__run_row *r,
+                     struct spec *s, struct vl_err *err)
 {
     struct kind_meta km[SNAP__NKINDS];
-    int code = read_kinds(db, path, r, km, err);
+    int code = read_kinds(db, path, schema, r, km, err);
     if (code)
         return code;
     struct vl_buf small = {0};
     code = read_small(db, path, r, s, &small, err);
+    if (!code)
+        code = snap__read_exec(db, path, schema, s, err);
     if (code) {
         vl_buf_free(&small);
         return code;
@@ -514,11 +539,12 @@ static int read_spec(sqlite3 *db, const char *path, const struct snap__run_row *
     s->description = r->description ? vl_xstrdup(r->description) : NULL;
     s->path = vl_xstrdup(r->info.source ? r->info.source : "<volley.db>");
 
-    /* pool: [job names][commands][file names][file paths][small strings]NUL */
+    /* pool: [job names][commands][file names][file paths][env entries]
+     * [action commands][small strings]NUL */
     uint64_t str_at[SNAP__NKINDS] = {0};
     uint64_t pool_len = 0;
-    static const int str_kinds[] = {SNAP__JOB_NAME, SNAP__JOB_CMD, SNAP__FILE_NAME,
-                                    SNAP__FILE_PATH};
+    static const int str_kinds[] = {SNAP__JOB_NAME,  SNAP__JOB_CMD, SNAP__FILE_NAME,
+                                    SNAP__FILE_PATH, SNAP__ENV_KV,  SNAP__ACT_CMD};
     for (size_t i = 0; i < VL_ARRAY_LEN(str_kinds); i++) {
         str_at[str_kinds[i]] = pool_len;
         pool_len += km[str_kinds[i]].bytes;
@@ -576,7 +602,10 @@ static int restore(struct snap *d, const char *dir, bool writable, const struct 
         (code = snap__read_counts(d->db, d->path, &r.info, err)) ||
         (code = snap__read_opts(d->db, d->path, schema, &r.info, err)) ||
         (code = snap__read_gen(d->db, d->path, schema, &r.info, err)) ||
-        (code = read_spec(d->db, d->path, &r, spec, err)))
+        (code = read_spec(d->db, d->path, schema, &r, spec, err)))
+        goto fail;
+    d->spec = spec;
+    if ((code = snap__read_actions(d, err)))
         goto fail;
     recs = vl_alloc_array(spec->njobs, sizeof *recs, false, "the job records", err);
     d->state = vl_alloc_array(spec->njobs, 1, false, "the checkpoint state table", err);
