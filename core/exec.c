@@ -75,13 +75,55 @@ void exec__begin_kill(struct exec_engine *e, struct slot *s, enum reason why)
         return;
     if (!s->exited)
         s->reason = (uint8_t)why;
-    send_sig(e, s, SIGTERM);
+    send_sig(e, s, e->cfg.term_signal);
     s->kill_stage = 1;
     s->t_grace = true;
     exec__arm_timer(e, &s->ts_grace, e->cfg.kill_grace_ms, UD(K_T_GRACE, s->idx, s->gen));
 }
 
+/* "SIGTERM" for SIGTERM (a number for one without a name). */
+static const char *sig_name(int sig, char *buf, size_t len)
+{
+    const char *n = sigabbrev_np(sig);
+    if (n)
+        snprintf(buf, len, "SIG%s", n);
+    else
+        snprintf(buf, len, "signal %d", sig);
+    return buf;
+}
+
 /* ---- logs of a slot ---- */
+
+/* Notes where n bytes of the slot's captured output went (they begin at
+ * segment offset off), for delete_on_success. */
+static void note_range(struct slot *s, uint64_t off, uint64_t n)
+{
+    if (s->nranges && s->ranges[s->nranges - 1].off + s->ranges[s->nranges - 1].len == off) {
+        s->ranges[s->nranges - 1].len += n;
+        return;
+    }
+    if (s->nranges == s->ranges_cap) { /* output interleaved with many others': rare */
+        s->ranges_cap *= 2;
+        s->ranges = vl_xrealloc(s->ranges, s->ranges_cap * sizeof *s->ranges);
+    }
+    s->ranges[s->nranges++] = (struct exec_range){.off = off, .len = n};
+}
+
+/* A completed job with delete_on_success: its captured output's segment
+ * space goes back to the file system (the index still describes it; the
+ * bytes read as zeros, and `volley logs` says they were deleted). */
+static void delete_output(struct exec_engine *e, struct slot *s)
+{
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < s->nranges; i++) {
+        logseg_punch(&e->log, s->ranges[i].off, s->ranges[i].len);
+        bytes += s->ranges[i].len;
+    }
+    logseg_note(&e->log, s->job.jid, s->attempt,
+                "volley: completed: its output (%llu bytes) is deleted (stdio delete_on_success)",
+                (unsigned long long)bytes);
+    s->nranges = 0;
+}
 
 static void check_done(struct exec_engine *e, struct slot *s)
 {
@@ -155,6 +197,8 @@ static void handle_read(struct exec_engine *e, const struct io_uring_cqe *c, str
         bool inc = e->caps.pbuf_inc;
         const uint8_t *p = e->bufs + (size_t)bid * e->bufsz + (inc ? e->boff[bid] : 0);
         if (res > 0 && valid) {
+            if (s->job.delete_on_success && !s->recovery)
+                note_range(s, e->log.seg_end, (uint64_t)res);
             logseg_data(&e->log, s->job.jid, s->attempt, exec__stream_id(s, i), p, (size_t)res);
             e->stats.log_bytes += (uint64_t)res;
         }
@@ -274,10 +318,11 @@ static void handle_cqe(struct exec_engine *e, const struct io_uring_cqe *c)
         if (s->t_runtime && c->res == -ETIME) {
             s->t_runtime = false;
             if (!s->exited) {
+                char sn[32];
                 logseg_note(&e->log, s->job.jid, s->attempt,
-                            "volley: runtime of %llu ms exceeded: SIGTERM to the job's process "
-                            "group",
-                            (unsigned long long)s->job.runtime_ms);
+                            "volley: runtime of %llu ms exceeded: %s to the job's process group",
+                            (unsigned long long)s->job.runtime_ms,
+                            sig_name(e->cfg.term_signal, sn, sizeof sn));
                 exec__begin_kill(e, s, R_TIMEOUT);
             }
         }
@@ -287,10 +332,11 @@ static void handle_cqe(struct exec_engine *e, const struct io_uring_cqe *c)
         if (s->t_grace && c->res == -ETIME) {
             s->kill_stage = 2;
             s->flags |= EXEC_RES_KILLED;
+            char sn[32];
             logseg_note(&e->log, s->job.jid, s->attempt,
-                        "volley: still running %u ms after SIGTERM: SIGKILL to the job's "
+                        "volley: still running %u ms after %s: SIGKILL to the job's "
                         "process group",
-                        e->cfg.kill_grace_ms);
+                        e->cfg.kill_grace_ms, sig_name(e->cfg.term_signal, sn, sizeof sn));
             send_sig(e, s, SIGKILL);
         }
         s->t_grace = false;
@@ -447,6 +493,8 @@ static void finish(struct exec_engine *e, struct slot *s)
             return;
         }
     }
+    if (r.outcome == EXEC_COMPLETED && s->job.delete_on_success)
+        delete_output(e, s);
     r.final = true;
     report(e, &r);
     free_slot(e, s);
@@ -588,7 +636,8 @@ int exec_engine_run(struct exec_engine *e, const struct exec_source *src, struct
      * Our child never gets one before exec (it has no children then). */
     sigset_t all;
     sigfillset(&all);
-    sigdelset(&all, SIGCHLD);
+    if (!e->cfg.sigchld_blocked)
+        sigdelset(&all, SIGCHLD);
     pthread_sigmask(SIG_SETMASK, &all, &e->run_mask);
     e->sp.sigs_blocked = true;
     /* SCHED_BATCH: a job's exit wakes us three times (two EOFs and the exit,

@@ -48,6 +48,17 @@ struct exec_job {
     const char *cuda_devices; /* CUDA_VISIBLE_DEVICES for it ("0,2"), or NULL: environment's */
     const struct failpol *fh; /* failure handler, or NULL: a failed attempt is final */
     uint64_t tag;             /* the source's own value, returned in every result */
+    const char *const *env;   /* its own environment: nenv "KEY=VALUE" entries with distinct
+                                 keys (the job's env merged with the workflow's); each
+                                 replaces the inherited variable of its name, none replaces
+                                 one volley sets (VOLLEY_*, TORC_* aliases). NULL: none */
+    uint32_t nenv;
+    uint8_t stdio;          /* enum spec_stdio: what of stdout and stderr is captured (0:
+                               both, apart); the same for its recovery script */
+    bool delete_on_success; /* once it completed, the segment space of its captured output
+                               is given back (logseg_punch) */
+    bool no_ids;            /* not a job (an action's command): no VOLLEY_JOB_ID, _NAME,
+                               _ATTEMPT nor their TORC_ aliases */
 };
 
 enum exec_next {
@@ -140,9 +151,17 @@ struct exec_config {
     int32_t timeout_code;       /* the exit code a failure handler (and its recovery
                                    script's VOLLEY_RETURN_CODE) sees for an attempt killed
                                    at its runtime (default FAILPOL_TIMEOUT_CODE, 152) */
+    int term_signal;            /* sent first to stop, cancel or time out a job (default
+                                   SIGTERM: execution_config.termination_signal);
+                                   SIGKILL follows after kill_grace_ms */
+    uint32_t max_env;           /* the most entries a job's env has (exec_job.nenv): room
+                                   made per slot at open; 0: grown when a job needs it */
+    bool sigchld_blocked;       /* keep SIGCHLD blocked during a run: another thread of
+                                   this process waits for it (the supervisor, whose
+                                   actions run on an engine); reaping does not need it */
 };
 
-/* Sets the defaults above (K = 1, log_id 0, pin_cpu -1). */
+/* Sets the defaults above (K = 1, log_id 0, pin_cpu -1, SIGTERM). */
 void exec_config_defaults(struct exec_config *cfg);
 
 /* Counters since open, for benchmarks and the run summary. */

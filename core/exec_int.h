@@ -51,7 +51,11 @@ enum ud_kind {
 
 #define MAX_SLOTS (1u << 20)
 #define BGID 7
-#define HEAD_ENV 6 /* VOLLEY_JOB_ID, _JOB_NAME, _ATTEMPT, _RUN_DIR, CUDA_..., _RETURN_CODE */
+/* The variables volley sets per process: VOLLEY_JOB_ID, _JOB_NAME, _ATTEMPT,
+ * _RUN_DIR, CUDA_VISIBLE_DEVICES, VOLLEY_RETURN_CODE, and the TORC_* aliases
+ * of five of them (TORC_JOB_ID, _JOB_NAME, _ATTEMPT_ID, _OUTPUT_DIR,
+ * _RETURN_CODE: torc's recovery scripts read them). */
+#define HEAD_ENV 11
 #define FLUSH_MS 100
 #define TICK_MS 20
 
@@ -100,6 +104,17 @@ struct slot {
     char *sh_argv[4];
     char **envmem; /* HEAD_ENV free entries, then the base environment, NULL */
     struct vl_buf envstr;
+    char **envjob; /* a job with env of its own: head, its env, the base less what it
+                      replaces, NULL (envjob_cap entries) */
+    size_t envjob_cap;
+    /* delete_on_success: where its captured output went in the segment */
+    struct exec_range *ranges;
+    uint32_t nranges, ranges_cap;
+};
+
+/* Bytes of a slot's captured output in the log segment. */
+struct exec_range {
+    uint64_t off, len;
 };
 
 struct exec_engine {
@@ -112,6 +127,7 @@ struct exec_engine {
     struct logseg log;
     struct cmdpath *paths;
     int devnull, cwd_fd;
+    int devnull_w; /* /dev/null for writing: a stream not captured */
     /* provided buffers */
     struct io_uring_buf_ring *br;
     size_t br_bytes;
@@ -122,6 +138,7 @@ struct exec_engine {
     char **base;
     size_t nbase;
     char *env_run_dir; /* "VOLLEY_RUN_DIR=..." */
+    char *env_out_dir; /* "TORC_OUTPUT_DIR=..." (the same directory) */
     char *env_cuda;    /* the environment's "CUDA_VISIBLE_DEVICES=...", or NULL */
     cpu_set_t orig_mask;
     bool pinned;
@@ -235,6 +252,22 @@ static inline void exec__recycle_buf(struct exec_engine *e, uint16_t bid)
     io_uring_buf_ring_add(e->br, e->bufs + (size_t)bid * e->bufsz, e->bufsz, bid,
                           io_uring_buf_ring_mask(e->nbufs), 0);
     io_uring_buf_ring_advance(e->br, 1);
+}
+
+/* Whether stream i (0 stdout, 1 stderr) of the slot's job is captured. */
+static inline bool exec__captured(const struct slot *s, int i)
+{
+    switch (s->job.stdio) {
+    case SPEC_STDIO_NO_STDOUT:
+        return i == 1;
+    case SPEC_STDIO_NO_STDERR:
+    case SPEC_STDIO_COMBINED: /* stderr goes into stdout's pipe */
+        return i == 0;
+    case SPEC_STDIO_NONE:
+        return false;
+    default:
+        return true;
+    }
 }
 
 static inline uint8_t exec__stream_id(const struct slot *s, int i)

@@ -51,6 +51,7 @@ void exec_config_defaults(struct exec_config *cfg)
     cfg->pin_cpu = -1;
     cfg->spawn_mode = SPAWN_ASYNC;
     cfg->timeout_code = FAILPOL_TIMEOUT_CODE;
+    cfg->term_signal = SIGTERM;
 }
 
 static bool shell_name(const char *s, size_t n)
@@ -73,15 +74,24 @@ static bool name_is(const char *entry, size_t n, const char *name)
  * The jobs' base environment, as dash would pass it on: entries whose name
  * is not a shell identifier are dropped, a repeated name keeps its last
  * value, PWD is kept if it names the working directory and otherwise set to
- * its physical path. The VOLLEY_* names are the engine's; CUDA_VISIBLE_
- * DEVICES is kept aside, for jobs without GPUs of their own.
+ * its physical path. The VOLLEY_* names and their TORC_* aliases are the
+ * engine's; CUDA_VISIBLE_DEVICES is kept aside, for jobs without GPUs of
+ * their own.
  */
 static int build_base_env(struct exec_engine *e, char *const *env, const char *workdir,
                           const char **path_env, struct vl_err *err)
 {
-    static const char *const ours[] = {"VOLLEY_JOB_ID",       "VOLLEY_JOB_NAME",
-                                       "VOLLEY_ATTEMPT",      "VOLLEY_RUN_DIR",
-                                       "VOLLEY_RETURN_CODE",  "PWD",
+    static const char *const ours[] = {"VOLLEY_JOB_ID",
+                                       "VOLLEY_JOB_NAME",
+                                       "VOLLEY_ATTEMPT",
+                                       "VOLLEY_RUN_DIR",
+                                       "VOLLEY_RETURN_CODE",
+                                       "TORC_JOB_ID",
+                                       "TORC_JOB_NAME",
+                                       "TORC_ATTEMPT_ID",
+                                       "TORC_OUTPUT_DIR",
+                                       "TORC_RETURN_CODE",
+                                       "PWD",
                                        "CUDA_VISIBLE_DEVICES"};
     size_t n = 0;
     while (env[n])
@@ -227,12 +237,13 @@ struct exec_engine *exec_engine_open(const struct exec_config *cfg, struct vl_er
     struct exec_engine *e = vl_xcalloc(1, sizeof *e);
     e->cfg = *cfg;
     e->nslots = cfg->max_running;
-    e->devnull = e->cwd_fd = -1;
+    e->devnull = e->cwd_fd = e->devnull_w = -1;
     e->log.idx_fd = e->log.seg_fd = -1;
     char *wd = NULL;
     const char *path_env = NULL;
 
-    if ((e->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+    if ((e->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+        (e->devnull_w = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
         vl_err_sys(err, -errno, "cannot open /dev/null");
         goto fail;
     }
@@ -251,6 +262,7 @@ struct exec_engine *exec_engine_open(const struct exec_config *cfg, struct vl_er
         goto fail;
     e->paths = cmdpath_new(path_env);
     e->env_run_dir = vl_xasprintf("VOLLEY_RUN_DIR=%s", cfg->run_dir ? cfg->run_dir : cfg->log_dir);
+    e->env_out_dir = vl_xasprintf("TORC_OUTPUT_DIR=%s", cfg->run_dir ? cfg->run_dir : cfg->log_dir);
     if (logseg_open(&e->log, cfg->log_dir, cfg->log_id, err) != 0)
         goto fail;
     if (spawner_init(&e->sp, cfg->spawn_mode, e->nslots, err) != 0)
@@ -285,6 +297,12 @@ struct exec_engine *exec_engine_open(const struct exec_config *cfg, struct vl_er
         s->argv = vl_xcalloc(s->argv_cap, sizeof *s->argv);
         s->envmem = vl_xcalloc(HEAD_ENV + e->nbase + 1, sizeof *s->envmem);
         memcpy(s->envmem + HEAD_ENV, e->base, e->nbase * sizeof *e->base);
+        if (cfg->max_env) {
+            s->envjob_cap = HEAD_ENV + 1 + cfg->max_env + e->nbase + 1;
+            s->envjob = vl_xcalloc(s->envjob_cap, sizeof *s->envjob);
+        }
+        s->ranges_cap = 16;
+        s->ranges = vl_xcalloc(s->ranges_cap, sizeof *s->ranges);
         e->freel[e->nfree++] = e->nslots - 1 - i;
     }
     free(wd);
@@ -319,6 +337,8 @@ void exec_engine_close(struct exec_engine *e)
             free(e->slots[i].wbuf);
             free(e->slots[i].argv);
             free(e->slots[i].envmem);
+            free(e->slots[i].envjob);
+            free(e->slots[i].ranges);
             vl_buf_free(&e->slots[i].envstr);
         }
     }
@@ -331,10 +351,13 @@ void exec_engine_close(struct exec_engine *e)
         free(e->base[i]);
     free(e->base);
     free(e->env_run_dir);
+    free(e->env_out_dir);
     free(e->env_cuda);
     cmdpath_free(e->paths);
     if (e->devnull >= 0)
         close(e->devnull);
+    if (e->devnull_w >= 0)
+        close(e->devnull_w);
     if (e->cwd_fd >= 0)
         close(e->cwd_fd);
     free(e);

@@ -27,45 +27,122 @@
 
 #include "core/exec_int.h"
 
-/* Fills the head of the slot's environment; returns envp. */
-static char **build_env(struct exec_engine *e, struct slot *s, int rc_of_failed)
+/* ---- the environment ---- */
+
+/* Appends "PREFIXvalue" and its NUL to b; returns the entry's offset. */
+static size_t put_var(struct vl_buf *b, const char *prefix, const char *value)
+{
+    size_t at = b->len;
+    vl_buf_adds(b, prefix);
+    vl_buf_adds(b, value);
+    vl_buf_addc(b, '\0');
+    return at;
+}
+
+/* Whether entries "KEY=..." a and b have the same key. */
+static bool same_key(const char *a, const char *b)
+{
+    while (*a && *a == *b && *a != '=') {
+        a++;
+        b++;
+    }
+    return *a == '=' && *b == '=';
+}
+
+/* Whether the job's own env has the key of entry (a "KEY=" string). */
+static bool job_env_has(const struct slot *s, const char *entry)
+{
+    for (uint32_t i = 0; i < s->job.nenv; i++)
+        if (same_key(s->job.env[i], entry))
+            return true;
+    return false;
+}
+
+/*
+ * The variables volley sets for the slot's process, each with its TORC_
+ * alias (torc's names: recovery scripts written for torc read
+ * TORC_JOB_NAME, TORC_RETURN_CODE ...), as entries in s->envstr: offsets
+ * in off[], the count returned (at most HEAD_ENV - 2: the run directory's
+ * two entries are shared, see build_env).
+ */
+static int head_vars(struct slot *s, int rc_of_failed, size_t *off)
 {
     struct vl_buf *b = &s->envstr;
     b->len = 0;
-    size_t off[HEAD_ENV];
     int h = 0;
-    off[h++] = b->len;
-    vl_buf_printf(b, "VOLLEY_JOB_ID=%u", s->job.jid);
-    vl_buf_addc(b, '\0');
-    off[h++] = b->len;
-    vl_buf_adds(b, "VOLLEY_JOB_NAME=");
-    vl_buf_adds(b, s->job.name ? s->job.name : "");
-    vl_buf_addc(b, '\0');
-    off[h++] = b->len;
-    vl_buf_printf(b, "VOLLEY_ATTEMPT=%u", s->attempt);
-    vl_buf_addc(b, '\0');
+    char num[24];
+    if (!s->job.no_ids) {
+        snprintf(num, sizeof num, "%u", s->job.jid);
+        off[h++] = put_var(b, "VOLLEY_JOB_ID=", num);
+        off[h++] = put_var(b, "TORC_JOB_ID=", num);
+        const char *name = s->job.name ? s->job.name : "";
+        off[h++] = put_var(b, "VOLLEY_JOB_NAME=", name);
+        off[h++] = put_var(b, "TORC_JOB_NAME=", name);
+        snprintf(num, sizeof num, "%u", s->attempt);
+        off[h++] = put_var(b, "VOLLEY_ATTEMPT=", num);
+        off[h++] = put_var(b, "TORC_ATTEMPT_ID=", num);
+    }
+    if (s->job.cuda_devices)
+        off[h++] = put_var(b, "CUDA_VISIBLE_DEVICES=", s->job.cuda_devices);
+    if (s->recovery) {
+        snprintf(num, sizeof num, "%d", rc_of_failed);
+        off[h++] = put_var(b, "VOLLEY_RETURN_CODE=", num);
+        off[h++] = put_var(b, "TORC_RETURN_CODE=", num);
+    }
+    return h;
+}
+
+/*
+ * The environment of the slot's next process; returns envp. Order of
+ * precedence: what volley sets (head_vars, the run directory), then the
+ * job's own env (exec_job.env), then the environment volley runs in (the
+ * base, built at open). A job without env of its own (the usual case)
+ * costs the head only: the base follows it in s->envmem, shared.
+ */
+static char **build_env(struct exec_engine *e, struct slot *s, int rc_of_failed)
+{
+    size_t off[HEAD_ENV];
+    int h = head_vars(s, rc_of_failed, off);
+    const char *base = s->envstr.p; /* final now: nothing more is appended */
     bool cuda = s->job.cuda_devices != NULL;
-    if (cuda) {
-        off[h++] = b->len;
-        vl_buf_adds(b, "CUDA_VISIBLE_DEVICES=");
-        vl_buf_adds(b, s->job.cuda_devices);
-        vl_buf_addc(b, '\0');
+    if (!s->job.nenv) {
+        int total = h + 2 + (!cuda && e->env_cuda ? 1 : 0);
+        char **envp = s->envmem + (HEAD_ENV - total);
+        int k = 0;
+        for (int i = 0; i < h; i++)
+            envp[k++] = (char *)base + off[i];
+        envp[k++] = e->env_run_dir;
+        envp[k++] = e->env_out_dir;
+        if (!cuda && e->env_cuda)
+            envp[k++] = e->env_cuda;
+        return envp;
     }
-    bool rcv = s->recovery;
-    if (rcv) {
-        off[h++] = b->len;
-        vl_buf_printf(b, "VOLLEY_RETURN_CODE=%d", rc_of_failed);
-        vl_buf_addc(b, '\0');
+    size_t need = (size_t)h + 3 + s->job.nenv + e->nbase + 1;
+    if (need > s->envjob_cap) { /* beyond exec_config.max_env: rare */
+        s->envjob_cap = need;
+        s->envjob = vl_xrealloc(s->envjob, need * sizeof *s->envjob);
     }
-    /* Shared strings after the slot's own (the buffer is final now). */
-    int total = h + 1 + (!cuda && e->env_cuda ? 1 : 0);
-    char **envp = s->envmem + (HEAD_ENV - total);
-    int k = 0;
+    char **envp = s->envjob;
+    size_t k = 0;
     for (int i = 0; i < h; i++)
-        envp[k++] = b->p + off[i];
+        envp[k++] = (char *)base + off[i];
     envp[k++] = e->env_run_dir;
-    if (!cuda && e->env_cuda)
+    envp[k++] = e->env_out_dir;
+    size_t ours = k;
+    for (uint32_t i = 0; i < s->job.nenv; i++) {
+        const char *v = s->job.env[i];
+        bool taken = false;
+        for (size_t o = 0; o < ours && !taken; o++)
+            taken = same_key(envp[o], v);
+        if (!taken)
+            envp[k++] = (char *)v;
+    }
+    if (!cuda && e->env_cuda && !job_env_has(s, e->env_cuda))
         envp[k++] = e->env_cuda;
+    for (size_t i = 0; i < e->nbase; i++)
+        if (!job_env_has(s, e->base[i]))
+            envp[k++] = e->base[i];
+    envp[k] = NULL;
     return envp;
 }
 
@@ -79,7 +156,8 @@ static bool plan_command(struct exec_engine *e, struct slot *s, const char *cmd)
     s->req.path = "/bin/sh";
     s->req.argv = s->sh_argv;
     s->req.sh_argv = NULL;
-    if (s->recovery || e->cfg.no_direct)
+    /* a PATH of the job's own: the shell finds the program in it */
+    if (s->recovery || e->cfg.no_direct || (s->job.nenv && job_env_has(s, "PATH=")))
         return false;
     size_t need = strlen(cmd) + 1;
     if (need > s->wcap) {
@@ -111,7 +189,8 @@ static void spawn_failed(struct exec_engine *e, struct slot *s, int rc, const ch
     s->exited = true;
     for (int i = 0; i < 2; i++) {
         s->st[i].done = true;
-        logseg_end(&e->log, s->job.jid, s->attempt, exec__stream_id(s, i), LOGREC_EOF);
+        if (exec__captured(s, i))
+            logseg_end(&e->log, s->job.jid, s->attempt, exec__stream_id(s, i), LOGREC_EOF);
     }
     exec__queue_finished(e, s);
 }
@@ -136,6 +215,7 @@ void exec__start_proc(struct exec_engine *e, struct slot *s)
     s->exit_mono = 0;
     if (!s->recovery) {
         s->flags = 0;
+        s->nranges = 0;
         s->start_wall = vl_wall_ns();
         s->logrec = logseg_begin(&e->log, s->job.jid, s->attempt, s->start_wall);
     } else {
@@ -146,22 +226,29 @@ void exec__start_proc(struct exec_engine *e, struct slot *s)
     const char *cmd = s->recovery ? s->script : s->job.cmd;
     bool direct = plan_command(e, s, cmd);
 
-    int po[2], pe[2];
-    if (pipe2(po, O_CLOEXEC) != 0) {
-        spawn_failed(e, s, -errno, "pipe");
-        return;
-    }
-    if (pipe2(pe, O_CLOEXEC) != 0) {
-        int rc = -errno;
-        close(po[0]);
-        close(po[1]);
-        spawn_failed(e, s, rc, "pipe");
-        return;
+    /* A pipe per captured stream (stdio); the rest goes to /dev/null, and
+     * combined puts stderr into stdout's pipe. `none` makes no pipe. */
+    int rd[2] = {-1, -1}, wr[2] = {-1, -1};
+    for (int i = 0; i < 2; i++) {
+        int p[2];
+        if (!exec__captured(s, i))
+            continue;
+        if (pipe2(p, O_CLOEXEC) != 0) {
+            int rc = -errno;
+            if (rd[0] >= 0) {
+                close(rd[0]);
+                close(wr[0]);
+            }
+            spawn_failed(e, s, rc, "pipe");
+            return;
+        }
+        rd[i] = p[0];
+        wr[i] = p[1];
     }
     s->req.envp = build_env(e, s, s->seen_code);
     s->req.fd0 = e->devnull;
-    s->req.fd1 = po[1];
-    s->req.fd2 = pe[1];
+    s->req.fd1 = wr[0] >= 0 ? wr[0] : e->devnull_w;
+    s->req.fd2 = wr[1] >= 0 ? wr[1] : s->job.stdio == SPEC_STDIO_COMBINED ? wr[0] : e->devnull_w;
     s->req.cwd_fd = e->cwd_fd;
     s->req.affinity = e->pinned ? &e->orig_mask : NULL;
     s->req.affinity_len = sizeof e->orig_mask;
@@ -176,11 +263,12 @@ void exec__start_proc(struct exec_engine *e, struct slot *s)
     /* Our copies of the write ends go with the next submission (the
      * child has its own): the job's EOF must not wait for them
      * (research/platform-probe.md pitfall 3). Through the ring: no syscall. */
-    exec__close_fd(e, po[1]);
-    exec__close_fd(e, pe[1]);
+    exec__close_fd(e, wr[0]);
+    exec__close_fd(e, wr[1]);
     if (pid < 0) {
-        close(po[0]);
-        close(pe[0]);
+        for (int i = 0; i < 2; i++)
+            if (rd[i] >= 0)
+                close(rd[i]);
         spawn_failed(e, s, pid, "clone");
         return;
     }
@@ -194,11 +282,14 @@ void exec__start_proc(struct exec_engine *e, struct slot *s)
     }
     s->pid = pid;
     s->pidfd = pidfd;
-    s->st[0].fd = po[0];
-    s->st[1].fd = pe[0];
     exec__arm_wait(e, s);
-    exec__arm_read(e, s, 0);
-    exec__arm_read(e, s, 1);
+    for (int i = 0; i < 2; i++) {
+        s->st[i].fd = rd[i];
+        if (rd[i] >= 0)
+            exec__arm_read(e, s, i);
+        else
+            s->st[i].done = true; /* not captured: nothing to wait for */
+    }
     if (!s->recovery && s->job.runtime_ms) {
         s->t_runtime = true;
         exec__arm_timer(e, &s->ts_runtime, s->job.runtime_ms, UD(K_T_RUNTIME, s->idx, s->gen));

@@ -208,6 +208,17 @@ int logseg_flush(struct logseg *ls)
     return ls->err;
 }
 
+void logseg_punch(struct logseg *ls, uint64_t off, uint64_t len)
+{
+    if (!len || off < LOGFMT_HDR_BYTES)
+        return;
+    if (off + len > ls->seg_written)
+        logseg_flush(ls);
+    if (ls->err || off + len > ls->seg_written)
+        return; /* dropped, not written: nothing to give back */
+    (void)fallocate(ls->seg_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+}
+
 static struct logfmt_rec *stage_rec(struct logseg *ls)
 {
     if (ls->recs_len == ls->recs_cap)

@@ -66,6 +66,11 @@ static inline bool logseg_pending(const struct logseg *ls)
 {
     return ls->recs_len > 0 || ls->data_len > 0;
 }
+/* Gives the segment space of bytes [off, off + len) back to the file
+ * system (fallocate PUNCH_HOLE, the file keeps its size: they read as
+ * zeros; only whole blocks are freed). Flushes first if they are still
+ * staged. Best effort: a file system without hole punching keeps them. */
+void logseg_punch(struct logseg *ls, uint64_t off, uint64_t len);
 /* Writes what is staged; returns 0 or the sticky error. */
 int logseg_flush(struct logseg *ls);
 
