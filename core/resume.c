@@ -145,6 +145,42 @@ static void reopen_and_count(struct snap_job *jobs, uint32_t njobs, bool retry_f
     }
 }
 
+/*
+ * retry_failed opened jobs again (diff[0..n)): as torc's reinitialize does,
+ * the actions whose trigger will happen again run again: on_workflow_complete
+ * (the workflow will complete again), and an on_jobs_* action one of whose
+ * jobs was opened. on_workflow_start never (this is no new start), nor an
+ * action whose jobs all stay finished.
+ */
+static int rearm_actions(struct snap *db, const struct spec *s, const struct snap_job *diff,
+                         size_t n, struct vl_err *err)
+{
+    const struct snap_action *recs = snap_actions(db);
+    if (!n || !recs)
+        return 0;
+    uint8_t *open = vl_xcalloc((size_t)s->njobs + 1, 1);
+    for (size_t i = 0; i < n; i++)
+        open[diff[i].jid] = 1;
+    struct snap_action *re = vl_xcalloc(s->nactions, sizeof *re);
+    size_t nre = 0;
+    for (uint32_t i = 0; i < s->nactions; i++) {
+        const struct spec_action *sa = &s->actions[i];
+        if (recs[i].state != SNAP_ACT_COMPLETED && recs[i].state != SNAP_ACT_FAILED)
+            continue;
+        bool again = sa->trigger == SPEC_ON_WORKFLOW_COMPLETE;
+        for (uint32_t k = 0; k < sa->njobs && !again; k++)
+            again = open[s->act_jobs[sa->job_first + k]];
+        if (!again)
+            continue;
+        re[nre] = recs[i];
+        re[nre++].state = SNAP_ACT_PENDING; /* runs keeps counting: its logs stay apart */
+    }
+    int rc = nre ? snap_write_actions(db, re, nre, err) : 0;
+    free(re);
+    free(open);
+    return rc;
+}
+
 int resume_reconcile(struct snap *db, const struct spec *s, const struct snap_info *info,
                      const char *dir, const char *arena_path, struct snap_job *jobs,
                      const struct resume_opts *o, const struct vl_warn *warn,
@@ -163,6 +199,8 @@ int resume_reconcile(struct snap *db, const struct spec *s, const struct snap_in
         reopen_and_count(jobs, s->njobs, o->retry_failed, diff, out);
         if (out->reopened)
             rc = snap_write_jobs(db, diff, out->reopened, err);
+        if (rc == 0)
+            rc = rearm_actions(db, s, diff, out->reopened, err);
     }
     free(diff);
     return rc;

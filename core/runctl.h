@@ -43,8 +43,8 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 #define RUNCTL_MAGIC 0x6c746372u /* "rctl" */
 #define RUNCTL_VERSION                                                                             \
-    3u /* bump on ANY change in this file. 2 (2026-12-06): lines; 3: halt,                         \
-          max_failures, the failure count and ring */
+    4u /* bump on ANY change in this file. 2 (2026-12-06): lines; 3: halt,                         \
+          max_failures, the failure count and ring; 4: term_signal, timeout_code, max_env */
 #define RUNCTL_MAX_WORKERS 256u
 #define RUNCTL_PATH 4096u      /* bytes of each path setting */
 #define RUNCTL_ARENA_PATH 256u /* bytes of the arena path */
@@ -103,7 +103,12 @@ struct runctl {
     uint32_t kill_grace_ms; /* --kill-grace */
     uint32_t use_res;       /* 1 if some job needs CPUs, memory or GPUs */
     struct res_amount cap;  /* --cpus, --memory, --gpus */
-    uint8_t pad0[16];       /* zero */
+    int32_t term_signal;    /* the first signal of a stop, cancel or timeout
+                               (execution_config.termination_signal, SIGTERM) */
+    int32_t timeout_code;   /* the exit code of a job killed at its runtime, for its
+                               failure handler and its record (timeout_exit_code, 152) */
+    uint32_t max_env;       /* the most entries a job's merged env has (0: no env) */
+    uint32_t pad0;          /* zero */
     /* lines 1-196: paths, as line 0 */
     char arena_path[RUNCTL_ARENA_PATH];
     char run_dir[RUNCTL_PATH];

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/actions.h"
 #include "persist/ckpt.h"
 #include "persist/rundir.h"
 #include "persist/runstats.h"
@@ -52,7 +53,8 @@ struct sup {
     struct runctl *ctl;
     int ctl_fd;
     struct ckpt *ck;
-    struct watchlog *wl; /* joblog.tsv, events.jsonl, rate.bin */
+    struct actions *acts; /* the workflow's actions, or NULL */
+    struct watchlog *wl;  /* joblog.tsv, events.jsonl, rate.bin */
     pid_t pids[RUNCTL_MAX_WORKERS];
     uint32_t live; /* workers not yet reaped */
     uint32_t crashes;
@@ -73,6 +75,26 @@ void supervisor_opts_default(struct supervisor_opts *o)
     res_detect(&o->cap);
     o->ckpt_ms = 1000;
     o->kill_grace_ms = 5000;
+}
+
+uint32_t supervisor_kill_grace_ms(const struct spec *s, const struct supervisor_opts *o)
+{
+    if (o->kill_grace_given || !(s->exec.set & SPEC_EXEC_TERM_LEAD))
+        return o->kill_grace_ms;
+    uint64_t ms = (uint64_t)spec_term_lead_s(s) * 1000u;
+    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+/* The most entries a job's merged env has, over every env set. */
+static uint32_t max_env_of(const struct spec *s)
+{
+    uint32_t m = 0;
+    for (uint32_t k = 0; k < s->nenvsets; k++) {
+        uint32_t n = spec_envset_list(s->pool, s->envsets, s->envkv, k, NULL, 0);
+        if (n > m)
+            m = n;
+    }
+    return m;
 }
 
 static int spawn_worker(struct sup *S, uint32_t i)
@@ -120,6 +142,7 @@ void supervisor_kill_jobs(const struct arena *a, bool orphans_only)
 
 static void stop_all(struct sup *S, int sig)
 {
+    actions_stop(S->acts); /* a running one runs again on resume */
     atomic_store(&S->ctl->stop, 1);
     arena_wake(S->a);
     for (uint32_t i = 0; i < S->ctl->nworkers; i++)
@@ -282,7 +305,10 @@ static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
     c->supervisor_pid = getpid();
     c->nworkers = nworkers;
     c->max_running = jcap;
-    c->kill_grace_ms = S->o->kill_grace_ms;
+    c->kill_grace_ms = supervisor_kill_grace_ms(s, S->o);
+    c->term_signal = spec_term_signal(s);
+    c->timeout_code = spec_timeout_exit_code(s);
+    c->max_env = max_env_of(s);
     c->max_failures = S->o->max_failures;
     c->cap = S->o->cap;
     for (uint32_t r = 0; r < s->nrr; r++)
@@ -399,6 +425,40 @@ static void announce_failures(struct sup *S, bool final)
     }
 }
 
+/* Reaps the workers that exited, each by its pid: the actions' engine, on
+ * a thread of this process, reaps its own children through their pidfds,
+ * so waitpid(-1) would take them from it. */
+static void reap_workers(struct sup *S)
+{
+    for (uint32_t i = 0; i < S->ctl->nworkers; i++) {
+        int status;
+        pid_t pid = S->pids[i];
+        if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid)
+            on_worker_exit(S, pid, status);
+    }
+}
+
+/* While an action is due or running (on_workflow_start before the
+ * workers, on_workflow_complete and late on_jobs_* ones after them):
+ * signals, checkpoints, progress. A stop ends the wait (actions_close
+ * waits for the stopped commands). */
+static void wait_actions(struct sup *S, const sigset_t *set)
+{
+    const struct run_status *st = S->st;
+    const uint64_t tick_ns = (uint64_t)(st->tick_ms ? st->tick_ms : 250) * 1000000ull;
+    while (actions_busy(S->acts) && !S->stopping) {
+        struct timespec ts = {.tv_sec = (time_t)(tick_ns / 1000000000ull),
+                              .tv_nsec = (long)(tick_ns % 1000000000ull)};
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+            take_stop(S);
+        reap_workers(S);
+        actions_poll(S->acts, S->a);
+        if (st->progress)
+            st->progress(st->ctx, &S->view, false);
+    }
+}
+
 /* Until every worker has exited: signals, reaping, checkpoints, progress. */
 static void supervise(struct sup *S, const sigset_t *set)
 {
@@ -417,10 +477,8 @@ static void supervise(struct sup *S, const sigset_t *set)
         int sig = sigtimedwait(set, &si, &ts);
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
             take_stop(S);
-        int status;
-        pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-            on_worker_exit(S, pid, status);
+        reap_workers(S);
+        actions_poll(S->acts, S->a);
         now = vl_now_ns();
         if (now >= next_ckpt) {
             ckpt_collect(S->ck, S->a, S->wl);
@@ -467,6 +525,46 @@ static int finish(struct sup *S, double secs)
     return crc < 0 ? -1 : e.exit_code;
 }
 
+/* The actions' thread, and the on_workflow_start ones, which jobs wait for
+ * (torc: a runner runs its pending actions before it claims a job). */
+static void run_actions_first(struct sup *S, const struct spec *s, const struct snap_action *recs,
+                              const sigset_t *set)
+{
+    struct actions_opts ao = {.run_dir = S->run_dir,
+                              .workdir = S->ctl->workdir,
+                              .kill_grace_ms = S->ctl->kill_grace_ms,
+                              .term_signal = S->ctl->term_signal,
+                              .warn = &S->st->warn};
+    if (actions_open(&S->acts, s, recs, S->ck, &ao, &S->fatal_err) < 0) {
+        S->fatal = 1;
+        S->stopping = true;
+        return;
+    }
+    actions_fire(S->acts, SPEC_ON_WORKFLOW_START);
+    wait_actions(S, set);
+}
+
+/* The workers are gone. Every job finished (and no stop): the on_jobs_*
+ * actions the last completions made due, then on_workflow_complete, and
+ * the wait for them; a stop stops them instead. Then the thread ends: its
+ * records are submitted before the final checkpoint. */
+static void run_actions_last(struct sup *S, const sigset_t *set)
+{
+    if (!S->acts)
+        return;
+    if (!S->stopping && arena_done(S->a)) {
+        actions_poll(S->acts, S->a);
+        actions_fire(S->acts, SPEC_ON_WORKFLOW_COMPLETE);
+    }
+    wait_actions(S, set);
+    if (S->stopping)
+        actions_stop(S->acts);
+    struct vl_err e = {0};
+    if (actions_close(S->acts, NULL, &e) < 0)
+        vl_warnf(&S->st->warn, "the workflow's actions: %s", e.msg);
+    S->acts = NULL;
+}
+
 /* Workers: as asked, else one per CPU; never more than -j (a worker with
  * nothing it may run is a waste). */
 static void size_run(const struct supervisor_opts *o, uint32_t *nworkers, uint32_t *jcap)
@@ -501,8 +599,14 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
     if (snap_mark_live(db, err) < 0)
         goto out_early;
     sigset_t old, set = block_signals(&S, &old);
+    /* the actions' records as volley.db has them: read before the
+       checkpointer takes the db over */
+    struct snap_action *acts = s->nactions ? vl_xcalloc(s->nactions, sizeof *acts) : NULL;
+    if (acts && snap_actions(db))
+        memcpy(acts, snap_actions(db), s->nactions * sizeof *acts);
     struct ckpt_opts copts = {0};
     if (ckpt_start(&S.ck, db, &copts, err) < 0) {
+        free(acts);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         goto out_early;
     }
@@ -516,14 +620,18 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
                                .admitted = &S.ctl->running,
                                .t0_ns = vl_now_ns(),
                                .finished_at_start = arena_counts_finished(cs),
-                               .kill_grace_ms = o->kill_grace_ms,
+                               .kill_grace_ms = S.ctl->kill_grace_ms,
                                .max_running = jcap,
                                .capacity_wait = &S.ctl->res.resv_owner,
                                .max_failures = o->max_failures};
 
-    start_workers(&S, nworkers);
+    run_actions_first(&S, s, acts, &set);
+    free(acts);
+    if (!S.stopping)
+        start_workers(&S, nworkers);
     supervise(&S, &set);
     announce_failures(&S, true);
+    run_actions_last(&S, &set);
     double secs = (double)(vl_now_ns() - S.view.t0_ns) / 1e9;
     if (st->progress)
         st->progress(st->ctx, &S.view, true);

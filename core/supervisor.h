@@ -36,6 +36,8 @@ struct supervisor_opts {
     uint32_t ckpt_ms;                 /* --checkpoint-interval */
     uint32_t kill_grace_ms;           /* --kill-grace */
     uint32_t max_failures;            /* --max-failures (--halt-on-failure: 1); 0: none */
+    bool kill_grace_given;            /* --kill-grace was given: it wins over the
+                                         workflow's execution_config.sigterm_lead_seconds */
     const uint8_t *watch_prev;        /* NULL, or (resume) each job's state as events.jsonl
                                          last has it: a job whose state in the arena differs
                                          gets its event at the start */
@@ -58,6 +60,11 @@ void supervisor_opts_default(struct supervisor_opts *o);
 int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const char *arena_path,
                    const char *run_dir, const char *workdir, const struct supervisor_opts *o,
                    const struct run_status *st, struct vl_err *err);
+
+/* The grace from the first signal to SIGKILL for jobs of s: --kill-grace
+ * if given, else the workflow's sigterm_lead_seconds if it has one, else
+ * o->kill_grace_ms (volley's default, 5 s). */
+uint32_t supervisor_kill_grace_ms(const struct spec *s, const struct supervisor_opts *o);
 
 /* SIGKILL to the process group of every running job, by the pid the arena
  * got at its clone (orphans_only: only those whose worker is gone; a job

@@ -19,8 +19,11 @@
 #include "resources.h"
 #include "runctl.h"
 
-/* The arena copies the spec's rules field by field: failpol reads them as
- * spec rules. */
+/* The arena copies the spec's rules and env sets field by field: failpol
+ * reads them as spec rules, spec_envset_list as spec env sets. */
+_Static_assert(sizeof(struct arena_envset) == sizeof(struct spec_envset), "env set layout");
+_Static_assert(offsetof(struct arena_envset, base) == offsetof(struct spec_envset, base),
+               "env set layout");
 _Static_assert(sizeof(struct arena_rule) == sizeof(struct spec_rule), "rule layout");
 _Static_assert(offsetof(struct arena_rule, script_off) == offsetof(struct spec_rule, script_off),
                "rule layout");
@@ -37,7 +40,10 @@ struct wslot {
     struct res_amount need;
     uint64_t gpus;
     struct failpol fp;
-    char *cuda; /* its CUDA_VISIBLE_DEVICES: cuda_len bytes */
+    char *cuda;       /* its CUDA_VISIBLE_DEVICES: cuda_len bytes */
+    const char **env; /* its merged env: pointers into the arena's pool */
+    uint64_t *envoff; /* ... as pool offsets (spec_envset_list's output) */
+    uint32_t envcap;  /* entries both have room for */
 };
 
 struct wk {
@@ -183,6 +189,25 @@ static bool admit(struct wk *k, uint32_t jid, struct wslot *s)
     return true;
 }
 
+/* The merged env of env set `set` (the job's and the workflow's) into the
+ * slot's arrays: pointers into the arena's pool, valid while it is mapped. */
+static void fill_env(struct wk *k, struct wslot *s, uint32_t set, struct exec_job *job)
+{
+    const struct arena *a = &k->a;
+    const struct spec_envset *sets = (const struct spec_envset *)(const void *)a->envsets;
+    uint32_t n = spec_envset_list(a->pool, sets, a->envkv, set, s->envoff, s->envcap);
+    if (n > s->envcap) { /* more than the control page's max_env: cannot happen, but safe */
+        s->envcap = n;
+        s->envoff = vl_xrealloc(s->envoff, n * sizeof *s->envoff);
+        s->env = vl_xrealloc(s->env, n * sizeof *s->env);
+        n = spec_envset_list(a->pool, sets, a->envkv, set, s->envoff, s->envcap);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        s->env[i] = a->pool + s->envoff[i];
+    job->env = s->env;
+    job->nenv = n;
+}
+
 static void fill_job(struct wk *k, uint32_t slot, uint32_t jid, struct exec_job *job)
 {
     struct wslot *s = &k->slots[slot];
@@ -203,6 +228,12 @@ static void fill_job(struct wk *k, uint32_t slot, uint32_t jid, struct exec_job 
         res_gpu_list(s->gpus, k->visible, s->cuda, k->cuda_len);
         job->cuda_devices = s->cuda;
     }
+    uint8_t fl = a->meta[jid].flags;
+    job->stdio = (uint8_t)spec_flags_stdio(fl);
+    job->delete_on_success = fl & SPEC_JOB_DELETE_ON_SUCCESS;
+    uint32_t set = arena_job_envset(a, jid);
+    if (set != ARENA_NONE)
+        fill_env(k, s, set, job);
     uint16_t fh = a->meta[jid].fh;
     if (fh != 0xffff && fh < a->hdr->nfh) {
         const struct arena_fh *f = &a->fhs[fh];
@@ -356,11 +387,15 @@ static void src_done(void *ctx, const struct exec_result *res)
     bool failed = res->outcome == EXEC_FAILED || res->outcome == EXEC_TERMINATED;
     uint32_t next = ARENA_NONE;
     int r;
+    /* a job killed at its runtime is recorded with timeout_exit_code (152):
+       what torc shows, and what its failure handler saw; the signal that
+       ended it is in its notes */
+    int code = res->outcome == EXEC_TERMINATED ? k->ctl->timeout_code : res->status;
     if (k->nheld < HELD_MAX && !failed &&
         !atomic_load_explicit(&k->ctl->halt, memory_order_acquire))
-        r = arena_finish_take(a, k->w, jid, outcome_state(res->outcome), res->status, &next);
+        r = arena_finish_take(a, k->w, jid, outcome_state(res->outcome), code, &next);
     else
-        r = arena_finish(a, k->w, jid, outcome_state(res->outcome), res->status);
+        r = arena_finish(a, k->w, jid, outcome_state(res->outcome), code);
     if (r < 0)
         vl_log("worker %u: finishing job %u: %s", k->index, jid, vl_strerror(r));
     if (r == 0 && next != ARENA_NONE)
@@ -459,6 +494,9 @@ int worker_main(int ctl_fd, uint32_t index)
     cfg.run_dir = k.ctl->run_dir;
     cfg.workdir = k.ctl->workdir;
     cfg.kill_grace_ms = k.ctl->kill_grace_ms;
+    cfg.term_signal = k.ctl->term_signal;
+    cfg.timeout_code = k.ctl->timeout_code;
+    cfg.max_env = k.ctl->max_env;
     k.e = exec_engine_open(&cfg, &err);
     if (!k.e) {
         arena_leave(&k.a, k.w);
@@ -470,8 +508,14 @@ int worker_main(int ctl_fd, uint32_t index)
     k.visible = getenv("CUDA_VISIBLE_DEVICES");
     k.cuda_len = k.visible ? strlen(k.visible) + 1 : 3 * RES_MAX_GPUS + 1;
     char *cuda = vl_xcalloc(k.nslots, k.cuda_len);
-    for (uint32_t i = 0; i < k.nslots; i++)
+    for (uint32_t i = 0; i < k.nslots; i++) {
         k.slots[i].cuda = cuda + i * k.cuda_len;
+        if (k.ctl->max_env) {
+            k.slots[i].envcap = k.ctl->max_env;
+            k.slots[i].env = vl_xcalloc(k.ctl->max_env, sizeof *k.slots[i].env);
+            k.slots[i].envoff = vl_xcalloc(k.ctl->max_env, sizeof *k.slots[i].envoff);
+        }
+    }
     k.free_slots = vl_xcalloc(k.nslots, sizeof *k.free_slots);
     for (uint32_t i = 0; i < k.nslots; i++)
         k.free_slots[k.nfree++] = k.nslots - 1 - i;
@@ -509,6 +553,10 @@ int worker_main(int ctl_fd, uint32_t index)
         arena_leave(&k.a, k.w);
     arena_close(&k.a);
     free(k.nslots ? k.slots[0].cuda : NULL);
+    for (uint32_t i = 0; i < k.nslots; i++) {
+        free(k.slots[i].env);
+        free(k.slots[i].envoff);
+    }
     free(k.slots);
     free(k.free_slots);
     if (rc < 0)

@@ -46,6 +46,7 @@
 #define RUNDIR_LOCK "volley.lock"
 #define RUNDIR_LOGS "logs"
 #define RUNDIR_LOGS_GEN "gen-" /* logs/gen-<N>: generation N's logs (N >= 1) */
+#define RUNDIR_ACTION_LOGS "actions" /* in RUNDIR_LOGS: the actions' log segment */
 #define RUNDIR_JOBLOG "joblog.tsv"
 #define RUNDIR_EVENTS "events.jsonl"
 #define RUNDIR_RATE "rate.bin"

@@ -11,6 +11,16 @@
  * log reference of its last finished attempt, so the usual case reads the
  * index from that record on instead of scanning every index.
  *
+ * A job's stdio mode (issue 21) decides what there is: a stream it does not
+ * capture (no_stdout, no_stderr, none; stderr under combined) has nothing,
+ * and the command says why instead of printing nothing; so does the last
+ * attempt of a completed job with delete_on_success, whose output was
+ * deleted. --notes always has what volley noted.
+ *
+ * `volley logs DIR --action N [--stderr | --notes]`: what action N's
+ * commands wrote in its last run, command after command (core/actions.h:
+ * the actions' own segment, job id N, one attempt per command).
+ *
  * --follow: copies the stream again every 200 ms into a memfd and writes
  * what is new, until the stream's end record appears, or the runner is
  * gone. Before the attempt starts it waits for it (while the run is live).
@@ -30,11 +40,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/actions.h"
 #include "core/logread.h"
 #include "core/worker.h"
 #include "cli.h"
 #include "commands.h"
 #include "runpick.h"
+#include "persist/rundir.h"
 #include "persist/watch.h"
 
 #define POLL_MS 200
@@ -107,14 +119,107 @@ static int copy_past(struct watch *w, uint32_t jid, uint32_t attempt, bool lates
     return rc;
 }
 
+/* A stream the job's stdio mode does not capture, or output deleted on
+ * success: says so on stderr and returns VL_EXIT_FAIL; 0 if there is
+ * something to read. */
+static int not_captured(const char *name, uint8_t flags, unsigned stream,
+                        const struct snap_job *rec, uint32_t attempt, const char *dir)
+{
+    static const char *const modes[] = {"separate", "combined", "no_stdout", "no_stderr", "none"};
+    enum spec_stdio m = spec_flags_stdio(flags);
+    if (stream == LOG_NOTE)
+        return 0;
+    bool out = stream == LOG_STDOUT || stream == LOG_RECOVERY_OUT;
+    const char *what = stream == LOG_STDOUT   ? "stdout"
+                       : stream == LOG_STDERR ? "stderr"
+                       : out                  ? "recovery script's stdout"
+                                              : "recovery script's stderr";
+    if (!out && m == SPEC_STDIO_COMBINED) {
+        fprintf(stderr,
+                "volley logs: job '%s' runs with stdio combined: its %s is in its stdout "
+                "(volley logs %s %s%s)\n",
+                name, what, dir, name, stream == LOG_STDERR ? "" : " --recovery");
+        return VL_EXIT_FAIL;
+    }
+    if (m == SPEC_STDIO_NONE || (out && m == SPEC_STDIO_NO_STDOUT) ||
+        (!out && m == SPEC_STDIO_NO_STDERR)) {
+        fprintf(stderr, "volley logs: job '%s' runs with stdio %s: its %s is not captured\n", name,
+                m <= SPEC_STDIO_NONE ? modes[m] : "?", what);
+        return VL_EXIT_FAIL;
+    }
+    if ((flags & SPEC_JOB_DELETE_ON_SUCCESS) && rec->state == SNAP_STATE_COMPLETED &&
+        attempt == rec->attempt && (stream == LOG_STDOUT || stream == LOG_STDERR)) {
+        fprintf(stderr,
+                "volley logs: job '%s' completed and its output was deleted (stdio "
+                "delete_on_success); volley logs %s %s --notes has volley's notes\n",
+                name, dir, name);
+        return VL_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* The job's flags: the arena's when it is attached, else volley.db's. */
+static int job_flags(struct watch *w, uint32_t jid, uint8_t *flags, struct vl_err *err)
+{
+    if (w->have_arena && !w->counts_only) {
+        *flags = w->a.meta[jid].flags;
+        return 0;
+    }
+    return snap_job_flags(w->dir, jid, flags, err);
+}
+
+/* `volley logs DIR --action N`: its last run's commands' stream, in order. */
+static int action_logs(struct watch *w, uint32_t n, unsigned stream)
+{
+    struct vl_err err = {0};
+    struct snap_action_view *v = NULL;
+    uint32_t nv = 0;
+    int rc = snap_actions_read(w->dir, &v, &nv, &err);
+    if (rc < 0)
+        return cli_print_err(&err);
+    if (n >= nv) {
+        free(v);
+        if (!nv)
+            fprintf(stderr, "volley logs: run %s has no actions\n", w->dir);
+        else
+            fprintf(stderr, "volley logs: run %s has actions 0 to %u, not %u\n", w->dir, nv - 1, n);
+        return VL_EXIT_USAGE;
+    }
+    struct snap_action_view a = v[n];
+    free(v);
+    if (!a.rec.runs) {
+        fprintf(stderr, "volley logs: action %u (%s) has not run (%s)\n", n,
+                actions_trigger_name(a.trigger), snap_act_state_name(a.rec.state));
+        return VL_EXIT_FAIL;
+    }
+    char dir[PATH_MAX];
+    if (rundir_path(dir, sizeof dir, w->log_dir, RUNDIR_ACTION_LOGS) < 0) {
+        vl_err_set(&err, VL_ENOTRUN, "%s: path too long", w->log_dir);
+        return cli_print_err(&err);
+    }
+    for (uint32_t c = 0; c < a.ncmds; c++) {
+        uint32_t attempt = (a.rec.runs - 1) * a.ncmds + c + 1;
+        struct logread_info info;
+        rc = logread_copy(dir, n, attempt, stream, NULL, 1, &info, &err);
+        if (rc == -ENOENT)
+            break; /* not run: the one before failed (or it runs now) */
+        if (rc < 0)
+            return cli_print_err(&err);
+    }
+    return 0;
+}
+
 int cmd_logs(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"stderr", no_argument, NULL, 'e'}, {"attempt", required_argument, NULL, 'a'},
-        {"follow", no_argument, NULL, 'f'}, {"recovery", no_argument, NULL, 'r'},
-        {"notes", no_argument, NULL, 'n'},  {NULL, 0, NULL, 0}};
-    bool follow = false, err_stream = false, recovery = false, notes = false;
-    uint32_t want_attempt = 0;
+    static const struct option opts[] = {{"stderr", no_argument, NULL, 'e'},
+                                         {"attempt", required_argument, NULL, 'a'},
+                                         {"follow", no_argument, NULL, 'f'},
+                                         {"recovery", no_argument, NULL, 'r'},
+                                         {"notes", no_argument, NULL, 'n'},
+                                         {"action", required_argument, NULL, 'A'},
+                                         {NULL, 0, NULL, 0}};
+    bool follow = false, err_stream = false, recovery = false, notes = false, action = false;
+    uint32_t want_attempt = 0, want_action = 0;
     opterr = 0;
     optind = 1;
     int c;
@@ -136,11 +241,43 @@ int cmd_logs(int argc, char **argv)
             if (!cli_parse_u32("logs", "--attempt", optarg, 1, UINT32_MAX, &want_attempt))
                 return VL_EXIT_USAGE;
             break;
+        case 'A':
+            if (!cli_parse_u32("logs", "--action", optarg, 0, UINT32_MAX - 1, &want_action))
+                return VL_EXIT_USAGE;
+            action = true;
+            break;
         case ':':
             return cli_usage_error("logs", "option '%s' needs a value", argv[optind - 1]);
         default:
             return cli_usage_error("logs", "unknown option '%s'", cli_bad_opt(argv));
         }
+    }
+    if (action) {
+        if (argc - optind > 1)
+            return cli_usage_error("logs", "--action N takes no job name ('%s')", argv[optind + 1]);
+        if (recovery || follow || want_attempt)
+            return cli_usage_error("logs", "--action shows the last run of an action: not with %s",
+                                   recovery ? "--recovery"
+                                   : follow ? "--follow"
+                                            : "--attempt");
+        if (notes && err_stream)
+            return cli_usage_error("logs", "--notes is a stream of its own: not with --stderr");
+        char adir[PATH_MAX];
+        int prc = runpick_dir("logs", argc - optind == 1 ? argv[optind] : NULL, adir, sizeof adir);
+        if (prc != 0)
+            return prc;
+        struct vl_err err = {0};
+        struct watch w;
+        int rc = watch_open(&w, adir, WATCH_COUNTS_ONLY, &err);
+        if (rc == 0)
+            rc = action_logs(&w, want_action,
+                             notes        ? LOG_NOTE
+                             : err_stream ? LOG_STDERR
+                                          : LOG_STDOUT);
+        else
+            rc = cli_print_err(&err);
+        watch_close(&w);
+        return rc;
     }
     if (argc - optind < 1)
         return cli_usage_error("logs", "missing the job name");
@@ -171,6 +308,16 @@ int cmd_logs(int argc, char **argv)
     if ((rc = watch_find_job(&w, name, &jid, &rec, &err)) < 0) {
         watch_close(&w);
         return cli_print_err(&err);
+    }
+    uint8_t flags = 0;
+    if ((rc = job_flags(&w, jid, &flags, &err)) < 0) {
+        watch_close(&w);
+        return cli_print_err(&err);
+    }
+    if ((rc = not_captured(name, flags, stream, &rec, want_attempt ? want_attempt : rec.attempt,
+                           w.dir)) != 0) {
+        watch_close(&w);
+        return rc;
     }
     int fd = -1;
     if (follow && (fd = memfd_create("volley-logs", MFD_CLOEXEC)) < 0) {

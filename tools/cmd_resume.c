@@ -28,8 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/actions.h"
 #include "core/resume.h"
 #include "loader/load.h"
+#include "core/supervisor.h"
 #include "persist/rundir.h"
 #include "persist/runlock.h"
 #include "persist/snap.h"
@@ -113,7 +115,7 @@ static int options_and_fit(struct resume_args *ra, struct snap *db, const struct
                                 sizeof shown, err);
     if (rc < 0)
         return rc;
-    ra->r.kill_grace_ms = ra->o.sup.kill_grace_ms;
+    ra->r.kill_grace_ms = supervisor_kill_grace_ms(s, &ra->o.sup);
     /* only the jobs left must fit */
     if (resume_check_fit(s, jobs, ra->r.retry_failed, &ra->o.sup.cap, err) < 0) {
         fprintf(stderr,
@@ -182,7 +184,9 @@ static int go_on(struct resume_args *ra, const char *dir, struct snap *db, struc
     rc = resume_reconcile(db, s, info, dir, apath, jobs, &ra->r, &cli_warn, &rs, err);
     if (rs.ignored.code)
         fprintf(stderr, "volley resume: ignoring %s: %s\n", apath, rs.ignored.msg);
-    if (rc == 0 && !rs.unfinished) {
+    /* every job finished: nothing to run, unless an action is left (one
+       that was running when the run stopped, on_workflow_complete ...) */
+    if (rc == 0 && !rs.unfinished && !actions_due_at_resume(s, snap_actions(db), jobs)) {
         snap_close(db);
         free(rs.prev);
         return nothing_left(dir, rs.bad);

@@ -84,21 +84,16 @@ static int mkdirs(const char *path)
 
 /* torc keys the loader reads (SPEC.md section 1) whose effect the engine
  * does not carry out yet: one warning line each, never silence. A key
- * leaves this table when the engine acts on it (issue #21's executor
- * phase); what the run does instead is said after the colon. */
+ * leaves this table when the engine acts on it; what the run does instead
+ * is said after the colon. Both wait for per-job cgroups (issue 18). */
 static const struct {
     uint32_t fx;
     const char *instead;
 } unacted[] = {
-    {SPEC_FX_ENV, "jobs run without it"},
-    {SPEC_FX_STDIO, "both streams are captured apart"},
-    {SPEC_FX_DELETE_OUTPUT, "captured output is kept"},
-    {SPEC_FX_ACTIONS, "their commands do not run"},
-    {SPEC_FX_TIMEOUT_CODE, "handlers see 152 for a timeout, else the exit status"},
-    {SPEC_FX_OOM_CODE, "handlers see the exit status the job ended with"},
-    {SPEC_FX_TERM_SIGNAL, "jobs are sent SIGTERM"},
-    {SPEC_FX_TERM_LEAD, "SIGKILL follows after --kill-grace"},
-    {SPEC_FX_NO_LIMITS, "limits are applied as without it"},
+    {SPEC_FX_OOM_CODE, "volley does not tell a memory kill from another SIGKILL yet (per-job "
+                       "cgroups, issue 18): such a job ends with exit code 137"},
+    {SPEC_FX_NO_LIMITS, "volley sets no per-job limits yet (per-job cgroups, issue 18): jobs run "
+                        "as they would without it"},
 };
 
 static void warn_unacted(const struct spec *s)

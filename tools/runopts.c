@@ -46,6 +46,7 @@ static int set_opt(int c, const char *arg, struct runopts *o, struct vl_err *err
         if (!cli_check_double("--kill-grace", arg, 0, 3600, &d, err))
             return -EINVAL;
         o->sup.kill_grace_ms = (uint32_t)(d * 1000);
+        o->sup.kill_grace_given = true; /* over the workflow's sigterm_lead_seconds */
         return 1;
     case 1006:
         o->progress = 0;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # unacted.sh - `volley run` of a workflow that uses torc keys the loader
-# reads but the engine does not act on yet (env, stdio, actions, the
-# execution_config codes and signals) says so, one warning line per key,
-# and still runs its jobs; a workflow without them gets no such line.
+# reads but the engine does not act on yet (oom_exit_code and
+# limit_resources: they wait for per-job cgroups, issue 18) says so, one
+# warning line per key, and still runs its jobs; the keys it acts on (env,
+# stdio, actions, the other execution_config settings) get no such line,
+# nor does a workflow without any of them.
 set -euo pipefail
 bin=${VOLLEY_BIN:?}
 tmp=$(mktemp -d)
@@ -21,6 +23,7 @@ execution_config:
   sigterm_lead_seconds: 5
   limit_resources: false
   oom_exit_code: 137
+  timeout_exit_code: 124
 jobs:
   - {name: a, command: "true"}
 actions:
@@ -30,12 +33,14 @@ printf 'name: plain\njobs:\n  - {name: a, command: "true"}\n' > plain.yaml
 rc=0
 "$bin" run uses.yaml --run-dir r1 --quiet > out 2> err || rc=$?
 check exit 0 "$rc"
-check lines 8 "$(grep -c "^volley run: warning: '.*' is read but not acted on yet: " err)"
-for k in env stdio stdio.delete_on_success actions execution_config.termination_signal \
-         execution_config.sigterm_lead_seconds execution_config.limit_resources; do
-  check "$k" 1 "$(grep -c "^volley run: warning: '$k' is read but not acted on yet" err)"
+check lines 2 "$(grep -c "^volley run: warning: '.*' is read but not acted on yet: " err)"
+for k in execution_config.oom_exit_code execution_config.limit_resources; do
+  check "$k" 1 "$(grep -c "^volley run: warning: '$k' is read but not acted on yet: .*issue 18" err)"
 done
-check exit_codes 1 "$(grep -c "'execution_config.timeout_exit_code / oom_exit_code' is read" err)"
+for k in env stdio stdio.delete_on_success actions execution_config.termination_signal \
+         execution_config.sigterm_lead_seconds execution_config.timeout_exit_code; do
+  check "$k acted on" 0 "$(grep -c "'$k' is read but not acted on" err || true)"
+done
 rc=0
 "$bin" run plain.yaml --run-dir r2 --quiet > out 2> err || rc=$?
 check plain_exit 0 "$rc"

@@ -8,7 +8,8 @@
 # the top ("shm/arena.h"; never "../"). tools/ may also include bench/ (the
 # `volley bench` command); bench/ never includes tools/, and only the header-
 # only tests/lib/ of tests/. Inside core/, only the run side (supervisor,
-# resume and its resume_*.c) includes persist/: a worker's completion never waits on SQLite.
+# resume and its resume_*.c, actions) includes persist/: a worker's completion never waits on
+# SQLite.
 # SQLite itself (<sqlite3.h>) belongs to persist/ (and to bench/persist's
 # reference workloads and the tests that damage files on purpose).
 set -uo pipefail
@@ -50,8 +51,8 @@ for dir in base loader shm persist core bench tools; do
     fi
     if [ "$dir" = core ] && [ "$top" = persist ]; then
       case ${file#core/} in
-        supervisor.[ch]|resume.[ch]|resume_*.c) ;;
-        *) fail "$file:$line: includes \"$inc\": only core's run side (supervisor, resume) may use persist/" ;;
+        supervisor.[ch]|resume.[ch]|resume_*.c|actions.[ch]) ;;
+        *) fail "$file:$line: includes \"$inc\": only core's run side (supervisor, resume, actions) may use persist/" ;;
       esac
     fi
   done < <(grep -rn --include='*.[ch]' '^#include "' "$dir" 2>/dev/null)
