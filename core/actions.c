@@ -362,7 +362,7 @@ void actions_poll(struct actions *A, const struct arena *a)
     if (!A)
         return;
     bool any = false;
-    for (uint32_t i = 0; i < A->n; i++) {
+    for (uint32_t i = 0; a && i < A->n; i++) {
         struct act *x = &A->v[i];
         uint32_t t = x->sa->trigger;
         if ((t != SPEC_ON_JOBS_READY && t != SPEC_ON_JOBS_COMPLETE) ||

@@ -7,9 +7,10 @@
  *
  * When an action is due:
  *   on_workflow_start     the supervisor fires it before any worker starts
- *                         and waits for it: jobs start after it ended
- *                         (torc: a job runner runs its pending actions
- *                         before it claims a job), whether it failed or not
+ *                         and waits for it: jobs and the other actions
+ *                         start after it ended (torc: a job runner runs
+ *                         its pending actions before it claims a job),
+ *                         whether it failed or not
  *   on_jobs_ready         every job of it has become ready (it is ready,
  *                         running or finished, and a canceled one had
  *                         started): actions_poll, each supervisor tick
@@ -82,7 +83,8 @@ int actions_open(struct actions **out, const struct spec *s, const struct snap_a
 void actions_fire(struct actions *A, enum spec_trigger t);
 
 /* One tick: the on_jobs_* actions whose jobs now satisfy their trigger
- * become due. O(actions) plus the jobs newly satisfied. NULL ok. */
+ * become due (a NULL: only the failures are said). O(actions) plus the
+ * jobs newly satisfied. A NULL ok. */
 void actions_poll(struct actions *A, const struct arena *a);
 
 /* True while an action is due or running. NULL: false. */

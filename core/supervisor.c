@@ -440,9 +440,11 @@ static void reap_workers(struct sup *S)
 
 /* While an action is due or running (on_workflow_start before the
  * workers, on_workflow_complete and late on_jobs_* ones after them):
- * signals, checkpoints, progress. A stop ends the wait (actions_close
- * waits for the stopped commands). */
-static void wait_actions(struct sup *S, const sigset_t *set)
+ * signals, checkpoints, progress; poll_jobs: the on_jobs_* triggers too
+ * (not before the workers: the other actions wait for the start ones, as
+ * the jobs do). A stop ends the wait (actions_close waits for the stopped
+ * commands). */
+static void wait_actions(struct sup *S, const sigset_t *set, bool poll_jobs)
 {
     const struct run_status *st = S->st;
     const uint64_t tick_ns = (uint64_t)(st->tick_ms ? st->tick_ms : 250) * 1000000ull;
@@ -453,7 +455,7 @@ static void wait_actions(struct sup *S, const sigset_t *set)
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
             take_stop(S);
         reap_workers(S);
-        actions_poll(S->acts, S->a);
+        actions_poll(S->acts, poll_jobs ? S->a : NULL);
         if (st->progress)
             st->progress(st->ctx, &S->view, false);
     }
@@ -541,7 +543,7 @@ static void run_actions_first(struct sup *S, const struct spec *s, const struct 
         return;
     }
     actions_fire(S->acts, SPEC_ON_WORKFLOW_START);
-    wait_actions(S, set);
+    wait_actions(S, set, false);
 }
 
 /* The workers are gone. Every job finished (and no stop): the on_jobs_*
@@ -556,7 +558,7 @@ static void run_actions_last(struct sup *S, const sigset_t *set)
         actions_poll(S->acts, S->a);
         actions_fire(S->acts, SPEC_ON_WORKFLOW_COMPLETE);
     }
-    wait_actions(S, set);
+    wait_actions(S, set, true);
     if (S->stopping)
         actions_stop(S->acts);
     struct vl_err e = {0};
