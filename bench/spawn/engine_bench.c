@@ -33,6 +33,9 @@ struct bsrc {
     uint32_t n, next, ended, released, round;
     int shape; /* 0 flat, 1 rounds, 2 chain */
     const char *cmd;
+    const char *const *env; /* -E: each job's own env entries */
+    uint32_t nenv;
+    uint8_t stdio; /* -o: enum spec_stdio */
     uint64_t *spawn_ns, *exit_ns, *end_ns;
     uint32_t failed;
 };
@@ -48,6 +51,9 @@ static enum exec_next b_next(void *ctx, struct exec_job *job)
     job->attempt = 1;
     job->name = "bench";
     job->cmd = b->cmd;
+    job->env = b->env;
+    job->nenv = b->nenv;
+    job->stdio = b->stdio;
     return EXEC_NEXT_JOB;
 }
 
@@ -94,9 +100,12 @@ static int cmp_u64(const void *a, const void *b)
 static void usage(void)
 {
     fprintf(stderr, "usage: engine_bench [-s flat|rounds|chain] [-n N] [-k K] [-r ROUNDS] "
-                    "[-c CMD] [-p CPU] [-m async|vfork] [-S] [-N] [-t TAG]\n"
+                    "[-c CMD] [-p CPU] [-m async|vfork] [-S] [-N] [-E N] "
+                    "[-o separate|combined|no_stdout|no_stderr|none] [-t TAG]\n"
                     "  -S  always through /bin/sh -c (no direct exec)\n"
-                    "  -N  leave the engine thread SCHED_OTHER (not SCHED_BATCH)\n");
+                    "  -N  leave the engine thread SCHED_OTHER (not SCHED_BATCH)\n"
+                    "  -E  give each job N env entries of its own (a workflow's env)\n"
+                    "  -o  the jobs' stdio mode (default separate)\n");
     exit(2);
 }
 
@@ -106,8 +115,10 @@ int main(int argc, char **argv)
     uint32_t k = 1, rounds = 4;
     int pin = -1, opt, no_direct = 0, normal_sched = 0;
     enum spawn_mode mode = SPAWN_ASYNC;
-    const char *tag = "-", *shape_name = "flat";
-    while ((opt = getopt(argc, argv, "s:n:k:r:c:p:m:SNt:")) != -1) {
+    const char *tag = "-", *shape_name = "flat", *stdio_name = "separate";
+    static const char *const stdio_names[] = {"separate", "combined", "no_stdout", "no_stderr",
+                                              "none"};
+    while ((opt = getopt(argc, argv, "s:n:k:r:c:p:m:SNt:E:o:")) != -1) {
         switch (opt) {
         case 's':
             shape_name = optarg;
@@ -152,6 +163,25 @@ int main(int argc, char **argv)
         case 't':
             tag = optarg;
             break;
+        case 'E': {
+            b.nenv = (uint32_t)atol(optarg);
+            char **env = calloc(b.nenv + 1, sizeof *env);
+            for (uint32_t i = 0; i < b.nenv; i++)
+                if (asprintf(&env[i], "BENCH_VAR_%u=value number %u", i, i) < 0)
+                    return 2;
+            b.env = (const char *const *)env;
+            break;
+        }
+        case 'o': {
+            uint32_t m = 0;
+            while (m < 5 && strcmp(optarg, stdio_names[m]))
+                m++;
+            if (m == 5)
+                usage();
+            b.stdio = (uint8_t)m;
+            stdio_name = stdio_names[m];
+            break;
+        }
         default:
             usage();
         }
@@ -178,6 +208,7 @@ int main(int argc, char **argv)
     cfg.spawn_mode = mode;
     cfg.no_direct = no_direct;
     cfg.normal_sched = normal_sched;
+    cfg.max_env = b.nenv;
     struct vl_err err;
     struct exec_engine *e = exec_engine_open(&cfg, &err);
     if (!e) {
@@ -209,18 +240,18 @@ int main(int argc, char **argv)
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     double self_s = tv(r1.ru_utime) - tv(r0.ru_utime) + tv(r1.ru_stime) - tv(r0.ru_stime);
     double kids_s = tv(c1.ru_utime) - tv(c0.ru_utime) + tv(c1.ru_stime) - tv(c0.ru_stime);
-    printf("tag=%s engine=volley shape=%s mode=%s sched=%s k=%u n=%u pin=%d direct=%d cmd=%s "
-           "wall_s=%.3f "
-           "rate=%.1f runner_us=%.1f user_us=%.1f sys_us=%.1f cqes_per_job=%.2f "
-           "waits_per_job=%.2f vcsw_per_job=%.2f ivcsw_per_job=%.2f child_cpu_s=%.2f "
-           "foreign_cpu_s=%.2f failed=%u",
-           tag, shape_name, mode == SPAWN_ASYNC ? "async" : "vfork",
-           normal_sched ? "other" : "batch", k, b.n, pin, !no_direct, b.cmd[0] ? "x" : "-", wall,
-           (double)b.n / wall, self_s / b.n * 1e6, (tv(r1.ru_utime) - tv(r0.ru_utime)) / b.n * 1e6,
-           (tv(r1.ru_stime) - tv(r0.ru_stime)) / b.n * 1e6, (double)st.cqes / b.n,
-           (double)st.waits / b.n, (double)(r1.ru_nvcsw - r0.ru_nvcsw) / b.n,
-           (double)(r1.ru_nivcsw - r0.ru_nivcsw) / b.n, kids_s, b1 - b0 - self_s - kids_s,
-           b.failed);
+    printf(
+        "tag=%s engine=volley shape=%s mode=%s sched=%s stdio=%s env=%u k=%u n=%u pin=%d "
+        "direct=%d cmd=%s wall_s=%.3f "
+        "rate=%.1f runner_us=%.1f user_us=%.1f sys_us=%.1f cqes_per_job=%.2f "
+        "waits_per_job=%.2f vcsw_per_job=%.2f ivcsw_per_job=%.2f child_cpu_s=%.2f "
+        "foreign_cpu_s=%.2f failed=%u",
+        tag, shape_name, mode == SPAWN_ASYNC ? "async" : "vfork", normal_sched ? "other" : "batch",
+        stdio_name, b.nenv, k, b.n, pin, !no_direct, b.cmd[0] ? "x" : "-", wall, (double)b.n / wall,
+        self_s / b.n * 1e6, (tv(r1.ru_utime) - tv(r0.ru_utime)) / b.n * 1e6,
+        (tv(r1.ru_stime) - tv(r0.ru_stime)) / b.n * 1e6, (double)st.cqes / b.n,
+        (double)st.waits / b.n, (double)(r1.ru_nvcsw - r0.ru_nvcsw) / b.n,
+        (double)(r1.ru_nivcsw - r0.ru_nivcsw) / b.n, kids_s, b1 - b0 - self_s - kids_s, b.failed);
     if (b.shape == 2) {
         uint64_t *lat = calloc(b.n, sizeof *lat), *lat2 = calloc(b.n, sizeof *lat2);
         uint32_t m = 0;
