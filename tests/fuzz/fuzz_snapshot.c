@@ -143,6 +143,12 @@ static char *make_db(struct spec *s, size_t *n, int rows)
         if (snap_write_jobs(db, &j, 1, &e))
             abort();
     }
+    if (s->nactions) {
+        struct snap_action a = {
+            .id = 0, .state = SNAP_ACT_COMPLETED, .runs = 1, .start_ns = 1, .end_ns = 2};
+        if (snap_write_actions(db, &a, 1, &e))
+            abort();
+    }
     if (snap_finish(db, &e))
         abort();
     snap_close(db);
@@ -153,6 +159,55 @@ static char *make_db(struct spec *s, size_t *n, int rows)
     rmdir(d);
     free(d);
     return p;
+}
+
+/* Appends str to s's pool; returns its offset. */
+static uint64_t pool_add(struct spec *s, const char *str)
+{
+    size_t n = strlen(str) + 1;
+    s->pool = vl_xrealloc(s->pool, s->pool_len + n);
+    memcpy(s->pool + s->pool_len, str, n);
+    s->pool_len += n;
+    return s->pool_len - n;
+}
+
+/* Gives s (at least 2 jobs) what schema 4 stores: env sets (the
+ * workflow's and one per odd job), stdio flags, an execution_config, two
+ * actions. */
+static void add_exec(struct spec *s)
+{
+    static const char *const kv[] = {"A=1", "B=two", "A=3"};
+    s->nenvkv = 3;
+    s->envkv = vl_xcalloc(3, sizeof *s->envkv);
+    for (int i = 0; i < 3; i++)
+        s->envkv[i] = pool_add(s, kv[i]);
+    s->nenvsets = 2;
+    s->envsets = vl_xcalloc(2, sizeof *s->envsets);
+    s->envsets[0] = (struct spec_envset){.first = 0, .n = 2, .base = SPEC_NONE};
+    s->envsets[1] = (struct spec_envset){.first = 2, .n = 1, .base = 0};
+    s->env = vl_xcalloc(s->njobs, sizeof *s->env);
+    for (uint32_t j = 0; j < s->njobs; j++) {
+        s->env[j] = j % 2;
+        s->flags[j] |= (uint8_t)((j % 5) << SPEC_JOB_STDIO_SHIFT);
+    }
+    s->flags[0] |= SPEC_JOB_DELETE_ON_SUCCESS;
+    s->exec = (struct spec_exec){.set = SPEC_EXEC_TIMEOUT_CODE | SPEC_EXEC_TERM_SIGNAL,
+                                 .timeout_exit_code = 124,
+                                 .term_signal = 10};
+    s->nact_cmds = 3;
+    s->act_cmds = vl_xcalloc(3, sizeof *s->act_cmds);
+    s->act_cmds[0] = pool_add(s, "mkdir -p out");
+    s->act_cmds[1] = pool_add(s, "echo start");
+    s->act_cmds[2] = pool_add(s, "echo done");
+    s->nact_jobs = 2;
+    s->act_jobs = vl_xcalloc(2, sizeof *s->act_jobs);
+    s->act_jobs[0] = 0;
+    s->act_jobs[1] = 1;
+    s->nactions = 2;
+    s->actions = vl_xcalloc(2, sizeof *s->actions);
+    s->actions[0] = (struct spec_action){.trigger = SPEC_ON_WORKFLOW_START, .line = 3, .ncmds = 2};
+    s->actions[1] = (struct spec_action){
+        .trigger = SPEC_ON_JOBS_COMPLETE, .line = 9, .cmd_first = 2, .ncmds = 1, .njobs = 2};
 }
 
 int main(int argc, char **argv)
@@ -185,6 +240,25 @@ int main(int argc, char **argv)
         free(c);
     }
     free(rich);
+    spec_free(&s);
+    /* schema 4: env, stdio, execution_config, actions and their records */
+    specgen_rich(&s, 6);
+    add_exec(&s);
+    if (spec_check(&s, &e))
+        abort();
+    char *ex = make_db(&s, &n, 2);
+    put(argv[1], "exec.db", ex, n);
+    for (int i = 0; i < 3; i++) { /* damage in the later pages, where the new tables are */
+        char *c = vl_xmalloc(n);
+        memcpy(c, ex, n);
+        size_t at = n / 2 + (n / 2 - 1) * (size_t)i / 3;
+        c[at] ^= (char)(1 << (i + 2));
+        char name[32];
+        snprintf(name, sizeof name, "exec_flip_%d.db", i);
+        put(argv[1], name, c, n);
+        free(c);
+    }
+    free(ex);
     spec_free(&s);
     if (specgen_make(&s, SPECGEN_DAG, 40, 1, &e))
         abort();
