@@ -13,7 +13,7 @@ _volley_opts() {
     runs) echo "--json" ;;
     status) echo "--json" ;;
     jobs) echo "--state --name --json" ;;
-    logs) echo "--stderr --recovery --notes --attempt -f --follow" ;;
+    logs) echo "--stderr --recovery --notes --attempt -f --follow --action" ;;
     cancel) echo "" ;;
     reset) echo "--downstream --name --failed" ;;
     events) echo "-f --follow" ;;

@@ -131,6 +131,7 @@ const char cli_help_jobs[] =
 
 const char cli_help_logs[] =
     "usage: volley logs [DIR] JOB [--stderr] [--recovery | --notes] [--attempt N] [--follow]\n"
+    "       volley logs [DIR] --action N [--stderr | --notes]\n"
     "\n"
     "Prints exactly what job JOB wrote to its stdout in its last attempt.\n"
     "DIR: a run directory (default: the latest run in ./volley-runs).\n"
@@ -140,7 +141,8 @@ const char cli_help_logs[] =
     "  --recovery    what its failure handler's recovery script wrote (default: off)\n"
     "  --notes       volley's notes: timeouts, signals, the recovery's end (default: off)\n"
     "  --attempt N   that attempt, 1 for the first (default: the last)\n"
-    "  -f, --follow  keep printing until the attempt ends (default: off)\n";
+    "  -f, --follow  keep printing until the attempt ends (default: off)\n"
+    "  --action N    what the workflow's action N (from 0) printed (default: a job's)\n";
 
 const char cli_help_cancel[] =
     "usage: volley cancel [DIR] [JOB...]\n"
