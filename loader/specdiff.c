@@ -194,21 +194,19 @@ static uint32_t env_of(struct specdiff *d, const struct spec *s, uint32_t j, boo
         d->env_b = vl_xrealloc(d->env_b, (size_t)n * sizeof *d->env_b);
         n = spec_job_env(s, j, second ? d->env_b : d->env_a, d->env_cap);
     }
-    qsort_r(second ? d->env_b : d->env_a, n, sizeof *d->env_a, cmp_kv, (void *)s);
+    if (n > 1) /* none: the buffers may not exist yet, and qsort wants one */
+        qsort_r(second ? d->env_b : d->env_a, n, sizeof *d->env_a, cmp_kv, (void *)s);
     return n;
 }
 
 /*
- * The environment of old job o and cur job j, as sets of KEY=VALUE. Only
- * when the old spec carries env at all: volley.db does not store env yet
- * (persist/snap_int.h, the kinds), so a restored spec never has it, and
- * comparing would call every job with env changed. TODO(#21): once
- * volley.db stores env, compare always.
+ * The environment of old job o and cur job j, as sets of KEY=VALUE.
+ * volley.db keeps env (persist/snap_int.h, the kinds job_env and env_kv);
+ * a run written before it did ran its jobs without env, so a job that has
+ * env now did change.
  */
 static bool same_env(struct specdiff *d, uint32_t j, uint32_t o)
 {
-    if (!d->old->nenvsets)
-        return true;
     uint32_t na = env_of(d, d->old, o, false);
     uint32_t nb = env_of(d, d->cur, j, true); /* may grow both: the first stays sorted */
     if (na != nb)
