@@ -271,13 +271,8 @@ int actions_open(struct actions **out, const struct spec *s, const struct snap_a
     A->warn = o->warn;
     pthread_mutex_init(&A->mu, NULL);
     pthread_cond_init(&A->opened, NULL);
-    char logs[4096];
-    if (rundir_path(logs, sizeof logs, o->run_dir, RUNDIR_LOGS) < 0) {
-        free_actions(A);
-        return vl_err_set(err, -ENAMETOOLONG, "cannot use %s as a run directory", o->run_dir);
-    }
-    A->log_dir = vl_xasprintf("%s/%s", logs, RUNDIR_ACTION_LOGS);
-    if ((mkdir(logs, 0755) < 0 && errno != EEXIST) ||
+    A->log_dir = vl_xasprintf("%s/%s", o->log_dir, RUNDIR_ACTION_LOGS);
+    if ((mkdir(o->log_dir, 0755) < 0 && errno != EEXIST) ||
         (mkdir(A->log_dir, 0755) < 0 && errno != EEXIST)) {
         int rc = vl_err_sys(err, -errno, "cannot create %s", A->log_dir);
         free_actions(A);
@@ -454,4 +449,44 @@ bool actions_due_at_resume(const struct spec *s, const struct snap_action *recs,
             return true;
     }
     return false;
+}
+
+/* The same action at index i of a and b: trigger, commands, jobs by name. */
+static bool same_action(const struct spec *a, const struct spec *b, uint32_t i)
+{
+    const struct spec_action *x = &a->actions[i], *y = &b->actions[i];
+    if (x->trigger != y->trigger || x->ncmds != y->ncmds || x->njobs != y->njobs)
+        return false;
+    for (uint32_t c = 0; c < x->ncmds; c++)
+        if (strcmp(spec_str(a, a->act_cmds[x->cmd_first + c]),
+                   spec_str(b, b->act_cmds[y->cmd_first + c])))
+            return false;
+    for (uint32_t k = 0; k < x->njobs; k++)
+        if (strcmp(spec_job_name(a, a->act_jobs[x->job_first + k]),
+                   spec_job_name(b, b->act_jobs[y->job_first + k])))
+            return false;
+    return true;
+}
+
+uint32_t actions_carry(const struct spec *old, const struct snap_action *old_recs,
+                       const struct spec *cur, const struct snap_job *recs, struct snap_action *out)
+{
+    uint32_t n = 0;
+    bool left = false;
+    for (uint32_t j = 0; j < cur->njobs && !left; j++)
+        left = recs[j].state < SNAP_STATE_COMPLETED;
+    for (uint32_t i = 0; old_recs && i < old->nactions && i < cur->nactions; i++) {
+        if (!old_recs[i].runs || !same_action(old, cur, i))
+            continue;
+        struct snap_action r = old_recs[i];
+        const struct spec_action *sa = &cur->actions[i];
+        bool again = sa->trigger == SPEC_ON_WORKFLOW_COMPLETE && left;
+        for (uint32_t k = 0; k < sa->njobs && !again; k++)
+            again = recs[cur->act_jobs[sa->job_first + k]].state < SNAP_STATE_COMPLETED;
+        if (again && (r.state == SNAP_ACT_COMPLETED || r.state == SNAP_ACT_FAILED))
+            r.state = SNAP_ACT_PENDING;
+        r.id = i;
+        out[n++] = r;
+    }
+    return n;
 }

@@ -32,7 +32,8 @@
  * VOLLEY_ACTION_TRIGGER; the first that fails ends it (failed: the run goes
  * on, and its exit code does not change). Logs like a job's, in
  * DIR/logs/actions: job id = action index, attempt = (run - 1) * ncmds +
- * command + 1 (`volley logs DIR --action N`).
+ * command + 1 (`volley logs DIR --action N`); after a reload, in that
+ * generation's logs/gen-N/actions.
  *
  * Once each: an action's record (persist/snap.h struct snap_action) goes
  * to the checkpointer when it starts (running) and ends (completed or
@@ -57,7 +58,9 @@
 #define ACTIONS_MAX_RUNNING 4 /* actions running at once */
 
 struct actions_opts {
-    const char *run_dir;        /* logs in run_dir/logs/actions; VOLLEY_RUN_DIR */
+    const char *run_dir;        /* VOLLEY_RUN_DIR */
+    const char *log_dir;        /* this generation's log directory (persist/rundir.h
+                                   rundir_log_dir): the actions log in its actions/ */
     const char *workdir;        /* where the commands run: where the run was started */
     uint32_t kill_grace_ms;     /* the first signal to SIGKILL, on a stop */
     int term_signal;            /* the first signal (SIGTERM, or the workflow's) */
@@ -116,5 +119,21 @@ const char *actions_trigger_name(uint32_t trigger);
  */
 bool actions_due_at_resume(const struct spec *s, const struct snap_action *recs,
                            const struct snap_job *jobs);
+
+/*
+ * A reload (`volley resume --reload`) writes the run again with the edited
+ * workflow cur: which action records of the old workflow carry over (as
+ * torc's reinitialize keeps or re-arms them). An action at the same index
+ * with the same trigger, commands and jobs (by name) keeps its record,
+ * except that a completed or failed one is re-armed (pending again, its
+ * runs kept) when what triggers it will happen again: on_workflow_complete
+ * when some job of recs (cur's records after the reload) is left to run,
+ * an on_jobs_* action when one of its jobs is. Any other action starts
+ * pending. Writes the records to keep to out (room for cur->nactions);
+ * returns how many.
+ */
+uint32_t actions_carry(const struct spec *old, const struct snap_action *old_recs,
+                       const struct spec *cur, const struct snap_job *recs,
+                       struct snap_action *out);
 
 #endif /* VOLLEY_CORE_ACTIONS_H */

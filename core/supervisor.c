@@ -533,6 +533,7 @@ static void run_actions_first(struct sup *S, const struct spec *s, const struct 
                               const sigset_t *set)
 {
     struct actions_opts ao = {.run_dir = S->run_dir,
+                              .log_dir = S->ctl->log_dir,
                               .workdir = S->ctl->workdir,
                               .kill_grace_ms = S->ctl->kill_grace_ms,
                               .term_signal = S->ctl->term_signal,

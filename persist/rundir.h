@@ -45,8 +45,8 @@
 #define RUNDIR_DB_SHM RUNDIR_DB "-shm"
 #define RUNDIR_LOCK "volley.lock"
 #define RUNDIR_LOGS "logs"
-#define RUNDIR_LOGS_GEN "gen-" /* logs/gen-<N>: generation N's logs (N >= 1) */
-#define RUNDIR_ACTION_LOGS "actions" /* in RUNDIR_LOGS: the actions' log segment */
+#define RUNDIR_LOGS_GEN "gen-"       /* logs/gen-<N>: generation N's logs (N >= 1) */
+#define RUNDIR_ACTION_LOGS "actions" /* in a generation's log directory: the actions' logs */
 #define RUNDIR_JOBLOG "joblog.tsv"
 #define RUNDIR_EVENTS "events.jsonl"
 #define RUNDIR_RATE "rate.bin"

@@ -192,19 +192,28 @@ static int action_logs(struct watch *w, uint32_t n, unsigned stream)
                 actions_trigger_name(a.trigger), snap_act_state_name(a.rec.state));
         return VL_EXIT_FAIL;
     }
-    char dir[PATH_MAX];
-    if (rundir_path(dir, sizeof dir, w->log_dir, RUNDIR_ACTION_LOGS) < 0) {
-        vl_err_set(&err, VL_ENOTRUN, "%s: path too long", w->log_dir);
-        return cli_print_err(&err);
-    }
-    for (uint32_t c = 0; c < a.ncmds; c++) {
-        uint32_t attempt = (a.rec.runs - 1) * a.ncmds + c + 1;
-        struct logread_info info;
-        rc = logread_copy(dir, n, attempt, stream, NULL, 1, &info, &err);
-        if (rc == -ENOENT)
-            break; /* not run: the one before failed (or it runs now) */
-        if (rc < 0)
+    /* its last run's logs: in the generation that ran it (a reload keeps
+       the record of an action it did not change), newest first */
+    for (uint32_t g = w->info.gen + 1; g-- > 0;) {
+        char logs[PATH_MAX], dir[PATH_MAX];
+        if (rundir_log_dir(logs, sizeof logs, w->dir, g) < 0 ||
+            rundir_path(dir, sizeof dir, logs, RUNDIR_ACTION_LOGS) < 0) {
+            vl_err_set(&err, VL_ENOTRUN, "%s: path too long", w->dir);
             return cli_print_err(&err);
+        }
+        struct logread_info info;
+        uint32_t first = (a.rec.runs - 1) * a.ncmds + 1, last = 0;
+        struct vl_err e2 = {0};
+        if (access(dir, F_OK) != 0 || logread_last_attempt(dir, n, &last, &e2) != 0 || last < first)
+            continue;
+        for (uint32_t c = 0; c < a.ncmds; c++) {
+            rc = logread_copy(dir, n, first + c, stream, NULL, 1, &info, &err);
+            if (rc == -ENOENT)
+                break; /* not run: the one before failed (or it runs now) */
+            if (rc < 0)
+                return cli_print_err(&err);
+        }
+        return 0;
     }
     return 0;
 }

@@ -360,6 +360,7 @@ static int reload(struct resume_args *ra, const char *dir, struct snap *db, stru
     }
     struct reload_plan p;
     struct snap_job *recs = NULL;
+    struct snap_action *acts = NULL; /* the old run's action records */
     uint8_t *prev = NULL;
     struct snap_history hist;
     memset(&hist, 0, sizeof hist);
@@ -398,11 +399,24 @@ static int reload(struct resume_args *ra, const char *dir, struct snap *db, stru
         goto fail;
     struct snap_opt opts[SNAP_MAX_OPTS];
     uint32_t nopts = merged_opts(info, &ra->given, opts);
+    /* the actions' records: those the edit leaves as they were carry over */
+    if (old->nactions && snap_actions(db)) {
+        acts = vl_xcalloc(old->nactions, sizeof *acts);
+        memcpy(acts, snap_actions(db), old->nactions * sizeof *acts);
+    }
     rc = resume_reload_commit(&db, dir, &cur, info, opts, nopts, &wf, &p, &hist, recs, err);
     if (rc < 0) {
         fprintf(stderr, "volley resume: the reload could not be written; the run is as it was "
                         "(its workflow is the stored one)\n");
         goto fail;
+    }
+    if (cur.nactions) {
+        struct snap_action *keep = vl_xcalloc(cur.nactions, sizeof *keep);
+        uint32_t nkeep = actions_carry(old, acts, &cur, recs, keep);
+        rc = snap_write_actions(db, keep, nkeep, err);
+        free(keep);
+        if (rc < 0)
+            goto fail;
     }
     fprintf(stderr,
             "volley resume: reloaded %s: %" PRIu64 " changed, %" PRIu64 " new, %" PRIu64
@@ -432,6 +446,7 @@ out:
     snap_history_fini(&hist);
     resume_reload_plan_fini(&p);
     free(recs);
+    free(acts);
     free(prev);
     free(rs.prev);
     spec_free(&cur);

@@ -192,4 +192,27 @@ check "retry: a plain resume runs no action" [ "$(tr '\n' ' ' < acts3)" = "start
 "$VOLLEY" resume rr --retry-failed --quiet 2> /dev/null
 check "retry: --retry-failed runs complete again, not start" [ "$(tr '\n' ' ' < acts3)" = "start complete complete " ]
 
+# --- resume --reload: an unchanged action keeps its record (start is not
+# run again), on_workflow_complete is re-armed when a job runs again, an
+# edited action runs as a new one; the logs of each run stay readable
+cat > rl.yaml <<YAML
+name: rl
+jobs:
+  - {name: a, command: 'echo a1 >> acts4; : $TOKEN'}
+actions:
+  - {trigger_type: on_workflow_start, action_type: run_commands, commands: ["echo start >> acts4; echo s-out"]}
+  - {trigger_type: on_jobs_complete, action_type: run_commands, jobs: [a], commands: ["echo a-done >> acts4"]}
+  - {trigger_type: on_workflow_complete, action_type: run_commands, commands: ["echo complete >> acts4"]}
+YAML
+"$VOLLEY" run rl.yaml --run-dir rl --quiet 2> /dev/null
+check "reload: first run (start a1 a-done complete)" [ "$(tr '\n' ' ' < acts4)" = "start a1 a-done complete " ]
+sed -i "s/echo a1/echo a2/; s/echo a-done/echo a-done2/" rl.yaml
+"$VOLLEY" resume rl --reload --quiet 2> rl.err; rc=$?
+check "reload: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "reload: a reruns; start kept; the edited action and complete run" \
+    [ "$(tr '\n' ' ' < acts4)" = "start a1 a-done complete a2 a-done2 complete " ]
+check "reload: the start action's log, from the generation that ran it" [ "$(logs rl --action 0)" = s-out ]
+check "reload: records (start completed once, complete twice)" \
+    [ "$(sqlite3 rl/volley.db "select group_concat(id || state || runs, ' ') from action_state")" = "0completed1 1completed1 2completed2" ]
+
 finish

@@ -106,7 +106,10 @@ static void test_triggers(void)
     CHECK_EQ(arena_join(&a, ARENA_ROLE_WORKER, &w, &err), 0);
 
     struct vl_warn warn = {.fn = warn_fn};
-    struct actions_opts o = {.run_dir = dir, .workdir = dir, .kill_grace_ms = 500, .warn = &warn};
+    char logs[128];
+    snprintf(logs, sizeof logs, "%s/logs", dir);
+    struct actions_opts o = {
+        .run_dir = dir, .log_dir = logs, .workdir = dir, .kill_grace_ms = 500, .warn = &warn};
     struct actions *A = NULL;
     CHECK_EQ(actions_open(&A, &s, NULL, NULL, &o, &err), 0);
     CHECK(A != NULL);
