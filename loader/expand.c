@@ -67,6 +67,7 @@ bool jobs_reserve(struct X *X, uint64_t more)
     X->rr = big_realloc(X->rr, cap * sizeof *X->rr);
     X->fh = big_realloc(X->fh, cap * sizeof *X->fh);
     X->flags = big_realloc(X->flags, cap * sizeof *X->flags);
+    X->prio = big_realloc(X->prio, cap * sizeof *X->prio);
     if (X->R->envs.n) /* some job has its own env: a set per job */
         X->env = big_realloc(X->env, cap * sizeof *X->env);
     X->npar = big_realloc(X->npar, cap * sizeof *X->npar);
@@ -222,6 +223,7 @@ static void x_fini(struct X *X)
     free(X->rr);
     free(X->fh);
     free(X->flags);
+    free(X->prio);
     free(X->env);
     vec_free(&X->envsets);
     vec_free(&X->envkv);
@@ -315,6 +317,10 @@ static void hand_jobs(struct X *X, struct spec *s, const char *path)
     s->rr = shrink(X->rr, X->njobs, sizeof *X->rr);
     s->fh = shrink(X->fh, X->njobs, sizeof *X->fh);
     s->flags = shrink(X->flags, X->njobs, sizeof *X->flags);
+    if (X->any_prio) {
+        s->prio = shrink(X->prio, X->njobs, sizeof *X->prio);
+        X->prio = NULL;
+    }
     X->npar = shrink(X->npar, X->njobs, sizeof *X->npar);
     X->name_off = X->cmd_off = NULL;
     X->rr = X->fh = NULL;

@@ -114,6 +114,8 @@ struct X {
     uint64_t *name_off, *cmd_off;
     uint16_t *rr, *fh;
     uint8_t *flags;
+    int32_t *prio; /* [jcap]; handed over only if some job's is not 0 */
+    bool any_prio;
     struct strtab jtab;
     struct eout *eo;
     /* files and user_data */

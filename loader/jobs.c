@@ -305,6 +305,8 @@ void jobs_expand_entry(struct X *X, struct E *E, struct eout *eo)
                 sbuf_addc(&X->pool, '\0');
                 job_classes(X, E, jid, &rr_cache, &fh_cache);
                 X->flags[jid] = flags;
+                X->prio[jid] = e->prio;
+                X->any_prio |= e->prio != 0;
                 if (X->env || cmd_len >= X->cmd_fast) /* else: no env of its own, and short */
                     env_job(X, E, jid, &env_set, cmd_len);
             } else {

@@ -357,6 +357,7 @@ struct rent {
     uint32_t env_n;    /* env: raw.envs[env_first .. +env_n) */
     uint64_t env_first;
     uint64_t env_loc; /* where env was written */
+    int32_t prio;     /* priority (torc 0.23): higher starts first; 0 if not given */
 };
 
 /* An env entry as written: KEY and its value (a template in a job). */

@@ -78,19 +78,18 @@ static void job_stdio(struct P *P, struct rent *x, const struct job_key *k)
 
 static void job_priority(struct P *P, struct rent *x, const struct job_key *k)
 {
-    /* torc 0.23: ready jobs are claimed by priority */
+    /* torc 0.23: among ready jobs, higher priority starts first */
     if (!parse_want_scalar(P, k->key, "a whole number"))
         return;
     const struct yev *e = yread_peek(P->r);
     char *end;
     errno = 0;
-    (void)strtoll(e->val, &end, 10);
-    if (!*e->val || *end || errno)
-        lerr(P->g, e->loc, "'priority' must be a whole number, not '%s'", lcut(P->g, e->val));
+    long long v = strtoll(e->val, &end, 10);
+    if (!*e->val || *end || errno || v < INT32_MIN || v > INT32_MAX)
+        lerr(P->g, e->loc, "'priority' must be a whole number from %d to %d, not '%s'", INT32_MIN,
+             INT32_MAX, lcut(P->g, e->val));
     else
-        lwarn(P->g, e->loc,
-              "'priority' is ignored: volley starts ready jobs in the order they "
-              "became ready");
+        x->prio = (int32_t)v;
     yread_next(P->r);
 }
 

@@ -30,6 +30,7 @@ void spec_free(struct spec *s)
     free(s->rr);
     free(s->fh);
     free(s->flags);
+    free(s->prio);
     free(s->in_off);
     free(s->ins);
     free(s->out_off);

@@ -17,7 +17,8 @@
  *
  * Cost per job, without strings and edges: 8 (name_off) + 8 (cmd_off) + 8
  * (kid_off) + 4 (npar) + 2 (rr) + 2 (fh) + 1 (flags) + 16 (file CSR offsets)
- * = 49 bytes; each edge 4 bytes; 4 more (env) when some job has its own env.
+ * = 49 bytes; each edge 4 bytes; 4 more (env) when some job has its own env,
+ * 4 more (prio) when some job has a priority.
  *
  * torc's keys that mean something on one node (docs/workflow-format.md) are
  * here with torc's meaning: env (env, envsets, envkv: a job's merged list,
@@ -205,6 +206,8 @@ struct spec {
     uint16_t *rr;       /* [njobs] resource class or SPEC_NONE16 */
     uint16_t *fh;       /* [njobs] failure handler or SPEC_NONE16 */
     uint8_t *flags;     /* [njobs] enum spec_job_flag */
+    int32_t *prio;      /* [njobs] priority: among ready jobs, higher starts first;
+                           NULL when every job's is 0 (the common case: no cost) */
 
     /* job -> file relations (CSR like kids); NULL arrays when nfiles == 0 */
     uint64_t *in_off;  /* [njobs + 1] */

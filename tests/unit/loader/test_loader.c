@@ -340,17 +340,31 @@ static void test_diagnostics(void)
                        "names the run directory\n");
     CHECK_EQ(load("name: ''\njobs: [{name: a, command: x}]\n"), VL_ESPEC);
     CHECK_HAS(diags(), "the workflow name is empty");
-    /* torc 0.23's job priority: accepted, a warning (volley has no order
-     * among ready jobs to give it) */
+    /* torc 0.23's job priority: a whole number per job (instances of a
+     * parameterized entry share it); no priority anywhere leaves prio NULL */
     CHECK_EQ(load("name: w\njobs:\n  - {name: a, command: x, priority: 10}\n"
-                  "  - {name: b, command: x, priority: -2}\n"),
+                  "  - {name: \"b{i}\", command: x, priority: -2, parameters: {i: \"1:2\"}}\n"
+                  "  - {name: c, command: x}\n"),
              0);
-    CHECK_STR(diags(), "3:37: warning: 'priority' is ignored: volley starts ready jobs in the "
-                       "order they became ready\n"
-                       "4:37: warning: 'priority' is ignored: volley starts ready jobs in the "
-                       "order they became ready\n");
+    CHECK_STR(diags(), "");
+    CHECK(S.prio != NULL);
+    CHECK_EQ(S.njobs, 4);
+    CHECK_EQ(S.prio[0], 10);
+    CHECK_EQ(S.prio[1], -2);
+    CHECK_EQ(S.prio[2], -2);
+    CHECK_EQ(S.prio[3], 0);
+    CHECK_EQ(load("name: w\njobs: [{name: a, command: x, priority: 0}, {name: b, command: x}]\n"),
+             0);
+    CHECK(S.prio == NULL);
+    CHECK_EQ(load("name: w\njobs: [{name: a, command: x, priority: -2147483648}]\n"), 0);
+    CHECK_EQ(S.prio[0], INT32_MIN);
     CHECK_EQ(load("name: w\njobs: [{name: a, command: x, priority: high}]\n"), VL_ESPEC);
-    CHECK_HAS(diags(), "'priority' must be a whole number, not 'high'");
+    CHECK_STR(diags(), "2:40: error: 'priority' must be a whole number from -2147483648 to "
+                       "2147483647, not 'high'\n");
+    CHECK_EQ(load("name: w\njobs: [{name: a, command: x, priority: 2147483648}]\n"), VL_ESPEC);
+    CHECK_HAS(diags(), "not '2147483648'");
+    CHECK_EQ(load("name: w\njobs: [{name: a, command: x, priority: 1.5}]\n"), VL_ESPEC);
+    CHECK_HAS(diags(), "not '1.5'");
     /* YAML's null is no parameter value (it was the string "~") */
     CHECK_EQ(load("name: w\njobs:\n  - {name: \"a{i}\", command: x, parameters: {i: ~}}\n"
                   "  - {name: \"b{i}\", command: x, parameters: {i: [1, null]}}\n"
