@@ -40,6 +40,37 @@
 
 /* ---- planning ---- */
 
+/*
+ * The distinct priorities of s, highest first, into prio[] (at most
+ * ARENA_MAX_LEVELS; returns ARENA_MAX_LEVELS + 1 if there are more). One
+ * level, priority 0, when s has none. O(njobs * levels), levels <= 64.
+ */
+static uint32_t levels_of(const struct spec *s, int32_t prio[ARENA_MAX_LEVELS])
+{
+    prio[0] = 0;
+    if (!s->prio || s->njobs == 0)
+        return 1;
+    uint32_t n = 0;
+    int32_t last = 0;
+    for (uint32_t j = 0; j < s->njobs; j++) {
+        int32_t v = s->prio[j];
+        if (n && v == last)
+            continue; /* runs of equal priorities are the common case */
+        last = v;
+        uint32_t i = 0;
+        while (i < n && prio[i] > v)
+            i++;
+        if (i < n && prio[i] == v)
+            continue;
+        if (n == ARENA_MAX_LEVELS)
+            return ARENA_MAX_LEVELS + 1;
+        memmove(prio + i + 1, prio + i, (n - i) * sizeof *prio);
+        prio[i] = v;
+        n++;
+    }
+    return n;
+}
+
 void arena_dims_of(const struct spec *s, const struct arena_opts *o, struct arena_dims *d)
 {
     memset(d, 0, sizeof *d);
@@ -54,6 +85,23 @@ void arena_dims_of(const struct spec *s, const struct arena_opts *o, struct aren
     d->nenvsets = s->nenvsets;
     d->nenvkv = s->nenvsets ? s->nenvkv : 0;
     d->njobenv = s->nenvsets && s->env ? s->njobs : 0;
+    for (uint32_t j = 0; j < s->njobs; j++)
+        d->nroots += s->npar[j] == 0;
+    int32_t prio[ARENA_MAX_LEVELS];
+    d->nlevels = levels_of(s, prio);
+}
+
+/* Priority levels: 0 in dimensions filled by hand means one. */
+static uint32_t levels_in(const struct arena_dims *d)
+{
+    return d->nlevels ? d->nlevels : 1;
+}
+
+/* Queue chunks: each queue's first, and enough for every job to be pushed
+ * once (every chunk but a queue's last is full). */
+static uint64_t nchunks_of(const struct arena_dims *d)
+{
+    return (uint64_t)d->nslots * levels_in(d) + (d->njobs + ARENA_CHUNK - 1) / ARENA_CHUNK;
 }
 
 struct layout {
@@ -63,6 +111,7 @@ struct layout {
 
 static bool lay_out(const struct arena_dims *d, struct layout *l)
 {
+    uint64_t nq = (uint64_t)d->nslots * levels_in(d), nch = nchunks_of(d);
     const uint64_t n[ARENA_NSECT] = {
         [ARENA_SECT_CTL] = 1,
         [ARENA_SECT_SLOTS] = d->nslots,
@@ -71,11 +120,16 @@ static bool lay_out(const struct arena_dims *d, struct layout *l)
         [ARENA_SECT_DIRTY] = (d->njobs + 63) / 64,
         [ARENA_SECT_KID_OFF] = d->njobs + 1,
         [ARENA_SECT_KIDS] = d->nedges,
-        [ARENA_SECT_READYQ] = d->njobs,
+        [ARENA_SECT_READYQ] = d->nroots + nch * ARENA_CHUNK,
+        [ARENA_SECT_QD] = nq,
+        [ARENA_SECT_CHUNKS] = nch,
+        [ARENA_SECT_AGES] = nq,
+        [ARENA_SECT_LVL] = levels_in(d) > 1 ? d->njobs : 0,
         [ARENA_SECT_INDEG0] = d->njobs,
         [ARENA_SECT_LINK] = d->njobs,
         [ARENA_SECT_COLD] = d->njobs,
         [ARENA_SECT_META] = d->njobs,
+        [ARENA_SECT_LEVELS] = levels_in(d),
         [ARENA_SECT_RRS] = d->nrr,
         [ARENA_SECT_FHS] = d->nfh,
         [ARENA_SECT_RULES] = d->nrules,
@@ -94,10 +148,15 @@ static bool lay_out(const struct arena_dims *d, struct layout *l)
         [ARENA_SECT_KID_OFF] = 8,
         [ARENA_SECT_KIDS] = 4,
         [ARENA_SECT_READYQ] = 4,
+        [ARENA_SECT_QD] = sizeof(struct arena_qd),
+        [ARENA_SECT_CHUNKS] = sizeof(struct arena_chunk),
+        [ARENA_SECT_AGES] = 4,
+        [ARENA_SECT_LVL] = 1,
         [ARENA_SECT_INDEG0] = 4,
         [ARENA_SECT_LINK] = 4,
         [ARENA_SECT_COLD] = sizeof(struct arena_cold),
         [ARENA_SECT_META] = sizeof(struct arena_meta),
+        [ARENA_SECT_LEVELS] = sizeof(struct arena_level),
         [ARENA_SECT_RRS] = sizeof(struct arena_rr),
         [ARENA_SECT_FHS] = sizeof(struct arena_fh),
         [ARENA_SECT_RULES] = sizeof(struct arena_rule),
@@ -116,7 +175,7 @@ static bool lay_out(const struct arena_dims *d, struct layout *l)
             return false;
         len &= ~((uint64_t)ARENA_ALIGN - 1);
         l->sect[i] = (struct arena_sect){.off = off, .n = n[i], .elem = elem[i], .pad = 0};
-        if (i >= ARENA_SECT_STATE && i <= ARENA_SECT_READYQ)
+        if (i >= ARENA_SECT_STATE && i <= ARENA_SECT_LVL)
             l->hot += n[i] * elem[i];
         if (__builtin_add_overflow(off, len, &off))
             return false;
@@ -134,6 +193,16 @@ int arena_plan(const struct arena_dims *d, struct arena_plan *p, struct vl_err *
     if (d->nslots == 0 || d->nslots > ARENA_MAX_SLOTS)
         return vl_err_set(err, VL_ETOOBIG, "an arena has 1 to %u participant slots, not %" PRIu32,
                           ARENA_MAX_SLOTS, d->nslots);
+    if (d->nlevels > ARENA_MAX_LEVELS)
+        return vl_err_set(err, VL_ESPEC,
+                          "the workflow has more than %u distinct priorities; volley orders at "
+                          "most %u: give jobs fewer distinct 'priority' values",
+                          ARENA_MAX_LEVELS, ARENA_MAX_LEVELS);
+    if (d->nroots > d->njobs || d->nroots + nchunks_of(d) * ARENA_CHUNK > UINT32_MAX)
+        return vl_err_set(err, VL_ETOOBIG,
+                          "an arena for %" PRIu64 " jobs, %" PRIu32 " slots and %" PRIu32
+                          " priorities needs more than 2^32 ready-queue cells",
+                          d->njobs, d->nslots, levels_in(d));
     struct layout l;
     if (!lay_out(d, &l) || l.bytes > (uint64_t)SIZE_MAX / 2)
         return vl_err_set(err, VL_ETOOBIG, "an arena for %" PRIu64 " jobs does not fit in memory",
@@ -185,6 +254,15 @@ void arena__map_sections(struct arena *a)
     a->kid_off = (const uint64_t *)(b + h->sect[ARENA_SECT_KID_OFF].off);
     a->kids = (const uint32_t *)(b + h->sect[ARENA_SECT_KIDS].off);
     a->readyq = (_Atomic uint32_t *)(b + h->sect[ARENA_SECT_READYQ].off);
+    a->qds = (struct arena_qd *)(b + h->sect[ARENA_SECT_QD].off);
+    a->chunks = (struct arena_chunk *)(b + h->sect[ARENA_SECT_CHUNKS].off);
+    a->ages = (_Atomic uint32_t *)(b + h->sect[ARENA_SECT_AGES].off);
+    a->lvl = h->sect[ARENA_SECT_LVL].n ? (const uint8_t *)(b + h->sect[ARENA_SECT_LVL].off) : NULL;
+    a->levels = (struct arena_level *)(b + h->sect[ARENA_SECT_LEVELS].off);
+    a->nlevels = h->nlevels;
+    a->nchunks = (uint32_t)h->sect[ARENA_SECT_CHUNKS].n;
+    a->ncells = h->sect[ARENA_SECT_READYQ].n;
+    a->chunk0 = h->nroots;
     a->indeg0 = (const uint32_t *)(b + h->sect[ARENA_SECT_INDEG0].off);
     a->link = (_Atomic uint32_t *)(b + h->sect[ARENA_SECT_LINK].off);
     a->cold = (struct arena_cold *)(b + h->sect[ARENA_SECT_COLD].off);
@@ -273,12 +351,47 @@ static void fill_tables(struct arena *a, const struct spec *s)
         memcpy((uint32_t *)a->jobenv, s->env, (size_t)s->njobs * 4);
 }
 
+/*
+ * The priority levels: each job's level, and each level's roots, in
+ * ascending ids, as its root log at the start of readyq.
+ */
+static void fill_levels(struct arena *a, const struct spec *s)
+{
+    int32_t prio[ARENA_MAX_LEVELS];
+    uint32_t nl = levels_of(s, prio);
+    uint8_t *lvl = (uint8_t *)a->lvl;
+    uint64_t count[ARENA_MAX_LEVELS] = {0}, at[ARENA_MAX_LEVELS];
+    uint32_t L = 0;
+    for (uint32_t j = 0; j < s->njobs; j++) {
+        if (lvl) {
+            if (prio[L] != s->prio[j]) /* runs of equal priorities are common */
+                for (L = 0; prio[L] != s->prio[j]; L++)
+                    ;
+            lvl[j] = (uint8_t)L;
+        }
+        count[L] += s->npar[j] == 0;
+    }
+    uint64_t first = 0;
+    for (uint32_t i = 0; i < nl; i++) {
+        struct arena_level *lv = &a->levels[i];
+        lv->prio = prio[i];
+        lv->root_first = at[i] = first;
+        lv->nroots = count[i];
+        first += count[i];
+    }
+    for (uint32_t j = 0; j < s->njobs; j++)
+        if (s->npar[j] == 0)
+            atomic_store_explicit(&a->readyq[at[lvl ? lvl[j] : 0]++], j, ARENA_RELAXED);
+}
+
 /* Writes every section of a fresh (zeroed) segment from the spec. */
 static void fill(struct arena *a, const struct spec *s, const struct arena_opts *o)
 {
     uint32_t n = s->njobs;
     uint64_t nroots = 0;
     struct arena_meta *meta = (struct arena_meta *)a->meta;
+    fill_levels(a, s);
+    arena__reset_queues(a);
     for (uint32_t j = 0; j < n; j++) {
         unsigned st = s->npar[j] == 0 ? ARENA_READY : ARENA_BLOCKED;
         nroots += s->npar[j] == 0;
@@ -302,7 +415,7 @@ static void fill(struct arena *a, const struct spec *s, const struct arena_opts 
     atomic_store_explicit(&a->ctl->base[ARENA_BLOCKED], (int64_t)(n - nroots), ARENA_RELAXED);
 
     struct arena_hdr *h = a->hdr;
-    h->nroots = nroots;
+    (void)nroots; /* the header has it from the dimensions */
     static const uint8_t zero[16];
     if (o && memcmp(o->run_id, zero, 16) != 0)
         memcpy(h->run_id, o->run_id, 16);
@@ -324,6 +437,8 @@ static void write_header(struct arena *a, const struct arena_dims *d, const stru
     h->njobs = (uint32_t)d->njobs;
     h->nslots = d->nslots;
     h->nedges = d->nedges;
+    h->nroots = d->nroots;
+    h->nlevels = levels_in(d);
     h->pool_len = d->pool_len;
     h->nrr = d->nrr;
     h->nfh = d->nfh;
@@ -519,6 +634,53 @@ static int check_jobs(const struct arena *a, struct vl_err *err)
 }
 
 /*
+ * The priority levels: descending priorities, each job's level in range,
+ * the root logs adjacent and holding every root once, at its own level
+ * (a damaged root log would hand out a blocked job, or never a root).
+ * The queues and chunks are derived: a repair rebuilds them before any
+ * worker takes (take reads their indices bounds-checked all the same).
+ */
+static int check_levels(const struct arena *a, struct vl_err *err)
+{
+    const char *p = a->path;
+    uint64_t first = 0;
+    for (uint32_t i = 0; i < a->nlevels; i++) {
+        const struct arena_level *lv = &a->levels[i];
+        if ((i > 0 && lv->prio >= a->levels[i - 1].prio) || lv->root_first != first ||
+            lv->nroots > a->hdr->nroots - first)
+            return CORRUPT("arena %s is corrupt: priority level %" PRIu32 " is out of order", p, i);
+        first += lv->nroots;
+    }
+    if (first != a->hdr->nroots)
+        return CORRUPT("arena %s is corrupt: its root logs do not hold its roots", p);
+    if (a->lvl)
+        for (uint32_t j = 0; j < a->njobs; j++)
+            if (a->lvl[j] >= a->nlevels)
+                return CORRUPT("arena %s is corrupt: job %" PRIu32 " has priority level %u", p, j,
+                               a->lvl[j]);
+    uint64_t *seen =
+        vl_alloc_array(((size_t)a->njobs + 63) / 64 + 1, 8, true, "checking the arena", err);
+    if (!seen)
+        return err ? err->code : VL_ETOOBIG;
+    int rc = 0;
+    for (uint32_t i = 0; i < a->nlevels && !rc; i++) {
+        const struct arena_level *lv = &a->levels[i];
+        for (uint64_t k = lv->root_first; k < lv->root_first + lv->nroots && !rc; k++) {
+            uint32_t j = atomic_load_explicit(&a->readyq[k], ARENA_RELAXED);
+            if (j >= a->njobs || a->indeg0[j] != 0 || arena_job_level(a, j) != i ||
+                (seen[j >> 6] & (1ull << (j & 63))))
+                rc = CORRUPT("arena %s is corrupt: root log cell %" PRIu64 " is not a root of its "
+                             "level",
+                             p, k);
+            else
+                seen[j >> 6] |= 1ull << (j & 63);
+        }
+    }
+    free(seen);
+    return rc;
+}
+
+/*
  * Read-write attach (a run resumes on it): the initial in-degrees must be
  * exact and the graph acyclic, or jobs would wait forever. Kahn's
  * algorithm, O(njobs + nedges), 8 bytes per job of scratch. Read-only
@@ -588,6 +750,7 @@ static int validate(struct arena *a, uint64_t size, bool hdr_only, struct vl_err
     struct arena_dims d = {.njobs = h->njobs,
                            .nedges = h->nedges,
                            .pool_len = h->pool_len,
+                           .nroots = h->nroots,
                            .nslots = h->nslots,
                            .nrr = h->nrr,
                            .nfh = h->nfh,
@@ -596,25 +759,27 @@ static int validate(struct arena *a, uint64_t size, bool hdr_only, struct vl_err
                            /* the env sections are their own dimensions */
                            .nenvsets = (uint32_t)h->sect[ARENA_SECT_ENVSETS].n,
                            .nenvkv = h->sect[ARENA_SECT_ENVKV].n,
-                           .njobenv = h->sect[ARENA_SECT_JOBENV].n};
+                           .njobenv = h->sect[ARENA_SECT_JOBENV].n,
+                           .nlevels = h->nlevels};
     struct layout l;
-    if (h->njobs > SPEC_MAX_JOBS || h->nslots == 0 || h->nslots > ARENA_MAX_SLOTS ||
+    struct arena_plan pl;
+    if (h->njobs > SPEC_MAX_JOBS || h->nroots > h->njobs || h->nlevels == 0 ||
         h->sect[ARENA_SECT_ENVSETS].n > UINT32_MAX ||
-        (d.njobenv && (d.njobenv != h->njobs || !d.nenvsets)) || !lay_out(&d, &l) ||
-        l.bytes != h->bytes)
+        (d.njobenv && (d.njobenv != h->njobs || !d.nenvsets)) || arena_plan(&d, &pl, NULL) != 0 ||
+        !lay_out(&d, &l) || l.bytes != h->bytes)
         return CORRUPT("arena %s is corrupt: its dimensions do not add up to its size", p);
     for (int i = 0; i < ARENA_NSECT; i++)
         if (memcmp(&l.sect[i], &h->sect[i], sizeof l.sect[i]) != 0)
             return CORRUPT("arena %s is corrupt: section %d is not where its dimensions put it", p,
                            i);
-    if (h->nroots > h->njobs)
-        return CORRUPT("arena %s is corrupt: more roots than jobs", p);
     arena__map_sections(a);
     if (hdr_only && a->rdonly)
         return 0;
     int rc = check_tables(a, err);
     if (!rc)
         rc = check_jobs(a, err);
+    if (!rc)
+        rc = check_levels(a, err);
     if (!rc && !a->rdonly)
         rc = check_graph(a, err);
     return rc;

@@ -20,13 +20,17 @@
  *   that did not complete cancels its children that have
  *   SPEC_JOB_CANCEL_ON_BLOCK at once, and so on downstream, through an
  *   intrusive worklist in the segment: no recursion, no allocation.
- * - Readiness is worker-local first: the releasing worker pushes the child
- *   on its own deque (Chase-Lev, in its slot) and runs it next; idle
- *   workers steal. Overflow goes to one shared ready queue of njobs cells,
- *   which never fills: between two repairs a job enters it at most once.
- *   Jobs without parents are not queued at all: each slot scans a range
- *   of job ids for them (half of what is left at a cursor; a slot that
- *   runs dry splits another's range), so workers stay in distant regions.
+ * - Order: a higher priority first; within one priority, first ready,
+ *   first run. Each slot has one FIFO ready queue per priority level (in
+ *   the segment, so thieves in other processes reach it): the worker that
+ *   releases a child appends it to its own queue and takes from its head,
+ *   so each worker runs its region of the DAG oldest first and workers stay
+ *   apart. Tokens carry an age (a clock that advances once per 64
+ *   completions of a slot); a worker that sees a token older than its own
+ *   by more than the slack (one tick per slot) elsewhere takes it first
+ *   (stealing), and so does an idle one: the order stays close to global
+ *   FIFO (docs/arena.md measures how close). Roots are in a root log per
+ *   level, handed out as ranges (half of what is left at a cursor).
  * - A token (queue entry or cursor position) exists for each ready job, and
  *   only one; a claim is a CAS, so a stale token can never run a job twice.
  * - A dead participant is repaired under a brief quiesce: live participants
@@ -69,7 +73,12 @@ struct arena {
     _Atomic uint64_t *dirty;        /* [ndirty] */
     const uint64_t *kid_off;        /* [njobs + 1] */
     const uint32_t *kids;           /* [nedges] */
-    _Atomic uint32_t *readyq;       /* [njobs] cells: 0 = empty, else jid + 1 */
+    _Atomic uint32_t *readyq;       /* [ncells] root logs, then queue chunks */
+    struct arena_qd *qds;           /* [nslots * nlevels]: slot s, level L at s * nlevels + L */
+    struct arena_chunk *chunks;     /* [nchunks] */
+    _Atomic uint32_t *ages;         /* [nlevels * nslots]: level L, slot s at L * nslots + s */
+    const uint8_t *lvl;             /* [njobs] with nlevels > 1, else NULL */
+    struct arena_level *levels;     /* [nlevels] */
     const uint32_t *indeg0;         /* [njobs] */
     _Atomic uint32_t *link;         /* [njobs] */
     struct arena_cold *cold;        /* [njobs] */
@@ -84,9 +93,13 @@ struct arena {
     const uint64_t *envkv;              /* [nenvkv] pool offsets of "KEY=VALUE" */
     const uint32_t *jobenv;             /* [njobs] env set per job, or NULL: set 0 */
     uint32_t nenvsets;
-    uint32_t pad;
+    uint32_t nlevels; /* priority levels, 1 when the workflow has no priorities */
     uint64_t nenvkv;
-    char path[256]; /* for messages */
+    uint32_t nchunks; /* queue chunks */
+    uint32_t pad;
+    uint64_t ncells; /* readyq cells */
+    uint64_t chunk0; /* the cell where chunk 0 starts (after the root logs) */
+    char path[256];  /* for messages */
 };
 
 /* Build options; zero-initialised means defaults. */
@@ -100,20 +113,25 @@ struct arena_opts {
 /* What a segment for a workflow of these dimensions costs. */
 struct arena_dims {
     uint64_t njobs, nedges, pool_len;
+    uint64_t nroots; /* jobs without parents */
     uint32_t nslots, nrr, nfh, nrules, ncodes;
     uint32_t nenvsets; /* env sets (0: no env) */
+    uint32_t nlevels;  /* distinct priorities (1 without); more than
+                          ARENA_MAX_LEVELS is refused by arena_plan */
     uint64_t nenvkv;   /* their entries */
     uint64_t njobenv;  /* njobs when jobs have sets of their own, else 0 */
 };
 struct arena_plan {
     uint64_t bytes;      /* the whole segment */
-    uint64_t hot_bytes;  /* state, indeg, dirty, kid_off, kids, readyq */
+    uint64_t hot_bytes;  /* state, indeg, dirty, kid_off, kids, readyq, queues,
+                            chunks, ages, lvl */
     uint64_t cold_bytes; /* the rest: header, slots, indeg0, link, cold,
                             meta, tables, pool, page padding */
 };
 void arena_dims_of(const struct spec *s, const struct arena_opts *o, struct arena_dims *d);
 /* 0, or VL_ETOOBIG if the dimensions cannot be addressed (njobs > 2^32-2,
- * nslots > ARENA_MAX_SLOTS, sizes overflow). */
+ * nslots > ARENA_MAX_SLOTS, more than 2^32 queue cells, sizes overflow)
+ * or VL_ESPEC for more than ARENA_MAX_LEVELS distinct priorities. */
 int arena_plan(const struct arena_dims *d, struct arena_plan *p, struct vl_err *err);
 
 /*
@@ -195,8 +213,8 @@ bool arena_runner_alive(const struct arena *a);
  * Participants. arena_join claims a free slot for the calling process
  * (pid and start time recorded, so its death is detectable), parking
  * first if a quiesce is in progress. -EBUSY if every slot is taken.
- * arena_leave frees it: jobs left on its deque stay stealable there;
- * the ready roots in the range it was scanning go to the shared queue. Do not leave
+ * arena_leave frees it: the tokens left in its queues and ranges stay
+ * there, where others take them (and a later joiner inherits them). Do not leave
  * while owning running jobs (finish them first, or let recover do it).
  */
 int arena_join(struct arena *a, enum arena_role role, uint32_t *slot, struct vl_err *err);
@@ -219,11 +237,13 @@ bool arena_quiesce_point(struct arena *a, uint32_t w);
 /*
  * Takes the next ready job for slot w and claims it (CAS ready -> running,
  * owner w, attempt unchanged); returns its id, or ARENA_NONE if no ready
- * job can be had right now. Order: w's own deque (newest first), the
- * shared queue (a batch of up to 16 moves to w's deque), roots from w's
- * range (refilled from the cursor or by splitting another slot's), then
- * stealing from other slots' deques. A ready job with a cancel request
- * is canceled instead of returned. Lock-free; allocates nothing.
+ * job can be had right now. Order: the highest priority level that has
+ * ready jobs; in it, w's range (roots, or a span it took from another
+ * queue), then roots from the level's cursor, then the oldest of w's own
+ * queue and the other slots' tokens (another's only if older by more than
+ * the slack, or if w has none). ARENA_NONE means every queue of every
+ * level was seen empty. A ready job with a cancel request is canceled
+ * instead of returned. Lock-free; allocates nothing.
  */
 uint32_t arena_take(struct arena *a, uint32_t w);
 
@@ -232,7 +252,7 @@ uint32_t arena_take(struct arena *a, uint32_t w);
  * ARENA_COMPLETED, ARENA_FAILED, ARENA_TERMINATED or ARENA_CANCELED;
  * exit_code is stored for persist. Then releases its children: each
  * in-degree is decremented; a child whose count reaches zero becomes ready
- * on w's deque (overflow to the shared queue); if the outcome is not
+ * at the tail of w's queue of its level; if the outcome is not
  * completed, children with SPEC_JOB_CANCEL_ON_BLOCK are canceled at once,
  * transitively. Idle sleepers are woken if work was published.
  * Returns 0; -EINVAL for a bad id or outcome; -ESTALE if jid is not
@@ -242,12 +262,13 @@ int arena_finish(struct arena *a, uint32_t w, uint32_t jid, enum arena_state out
                  int exit_code);
 
 /*
- * arena_finish, then the next job for w, already claimed (running): the
- * first child this completion made ready if there is one (the releasing
- * worker keeps it: no queue round trip), else arena_take's choice; *next
- * is ARENA_NONE if nothing is ready. Same return codes as arena_finish
- * (*next is untouched on error). For a worker that will start another job
- * right away.
+ * arena_finish, then the next job for w, already claimed (running):
+ * arena_take's choice, except that when w had nothing else ready at the
+ * first released child's level (and nothing at a higher one), that child
+ * is claimed directly, with no queue round trip (a chain runs without
+ * touching a queue); *next is ARENA_NONE if nothing is ready. Same return
+ * codes as arena_finish (*next is untouched on error). For a worker that
+ * will start another job right away.
  */
 int arena_finish_take(struct arena *a, uint32_t w, uint32_t jid, enum arena_state outcome,
                       int exit_code, uint32_t *next);
@@ -383,6 +404,15 @@ static inline bool arena_job_cancel_requested(const struct arena *a, uint32_t ji
 static inline bool arena_state_finished(enum arena_state s)
 {
     return s >= ARENA_COMPLETED && s <= ARENA_CANCELED;
+}
+/* The job's priority level (0 = highest) and its priority value. */
+static inline uint32_t arena_job_level(const struct arena *a, uint32_t jid)
+{
+    return a->lvl ? a->lvl[jid] : 0;
+}
+static inline int32_t arena_job_priority(const struct arena *a, uint32_t jid)
+{
+    return a->levels[arena_job_level(a, jid)].prio;
 }
 static inline const char *arena_job_name(const struct arena *a, uint32_t jid)
 {

@@ -32,10 +32,10 @@ enum arena_fault_point {
     ARENA_FP_RELEASE_EDGE,  /* after one child's fetch_sub */
     ARENA_FP_READY,         /* after a child's blocked -> ready CAS, before its push */
     ARENA_FP_CANCELED,      /* after a cascade cancel CAS, before linking it */
-    ARENA_FP_RQ_RESERVED,   /* after reserving shared-queue cells, before writing */
-    ARENA_FP_RQ_TAKEN,      /* after taking shared-queue cells, before using them */
-    ARENA_FP_DQ_POPPED,     /* after the owner's deque pop or a steal */
-    ARENA_FP_ROOT_RANGE,    /* after taking a root range, before recording it */
+    ARENA_FP_CHUNK_TAKEN,   /* after taking a fresh queue chunk, before linking it */
+    ARENA_FP_STOLEN,        /* after a steal's CAS, before the span is the thief's range */
+    ARENA_FP_POPPED,        /* after taking a token from a range or queue, before its claim */
+    ARENA_FP_ROOT_RANGE,    /* after taking roots from a cursor, before recording them */
     ARENA_FP_CANCEL_MARKED, /* arena_cancel: after marking, before canceling */
     ARENA_FP_SPACE_CHECK,   /* build: returning nonzero skips the statvfs check */
     ARENA_FP_NPOINTS
@@ -126,13 +126,41 @@ static inline void arena__futex_wake(_Atomic uint32_t *word)
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-/* After publishing ready work: wake sleepers if there are any. The fence
- * pairs with the sleeper's seq_cst increment of ctl->sleepers. */
+/*
+ * After publishing ready work: wake the sleepers if one of them may have
+ * missed it. The fence pairs with the sleeper's seq_cst arming (after its
+ * increment of ctl->sleepers and its read of the futex word): either its
+ * look for work after arming sees our push, or we see it armed. Only the
+ * first publisher after an arming wakes (it disarms): the word has
+ * changed, so every sleeper that read it before returns from its wait,
+ * and until one arms again a wake would be a syscall for nobody (with 16
+ * workers on 2 CPUs, woken workers wait for a CPU for milliseconds: every
+ * completion meanwhile paid a FUTEX_WAKE, 40 % of the run's time).
+ */
 static inline void arena__publish(struct arena *a)
 {
     atomic_thread_fence(ARENA_SEQ);
-    if (VL_UNLIKELY(atomic_load_explicit(&a->ctl->sleepers, ARENA_RELAXED) != 0))
+    if (VL_UNLIKELY(atomic_load_explicit(&a->ctl->sleepers, ARENA_RELAXED) != 0) &&
+        atomic_load_explicit(&a->ctl->armed, ARENA_RELAXED) &&
+        atomic_exchange_explicit(&a->ctl->armed, 0, ARENA_SEQ))
         arena_wake(a);
+}
+
+/* ---- queues (readyq.h has the protocol) ---- */
+
+static inline struct arena_qd *arena__qd(const struct arena *a, uint32_t slot, uint32_t lvl)
+{
+    return &a->qds[(uint64_t)slot * a->nlevels + lvl];
+}
+static inline _Atomic uint32_t *arena__age(const struct arena *a, uint32_t lvl, uint32_t slot)
+{
+    return &a->ages[(uint64_t)lvl * a->nslots + slot];
+}
+/* Slots that ever joined (participants beyond it never had queues). */
+static inline uint32_t arena__slots_hw(const struct arena *a)
+{
+    uint32_t hw = atomic_load_explicit(&a->ctl->slots_hw, ARENA_ACQ);
+    return hw > a->nslots ? a->nslots : hw;
 }
 
 /* An invariant that the design proves broke: say so and abort. */
@@ -155,6 +183,8 @@ uint64_t arena__self_ident(void);
  * changed).
  */
 int arena__settle(struct arena *a, uint64_t *canceled, uint64_t *ready, struct vl_err *err);
+/* Empties every queue, range and root cursor (settle, build). */
+void arena__reset_queues(struct arena *a);
 
 /* Builds a segment; with recs, applies them and settles (arena_restore). */
 int arena__build(struct arena *a, const char *path, const struct spec *s,

@@ -16,8 +16,9 @@
  *      and are recognised by pid + start time (zombies count as dead).
  *   2. running jobs whose owner is not live -> ready, attempt + 1.
  *   3. settle (shared with restore):
- *      a. reset every queue, deque and root batch (the root cursor stays:
- *         roots at or past it are still tokens of the cursor);
+ *      a. empty every queue and range; every level's root cursor back to
+ *         its first root (the root log holds every root; roots that are
+ *         not ready are skipped when taken, as a claim fails on them);
  *      b. indeg[c] = indeg0[c] - |finished parents of c|   (one CSR pass);
  *      c. propagate cancel-request bits to every descendant;
  *      d. worklist from every finished job that did not complete and every
@@ -28,8 +29,9 @@
  *         joins the worklist; each job joins at most once (visited bitmap);
  *      e. blocked with in-degree 0 -> ready; ready with in-degree > 0 ->
  *         blocked (only a restore from an inconsistent checkpoint); every
- *         ready job gets exactly one token: the shared queue, or the root
- *         cursor for a root at or past it;
+ *         ready job gets exactly one token: a root its place in the root
+ *         log, any other a place in a queue (the live workers' queues in
+ *         turn, ARENA_CHUNK at a time, ascending ids);
  *      f. recount the base counts and zero every slot's counters.
  *   4. free the dead slots; release the epoch (even) and wake everyone.
  *
@@ -61,6 +63,7 @@
 #include <time.h>
 
 #include "arena_int.h"
+#include "readyq.h"
 
 static inline uint64_t ld(struct arena *a, uint32_t j)
 {
@@ -106,17 +109,7 @@ static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint6
     uint64_t canceled = 0;
 
     /* a. queues */
-    atomic_store_explicit(&a->ctl->rq_enq, 0, ARENA_RELAXED);
-    atomic_store_explicit(&a->ctl->rq_deq, 0, ARENA_RELAXED);
-    memset((void *)a->readyq, 0, (size_t)n * sizeof *a->readyq);
-    for (uint32_t i = 0; i < a->nslots; i++) {
-        struct arena_slot *s = &a->slots[i];
-        atomic_store_explicit(&s->dq_top, 0, ARENA_RELAXED);
-        atomic_store_explicit(&s->dq_bot, 0, ARENA_RELAXED);
-        atomic_store_explicit(&s->roots, 0, ARENA_RELAXED);
-        atomic_store_explicit(&s->root_lo, 0, ARENA_RELAXED);
-        atomic_store_explicit(&s->root_hi, 0, ARENA_RELAXED);
-    }
+    arena__reset_queues(a);
 
     /* b. in-degrees from the finished set */
     memcpy((uint32_t *)a->indeg, a->indeg0, (size_t)n * 4);
@@ -177,8 +170,19 @@ static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint6
     }
 
     /* e. readiness and one token per ready job */
-    uint64_t cursor = atomic_load_explicit(&a->ctl->root_cursor, ARENA_RELAXED);
-    uint64_t queued = 0, ready = 0;
+    uint32_t *to = vl_xcalloc(a->nslots, sizeof *to), nto = 0;
+    for (uint32_t i = 0; i < a->nslots; i++)
+        if (atomic_load_explicit(&a->slots[i].ident, ARENA_RELAXED) != 0 &&
+            atomic_load_explicit(&a->slots[i].role, ARENA_RELAXED) == ARENA_ROLE_WORKER)
+            to[nto++] = i;
+    if (nto == 0) { /* no live worker (a restore, a resume): the slots that
+                       ever joined, or slot 0; takers look at slots up to
+                       the highest that ever joined, so a joiner sees them */
+        uint32_t hw = VL_MAX(arena__slots_hw(a), 1u);
+        for (uint32_t i = 0; i < hw; i++)
+            to[nto++] = i;
+    }
+    uint64_t queued = 0, ready = 0, hint = 0;
     for (uint32_t j = 0; j < n; j++) {
         uint64_t w = ld(a, j);
         unsigned st = arena__st(w);
@@ -190,10 +194,20 @@ static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint6
         if (st != ARENA_READY)
             continue;
         ready++;
-        if (!(a->indeg0[j] == 0 && j >= cursor))
-            atomic_store_explicit(&a->readyq[queued++], j + 1, ARENA_RELAXED);
+        uint32_t L = arena_job_level(a, j);
+        hint |= 1ull << L;
+        if (a->indeg0[j] != 0)
+            rq_push(a, arena__qd(a, to[queued++ / ARENA_CHUNK % nto], L), j);
     }
-    atomic_store_explicit(&a->ctl->rq_enq, queued, ARENA_RELAXED);
+    free(to);
+    for (uint32_t i = 0; i < a->nslots; i++)
+        for (uint32_t L = 0; L < a->nlevels; L++) {
+            struct arena_qd *q = arena__qd(a, i, L);
+            uint32_t age = rq_oldest_age(a, q);
+            atomic_store_explicit(&q->pub_age, age, ARENA_RELAXED);
+            atomic_store_explicit(arena__age(a, L, i), age, ARENA_RELAXED);
+        }
+    atomic_store_explicit(&a->ctl->lvl_hint, hint, ARENA_RELAXED);
 
     /* f. counts */
     int64_t cnt[ARENA_NCNT] = {0};
@@ -219,6 +233,31 @@ static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint6
     atomic_store_explicit(&a->ctl->sleepers, sleepers, ARENA_RELAXED);
     *canceled_out = canceled;
     *ready_out = ready;
+}
+
+void arena__reset_queues(struct arena *a)
+{
+    uint64_t nq = (uint64_t)a->nslots * a->nlevels, hint = 0;
+    for (uint64_t q = 0; q < nq; q++) {
+        struct arena_qd *d = &a->qds[q];
+        atomic_store_explicit(&d->range, 0, ARENA_RELAXED);
+        atomic_store_explicit(&d->head, rq_pos((uint32_t)q, 0), ARENA_RELAXED);
+        atomic_store_explicit(&d->tail, rq_pos((uint32_t)q, 0), ARENA_RELAXED);
+        atomic_store_explicit(&d->range_age, 0, ARENA_RELAXED);
+        atomic_store_explicit(&d->pub_age, ARENA_AGE_NONE, ARENA_RELAXED);
+        atomic_store_explicit(&a->ages[q], ARENA_AGE_NONE, ARENA_RELAXED);
+    }
+    atomic_store_explicit(&a->ctl->chunk_next, nq, ARENA_RELAXED);
+    for (uint32_t L = 0; L < a->nlevels; L++) {
+        atomic_store_explicit(&a->levels[L].root_cursor, 0, ARENA_RELAXED);
+        if (a->levels[L].nroots)
+            hint |= 1ull << L;
+    }
+    atomic_store_explicit(&a->ctl->lvl_hint, hint, ARENA_RELAXED);
+    for (uint32_t i = 0; i < a->nslots; i++) {
+        atomic_store_explicit(&a->slots[i].tick_left, ARENA_CHUNK, ARENA_RELAXED);
+        atomic_store_explicit(&a->slots[i].scan_left, 0, ARENA_RELAXED);
+    }
 }
 
 int arena__settle(struct arena *a, uint64_t *canceled, uint64_t *ready, struct vl_err *err)

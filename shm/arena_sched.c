@@ -9,13 +9,22 @@
  *           when the bit is still set from an earlier change)
  *   finish  1 CAS on the state word; per child 1 fetch_sub on its in-degree,
  *           and for the child that becomes ready 1 CAS on its state word,
- *           1 dirty fetch_or, and a deque push (plain stores + a release
- *           fence) or, on overflow, a share of one fetch_add per 64 tokens
- *   take    own deque pop: one seq_cst fence; shared queue: one CAS per
- *           batch of up to 16; roots: one CAS per 512 job ids
+ *           1 dirty fetch_or, and a push on the finisher's own queue (two
+ *           plain stores; one fetch_add per ARENA_CHUNK pushes for a fresh
+ *           chunk); one fetch_add on the age clock per ARENA_CHUNK finishes
+ *   take    1 CAS on the head of the taker's own range or queue (its own
+ *           line); every SCAN_EVERY takes a look at the other slots' ages
+ *           (4 bytes per slot); a steal is 1 CAS on another slot's line
  * Counters are per slot (plain load + store), so no line is written by two
  * processes on the completion path except the ones the DAG itself shares
- * (a child's in-degree with its other parents).
+ * (a child's in-degree with its other parents) and a steal.
+ *
+ * Order (docs/arena.md, "Order", has the measurements): each worker runs
+ * its own queue first ready, first run; a token elsewhere that is older
+ * than its own oldest by more than the slack is taken first; so is any
+ * token when it has none. Ages are ctl.tick at the push of a chunk's first
+ * token: a chunk fills with about ARENA_CHUNK finishes of its owner, about
+ * one tick per running worker, so the slack is one tick per slot.
  *
  * Cancellation cascades (a parent that did not complete, a user cancel)
  * walk an intrusive list threaded through a->link: a job is linked only by
@@ -32,27 +41,28 @@
 #include "arena_int.h"
 #include "readyq.h"
 
-#define RQ_BATCH 16u   /* shared-queue tokens taken at once */
-#define OUTBOX 64u     /* overflow tokens pushed to the shared queue at once */
-#define WAKE_EVERY 256 /* during a long release, check for sleepers this often */
+#define SCAN_EVERY 64u /* own takes between two looks for older tokens elsewhere */
+#define WAKE_FIRST                                                                                 \
+    256u            /* during a long release, wake sleepers after this many                        \
+                      tokens, then after twice as many, and so on */
+#define PREFETCH 4u /* tokens ahead whose state and children are prefetched */
 
 /* What one primitive publishes; flushed before it returns, so a
  * participant at a safe point holds no token outside the arena. */
 struct pub {
-    uint32_t out[OUTBOX]; /* overflow tokens not yet in the shared queue */
-    uint32_t nout;
-    uint32_t since_wake; /* tokens since the last sleeper check */
-    uint32_t head;       /* cascade worklist through a->link; ARENA_NONE: empty */
-    bool any;            /* published a token */
-    bool want_next;      /* keep the first child that becomes ready, claimed */
-    uint32_t next;       /* that child, or ARENA_NONE */
-    uint64_t canceled;   /* jobs this primitive canceled */
+    uint32_t published; /* tokens published */
+    uint32_t wake_at;   /* the count at which sleepers are woken next */
+    uint32_t head;      /* cascade worklist through a->link; ARENA_NONE: empty */
+    bool any;           /* published a token */
+    bool want_next;     /* may keep the first child that becomes ready, claimed */
+    uint32_t next;      /* that child, or ARENA_NONE */
+    uint64_t canceled;  /* jobs this primitive canceled */
 };
 
 static void pub_init(struct pub *p)
 {
-    p->nout = 0;
-    p->since_wake = 0;
+    p->published = 0;
+    p->wake_at = WAKE_FIRST;
     p->head = ARENA_NONE;
     p->any = false;
     p->want_next = false;
@@ -60,34 +70,87 @@ static void pub_init(struct pub *p)
     p->canceled = 0;
 }
 
-static void pub_flush(struct arena *a, struct pub *p)
-{
-    rq_push(a, p->out, p->nout);
-    p->nout = 0;
-}
-
 static void pub_end(struct arena *a, struct pub *p)
 {
-    pub_flush(a, p);
     if (p->any)
         arena__publish(a);
 }
 
-/* A ready token for c: the releasing worker's own deque first. */
+/* ---- ages ---- */
+
+/* The owner tells the others its oldest age at level L (written only when
+ * it changed: the ages lines are read by every thief). */
+static void publish_age(struct arena *a, uint32_t w, uint32_t L)
+{
+    struct arena_qd *q = arena__qd(a, w, L);
+    uint32_t age = rq_oldest_age(a, q);
+    if (age != atomic_load_explicit(&q->pub_age, ARENA_RELAXED)) {
+        atomic_store_explicit(&q->pub_age, age, ARENA_RELAXED);
+        atomic_store_explicit(arena__age(a, L, w), age, ARENA_RELAXED);
+    }
+}
+
+/* Is age x older than y by more than the slack? */
+static inline bool older(const struct arena *a, uint32_t x, uint32_t y)
+{
+    return x != ARENA_AGE_NONE && (uint64_t)x + arena__slots_hw(a) < (uint64_t)y;
+}
+
+/* Level L may hold tokens now (several levels only). The fence orders our
+ * push before the read, against a taker that clears the bit and looks
+ * again (take_levels). */
+static void level_hint_set(struct arena *a, uint32_t L)
+{
+    uint64_t bit = 1ull << L;
+    atomic_thread_fence(ARENA_SEQ);
+    if (!(atomic_load_explicit(&a->ctl->lvl_hint, ARENA_RELAXED) & bit))
+        atomic_fetch_or_explicit(&a->ctl->lvl_hint, bit, ARENA_SEQ);
+}
+
+/* ---- release ---- */
+
+/* A ready token for c: the tail of the releasing slot's own queue. */
 static void publish_token(struct arena *a, uint32_t w, struct pub *p, uint32_t c)
 {
-    if (!dq_push(&a->slots[w], c)) {
-        p->out[p->nout++] = c;
-        if (p->nout == OUTBOX)
-            pub_flush(a, p);
+    uint32_t L = arena_job_level(a, c);
+    if (rq_push(a, arena__qd(a, w, L), c)) {
+        /* the queue was empty: the others learn that it holds work */
+        publish_age(a, w, L);
+        if (a->nlevels > 1)
+            level_hint_set(a, L);
     }
     p->any = true;
-    if (++p->since_wake >= WAKE_EVERY) {
-        /* a big fan-out: let sleepers start on it now, not at the end */
-        pub_flush(a, p);
-        p->since_wake = 0;
+    if (++p->published == p->wake_at) {
+        /* a big fan-out: let sleepers start on it now, not at the end;
+         * at doubling counts, not every WAKE_FIRST: woken workers that
+         * drained what was there and slept again were woken for every
+         * 256 children of a 500k-wide barrier, 63 context switches each
+         * time with 64 workers on 2 CPUs */
+        p->wake_at = p->wake_at < UINT32_MAX / 2 ? 2 * p->wake_at : UINT32_MAX;
         arena__publish(a);
     }
+}
+
+/*
+ * May w run c (just released, level L) next, without queueing it? Only if
+ * it is the oldest ready token w knows of: w holds nothing else at L, the
+ * level's roots are all handed out, no higher level has work, and no look
+ * elsewhere is due (the look may find older tokens). A keep counts as a
+ * take for that look.
+ */
+static bool can_keep(struct arena *a, uint32_t w, uint32_t L)
+{
+    struct arena_slot *me = &a->slots[w];
+    uint32_t sl = atomic_load_explicit(&me->scan_left, ARENA_RELAXED);
+    struct arena_qd *q = arena__qd(a, w, L);
+    const struct arena_level *lv = &a->levels[L];
+    if (sl == 0 || !rq_range_empty(q) || !rq_empty(q) ||
+        atomic_load_explicit(&((struct arena_level *)lv)->root_cursor, ARENA_RELAXED) < lv->nroots)
+        return false;
+    if (L > 0 && (atomic_load_explicit(&a->ctl->lvl_hint, ARENA_ACQ) & ((1ull << L) - 1)))
+        return false;
+    atomic_store_explicit(&me->scan_left, sl - 1, ARENA_RELAXED);
+    return true;
 }
 
 /* Cancels c if it is blocked or ready (word s as last read). True if this
@@ -115,6 +178,8 @@ static bool cancel_job(struct arena *a, uint32_t w, uint32_t c, uint64_t s, stru
 static void became_ready(struct arena *a, uint32_t w, uint32_t c, struct pub *p)
 {
     uint64_t s = atomic_load_explicit(&a->state[c], ARENA_RELAXED);
+    if (p->want_next && p->next == ARENA_NONE && !can_keep(a, w, arena_job_level(a, c)))
+        p->want_next = false; /* older tokens come first: queue it */
     for (;;) {
         if (arena__st(s) != ARENA_BLOCKED)
             return; /* canceled while its parents ran, or restored finished */
@@ -124,7 +189,7 @@ static void became_ready(struct arena *a, uint32_t w, uint32_t c, struct pub *p)
         }
         if (p->want_next && p->next == ARENA_NONE) {
             /* the releasing worker runs it next: straight to running, no
-             * token, no deque round trip (and no fence) */
+             * token, no queue round trip */
             if (atomic_compare_exchange_weak_explicit(
                     &a->state[c], &s, arena__with(s, ARENA_RUNNING, w), ARENA_SEQ, ARENA_RELAXED)) {
                 (void)ARENA_FAULT(ARENA_FP_CLAIMED);
@@ -203,129 +268,176 @@ static bool claim(struct arena *a, uint32_t w, uint32_t j, struct pub *p)
 }
 
 /*
- * Roots (jobs without parents) are not queued: their ids are handed out as
- * ranges. The first taker gets half of the ids left at the cursor, the
- * next half of the rest, and so on; a slot with nothing left splits off
- * the top half of the largest range another slot holds. So workers scan
- * regions far apart (a random DAG's children sit within 4096 ids of their
- * parents: neighbours would share every in-degree and state line) and still
- * end together. A slot scans its range ARENA_ROOT_CHUNK ids at a time,
- * which is one line of the dirty bitmap.
+ * A FIFO knows what comes next: while this token runs, the lines the next
+ * ones will touch are fetched, in three steps so that each step's loads
+ * hit what the step before fetched: 4 tokens ahead, the job's state word
+ * and child offsets; 2 ahead, its children list; 1 ahead, its children's
+ * in-degrees and state words. The misses of a job overlap with the work of
+ * the ones before it; in LIFO order the next job is not known until this
+ * one finishes.
  */
-static inline uint64_t pack(uint64_t lo, uint64_t hi)
+static void prefetch_after(const struct arena *a, uint64_t cell, uint64_t end)
 {
-    return hi << 32 | lo;
-}
-
-/* The next chunk of w's own range, into [*lo, *hi). */
-static bool chunk_own(struct arena *a, struct arena_slot *me, uint64_t *lo, uint64_t *hi)
-{
-    uint64_t r = atomic_load_explicit(&me->roots, ARENA_ACQ);
-    for (;;) {
-        uint64_t l = (uint32_t)r, h = VL_MIN(r >> 32, (uint64_t)a->njobs);
-        if (l >= h)
-            return false;
-        uint64_t n = VL_MIN(h - l, (uint64_t)ARENA_ROOT_CHUNK);
-        if (atomic_compare_exchange_weak_explicit(&me->roots, &r, pack(l + n, h), ARENA_ACQREL,
-                                                  ARENA_ACQ)) {
-            *lo = l;
-            *hi = l + n;
-            return true;
+    if (cell + PREFETCH < end) {
+        uint32_t x = atomic_load_explicit(&a->readyq[cell + PREFETCH], ARENA_RELAXED);
+        if (x < a->njobs) {
+            __builtin_prefetch(&a->state[x], 1);
+            __builtin_prefetch(&a->kid_off[x]);
         }
     }
-}
-
-/* A new range for w: half of what the cursor has left, else the top half
- * of the largest range another slot holds. */
-static bool range_refill(struct arena *a, uint32_t w, struct arena_slot *me)
-{
-    uint64_t c = atomic_load_explicit(&a->ctl->root_cursor, ARENA_RELAXED);
-    while (c < a->njobs) {
-        uint64_t n = VL_MAX((a->njobs - c) / 2, (uint64_t)ARENA_ROOT_CHUNK);
-        uint64_t hi = VL_MIN(c + n, (uint64_t)a->njobs);
-        if (atomic_compare_exchange_weak_explicit(&a->ctl->root_cursor, &c, hi, ARENA_RELAXED,
-                                                  ARENA_RELAXED)) {
-            (void)ARENA_FAULT(ARENA_FP_ROOT_RANGE);
-            atomic_store_explicit(&me->roots, pack(c, hi), ARENA_REL);
-            return true;
-        }
+    if (cell + PREFETCH / 2 < end) {
+        uint32_t x = atomic_load_explicit(&a->readyq[cell + PREFETCH / 2], ARENA_RELAXED);
+        if (x < a->njobs)
+            __builtin_prefetch(&a->kids[a->kid_off[x]]);
     }
-    uint32_t hw = VL_MIN(atomic_load_explicit(&a->ctl->slots_hw, ARENA_ACQ), a->nslots);
-    for (int tries = 0; tries < 4; tries++) {
-        uint32_t best = ARENA_NONE;
-        uint64_t best_n = 2 * ARENA_ROOT_CHUNK - 1, r = 0;
-        for (uint32_t i = 0; i < hw; i++) {
-            uint64_t v = atomic_load_explicit(&a->slots[i].roots, ARENA_RELAXED);
-            uint64_t l = (uint32_t)v, h = v >> 32;
-            if (i != w && h > l && h - l > best_n) {
-                best = i;
-                best_n = h - l;
-                r = v;
+    if (cell + 1 < end) {
+        uint32_t x = atomic_load_explicit(&a->readyq[cell + 1], ARENA_RELAXED);
+        if (x < a->njobs) {
+            uint64_t e0 = a->kid_off[x], e1 = VL_MIN(a->kid_off[x + 1], e0 + 8);
+            for (uint64_t e = e0; e < e1 && e1 <= a->nedges; e++) {
+                uint32_t c = a->kids[e];
+                if (c < a->njobs) {
+                    __builtin_prefetch(&a->indeg[c], 1);
+                    __builtin_prefetch(&a->state[c], 1);
+                }
             }
         }
-        if (best == ARENA_NONE)
-            return false;
-        uint64_t l = (uint32_t)r, h = VL_MIN(r >> 32, (uint64_t)a->njobs);
-        if (h <= l)
-            continue;
-        uint64_t mid = l + (h - l) / 2;
-        if (atomic_compare_exchange_strong_explicit(&a->slots[best].roots, &r, pack(l, mid),
-                                                    ARENA_ACQREL, ARENA_RELAXED)) {
+    }
+}
+
+/* Roots of level L not handed out yet: half of what is left (at least
+ * ARENA_ROOT_CHUNK) becomes w's range, so workers start far apart. */
+static bool root_refill(struct arena *a, uint32_t w, uint32_t L)
+{
+    struct arena_level *lv = &a->levels[L];
+    uint64_t n = lv->nroots;
+    uint64_t c = atomic_load_explicit(&lv->root_cursor, ARENA_RELAXED);
+    while (c < n) {
+        uint64_t hi = VL_MIN(c + VL_MAX((n - c) / 2, (uint64_t)ARENA_ROOT_CHUNK), n);
+        if (atomic_compare_exchange_weak_explicit(&lv->root_cursor, &c, hi, ARENA_RELAXED,
+                                                  ARENA_RELAXED)) {
             (void)ARENA_FAULT(ARENA_FP_ROOT_RANGE);
-            atomic_store_explicit(&me->roots, pack(mid, h), ARENA_REL);
+            rq_range_set(arena__qd(a, w, L), lv->root_first + c, lv->root_first + hi, 0);
             return true;
         }
     }
     return false;
 }
 
-/* The next root w can claim, or ARENA_NONE. */
-static uint32_t take_root(struct arena *a, uint32_t w, struct pub *p)
+/* Takes older tokens from slot v at level L: the top half of its range,
+ * else the head of its queue; they become w's range (w's is empty). */
+static bool steal_from(struct arena *a, uint32_t w, uint32_t L, uint32_t v)
+{
+    struct arena_qd *vq = arena__qd(a, v, L);
+    uint64_t lo, hi;
+    uint32_t age;
+    if (!rq_range_split(a, vq, &lo, &hi, &age) && !rq_steal(a, vq, &lo, &hi, &age))
+        return false;
+    (void)ARENA_FAULT(ARENA_FP_STOLEN);
+    rq_range_set(arena__qd(a, w, L), lo, hi, age);
+    return true;
+}
+
+/* The slot other than w whose oldest token at L is the oldest, by the
+ * ages the owners published (hints: a thief may have emptied it since). */
+static uint32_t oldest_other(const struct arena *a, uint32_t w, uint32_t L, uint32_t *age)
+{
+    uint32_t hw = arena__slots_hw(a), best = ARENA_NONE, best_age = ARENA_AGE_NONE;
+    const _Atomic uint32_t *ages = arena__age(a, L, 0);
+    for (uint32_t i = 0; i < hw; i++) {
+        uint32_t x = atomic_load_explicit(&ages[i], ARENA_RELAXED);
+        if (x < best_age && i != w) {
+            best_age = x;
+            best = i;
+        }
+    }
+    *age = best_age;
+    return best;
+}
+
+/* Every slot, not the hints: a worker about to go idle must not miss a
+ * token (the sleep protocol relies on this look). */
+static bool steal_any(struct arena *a, uint32_t w, uint32_t L)
+{
+    uint32_t hw = arena__slots_hw(a);
+    for (uint32_t i = 1; i < hw; i++)
+        if (steal_from(a, w, L, (w + i) % hw))
+            return true;
+    return false;
+}
+
+/* The next token w should take at level L, or ARENA_NONE if L has none
+ * anywhere; [*cell, *end) as for rq_pop. */
+static uint32_t next_token(struct arena *a, uint32_t w, uint32_t L, uint64_t *cell, uint64_t *end)
 {
     struct arena_slot *me = &a->slots[w];
+    struct arena_qd *q = arena__qd(a, w, L);
     for (;;) {
-        uint64_t lo = atomic_load_explicit(&me->root_lo, ARENA_RELAXED);
-        uint64_t hi = VL_MIN(atomic_load_explicit(&me->root_hi, ARENA_RELAXED), (uint64_t)a->njobs);
-        while (lo < hi) {
-            uint32_t j = (uint32_t)lo++;
-            if (a->indeg0[j] != 0)
-                continue;
-            if (claim(a, w, j, p)) {
-                atomic_store_explicit(&me->root_lo, lo, ARENA_RELAXED);
-                return j;
-            }
-            drain(a, w, p);
-        }
-        if (!chunk_own(a, me, &lo, &hi)) {
-            if (!range_refill(a, w, me))
-                return ARENA_NONE;
+        uint32_t j = rq_range_pop(a, q, cell, end);
+        if (j != ARENA_NONE)
+            return j;
+        if (root_refill(a, w, L))
             continue;
+        uint32_t sl = atomic_load_explicit(&me->scan_left, ARENA_RELAXED);
+        bool mine = !rq_empty(q);
+        if (!mine || sl == 0) {
+            /* older tokens elsewhere come first */
+            atomic_store_explicit(&me->scan_left, SCAN_EVERY, ARENA_RELAXED);
+            uint32_t va, v = oldest_other(a, w, L, &va);
+            if (v != ARENA_NONE && (!mine || older(a, va, rq_oldest_age(a, q))) &&
+                steal_from(a, w, L, v))
+                continue;
+        } else {
+            atomic_store_explicit(&me->scan_left, sl - 1, ARENA_RELAXED);
         }
-        atomic_store_explicit(&me->root_hi, hi, ARENA_RELAXED);
-        atomic_store_explicit(&me->root_lo, lo, ARENA_RELAXED);
+        j = rq_pop(a, q, cell, end);
+        if (j != ARENA_NONE)
+            return j;
+        if (!steal_any(a, w, L))
+            return ARENA_NONE;
     }
 }
 
-/* One token from another slot's deque (free and dead slots included). */
-static uint32_t steal(struct arena *a, uint32_t w)
+/* Takes and claims the next job of level L for w, or ARENA_NONE. */
+static uint32_t take_at(struct arena *a, uint32_t w, uint32_t L, struct pub *p)
 {
-    uint32_t hw = atomic_load_explicit(&a->ctl->slots_hw, ARENA_ACQ);
-    if (hw > a->nslots)
-        hw = a->nslots;
-    for (int round = 0; round < 8; round++) {
-        bool lost = false;
-        for (uint32_t i = 1; i < hw; i++) {
-            struct arena_slot *s = &a->slots[(w + i) % hw];
-            uint64_t b = atomic_load_explicit(&s->dq_bot, ARENA_RELAXED);
-            uint64_t t = atomic_load_explicit(&s->dq_top, ARENA_RELAXED);
-            if ((int64_t)(b - t) <= 0)
-                continue;
-            uint32_t x = dq_steal(s, &lost);
-            if (x != ARENA_NONE)
-                return x;
-        }
-        if (!lost)
+    uint32_t j;
+    for (;;) {
+        uint64_t cell = 0, end = 0;
+        j = next_token(a, w, L, &cell, &end);
+        if (j == ARENA_NONE)
             break;
+        (void)ARENA_FAULT(ARENA_FP_POPPED);
+        prefetch_after(a, cell, end);
+        if (claim(a, w, j, p))
+            break;
+        drain(a, w, p);
+    }
+    publish_age(a, w, L);
+    return j;
+}
+
+/* Several levels: the highest that has a token. A level found empty
+ * everywhere loses its hint bit; then it is looked at once more, since a
+ * pusher that made it non-empty meanwhile may have seen the bit still set
+ * (level_hint_set: one of the two sees the other). */
+static uint32_t take_levels(struct arena *a, uint32_t w, struct pub *p)
+{
+    uint64_t hint = atomic_load_explicit(&a->ctl->lvl_hint, ARENA_ACQ);
+    while (hint) {
+        uint32_t L = (uint32_t)__builtin_ctzll(hint);
+        uint64_t bit = 1ull << L;
+        hint &= hint - 1;
+        uint32_t j = take_at(a, w, L, p);
+        if (j != ARENA_NONE)
+            return j;
+        atomic_fetch_and_explicit(&a->ctl->lvl_hint, ~bit, ARENA_SEQ);
+        atomic_thread_fence(ARENA_SEQ);
+        j = take_at(a, w, L, p);
+        if (j != ARENA_NONE) {
+            atomic_fetch_or_explicit(&a->ctl->lvl_hint, bit, ARENA_SEQ);
+            return j;
+        }
     }
     return ARENA_NONE;
 }
@@ -334,38 +446,9 @@ uint32_t arena_take(struct arena *a, uint32_t w)
 {
     if (VL_UNLIKELY(atomic_load_explicit(&a->ctl->qs_word, ARENA_ACQ) & 1))
         arena_quiesce_point(a, w);
-    struct arena_slot *me = &a->slots[w];
     struct pub p;
     pub_init(&p);
-    uint32_t j;
-    for (;;) {
-        j = dq_pop(me);
-        if (j == ARENA_NONE) {
-            uint32_t buf[RQ_BATCH];
-            uint32_t n = rq_pop(a, buf, RQ_BATCH);
-            if (n) {
-                (void)ARENA_FAULT(ARENA_FP_RQ_TAKEN);
-                /* keep the rest on our deque, stealable; it was empty */
-                for (uint32_t i = n; i-- > 1;)
-                    if (!dq_push(me, buf[i]))
-                        arena__bug("a deque was full right after it was empty");
-                p.any |= n > 1;
-                j = buf[0];
-            }
-        }
-        if (j == ARENA_NONE) {
-            j = take_root(a, w, &p);
-            if (j != ARENA_NONE)
-                break;
-            j = steal(a, w);
-            if (j == ARENA_NONE)
-                break;
-        }
-        (void)ARENA_FAULT(ARENA_FP_DQ_POPPED);
-        if (claim(a, w, j, &p))
-            break;
-        drain(a, w, &p);
-    }
+    uint32_t j = a->nlevels == 1 ? take_at(a, w, 0, &p) : take_levels(a, w, &p);
     pub_end(a, &p);
     return j;
 }
@@ -395,7 +478,16 @@ static int finish(struct arena *a, uint32_t w, uint32_t jid, enum arena_state ou
     }
     (void)ARENA_FAULT(ARENA_FP_FINISHED);
     arena__mark_dirty(a, jid);
-    arena__cnt_move(&a->slots[w], ARENA_RUNNING, outcome);
+    struct arena_slot *me = &a->slots[w];
+    arena__cnt_move(me, ARENA_RUNNING, outcome);
+    /* the age clock: one tick per ARENA_CHUNK finishes of a slot */
+    uint32_t tl = atomic_load_explicit(&me->tick_left, ARENA_RELAXED);
+    if (tl <= 1) {
+        atomic_store_explicit(&me->tick_left, ARENA_CHUNK, ARENA_RELAXED);
+        atomic_fetch_add_explicit(&a->ctl->tick, 1, ARENA_RELAXED);
+    } else {
+        atomic_store_explicit(&me->tick_left, tl - 1, ARENA_RELAXED);
+    }
     struct pub p;
     pub_init(&p);
     p.want_next = next != NULL;

@@ -20,7 +20,6 @@
 #include <sys/mman.h>
 
 #include "arena_int.h"
-#include "readyq.h"
 
 bool arena__ident_alive(uint64_t ident)
 {
@@ -88,6 +87,8 @@ int arena_join(struct arena *a, enum arena_role role, uint32_t *slot, struct vl_
         atomic_store_explicit(&s->role, (uint32_t)role, ARENA_RELAXED);
         atomic_store_explicit(&s->qs_ack, 0, ARENA_RELAXED);
         atomic_store_explicit(&s->sleeping, 0, ARENA_RELAXED);
+        atomic_store_explicit(&s->tick_left, ARENA_CHUNK, ARENA_RELAXED);
+        atomic_store_explicit(&s->scan_left, 0, ARENA_RELAXED);
         uint32_t hw = atomic_load_explicit(&a->ctl->slots_hw, ARENA_RELAXED);
         while (hw < i + 1 && !atomic_compare_exchange_weak_explicit(&a->ctl->slots_hw, &hw, i + 1,
                                                                     ARENA_SEQ, ARENA_RELAXED))
@@ -113,27 +114,8 @@ void arena_leave(struct arena *a, uint32_t w)
     if (w >= a->nslots)
         return;
     struct arena_slot *s = &a->slots[w];
-    /* the root ids it still held are tokens nobody else has: queue the
-     * ready roots among them (each enters the shared queue once, ever) */
-    uint64_t r = atomic_exchange_explicit(&s->roots, 0, ARENA_ACQREL);
-    uint64_t spans[2][2] = {
-        {atomic_load_explicit(&s->root_lo, ARENA_RELAXED),
-         atomic_load_explicit(&s->root_hi, ARENA_RELAXED)},
-        {(uint32_t)r, r >> 32},
-    };
-    uint32_t out[ARENA_ROOT_CHUNK], n = 0;
-    for (int k = 0; k < 2; k++)
-        for (uint64_t j = spans[k][0]; j < VL_MIN(spans[k][1], (uint64_t)a->njobs); j++) {
-            if (a->indeg0[j] == 0 && arena_job_state(a, (uint32_t)j) == ARENA_READY)
-                out[n++] = (uint32_t)j;
-            if (n == ARENA_ROOT_CHUNK) {
-                rq_push(a, out, n);
-                n = 0;
-            }
-        }
-    rq_push(a, out, n);
-    atomic_store_explicit(&s->root_lo, 0, ARENA_RELAXED);
-    atomic_store_explicit(&s->root_hi, 0, ARENA_RELAXED);
+    /* its queues and ranges stay: every token in them is in the segment,
+     * where others take it (take looks at free slots too) */
     arena_sleep_done(a, w);
     atomic_store_explicit(&s->ident, 0, ARENA_REL);
     arena__publish(a);
@@ -158,7 +140,12 @@ uint32_t arena_sleep_prepare(struct arena *a, uint32_t w)
         atomic_store_explicit(&s->sleeping, 1, ARENA_RELAXED);
         atomic_fetch_add_explicit(&a->ctl->sleepers, 1, ARENA_SEQ);
     }
-    return atomic_load_explicit(&a->ctl->work_seq, ARENA_SEQ);
+    uint32_t v = atomic_load_explicit(&a->ctl->work_seq, ARENA_SEQ);
+    /* armed after the read: a publisher that disarms changes the word
+     * after, so our wait on v returns (arena__publish) */
+    atomic_exchange_explicit(&a->ctl->armed, 1, ARENA_SEQ);
+    atomic_thread_fence(ARENA_SEQ);
+    return v;
 }
 
 int arena_sleep_wait(struct arena *a, uint32_t w, uint32_t seen, int64_t timeout_ns)
@@ -186,6 +173,7 @@ void arena_sleep_done(struct arena *a, uint32_t w)
 
 void arena_wake(struct arena *a)
 {
+    atomic_store_explicit(&a->ctl->armed, 0, ARENA_RELAXED);
     atomic_fetch_add_explicit(&a->ctl->work_seq, 1, ARENA_SEQ);
     arena__futex_wake(&a->ctl->work_seq);
 }

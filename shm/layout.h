@@ -8,22 +8,32 @@
  * line, in this order (hot first):
  *
  *   ctl      the arena's own control words: quiesce epoch, cancel
- *            sequence, sleep/wake futex word, root cursor, ready-queue
- *            positions, base state counts, repair counters. The run's
- *            control (stop, -j, resources) is not here: it is per process
+ *            sequence, sleep/wake futex word, the ready-queue chunk
+ *            allocator, the age clock, the priority levels that may hold
+ *            work, base state counts, repair counters. The run's control
+ *            (stop, -j, resources) is not here: it is per process
  *            generation and lives in core/runctl.h's page
  *   slots    one per participant (worker, supervisor, client): its identity
- *            (pid and start time in one word), per-state counters, a deque
+ *            (pid and start time in one word), its scheduling countdowns,
+ *            per-state counters
  *   state    [njobs] u64 state word: state | cancel-request | owner | attempt
  *   indeg    [njobs] u32 live in-degree (parents not yet finished)
  *   dirty    [njobs/64] u64 bitmap: job changed since the checkpointer looked
  *   kid_off  [njobs+1] u64 CSR offsets into kids
  *   kids     [nedges] u32 children, ascending per parent
- *   readyq   [njobs] u32 the shared ready queue (see arena.h)
+ *   readyq   [nroots + nchunks * ARENA_CHUNK] u32 cells: each level's roots
+ *            (the root log, ascending ids), then the queue chunks
+ *   qd       [nslots * nlevels] one ready queue per slot and level: a range
+ *            of cells taken oldest first, and a FIFO of chunks (arena.h)
+ *   chunks   [nchunks] next chunk of the same queue, age of its tokens
+ *   ages     [nlevels * nslots] u32 oldest age each slot holds per level
+ *   lvl      [njobs] u8 priority level of each job (0 = highest); no
+ *            entries when the workflow has one level (no priorities)
  *   indeg0   [njobs] u32 initial in-degree, kept for restore and repair
  *   link     [njobs] u32 intrusive worklist for cancellation cascades
  *   cold     [njobs] pid, exit code, start/end ns, log reference
  *   meta     [njobs] name/command offsets, resource class, handler, flags
+ *   levels   [nlevels] each level's priority, root log and root cursor
  *   rrs, fhs, rules, codes   the spec's small tables
  *   pool     the spec's string pool, verbatim (so its offsets stay valid)
  *   envsets, envkv   the spec's env sets and their "KEY=VALUE" entries
@@ -34,8 +44,10 @@
  *            pays nothing per job
  *
  * Hot data per job (touched by claim and completion): state 8 + indeg 4 +
- * kid_off 8 + kids 4 per edge + readyq 4 + dirty 1/8 bytes: 28 B plus 4 B per
- * child, 36 B for the random shape's mean of 2 children (target <= 64 B).
+ * kid_off 8 + kids 4 per edge + readyq 4 (+ 8 per 64-cell chunk) + dirty
+ * 1/8 bytes (+ lvl 1 with priorities): 28 B plus 4 B per child, 36 B for the
+ * random shape's mean of 2 children (target <= 64 B); plus 64 B per queue
+ * (slot x level).
  *
  * Rules: fixed-width types only; -Wpadded is an error here, so every hole is
  * a named pad; every size is pinned by a _Static_assert; hot counters and
@@ -60,15 +72,18 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 #define ARENA_MAGIC "VOLLEYAR" /* 8 bytes, no NUL: visible in xxd */
 #define ARENA_LAYOUT                                                                               \
-    4u /* bump on ANY change in this file. 3 (2026-12-06): ctl loses the stop, running             \
+    5u /* bump on ANY change in this file. 3 (2026-12-06): ctl loses the stop, running             \
           and resource words nothing read (core/runctl.h holds the live ones). 4                   \
-          (2026-12-06): sections envsets, envkv, jobenv (issue 21: env) */
-#define ARENA_ALIGN 64u       /* section alignment: a cache line */
-#define ARENA_LINE 64u        /* cache line */
-#define ARENA_MAX_SLOTS 4096u /* owner field is 16 bits; 0xffff = none */
-#define ARENA_DQ_CAP 512u     /* per-slot deque entries (power of two) */
-#define ARENA_ROOT_CHUNK 512u /* ids a slot scans at a time: one dirty-bitmap line */
-#define ARENA_NONE UINT32_MAX /* no job */
+          (2026-12-06): sections envsets, envkv, jobenv (env). 5 (2026-12-06): priority            \
+          levels, per-slot FIFO queues of chunks, root logs, ages */
+#define ARENA_ALIGN 64u           /* section alignment: a cache line */
+#define ARENA_LINE 64u            /* cache line */
+#define ARENA_MAX_SLOTS 4096u     /* owner field is 16 bits; 0xffff = none */
+#define ARENA_CHUNK 64u           /* cells per ready-queue chunk (power of two) */
+#define ARENA_MAX_LEVELS 64u      /* distinct priorities in one arena */
+#define ARENA_ROOT_CHUNK 512u     /* roots the cursor hands out at least at a time */
+#define ARENA_NONE UINT32_MAX     /* no job */
+#define ARENA_AGE_NONE UINT32_MAX /* ages[]: the slot holds no token at that level */
 
 /* Job states (SPEC.md section 1), values stored in the state word. */
 enum arena_state {
@@ -135,10 +150,15 @@ enum arena_sect_id {
     ARENA_SECT_KID_OFF,
     ARENA_SECT_KIDS,
     ARENA_SECT_READYQ,
+    ARENA_SECT_QD,
+    ARENA_SECT_CHUNKS,
+    ARENA_SECT_AGES,
+    ARENA_SECT_LVL,
     ARENA_SECT_INDEG0,
     ARENA_SECT_LINK,
     ARENA_SECT_COLD,
     ARENA_SECT_META,
+    ARENA_SECT_LEVELS,
     ARENA_SECT_RRS,
     ARENA_SECT_FHS,
     ARENA_SECT_RULES,
@@ -171,7 +191,7 @@ struct arena_hdr {
     uint32_t nrules;        /* failure rules */
     uint32_t ncodes;        /* exit codes of all rules */
     int32_t creator_pid;    /* the process that built it */
-    uint32_t pad0;          /* zero */
+    uint32_t nlevels;       /* priority levels, 1..ARENA_MAX_LEVELS */
     uint64_t creator_start; /* its start time, clock ticks since boot */
     uint64_t created_ns;    /* CLOCK_REALTIME at build */
     struct arena_sect sect[ARENA_NSECT];
@@ -179,10 +199,10 @@ struct arena_hdr {
     /* not checksummed: */
     _Atomic uint64_t runner; /* the runner's identity (ARENA_IDENT), 0 if none.
                                 W: arena_set_runner (release). R: status (acquire) */
-    uint8_t reserved[416];   /* zero */
+    uint8_t reserved[296];   /* zero */
 };
 _Static_assert(offsetof(struct arena_hdr, sect) == 112, "arena header");
-_Static_assert(offsetof(struct arena_hdr, hdr_sum) == 592, "arena header");
+_Static_assert(offsetof(struct arena_hdr, hdr_sum) == 712, "arena header");
 _Static_assert(sizeof(struct arena_hdr) == 1024, "arena header");
 
 /*
@@ -212,20 +232,31 @@ struct arena_ctl {
     _Atomic uint32_t sleepers; /* participants between arena_sleep_prepare and
                                   arena_sleep_done. W: them (seq_cst RMW).
                                   R: publishers after a seq_cst fence */
-    uint8_t pad1[56];
+    _Atomic uint32_t armed;    /* 1: a sleeper read work_seq and no publisher has
+                                  changed it since, so a publish must wake. W:
+                                  arena_sleep_prepare (exchange to 1, seq_cst), a
+                                  publisher that wakes (exchange to 0), arena_wake.
+                                  R: publishers after a seq_cst fence */
+    uint8_t pad1[52];
     /* line 2 */
-    _Atomic uint64_t root_cursor; /* job ids below it were handed to slots' root
-                                     ranges. W: takers (CAS, relaxed). R: takers,
-                                     repair */
+    _Atomic uint64_t chunk_next; /* the next ready-queue chunk nobody has: a queue
+                                    whose last chunk is full takes one. W: owners
+                                    (fetch_add, relaxed, once per ARENA_CHUNK
+                                    pushes), repair */
     uint8_t pad2[56];
     /* line 3 */
-    _Atomic uint64_t rq_enq; /* shared ready queue: next free cell. W: producers
-                                (fetch_add, relaxed; cells publish with release),
-                                repair. R: consumers (acquire) */
-    uint8_t pad3[56];
+    _Atomic uint32_t tick; /* the age clock: +1 per ARENA_CHUNK completions of a
+                              slot, so about one per ARENA_CHUNK completions of the
+                              run. W: finishers (fetch_add, relaxed). R: pushers
+                              that start a chunk (relaxed) */
+    uint32_t pad3;
+    uint8_t pad3b[56];
     /* line 4 */
-    _Atomic uint64_t rq_deq; /* next cell to take. W: consumers (CAS, acq_rel),
-                                repair. R: consumers */
+    _Atomic uint64_t lvl_hint; /* bit L: priority level L may hold ready tokens (with
+                                  one level: unused). W: a pusher that made a queue
+                                  of L non-empty (fetch_or after a seq_cst fence),
+                                  a taker that found L empty (fetch_and, then looks
+                                  again), repair. R: takers (acquire) */
     uint8_t pad4[56];
     /* line 5 */
     _Atomic int64_t base[ARENA_NCNT]; /* state counts at build or last repair; the live
@@ -240,9 +271,9 @@ struct arena_ctl {
 _Static_assert(sizeof(struct arena_ctl) == 7 * 64, "arena ctl");
 _Static_assert(offsetof(struct arena_ctl, cancel_seq) == 8, "arena ctl");
 _Static_assert(offsetof(struct arena_ctl, work_seq) == 64, "arena ctl");
-_Static_assert(offsetof(struct arena_ctl, root_cursor) == 2 * 64, "arena ctl");
-_Static_assert(offsetof(struct arena_ctl, rq_enq) == 3 * 64, "arena ctl");
-_Static_assert(offsetof(struct arena_ctl, rq_deq) == 4 * 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, chunk_next) == 2 * 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, tick) == 3 * 64, "arena ctl");
+_Static_assert(offsetof(struct arena_ctl, lvl_hint) == 4 * 64, "arena ctl");
 _Static_assert(offsetof(struct arena_ctl, base) == 5 * 64, "arena ctl");
 _Static_assert(offsetof(struct arena_ctl, recoveries) == 6 * 64, "arena ctl");
 
@@ -268,32 +299,70 @@ struct arena_slot {
     _Atomic uint32_t sleeping; /* 1 while counted in ctl.sleepers. W: owner.
                                   R: repair (recounts sleepers) */
     uint8_t pad0[44];
-    /* line 1: the job ids this slot scans for roots (jobs without parents) */
-    _Atomic uint64_t roots;   /* its range, (hi << 32) | lo. W: the owner takes
-                                 chunks at lo, a thief splits off the top half
-                                 (both CAS, acq_rel), repair. R: thieves, owner */
-    _Atomic uint64_t root_lo; /* the chunk being scanned, [root_lo, root_hi),
-                                 taken from roots. W/R: owner (relaxed), repair */
-    _Atomic uint64_t root_hi;
-    uint8_t pad1[40];
+    /* line 1: the owner's countdowns (its queues are in the qd section).
+       W: owner (relaxed), repair, join. R: owner */
+    _Atomic uint32_t tick_left; /* completions until it advances ctl.tick */
+    _Atomic uint32_t scan_left; /* takes until it next looks for older work */
+    uint8_t pad1[56];
     /* line 2: transitions made through this slot, per target/source state */
     _Atomic int64_t cnt[ARENA_NCNT]; /* +1 entering, -1 leaving a state. W: owner
                                         only (relaxed load + store), repair.
                                         R: anyone (relaxed); see arena_counts */
-    /* line 3: deque top (Chase-Lev), where thieves take */
-    _Atomic uint64_t dq_top; /* W: thieves and owner (CAS, seq_cst), repair.
-                                R: all (acquire) */
-    uint8_t pad3[56];
-    /* line 4: deque bottom, where the owner pushes and pops */
-    _Atomic uint64_t dq_bot; /* W: owner (relaxed; publication by release fence),
-                                repair. R: thieves (acquire) */
-    uint8_t pad4[56];
-    _Atomic uint32_t dq[ARENA_DQ_CAP]; /* job ids; index & (CAP-1). W: owner
-                                          (relaxed + release fence). R: thieves */
 };
-_Static_assert(sizeof(struct arena_slot) == 5 * 64 + 4 * ARENA_DQ_CAP, "arena slot");
-_Static_assert(sizeof(struct arena_slot) % 64 == 0, "arena slot lines");
-_Static_assert((ARENA_DQ_CAP & (ARENA_DQ_CAP - 1)) == 0, "deque capacity: power of two");
+_Static_assert(sizeof(struct arena_slot) == 3 * 64, "arena slot");
+
+/*
+ * A ready queue: one per slot and priority level, on its own line. Tokens
+ * (job ids) live in readyq cells. The owner pushes at the tail, into its
+ * current chunk of ARENA_CHUNK cells, taking a fresh chunk from
+ * ctl.chunk_next when that one is full; chunks[].next links them. Anyone
+ * takes at the head with a CAS, oldest first: the owner one token at a
+ * time, a thief up to the rest of the head chunk, which becomes its range.
+ * A position is chunk << 32 | offset; offset ARENA_CHUNK is the end of that
+ * chunk. A queue's chunks are allocated in increasing order, so positions
+ * only grow and head == tail is empty. The range is a span of cells that
+ * the slot takes before its queue, oldest first (lo up): roots from the
+ * level's root log, or a span stolen from another queue's head; thieves
+ * split off its top half. Cells are written once between two repairs.
+ */
+struct arena_qd {
+    _Atomic uint64_t range;     /* (hi << 32) | lo, cells [lo, hi). W: owner (CAS lo up;
+                                   store when empty), thieves (CAS hi down), repair.
+                                   R: all (acquire) */
+    _Atomic uint64_t head;      /* next cell to take. W: owner and thieves (CAS,
+                                   acq_rel), repair. R: all (acquire) */
+    _Atomic uint64_t tail;      /* next free cell. W: owner (release, after the cell),
+                                   repair. R: thieves (acquire) */
+    _Atomic uint32_t range_age; /* ctl.tick when the range's tokens became ready (0:
+                                   roots). W: whoever sets the range, before it
+                                   (relaxed). R: thieves, owner */
+    _Atomic uint32_t pub_age;   /* what the owner last wrote to ages[]. W/R: owner,
+                                   repair */
+    uint8_t pad[32];
+};
+_Static_assert(sizeof(struct arena_qd) == 64, "arena qd");
+
+/* A chunk of ARENA_CHUNK readyq cells. */
+struct arena_chunk {
+    _Atomic uint32_t next; /* the queue's next chunk, once this one is full. W: the
+                              queue's owner before publishing the tail past it. R:
+                              takers at its end (acquire via the tail) */
+    _Atomic uint32_t age;  /* ctl.tick when its first token (since the queue was
+                              last empty) was pushed. W: owner. R: thieves (hint) */
+};
+_Static_assert(sizeof(struct arena_chunk) == 8, "arena chunk");
+
+/* A priority level (levels are sorted by priority, highest first). */
+struct arena_level {
+    int32_t prio; /* the workflow's priority value */
+    uint32_t pad;
+    uint64_t root_first; /* its roots: readyq cells [root_first, root_first + nroots) */
+    uint64_t nroots;
+    _Atomic uint64_t root_cursor; /* roots below it were handed to slots' ranges.
+                                     W: takers (CAS, relaxed), repair. R: takers */
+    uint8_t pad1[32];
+};
+_Static_assert(sizeof(struct arena_level) == 64, "arena level");
 
 /* Per-job data that workers write and others read (status, persist). */
 struct arena_cold {
@@ -374,10 +443,14 @@ _Static_assert(sizeof(struct arena_envset) == 16, "arena envset");
     ARENA_MIX_(ARENA_MIX_(ARENA_MIX_(ARENA_SHAPE_B_, sizeof(struct arena_fh)),                     \
                           sizeof(struct arena_rule)),                                              \
                ARENA_NSECT)
+#define ARENA_SHAPE_D_                                                                             \
+    ARENA_MIX_(ARENA_MIX_(ARENA_MIX_(ARENA_SHAPE_C_, sizeof(struct arena_qd)),                     \
+                          sizeof(struct arena_chunk)),                                             \
+               sizeof(struct arena_level))
 #define ARENA_SHAPE                                                                                \
-    ARENA_MIX_(ARENA_MIX_(ARENA_MIX_(ARENA_SHAPE_C_, offsetof(struct arena_slot, dq) * 31u +       \
+    ARENA_MIX_(ARENA_MIX_(ARENA_MIX_(ARENA_SHAPE_D_, offsetof(struct arena_slot, cnt) * 31u +      \
                                                          _Alignof(struct arena_slot)),             \
-                          ARENA_DQ_CAP * 31u + ARENA_NSTATES),                                     \
+                          ARENA_CHUNK * 31u + ARENA_MAX_LEVELS * 7u + ARENA_NSTATES),              \
                sizeof(struct arena_envset))
 
 #endif /* VOLLEY_SHM_LAYOUT_H */

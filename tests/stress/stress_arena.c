@@ -6,9 +6,9 @@
  *        more workers die of SIGKILL: at a random moment from outside, or
  *        from inside at the Nth passage of a random fault point (in the
  *        middle of releasing children, of a cancellation cascade, between
- *        reserving and writing shared-queue cells, after a pop before the
- *        claim, ...). The parent acts as the supervisor: it reaps the dead,
- *        calls arena_recover, starts a replacement, and goes on.
+ *        taking a queue chunk and linking it, after a steal before the
+ *        span is recorded, after a pop before the claim, ...). The parent acts as the supervisor:
+ * it reaps the dead, calls arena_recover, starts a replacement, and goes on.
  *
  * The DAG is the bench's random shape (0-4 children within 4096 ids). One
  * job in 1000 fails; two jobs in three have SPEC_JOB_CANCEL_ON_BLOCK, so
@@ -161,7 +161,7 @@ static uint8_t *expected(const struct spec *s)
 
 static const int points[] = {ARENA_FP_RELEASE_EDGE, ARENA_FP_RELEASE_EDGE, ARENA_FP_READY,
                              ARENA_FP_CANCELED,     ARENA_FP_CLAIMED,      ARENA_FP_FINISHED,
-                             ARENA_FP_RQ_RESERVED,  ARENA_FP_RQ_TAKEN,     ARENA_FP_DQ_POPPED,
+                             ARENA_FP_CHUNK_TAKEN,  ARENA_FP_STOLEN,       ARENA_FP_POPPED,
                              ARENA_FP_ROOT_RANGE};
 
 static int one_run(const char *mode, uint32_t workers, uint32_t njobs, uint64_t seed)

@@ -74,7 +74,8 @@ static void refused_rw(const uint8_t *b, size_t len, const char *want, const cha
 }
 
 /* A newer layout, and an older one (what a resume meets after an upgrade:
- * layout 2 had run-control words in ctl that 3 dropped). m: scratch. */
+ * layout 3 had a LIFO deque per slot and a shared overflow ring where 4
+ * has FIFO queues per slot and priority level). m: scratch. */
 static void refused_layouts(uint8_t *m, const uint8_t *good, size_t len)
 {
     struct arena_hdr *h = (struct arena_hdr *)m;
@@ -200,13 +201,25 @@ int main(void)
     ((uint32_t *)(m + h->sect[ARENA_SECT_KIDS].off))[1] = 1; /* 0 -> 1 twice, 0 -/-> 2 */
     refused_rw(m, len, "job 1 has 2 parents but an initial in-degree of 1", "indeg2");
 
-    FRESH();
-    ((uint32_t *)(m + h->sect[ARENA_SECT_KIDS].off))[3] = 0; /* 2 -> 0: a cycle 0-2-0 */
-    ((uint32_t *)(m + h->sect[ARENA_SECT_INDEG0].off))[0] = 1;
-    ((uint32_t *)(m + h->sect[ARENA_SECT_INDEG0].off))[3] = 1;
-    h->nroots = 0;
-    fix_sum(m);
+    FRESH(); /* 0 -> 1 -> 3 -> 2 -> 3: the same in-degrees, a cycle 2-3-2 */
+    uint64_t *ko = (uint64_t *)(m + h->sect[ARENA_SECT_KID_OFF].off);
+    uint32_t *kd = (uint32_t *)(m + h->sect[ARENA_SECT_KIDS].off);
+    ko[1] = 1;
+    ko[2] = 2;
+    ko[3] = 3;
+    kd[0] = 1;
+    kd[1] = 3;
+    kd[2] = 3;
+    kd[3] = 2;
     refused_rw(m, len, "its dependency graph has a cycle", "cycle");
+
+    /* the root log: every root once, at its level; levels in order */
+    FRESH();
+    ((uint32_t *)(m + h->sect[ARENA_SECT_READYQ].off))[0] = 3;
+    refused(m, len, VL_ECORRUPT, "root log cell 0 is not a root of its level", "rootlog");
+    FRESH();
+    ((struct arena_level *)(m + h->sect[ARENA_SECT_LEVELS].off))[0].nroots = 2;
+    refused(m, len, VL_ECORRUPT, "priority level 0 is out of order", "levels");
 
     FRESH();
     m[h->sect[ARENA_SECT_POOL].off + h->pool_len - 1] = 'x';

@@ -2,9 +2,9 @@
  * test_arena_recover.c - recovery of a dead participant, with the process
  * killed (SIGKILL) at chosen instructions through the fault points of
  * volley_shm_fi: holding claimed jobs, in the middle of releasing a job's
- * children, in the middle of a cancellation cascade, with a shared-queue
- * cell reserved but never written, between a user cancel's marking and
- * canceling. After arena_recover every job must run to its one correct
+ * children, in the middle of a cancellation cascade, with a queue chunk
+ * taken but not linked, with stolen tokens not yet recorded, between a
+ * user cancel's marking and canceling. After arena_recover every job must run to its one correct
  * end. Also: a live worker parks and resumes; a participant that never
  * reaches a safe point makes recover give up and change nothing; a
  * recovery whose requester died is taken over.
@@ -222,13 +222,11 @@ static void test_dead_mid_cascade(void)
 
 static void finish_star(struct arena *a, uint32_t w)
 {
-    /* take the root, and finish it on a slot whose deque is full, so the
-     * overflow goes to the shared queue */
     uint32_t j = arena_take(a, w);
     arena_finish(a, w, j, ARENA_COMPLETED, 0);
 }
 
-static void test_dead_reserved_cell(void)
+static void test_dead_chunk_taken(void)
 {
     enum { K = 1000 };
     uint32_t(*e)[2] = vl_xcalloc(K, sizeof *e);
@@ -241,16 +239,23 @@ static void test_dead_reserved_cell(void)
     free(e);
     struct arena a;
     shm_test_build(&a, &s, 4, "rec4");
-    /* the overflow (K - 512 tokens) goes out in batches of 64: die with the
-     * first batch reserved and not written */
-    die_in_child(&a, ARENA_FP_RQ_RESERVED, 1, finish_star);
-    CHECK(atomic_load(&a.ctl->rq_enq) > 0);
+    /* the releasing worker fills its queue's first chunk (ARENA_CHUNK
+     * children) and dies having taken a fresh chunk, before linking it:
+     * the next child is ready with no token, the rest never released */
+    die_in_child(&a, ARENA_FP_CHUNK_TAKEN, 1, finish_star);
     uint32_t w;
     CHECK_EQ(arena_join(&a, ARENA_ROLE_WORKER, &w, NULL), 0);
-    /* a consumer treats the unwritten cells as empty: it does not spin;
-     * it steals from the dead slot's deque instead */
-    uint32_t n = shm_test_run(&a, w);
-    CHECK(n >= 1 && n <= ARENA_DQ_CAP);
+    /* the tokens in the dead slot's queue are taken from there, oldest
+     * first; then nothing: no spinning on the missing link */
+    uint32_t j, n = 0;
+    while ((j = arena_take(&a, w)) != ARENA_NONE) {
+        CHECK_EQ(j, n + 1);
+        CHECK_EQ(arena_finish(&a, w, j, ARENA_COMPLETED, 0), 0);
+        n++;
+    }
+    CHECK_EQ(n, ARENA_CHUNK);
+    CHECK_EQ(arena_job_state(&a, ARENA_CHUNK + 1), ARENA_READY);
+    CHECK_EQ(arena_job_state(&a, ARENA_CHUNK + 2), ARENA_BLOCKED);
     CHECK(!arena_done(&a));
     arena_leave(&a, w);
     struct arena_recover_stats st;
@@ -258,6 +263,46 @@ static void test_dead_reserved_cell(void)
     CHECK_EQ(st.ready, K - n);
     CHECK_EQ(finish_all(&a), K - n);
     CHECK_EQ(count(&a, ARENA_COMPLETED), K + 1);
+    arena_close(&a);
+    spec_free(&s);
+}
+
+/* Dies having stolen a span of another queue's tokens, before recording
+ * it: those tokens are nowhere until the repair. */
+static void steal_and_die(struct arena *a, uint32_t w)
+{
+    (void)arena_take(a, w); /* its own queue is empty: steals, dies */
+}
+
+static void test_dead_after_steal(void)
+{
+    enum { K = 200 };
+    uint32_t(*e)[2] = vl_xcalloc(K, sizeof *e);
+    for (uint32_t i = 0; i < K; i++) {
+        e[i][0] = 0;
+        e[i][1] = i + 1;
+    }
+    struct spec s;
+    shm_test_spec(&s, K + 1, (const uint32_t(*)[2])e, K, NULL);
+    free(e);
+    struct arena a;
+    shm_test_build(&a, &s, 4, "rec5");
+    uint32_t w;
+    CHECK_EQ(arena_join(&a, ARENA_ROLE_WORKER, &w, NULL), 0);
+    CHECK_EQ(arena_take(&a, w), 0);
+    CHECK_EQ(arena_finish(&a, w, 0, ARENA_COMPLETED, 0), 0); /* K tokens in w's queue */
+    die_in_child(&a, ARENA_FP_STOLEN, 1, steal_and_die);
+    /* the thief took the head chunk's ARENA_CHUNK tokens (more follow) */
+    uint32_t n = shm_test_run(&a, w);
+    CHECK_EQ(n, K - ARENA_CHUNK);
+    CHECK(!arena_done(&a));
+    arena_leave(&a, w);
+    struct arena_recover_stats st;
+    recover(&a, &st);
+    CHECK_EQ(st.dead, 1);
+    CHECK_EQ(st.ready, ARENA_CHUNK);
+    CHECK_EQ(finish_all(&a), ARENA_CHUNK);
+    CHECK(arena_done(&a));
     arena_close(&a);
     spec_free(&s);
 }
@@ -450,7 +495,8 @@ int main(void)
     test_dead_holding_jobs();
     test_dead_mid_release();
     test_dead_mid_cascade();
-    test_dead_reserved_cell();
+    test_dead_chunk_taken();
+    test_dead_after_steal();
     test_dead_mid_user_cancel();
     test_live_worker_parks();
     test_timeout_and_takeover();

@@ -1,8 +1,9 @@
 /*
  * test_arena_sched.c - the scheduling primitives in one process: claim,
  * finish and release, the cancellation cascade of a failed parent, retry,
- * finish_take, the deque overflowing into the shared queue, stealing, root
- * ranges (split, returned by leave), counts, dirty bits, sleep and wake.
+ * finish_take, a queue growing by chunks and stolen from, root ranges
+ * (split, left behind by leave), counts, dirty bits, sleep and wake.
+ * The order (priorities, first ready first run) is test_arena_order.c.
  */
 #include "shm/arena.h"
 
@@ -57,10 +58,10 @@ static void test_diamond(void)
     CHECK_EQ(count(&a, ARENA_READY), 2);
     CHECK_EQ(count(&a, ARENA_COMPLETED), 1);
 
-    /* the deque is LIFO: the child released last runs first */
+    /* first ready, first run: 1 and 2 became ready together, in edge order */
     uint32_t x = arena_take(&a, w), y = arena_take(&a, w);
-    CHECK_EQ(x, 2);
-    CHECK_EQ(y, 1);
+    CHECK_EQ(x, 1);
+    CHECK_EQ(y, 2);
     CHECK_EQ(arena_finish(&a, w, x, ARENA_COMPLETED, 0), 0);
     CHECK_EQ(arena_job_state(&a, 3), ARENA_BLOCKED); /* one parent left */
     CHECK_EQ(arena_finish(&a, w, y, ARENA_COMPLETED, 0), 0);
@@ -200,7 +201,8 @@ static void test_retry_and_finish_take(void)
     CHECK_EQ(arena_retry(&a, w, 2, &att), -ESTALE);
     CHECK_EQ(arena_retry(&a, w, 9, &att), -EINVAL);
 
-    /* finish_take keeps the first child it releases, claimed */
+    /* finish_take keeps the first child it releases, claimed, when
+     * nothing older is ready */
     uint32_t next = 99;
     CHECK_EQ(arena_finish_take(&a, w, 0, ARENA_COMPLETED, 0, &next), 0);
     CHECK_EQ(arena_job_attempt(&a, 0), 3);
@@ -208,24 +210,27 @@ static void test_retry_and_finish_take(void)
     CHECK_EQ(arena_job_state(&a, 1), ARENA_RUNNING);
     CHECK_EQ(arena_job_owner(&a, 1), w);
     CHECK_EQ(arena_job_state(&a, 3), ARENA_READY);
+    /* 2 became ready after 3, which waits in w's queue: 3 runs first */
     CHECK_EQ(arena_finish_take(&a, w, 1, ARENA_COMPLETED, 0, &next), 0);
-    CHECK_EQ(next, 2);
-    CHECK_EQ(arena_finish_take(&a, w, 2, ARENA_COMPLETED, 0, &next), 0);
-    CHECK_EQ(next, 3); /* no child: falls back to take */
+    CHECK_EQ(next, 3);
+    CHECK_EQ(arena_job_state(&a, 2), ARENA_READY);
     CHECK_EQ(arena_finish_take(&a, w, 3, ARENA_COMPLETED, 0, &next), 0);
+    CHECK_EQ(next, 2); /* no child: falls back to take */
+    CHECK_EQ(arena_finish_take(&a, w, 2, ARENA_COMPLETED, 0, &next), 0);
     CHECK_EQ(next, ARENA_NONE);
     CHECK(arena_done(&a));
     CHECK_EQ(count(&a, ARENA_COMPLETED), 4);
     CHECK_EQ(count(&a, ARENA_RUNNING), 0);
     CHECK_EQ(count(&a, ARENA_READY), 0);
-    CHECK_EQ(arena_finish_take(&a, w, 3, ARENA_COMPLETED, 0, &next), -ESTALE);
+    CHECK_EQ(arena_finish_take(&a, w, 2, ARENA_COMPLETED, 0, &next), -ESTALE);
     arena_close(&a);
     spec_free(&s);
 }
 
-/* A star: one parent, 3000 children. The releasing slot keeps 512 on its
- * deque; the rest overflow to the shared queue; another slot steals. */
-static void test_overflow_and_steal(void)
+/* A star: one parent, 3000 children, released into w0's queue, which
+ * grows chunk by chunk. w1 has nothing: it steals from w0's head, the
+ * rest of a chunk at a time; both take oldest first. */
+static void test_star_steal(void)
 {
     enum { K = 3000 };
     uint32_t(*e)[2] = vl_xcalloc(K, sizeof *e);
@@ -242,34 +247,44 @@ static void test_overflow_and_steal(void)
     CHECK_EQ(arena_take(&a, w0), 0);
     CHECK_EQ(arena_finish(&a, w0, 0, ARENA_COMPLETED, 0), 0);
     CHECK_EQ(count(&a, ARENA_READY), K);
-    CHECK_U64(atomic_load(&a.ctl->rq_enq), K - ARENA_DQ_CAP);
+    /* the queue spans K / ARENA_CHUNK chunks beyond its first */
+    CHECK_U64(atomic_load(&a.ctl->chunk_next), 4 * a.nlevels + (K - 1) / ARENA_CHUNK);
     uint8_t *seen = vl_xcalloc(K + 1, 1);
     uint32_t n0 = 0, n1 = 0, j;
-    /* w1 has nothing of its own: takes a batch from the shared queue */
-    while ((j = arena_take(&a, w1)) != ARENA_NONE) {
-        CHECK(j >= 1 && j <= K);
+    /* w1 steals the head chunk: jobs 1..64 in order */
+    for (uint32_t i = 0; i < ARENA_CHUNK; i++) {
+        j = arena_take(&a, w1);
+        CHECK_EQ(j, i + 1);
         seen[j]++;
         n1++;
         CHECK_EQ(arena_finish(&a, w1, j, ARENA_COMPLETED, 0), 0);
-        if (n1 == 100)
-            break;
     }
-    while ((j = arena_take(&a, w0)) != ARENA_NONE) {
-        seen[j]++;
-        n0++;
-        CHECK_EQ(arena_finish(&a, w0, j, ARENA_COMPLETED, 0), 0);
-        if (n0 == 2000)
+    /* w0 goes on from where w1's span ended */
+    CHECK_EQ(arena_take(&a, w0), ARENA_CHUNK + 1);
+    seen[ARENA_CHUNK + 1]++;
+    n0++;
+    CHECK_EQ(arena_finish(&a, w0, ARENA_CHUNK + 1, ARENA_COMPLETED, 0), 0);
+    /* then they alternate, w1 stealing spans from w0's head; each takes
+     * its own tokens in order, so a job starts no later than the ones
+     * two spans after it (a thief splits off a range's younger half) */
+    uint32_t hi = ARENA_CHUNK + 1;
+    for (;;) {
+        uint32_t x = arena_take(&a, w0), y = arena_take(&a, w1);
+        if (x == ARENA_NONE && y == ARENA_NONE)
             break;
-    }
-    /* w0's deque still holds work that w1 can only get by stealing, once
-     * the shared queue is empty */
-    while ((j = arena_take(&a, w1)) != ARENA_NONE) {
-        seen[j]++;
-        n1++;
-        CHECK_EQ(arena_finish(&a, w1, j, ARENA_COMPLETED, 0), 0);
+        uint32_t xy[2] = {x, y}, ws[2] = {w0, w1};
+        for (int k = 0; k < 2; k++) {
+            if (xy[k] == ARENA_NONE)
+                continue;
+            CHECK(xy[k] + 2 * ARENA_CHUNK > hi);
+            hi = VL_MAX(hi, xy[k]);
+            seen[xy[k]]++;
+            *(k ? &n1 : &n0) += 1;
+            CHECK_EQ(arena_finish(&a, ws[k], xy[k], ARENA_COMPLETED, 0), 0);
+        }
     }
     CHECK_EQ(n0 + n1, K);
-    CHECK(n1 > 100);
+    CHECK(n1 > K / 4 && n0 > K / 4);
     for (uint32_t i = 1; i <= K; i++)
         CHECK_EQ(seen[i], 1);
     CHECK(arena_done(&a));
@@ -287,7 +302,7 @@ static void test_roots(void)
     shm_test_build(&a, &s, 4, "roots");
     uint32_t w0 = join(&a), w1 = join(&a);
     uint8_t *seen = vl_xcalloc(N, 1);
-    /* w0 gets half the ids; w1 the next quarter; then they split */
+    /* w0 gets half the roots; w1 half of the rest */
     uint32_t j = arena_take(&a, w0);
     CHECK_EQ(j, 0);
     seen[j]++;
@@ -296,9 +311,8 @@ static void test_roots(void)
     seen[k]++;
     CHECK_EQ(arena_finish(&a, w0, j, ARENA_COMPLETED, 0), 0);
     CHECK_EQ(arena_finish(&a, w1, k, ARENA_COMPLETED, 0), 0);
-    /* w1 leaves: the ready roots of its range go to the shared queue */
+    /* w1 leaves: the roots of its range stay there, for w0 to take */
     arena_leave(&a, w1);
-    CHECK(atomic_load(&a.ctl->rq_enq) > 0);
     uint32_t n = 2;
     while ((j = arena_take(&a, w0)) != ARENA_NONE) {
         seen[j]++;
@@ -317,7 +331,8 @@ static void test_roots(void)
     arena_close(&a);
     spec_free(&s);
 
-    /* splitting: w1 takes the top half of w0's range */
+    /* splitting: the cursor hands out halves; a slot with nothing left
+     * takes the top half of another's range */
     shm_test_spec(&s, 8192, NULL, 0, NULL);
     shm_test_build(&a, &s, 4, "split");
     w0 = join(&a);
@@ -328,12 +343,13 @@ static void test_roots(void)
     uint32_t w2b = join(&a);
     CHECK_EQ(arena_take(&a, w2b), 6144); /* [6144, 7168): half of the rest */
     uint32_t w3 = join(&a);
-    CHECK_EQ(arena_take(&a, w3), 7168); /* the cursor's last ids, 512 at a time */
-    /* w3 scans the rest, then splits the largest range (w0's) */
+    CHECK_EQ(arena_take(&a, w3), 7168); /* the cursor's last 1024 roots */
     for (int i = 0; i < 1023; i++)
         CHECK_EQ(arena_take(&a, w3), (uint32_t)(7169 + i));
+    /* w3 has nothing left: the oldest tokens are all roots (age 0); it
+     * takes the top half of another range */
     uint32_t x = arena_take(&a, w3);
-    CHECK(x > 512 && x < 4096);
+    CHECK((x > 1 && x < 4096) || (x > 4096 && x < 6144) || (x > 6144 && x < 7168));
     arena_close(&a);
     spec_free(&s);
 }
@@ -425,7 +441,7 @@ int main(void)
     test_fail_cascade();
     test_long_cascade();
     test_retry_and_finish_take();
-    test_overflow_and_steal();
+    test_star_steal();
     test_roots();
     test_dirty();
     test_sleep_wake();
