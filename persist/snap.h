@@ -54,7 +54,7 @@
 #include "loader/spec.h"
 #include "persist/rundir.h" /* RUNDIR_DB */
 
-#define SNAP_SCHEMA 6 /* PRAGMA user_version; bump on any schema change */
+#define SNAP_SCHEMA 7 /* PRAGMA user_version; bump on any schema change */
 /* Schema history: 1 the first; 2 adds table run_option (a schema-1 file
  * reads as a run without stored options); 3 adds column job.lost (an
  * older file reads and is written without it: lost 0); 4 adds the
@@ -65,8 +65,11 @@
  * workflow file was not recorded); SNAP_SCHEMA_EXEC (6) adds what issue
  * 21 runs: tables env_set, exec_config, action and action_state and the
  * array kinds job_env, env_kv, act_cmd, act_jobs (an older file reads as a
- * workflow without env, with torc's execution defaults and no actions). */
+ * workflow without env, with torc's execution defaults and no actions);
+ * SNAP_SCHEMA_PRIO (7) adds the array kind job_prio (an older file reads
+ * with every priority 0). */
 #define SNAP_SCHEMA_EXEC 6 /* the first schema with env, exec_config and actions */
+#define SNAP_SCHEMA_PRIO 7 /* the first schema with the jobs' priorities */
 
 /*
  * A job's state, stored as this number; the names (snap_state_name) are

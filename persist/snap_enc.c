@@ -38,6 +38,7 @@ const struct snap__kind_desc snap__kinds[SNAP__NKINDS] = {
     [SNAP__ENV_KV] = {"env_kv", 0},
     [SNAP__ACT_CMD] = {"act_cmd", 0},
     [SNAP__ACT_JOBS] = {"act_jobs", 4},
+    [SNAP__JOB_PRIO] = {"job_prio", 4},
 };
 
 size_t snap__row_bytes = SNAP__ROW_BYTES;
@@ -67,6 +68,8 @@ uint64_t snap__kind_items(const struct spec *s, int k)
         return s->nactions ? s->nact_cmds : 0;
     case SNAP__ACT_JOBS:
         return s->nactions ? s->nact_jobs : 0;
+    case SNAP__JOB_PRIO:
+        return s->prio ? s->njobs : 0;
     default:
         return s->njobs;
     }
@@ -358,6 +361,8 @@ static int encode_kind(struct enc *e, const struct spec *s)
     }
     case SNAP__ACT_JOBS:
         return put_array(e, s->act_jobs, n, 4);
+    case SNAP__JOB_PRIO:
+        return put_array(e, s->prio, n, 4);
     default:
         break;
     }

@@ -152,6 +152,8 @@ enum snap__kind {
     SNAP__ENV_KV,   /* str, nenvkv: "KEY=VALUE" of every env set */
     SNAP__ACT_CMD,  /* str, nact_cmds: the actions' commands */
     SNAP__ACT_JOBS, /* u32, nact_jobs: the jobs of on_jobs_* actions */
+    SNAP__JOB_PRIO, /* i32, njobs if the spec has priorities else 0 (from
+                       SNAP_SCHEMA_PRIO on) */
     SNAP__NKINDS
 };
 
@@ -160,6 +162,12 @@ enum snap__kind {
 static inline bool snap__kind_optional(int k)
 {
     return k >= SNAP__JOB_ENV;
+}
+
+/* The first schema that has kind k. */
+static inline int snap__kind_since(int k)
+{
+    return k >= SNAP__JOB_PRIO ? SNAP_SCHEMA_PRIO : k >= SNAP__JOB_ENV ? SNAP_SCHEMA_EXEC : 1;
 }
 
 struct snap__kind_desc {

@@ -79,8 +79,8 @@ static int read_kinds(sqlite3 *db, const char *path, int schema, const struct sn
     int code = 0;
     uint64_t total = 0;
     for (int k = 0; k < SNAP__NKINDS && !code; k++) {
-        if (snap__kind_optional(k) && schema < SNAP_SCHEMA_EXEC) {
-            km[k].items = km[k].bytes = 0; /* an older file: no env, no actions */
+        if (snap__kind_optional(k) && schema < snap__kind_since(k)) {
+            km[k].items = km[k].bytes = 0; /* an older file: no env, actions, priorities */
             continue;
         }
         sqlite3_bind_text(st, 1, snap__kinds[k].name, -1, SQLITE_STATIC);
@@ -114,6 +114,9 @@ static int read_kinds(sqlite3 *db, const char *path, int schema, const struct sn
         case SNAP__JOB_NINS:
         case SNAP__JOB_NOUTS:
             want = r->nfiles ? dims.njobs : 0;
+            break;
+        case SNAP__JOB_PRIO:
+            want = it ? dims.njobs : 0; /* all or none */
             break;
         default:
             want = snap__kind_items(&dims, k);
@@ -421,6 +424,8 @@ static int alloc_arrays(struct spec *s, struct spec_tmp *t, const struct kind_me
         ALLOC(s->act_cmds, s->nact_cmds, "action commands");
     if ((s->nact_jobs = km[SNAP__ACT_JOBS].items))
         ALLOC(s->act_jobs, s->nact_jobs, "action jobs");
+    if (km[SNAP__JOB_PRIO].items)
+        ALLOC(s->prio, n, "job priorities");
     if (nf) {
         ALLOC(t->nins, n, "input files");
         ALLOC(t->nouts, n, "output files");
@@ -450,7 +455,7 @@ static int read_arrays(sqlite3 *db, const char *path, struct spec *s, struct spe
         [SNAP__JOB_RR] = s->rr,     [SNAP__JOB_FH] = s->fh,          [SNAP__JOB_FLAGS] = s->flags,
         [SNAP__JOB_NINS] = t->nins, [SNAP__JOB_INS] = s->ins,        [SNAP__JOB_NOUTS] = t->nouts,
         [SNAP__JOB_OUTS] = s->outs, [SNAP__FILE_PRODUCER] = t->prod, [SNAP__FILE_FLAGS] = t->fflags,
-        [SNAP__JOB_ENV] = s->env,   [SNAP__ACT_JOBS] = s->act_jobs,
+        [SNAP__JOB_ENV] = s->env,   [SNAP__ACT_JOBS] = s->act_jobs,  [SNAP__JOB_PRIO] = s->prio,
     };
     uint64_t *const offs[SNAP__NKINDS] = {
         [SNAP__JOB_NAME] = s->name_off, [SNAP__JOB_CMD] = s->cmd_off, [SNAP__FILE_NAME] = t->fname,

@@ -1051,12 +1051,82 @@ static void test_generations(const char *base)
     spec_free(&s);
 }
 
+/* Priorities (schema 7): stored as the job_prio array and read back; a
+ * spec without them hashes as schema 5 made it (a run started by the
+ * earlier volley resumes under this one); a schema-5 file reads with no
+ * priorities. */
+static void test_priorities(const char *base)
+{
+    struct spec s;
+    specgen_rich(&s, 50);
+    CHECK_U64(snap_spec_hash(&s), 0x94480d7f139d69f2ull); /* as before priorities */
+    uint64_t plain = snap_spec_hash(&s);
+    s.prio = vl_xcalloc(s.njobs, sizeof *s.prio);
+    for (uint32_t j = 0; j < s.njobs; j++)
+        s.prio[j] = j % 3 == 0 ? 10 : j % 3 == 1 ? -5 : INT32_MAX;
+    CHECK(snap_spec_hash(&s) != plain);
+    struct vl_err e = {0};
+    char *dir = pt_subdir(base, "prio");
+    struct snap_meta m = meta_for(9);
+    struct snap *db = NULL;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), 0);
+    snap_close(db);
+    struct spec r;
+    struct snap_job *jobs = NULL;
+    struct snap_expect want = {.check_spec_hash = true, .spec_hash = snap_spec_hash(&s)};
+    CHECK_EQ(snap_open(&db, dir, &want, &r, &jobs, NULL, &e), 0);
+    if (db) {
+        pt_check_same_spec(&s, &r);
+        CHECK(r.prio != NULL);
+        for (uint32_t j = 0; r.prio && j < s.njobs; j++)
+            if (r.prio[j] != s.prio[j]) {
+                CHECK_EQ(r.prio[j], s.prio[j]);
+                break;
+            }
+        snap_close(db);
+        free(jobs);
+        spec_free(&r);
+    }
+    /* a file as the earlier volley wrote it: no job_prio, schema 5 */
+    int32_t *prio = s.prio;
+    s.prio = NULL;
+    char *dir3 = pt_subdir(base, "prio3");
+    CHECK_EQ(snap_create(&db, dir3, &s, &m, NULL, 0, &e), 0);
+    snap_close(db);
+    char *path3 = pt_path(dir3, RUNDIR_DB);
+    sql(path3, "DELETE FROM spec_array WHERE kind = 'job_prio'; PRAGMA user_version = 5");
+    want.spec_hash = plain;
+    int rc = snap_open(&db, dir3, &want, &r, &jobs, NULL, &e);
+    if (rc)
+        fprintf(stderr, "schema 5: %s\n", e.msg);
+    CHECK_EQ(rc, 0);
+    if (db) {
+        CHECK(r.prio == NULL);
+        CHECK_U64(snap_spec_hash(&r), plain);
+        snap_close(db);
+        free(jobs);
+        spec_free(&r);
+    }
+    free(path3);
+    free(dir3);
+    s.prio = prio;
+    char *path = pt_path(dir, RUNDIR_DB);
+    /* a priority array of the wrong size is damage */
+    sql(path, "UPDATE spec_array SET items = 7, bytes = 28 WHERE kind = 'job_prio'");
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), VL_ECORRUPT);
+    CHECK_HAS(e.msg, "the workflow's array sizes do not match");
+    free(path);
+    free(dir);
+    spec_free(&s);
+}
+
 int main(void)
 {
     char *base = pt_tmpdir();
     test_names();
     test_roundtrip_rich(base);
     test_usage(base);
+    test_priorities(base);
     test_many_rows(base);
     test_bad_input(base);
     test_run_options(base);
