@@ -243,13 +243,17 @@ void arena__reset_queues(struct arena *a)
         atomic_store_explicit(&d->range, 0, ARENA_RELAXED);
         atomic_store_explicit(&d->head, rq_pos((uint32_t)q, 0), ARENA_RELAXED);
         atomic_store_explicit(&d->tail, rq_pos((uint32_t)q, 0), ARENA_RELAXED);
-        atomic_store_explicit(&d->range_age, 0, ARENA_RELAXED);
+        atomic_store_explicit(&d->range_age, ARENA_AGE_NONE, ARENA_RELAXED);
         atomic_store_explicit(&d->pub_age, ARENA_AGE_NONE, ARENA_RELAXED);
         atomic_store_explicit(&a->ages[q], ARENA_AGE_NONE, ARENA_RELAXED);
     }
     atomic_store_explicit(&a->ctl->chunk_next, nq, ARENA_RELAXED);
+    /* the clock starts at 1: age 0 is the roots' */
+    if (atomic_load_explicit(&a->ctl->tick, ARENA_RELAXED) == 0)
+        atomic_store_explicit(&a->ctl->tick, 1, ARENA_RELAXED);
     for (uint32_t L = 0; L < a->nlevels; L++) {
         atomic_store_explicit(&a->levels[L].root_cursor, 0, ARENA_RELAXED);
+        atomic_store_explicit(&a->levels[L].roots_done, a->levels[L].nroots == 0, ARENA_RELAXED);
         if (a->levels[L].nroots)
             hint |= 1ull << L;
     }

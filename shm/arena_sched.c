@@ -55,6 +55,9 @@ struct pub {
     uint32_t head;      /* cascade worklist through a->link; ARENA_NONE: empty */
     bool any;           /* published a token */
     bool want_next;     /* may keep the first child that becomes ready, claimed */
+    uint32_t keep_lvl;  /* ... if it is of this level: the highest of all the
+                           children (a child released after it may not be of
+                           a higher priority: it would have to start first) */
     uint32_t next;      /* that child, or ARENA_NONE */
     uint64_t canceled;  /* jobs this primitive canceled */
 };
@@ -66,6 +69,7 @@ static void pub_init(struct pub *p)
     p->head = ARENA_NONE;
     p->any = false;
     p->want_next = false;
+    p->keep_lvl = 0;
     p->next = ARENA_NONE;
     p->canceled = 0;
 }
@@ -90,9 +94,15 @@ static void publish_age(struct arena *a, uint32_t w, uint32_t L)
     }
 }
 
-/* Is age x older than y by more than the slack? */
+/* Should a token of age x elsewhere come before our own oldest, of age
+ * y? Roots (age 0; the clock starts at 1) come before any other token:
+ * they are as old as a job can be, and numerous (a child overtaking them
+ * would start before thousands of jobs that were ready before it).
+ * Otherwise, if x is older than y by more than the slack. */
 static inline bool older(const struct arena *a, uint32_t x, uint32_t y)
 {
+    if (x == 0)
+        return y != 0;
     return x != ARENA_AGE_NONE && (uint64_t)x + arena__slots_hw(a) < (uint64_t)y;
 }
 
@@ -145,7 +155,7 @@ static bool can_keep(struct arena *a, uint32_t w, uint32_t L)
     struct arena_qd *q = arena__qd(a, w, L);
     const struct arena_level *lv = &a->levels[L];
     if (sl == 0 || !rq_range_empty(q) || !rq_empty(q) ||
-        atomic_load_explicit(&((struct arena_level *)lv)->root_cursor, ARENA_RELAXED) < lv->nroots)
+        !atomic_load_explicit(&((struct arena_level *)lv)->roots_done, ARENA_RELAXED))
         return false;
     if (L > 0 && (atomic_load_explicit(&a->ctl->lvl_hint, ARENA_ACQ) & ((1ull << L) - 1)))
         return false;
@@ -178,7 +188,8 @@ static bool cancel_job(struct arena *a, uint32_t w, uint32_t c, uint64_t s, stru
 static void became_ready(struct arena *a, uint32_t w, uint32_t c, struct pub *p)
 {
     uint64_t s = atomic_load_explicit(&a->state[c], ARENA_RELAXED);
-    if (p->want_next && p->next == ARENA_NONE && !can_keep(a, w, arena_job_level(a, c)))
+    if (p->want_next && p->next == ARENA_NONE &&
+        (arena_job_level(a, c) != p->keep_lvl || !can_keep(a, w, p->keep_lvl)))
         p->want_next = false; /* older tokens come first: queue it */
     for (;;) {
         if (arena__st(s) != ARENA_BLOCKED)
@@ -339,14 +350,22 @@ static bool steal_from(struct arena *a, uint32_t w, uint32_t L, uint32_t v)
 }
 
 /* The slot other than w whose oldest token at L is the oldest, by the
- * ages the owners published (hints: a thief may have emptied it since). */
+ * ages the owners published (hints: a thief may have emptied it since).
+ * Ties go to the first slot after w, so thieves spread over equals. */
 static uint32_t oldest_other(const struct arena *a, uint32_t w, uint32_t L, uint32_t *age)
 {
     uint32_t hw = arena__slots_hw(a), best = ARENA_NONE, best_age = ARENA_AGE_NONE;
     const _Atomic uint32_t *ages = arena__age(a, L, 0);
-    for (uint32_t i = 0; i < hw; i++) {
+    for (uint32_t i = w + 1; i < hw; i++) {
         uint32_t x = atomic_load_explicit(&ages[i], ARENA_RELAXED);
-        if (x < best_age && i != w) {
+        if (x < best_age) {
+            best_age = x;
+            best = i;
+        }
+    }
+    for (uint32_t i = 0; i < w && i < hw; i++) {
+        uint32_t x = atomic_load_explicit(&ages[i], ARENA_RELAXED);
+        if (x < best_age) {
             best_age = x;
             best = i;
         }
@@ -355,14 +374,75 @@ static uint32_t oldest_other(const struct arena *a, uint32_t w, uint32_t L, uint
     return best;
 }
 
-/* Every slot, not the hints: a worker about to go idle must not miss a
- * token (the sleep protocol relies on this look). */
-static bool steal_any(struct arena *a, uint32_t w, uint32_t L)
+/* Should w, whose oldest token at L is of age own (ARENA_AGE_NONE: it
+ * has none), take a token of age x elsewhere first? */
+static inline bool worth(const struct arena *a, uint32_t x, uint32_t own)
+{
+    return own == ARENA_AGE_NONE ? x != ARENA_AGE_NONE : older(a, x, own);
+}
+
+/*
+ * Every slot's actual oldest token, not the hints: a worker about to go
+ * idle must not miss a token (the sleep protocol relies on this look), and
+ * takes the oldest (a thief that took any token found first took
+ * children while others still held roots: 5000 ranks of displacement with
+ * 16 slots). A steal that loses a race looks again.
+ */
+static bool steal_oldest(struct arena *a, uint32_t w, uint32_t L, uint32_t own)
 {
     uint32_t hw = arena__slots_hw(a);
-    for (uint32_t i = 1; i < hw; i++)
+    for (int round = 0; round < 4; round++) {
+        uint32_t best = ARENA_NONE, best_age = ARENA_AGE_NONE;
+        for (uint32_t i = 1; i < hw; i++) {
+            uint32_t v = (w + i) % hw;
+            struct arena_qd *vq = arena__qd(a, v, L);
+            if (rq_range_empty(vq) && rq_empty(vq))
+                continue;
+            uint32_t age = rq_oldest_age(a, vq);
+            if (best == ARENA_NONE || age < best_age) {
+                best = v;
+                best_age = age;
+            }
+        }
+        if (best == ARENA_NONE || !worth(a, best_age, own))
+            return false;
+        if (steal_from(a, w, L, best))
+            return true;
+    }
+    if (own != ARENA_AGE_NONE)
+        return false;
+    for (uint32_t i = 1; i < hw; i++) /* busy victims: any token will do */
         if (steal_from(a, w, L, (w + i) % hw))
             return true;
+    return false;
+}
+
+/*
+ * Roots come before every other token (all ready at the start, and
+ * numerous: a child run before them would overtake thousands of jobs
+ * that were ready before it). While a level's roots are not done, a slot
+ * whose range ran dry takes roots from another slot's range before
+ * anything of its own; a look at every slot that finds none (and the
+ * cursor at its end) marks the level's roots done. A span in flight (split
+ * off, not yet recorded by its thief) is missed by that look: its roots
+ * then run as ordinary tokens.
+ */
+static bool steal_roots(struct arena *a, uint32_t w, uint32_t L)
+{
+    struct arena_level *lv = &a->levels[L];
+    if (atomic_load_explicit(&lv->roots_done, ARENA_RELAXED))
+        return false;
+    uint32_t hw = arena__slots_hw(a);
+    for (uint32_t i = 1; i < hw; i++) {
+        uint32_t v = (w + i) % hw;
+        struct arena_qd *vq = arena__qd(a, v, L);
+        if (!rq_range_empty(vq) && atomic_load_explicit(&vq->range_age, ARENA_RELAXED) == 0 &&
+            steal_from(a, w, L, v))
+            return true;
+    }
+    if (atomic_load_explicit(&lv->root_cursor, ARENA_RELAXED) >= lv->nroots &&
+        rq_range_empty(arena__qd(a, w, L)))
+        atomic_store_explicit(&lv->roots_done, 1, ARENA_RELAXED);
     return false;
 }
 
@@ -376,25 +456,35 @@ static uint32_t next_token(struct arena *a, uint32_t w, uint32_t L, uint64_t *ce
         uint32_t j = rq_range_pop(a, q, cell, end);
         if (j != ARENA_NONE)
             return j;
-        if (root_refill(a, w, L))
+        if (root_refill(a, w, L) || steal_roots(a, w, L))
             continue;
         uint32_t sl = atomic_load_explicit(&me->scan_left, ARENA_RELAXED);
         bool mine = !rq_empty(q);
         if (!mine || sl == 0) {
-            /* older tokens elsewhere come first */
+            /* older tokens elsewhere come first: the ages the others
+             * published say where (checked against the victim's own
+             * state: the hint may be old); idle, or just out of roots,
+             * every slot is looked at */
             atomic_store_explicit(&me->scan_left, SCAN_EVERY, ARENA_RELAXED);
+            uint32_t own = mine ? rq_oldest_age(a, q) : ARENA_AGE_NONE;
             uint32_t va, v = oldest_other(a, w, L, &va);
-            if (v != ARENA_NONE && (!mine || older(a, va, rq_oldest_age(a, q))) &&
-                steal_from(a, w, L, v))
+            if (v != ARENA_NONE && worth(a, va, own) &&
+                worth(a, rq_oldest_age(a, arena__qd(a, v, L)), own) && steal_from(a, w, L, v)) {
+                /* look again when that span is done: there may be more */
+                atomic_store_explicit(&me->scan_left, 0, ARENA_RELAXED);
                 continue;
+            }
+            if (!mine) {
+                if (steal_oldest(a, w, L, own))
+                    continue;
+                return ARENA_NONE;
+            }
         } else {
             atomic_store_explicit(&me->scan_left, sl - 1, ARENA_RELAXED);
         }
         j = rq_pop(a, q, cell, end);
         if (j != ARENA_NONE)
             return j;
-        if (!steal_any(a, w, L))
-            return ARENA_NONE;
     }
 }
 
@@ -491,6 +581,11 @@ static int finish(struct arena *a, uint32_t w, uint32_t jid, enum arena_state ou
     struct pub p;
     pub_init(&p);
     p.want_next = next != NULL;
+    if (p.want_next && a->lvl) {
+        p.keep_lvl = ARENA_MAX_LEVELS;
+        for (uint64_t e = a->kid_off[jid]; e < a->kid_off[jid + 1]; e++)
+            p.keep_lvl = VL_MIN(p.keep_lvl, a->lvl[a->kids[e]]);
+    }
     release_one(a, w, jid, outcome == ARENA_COMPLETED, &p);
     drain(a, w, &p);
     pub_end(a, &p);

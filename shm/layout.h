@@ -360,7 +360,11 @@ struct arena_level {
     uint64_t nroots;
     _Atomic uint64_t root_cursor; /* roots below it were handed to slots' ranges.
                                      W: takers (CAS, relaxed), repair. R: takers */
-    uint8_t pad1[32];
+    _Atomic uint32_t roots_done;  /* 1: every root was handed out and no slot holds
+                                     roots any more (until the next repair). W: a
+                                     taker whose look at every slot found none,
+                                     repair. R: takers (relaxed) */
+    uint8_t pad1[28];
 };
 _Static_assert(sizeof(struct arena_level) == 64, "arena level");
 
