@@ -3,7 +3,8 @@
  *
  *   stress_arena run  WORKERS JOBS REPS   random DAGs, no faults
  *   stress_arena kill WORKERS JOBS REPS   the same, and in each run one or
- *        more workers die of SIGKILL: at a random moment from outside, or
+ *        more workers (about one in 6 of many) die of SIGKILL: at a random
+ *        moment from outside, or
  *        from inside at the Nth passage of a random fault point (in the
  *        middle of releasing children, of a cancellation cascade, between
  *        taking a queue chunk and linking it, after a steal before the
@@ -197,7 +198,8 @@ static int one_run(const char *mode, uint32_t workers, uint32_t njobs, uint64_t 
     uint32_t npids = 0, kills = 0, armed = 0;
     for (uint32_t i = 0; i < workers; i++) {
         int point = 0, after = 0;
-        if (kill_mode && i < 2) { /* two armed workers, random point and passage */
+        /* armed workers (two, one in 8 of many): a random point and passage */
+        if (kill_mode && i < VL_MAX(2u, workers / 8)) {
             rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
             point = points[(rnd >> 33) % VL_ARRAY_LEN(points)];
             after = 1 + (int)((rnd >> 13) % (njobs / workers / 2 + 1));
@@ -210,11 +212,12 @@ static int one_run(const char *mode, uint32_t workers, uint32_t njobs, uint64_t 
     uint64_t t0 = vl_now_ns();
     atomic_store(&sh->go, 1);
     syscall(SYS_futex, (uint32_t *)&sh->go, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-    if (kill_mode) { /* and one from outside, at a random moment */
-        rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
-        usleep((useconds_t)((rnd >> 33) % 30000));
-        kill(pids[workers - 1], SIGKILL);
-    }
+    if (kill_mode) /* and some from outside (one, one in 16 of many), at random moments */
+        for (uint32_t k = 0; k < VL_MAX(1u, workers / 16); k++) {
+            rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+            usleep((useconds_t)((rnd >> 33) % 30000));
+            kill(pids[workers - 1 - k], SIGKILL);
+        }
 
     uint32_t running = npids, dead = 0;
     uint64_t recover_ns = 0, repair_ns = 0;
