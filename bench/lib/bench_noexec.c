@@ -93,8 +93,14 @@ static int parents_of(const struct spec *s, struct parents *p, struct vl_err *er
     return 0;
 }
 
+/* Per job, with the order check: when it started and when it finished. */
+struct times {
+    _Atomic uint64_t *start, *fin;
+    size_t bytes; /* of each */
+};
+
 static void worker(struct arena *a, struct run_ctl *rc, const struct parents *par,
-                   _Atomic uint64_t *stamp, size_t stamp_bytes)
+                   _Atomic uint64_t *stamp, size_t stamp_bytes, const struct times *tm)
 {
     uint32_t w;
     struct vl_err err = {0};
@@ -103,6 +109,10 @@ static void worker(struct arena *a, struct run_ctl *rc, const struct parents *pa
         _exit(3);
     }
     madvise((void *)stamp, stamp_bytes, MADV_POPULATE_WRITE); /* fork left its page tables */
+    if (tm->start) {
+        madvise((void *)tm->start, tm->bytes, MADV_POPULATE_WRITE);
+        madvise((void *)tm->fin, tm->bytes, MADV_POPULATE_WRITE);
+    }
     atomic_fetch_add(&rc->joined, 1);
     while (atomic_load(&rc->go) == 0)
         syscall(SYS_futex, (uint32_t *)&rc->go, FUTEX_WAIT, 0, NULL, NULL, 0);
@@ -123,6 +133,8 @@ static void worker(struct arena *a, struct run_ctl *rc, const struct parents *pa
             if (j == ARENA_NONE)
                 continue;
         }
+        if (tm->start) /* the order check: j starts now */
+            atomic_store_explicit(&tm->start[j], vl_now_ns(), memory_order_relaxed);
         /* "run" j: its stamp is one more than its parents' (a Lamport
          * clock); a parent without a stamp has not completed: j ran early */
         uint64_t s = 0;
@@ -133,6 +145,8 @@ static void worker(struct arena *a, struct run_ctl *rc, const struct parents *pa
         }
         atomic_store_explicit(&stamp[j], s + 1, memory_order_release);
         runs++;
+        if (tm->start)
+            atomic_store_explicit(&tm->fin[j], vl_now_ns(), memory_order_relaxed);
         if (arena_finish_take(a, w, j, ARENA_COMPLETED, 0, &j) != 0) {
             atomic_fetch_add(&rc->errors, 1);
             j = ARENA_NONE;
@@ -157,6 +171,72 @@ static void *shared_map(size_t bytes, struct vl_err *err)
     }
     madvise(m, bytes, MADV_POPULATE_WRITE);
     return m;
+}
+
+static int cmp_key(const void *x, const void *y)
+{
+    const uint64_t *a = x, *b = y; /* (key, job) pairs */
+    return a[0] != b[0] ? (a[0] > b[0]) - (a[0] < b[0]) : (a[1] > b[1]) - (a[1] < b[1]);
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+int bench_order_measure(const uint64_t *ready, const uint64_t *start, uint32_t n,
+                        struct bench_order *o, struct vl_err *err)
+{
+    memset(o, 0, sizeof *o);
+    if (n == 0)
+        return 0;
+    uint64_t *pairs = vl_alloc_array((size_t)n * 2, 8, false, "the order check", err);
+    uint64_t *lo = vl_alloc_array(n, 8, false, "the order check", err);
+    uint64_t *d = vl_alloc_array(n, 8, false, "the order check", err);
+    int rc = 0;
+    if (!pairs || !lo || !d) {
+        rc = err ? err->code : VL_ETOOBIG;
+        goto out;
+    }
+    /* ready ranks: a run of equal ready times is one range [lo, hi] */
+    for (uint32_t j = 0; j < n; j++) {
+        pairs[2 * j] = ready[j];
+        pairs[2 * j + 1] = j;
+    }
+    qsort(pairs, n, 16, cmp_key);
+    for (uint32_t r = 0; r < n;) {
+        uint32_t e = r;
+        while (e + 1 < n && pairs[2 * (e + 1)] == pairs[2 * r])
+            e++;
+        for (uint32_t k = r; k <= e; k++)
+            lo[pairs[2 * k + 1]] = (uint64_t)r << 32 | e; /* both ends, packed */
+        r = e + 1;
+    }
+    /* start ranks, and the distance to the ready range */
+    for (uint32_t j = 0; j < n; j++) {
+        pairs[2 * j] = start[j];
+        pairs[2 * j + 1] = j;
+    }
+    qsort(pairs, n, 16, cmp_key);
+    double sum = 0;
+    for (uint32_t s = 0; s < n; s++) {
+        uint32_t j = (uint32_t)pairs[2 * s + 1];
+        uint64_t a = lo[j] >> 32, b = (uint32_t)lo[j];
+        d[s] = s < a ? a - s : s > b ? s - b : 0;
+        o->late += s > b;
+        sum += (double)d[s];
+    }
+    qsort(d, n, 8, cmp_u64);
+    o->mean = sum / n;
+    o->p50 = d[(n - 1) / 2];
+    o->p99 = d[(uint64_t)(n - 1) * 99 / 100];
+    o->max = d[n - 1];
+out:
+    free(pairs);
+    free(lo);
+    free(d);
+    return rc;
 }
 
 bool bench_noexec_verify(const struct arena *a, const _Atomic uint64_t *stamp, uint64_t runs,
@@ -201,6 +281,7 @@ int bench_noexec_run(const struct bench_noexec_opts *o, struct bench_noexec_resu
     struct run_ctl *rc = NULL;
     _Atomic uint64_t *stamp = NULL;
     size_t stamp_bytes = ((size_t)o->njobs * 8 + 4095) & ~(size_t)4095;
+    struct times tm = {NULL, NULL, stamp_bytes};
     pid_t *kids = vl_xcalloc(o->workers, sizeof *kids);
     struct parents par = {NULL, NULL};
     int ret;
@@ -239,7 +320,11 @@ int bench_noexec_run(const struct bench_noexec_opts *o, struct bench_noexec_resu
 
     rc = shared_map(4096, err);
     stamp = shared_map(stamp_bytes, err);
-    if (!rc || !stamp) {
+    if (o->order) {
+        tm.start = shared_map(stamp_bytes, err);
+        tm.fin = shared_map(stamp_bytes, err);
+    }
+    if (!rc || !stamp || (o->order && (!tm.start || !tm.fin))) {
         ret = err ? err->code : -ENOMEM;
         goto out;
     }
@@ -254,7 +339,7 @@ int bench_noexec_run(const struct bench_noexec_opts *o, struct bench_noexec_resu
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             if (getppid() == 1)
                 _exit(3);
-            worker(&a, rc, &par, stamp, stamp_bytes);
+            worker(&a, rc, &par, stamp, stamp_bytes, &tm);
         }
         kids[i] = pid;
     }
@@ -295,6 +380,20 @@ int bench_noexec_run(const struct bench_noexec_opts *o, struct bench_noexec_resu
     r->cpu_s = (double)rc->cpu_ns / 1e9;
     r->verified =
         bench_noexec_verify(&a, stamp, rc->runs, rc->early, rc->errors, r->why, sizeof r->why);
+    if (o->order && r->verified) {
+        /* a job became ready when its last parent finished; roots at 0 */
+        uint64_t *ready = vl_alloc_array(o->njobs, 8, true, "the order check", err);
+        if (!ready) {
+            ret = err ? err->code : VL_ETOOBIG;
+            goto out;
+        }
+        for (uint32_t j = 0; j < o->njobs; j++)
+            for (uint64_t e = par.off[j]; e < par.off[j + 1]; e++)
+                ready[j] = VL_MAX(ready[j], (uint64_t)tm.fin[par.ids[e]]);
+        ret = bench_order_measure(ready, (const uint64_t *)tm.start, o->njobs, &r->order, err);
+        free(ready);
+        r->ordered = ret == 0;
+    }
 out:
     for (uint32_t i = 0; i < o->workers; i++)
         if (kids[i] > 0) {
@@ -306,6 +405,10 @@ out:
     free(par.ids);
     if (stamp)
         munmap((void *)stamp, stamp_bytes);
+    if (tm.start)
+        munmap((void *)tm.start, stamp_bytes);
+    if (tm.fin)
+        munmap((void *)tm.fin, stamp_bytes);
     if (rc)
         munmap(rc, 4096);
     arena_close(&a);

@@ -13,6 +13,16 @@
  * ran twice); every job is completed in attempt 1; the arena's counts
  * agree. Rejected: stamps from one shared counter (fetch_add per job): on
  * 2 workers that line bounced every job and cost ~60 of ~115 ns per job.
+ *
+ * The order check (opts.order): each worker also reads CLOCK_MONOTONIC
+ * when it gets a job (its start) and before it finishes it; a job became
+ * ready when the last of its parents finished (roots: at the start, all
+ * at once). The rank displacement of a job is how far its rank in the
+ * start order is from its rank in the ready order (jobs that became ready
+ * at the same instant share a range of ranks: roots, children of one
+ * parent), in number of jobs; 0 for every job is global FIFO. Two clock
+ * reads per job (~40 ns): an order run is a run of its own, its rate is
+ * not the throughput's.
  */
 #ifndef VOLLEY_BENCH_NOEXEC_H
 #define VOLLEY_BENCH_NOEXEC_H
@@ -30,6 +40,16 @@ struct bench_noexec_opts {
     uint32_t pad;
     struct bench_shape_opts shape_opts;
     const char *shm_dir; /* where the arena goes; NULL: /dev/shm */
+    bool order;          /* also measure the order (above) */
+};
+
+/* The rank displacement of the start order against the ready order. */
+struct bench_order {
+    double mean;   /* over every job, in jobs */
+    uint64_t p50;  /* median */
+    uint64_t p99;  /* 99th percentile */
+    uint64_t max;  /* the largest */
+    uint64_t late; /* jobs that started after one that became ready after them */
 };
 
 struct bench_noexec_result {
@@ -42,7 +62,9 @@ struct bench_noexec_result {
     uint64_t hot_bytes;   /* its hot part */
     uint64_t edges;
     bool verified;
-    char why[256]; /* why not verified */
+    bool ordered;             /* order below was measured */
+    struct bench_order order; /* with opts.order */
+    char why[256];            /* why not verified */
 };
 
 /* What the run will need: the arena (shared memory) and the private heap
@@ -55,6 +77,15 @@ int bench_noexec_plan(const struct bench_noexec_opts *o, uint64_t *arena_bytes,
  * segment behind, also when a worker dies. */
 int bench_noexec_run(const struct bench_noexec_opts *o, struct bench_noexec_result *r,
                      struct vl_err *err);
+
+/*
+ * The displacement of n jobs from ready[j] (when it became ready; equal
+ * values are one instant) and start[j] (when it started; distinct, or
+ * ties broken by job id). O(n log n) time, 24 bytes per job. 0, or
+ * VL_ETOOBIG if the scratch cannot be allocated.
+ */
+int bench_order_measure(const uint64_t *ready, const uint64_t *start, uint32_t n,
+                        struct bench_order *o, struct vl_err *err);
 
 struct arena;
 /* The checks above on a finished run: true, or false with why filled.

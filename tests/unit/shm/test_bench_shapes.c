@@ -125,7 +125,49 @@ static void test_noexec(void)
         CHECK_U64(r.arena_bytes, shm > r.arena_bytes ? r.arena_bytes : shm);
         CHECK(r.hot_bytes < r.arena_bytes);
         CHECK((double)r.hot_bytes / o.njobs <= 64.0);
+        CHECK(!r.ordered);
     }
+    /* the order check: measured, and consistent (no bound: it is a time
+     * measure of processes the machine may preempt at any moment) */
+    struct bench_noexec_opts o = {.shape = BENCH_RANDOM,
+                                  .njobs = 30000,
+                                  .workers = 3,
+                                  .shape_opts = {.seed = 5},
+                                  .order = true};
+    struct bench_noexec_result r;
+    struct vl_err err = {0};
+    CHECK_EQ(bench_noexec_run(&o, &r, &err), 0);
+    CHECK(r.verified && r.ordered);
+    CHECK(r.order.p50 <= r.order.p99 && r.order.p99 <= r.order.max);
+    CHECK(r.order.mean <= (double)r.order.max);
+    CHECK(r.order.max < o.njobs);
+}
+
+/* The order check's arithmetic on small cases worked by hand. */
+static void test_order_measure(void)
+{
+    struct bench_order o;
+    struct vl_err err = {0};
+    /* first ready, first run (three roots in any order) */
+    uint64_t r1[] = {0, 0, 0, 5, 6}, s1[] = {3, 1, 2, 4, 5};
+    CHECK_EQ(bench_order_measure(r1, s1, 5, &o, &err), 0);
+    CHECK(o.mean == 0);
+    CHECK_U64(o.max, 0);
+    CHECK_U64(o.late, 0);
+    /* reversed: start ranks 3 2 1 0 against ready ranks 0 1 2 3 */
+    uint64_t r2[] = {1, 2, 3, 4}, s2[] = {40, 30, 20, 10};
+    CHECK_EQ(bench_order_measure(r2, s2, 4, &o, &err), 0);
+    CHECK(o.mean == 2.0);
+    CHECK_U64(o.max, 3);
+    CHECK_U64(o.p50, 1);
+    CHECK_U64(o.late, 2);
+    /* a child started before a root: 1 rank early, the last root 1 late */
+    uint64_t r3[] = {0, 0, 7}, s3[] = {1, 3, 2};
+    CHECK_EQ(bench_order_measure(r3, s3, 3, &o, &err), 0);
+    CHECK_U64(o.max, 1);
+    CHECK_U64(o.late, 1);
+    CHECK(o.mean > 0.66 && o.mean < 0.67);
+    CHECK_EQ(bench_order_measure(r3, s3, 0, &o, &err), 0);
 }
 
 /* The verifier fails each way a run can be wrong. */
@@ -168,6 +210,7 @@ static void test_verify(void)
 int main(void)
 {
     test_shapes();
+    test_order_measure();
     test_verify();
     test_noexec();
     return check_done();
