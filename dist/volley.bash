@@ -18,7 +18,7 @@ _volley_opts() {
     reset) echo "--downstream --name --failed" ;;
     events) echo "-f --follow" ;;
     report) echo "-o --output --open --resources --json" ;;
-    bench) echo "--mode --shape --jobs --workers --reps --runners --fanout --seed --json --csv --plot --quick --full" ;;
+    bench) echo "--mode --shape --jobs --workers --reps --runners --fanout --seed --json --csv --plot --quick --full --order" ;;
     esac
 }
 

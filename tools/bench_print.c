@@ -26,6 +26,11 @@ void bench_print_human(const struct bench_row *r)
            "%.2f s, built in %.2f s\n",
            r->cpu_s * 1e9 / c->jobs, vl_fmt_bytes(r->arena_bytes, b1, sizeof b1), r->bytes_per_job,
            (double)r->hot_bytes / c->jobs, r->gen_s, r->build_s);
+    if (r->ordered)
+        printf("  order: rank displacement from first-ready-first-run mean %.1f, median %" PRIu64
+               ", p99 %" PRIu64 ", max %" PRIu64 " jobs (of %" PRIu32 "; %.4f %%)\n",
+               r->order.mean, r->order.p50, r->order.p99, r->order.max, c->jobs,
+               100.0 * (double)r->order.max / c->jobs);
     if (!r->verified)
         printf("  verification failed: %s\n", r->why);
 }
@@ -135,6 +140,15 @@ int bench_print_json(const struct bench_row *rows, size_t n, const struct bench_
         json_kv_double(&j, "completions_per_s", r->completions_per_s);
         json_kv_double(&j, "bytes_per_job", r->bytes_per_job);
         json_kv_bool(&j, "verified", r->verified);
+        if (r->ordered) {
+            json_key(&j, "order_displacement");
+            json_obj_begin(&j);
+            json_kv_double(&j, "mean", r->order.mean);
+            json_kv_uint(&j, "p50", r->order.p50);
+            json_kv_uint(&j, "p99", r->order.p99);
+            json_kv_uint(&j, "max", r->order.max);
+            json_obj_end(&j);
+        }
         if (proc) {
             json_kv_uint(&j, "reps", r->nreps);
             json_key(&j, "walls_s");

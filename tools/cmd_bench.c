@@ -164,13 +164,21 @@ static bool dir_exists_for(const char *opt, const char *path)
 static int parse(int argc, char **argv, struct bench_args *a)
 {
     static const struct option opts[] = {
-        {"shape", required_argument, NULL, 's'},   {"jobs", required_argument, NULL, 'n'},
-        {"workers", required_argument, NULL, 'w'}, {"mode", required_argument, NULL, 'm'},
-        {"fanout", required_argument, NULL, 'f'},  {"seed", required_argument, NULL, 'S'},
-        {"reps", required_argument, NULL, 'r'},    {"csv", required_argument, NULL, 'c'},
-        {"plot", required_argument, NULL, 'p'},    {"json", no_argument, NULL, 'j'},
-        {"quick", no_argument, NULL, 'q'},         {"full", no_argument, NULL, 'F'},
-        {"runners", required_argument, NULL, 'R'}, {NULL, 0, NULL, 0},
+        {"shape", required_argument, NULL, 's'},
+        {"jobs", required_argument, NULL, 'n'},
+        {"workers", required_argument, NULL, 'w'},
+        {"mode", required_argument, NULL, 'm'},
+        {"fanout", required_argument, NULL, 'f'},
+        {"seed", required_argument, NULL, 'S'},
+        {"reps", required_argument, NULL, 'r'},
+        {"csv", required_argument, NULL, 'c'},
+        {"plot", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"quick", no_argument, NULL, 'q'},
+        {"full", no_argument, NULL, 'F'},
+        {"runners", required_argument, NULL, 'R'},
+        {"order", no_argument, NULL, 'O'},
+        {NULL, 0, NULL, 0},
     };
     *a = (struct bench_args){.rq.shape_opts = {.fanout = 4, .seed = 1}, .reps = 1};
     int c, rc = 0;
@@ -187,6 +195,8 @@ static int parse(int argc, char **argv, struct bench_args *a)
             a->rq.quick = true;
         else if (c == 'F')
             a->rq.full = true;
+        else if (c == 'O')
+            a->rq.order = true;
         else
             rc = parse_opt(c, optarg, argv, a);
     }

@@ -183,6 +183,7 @@ const char cli_help_bench[] =
     "                    [--jobs N[,N...]] [--workers W[,W...]] [--reps R]\n"
     "                    [--runners volley,limit,make,ninja] [--fanout K] [--seed S]\n"
     "                    [--json] [--csv FILE] [--plot FILE.png] [--quick|--full]\n"
+    "                    [--order]\n"
     "\n"
     "Runs every cell (mode x shape x jobs x workers) with every runner of its\n"
     "mode, verifies that each job ran exactly once, and prints completions/s\n"
@@ -203,12 +204,14 @@ const char cli_help_bench[] =
     "  --plot FILE  also draw completions/s with gnuplot into FILE (default: none)\n"
     "  --quick      what `make bench` runs: both modes, every shape (default: off)\n"
     "  --full       the issue-size cells; hours on a small machine (default: off)\n"
+    "  --order      also the rank displacement of start vs ready order (default: off)\n"
     "\n"
-    "--quick: 1M jobs without processes, flat and barrier at 2000 processes at\n"
-    "-j 1 and 2. --full: 10M jobs without processes, flat and barrier at 20k\n"
-    "and 100k processes. --mode, --shape, --jobs and --workers take several\n"
-    "values, comma-separated (--jobs 1000,10000); --quick and --full set the\n"
-    "ones not given.\n";
+    "--quick: 1M jobs without processes on 2, 16, 64 and 256 workers and the\n"
+    "random shape's order; flat and barrier at 2000 processes at -j 1, 2 and 64.\n"
+    "--full: 10M jobs without processes, flat and barrier at 20k and 100k\n"
+    "processes. --order runs each noexec cell once more, timing each job.\n"
+    "--mode, --shape, --jobs and --workers take several values, comma-separated\n"
+    "(--jobs 1000,10000); --quick and --full set the ones not given.\n";
 
 const char cli_help_report[] =
     "usage: volley report [DIR] [-o FILE] [--open]\n"

@@ -52,6 +52,18 @@ static int volley_noexec_run(const struct bench_case *c, const char *dir, struct
     int rc = bench_noexec_run(&o, &r, err);
     if (rc)
         return rc;
+    if (c->order && r.verified) { /* a run of its own: the clock reads cost throughput */
+        struct bench_noexec_result ro;
+        o.order = true;
+        if ((rc = bench_noexec_run(&o, &ro, err)) != 0)
+            return rc;
+        row->ordered = ro.ordered;
+        row->order = ro.order;
+        if (!ro.verified) {
+            r.verified = false;
+            snprintf(r.why, sizeof r.why, "the order run: %.200s", ro.why);
+        }
+    }
     row->wall_s = r.wall_s;
     row->completions_per_s = r.completions_per_s;
     row->bytes_per_job = (double)r.arena_bytes / c->jobs;
@@ -117,24 +129,26 @@ static const struct bench_runner *find_runner(const char *runner, const char *mo
 /*
  * The presets: what a mode measures when the command line names no
  * shapes, job counts or workers. workers 0: one per CPU. --quick: noexec
- * every shape at 1M, process flat and barrier at 2k with K 1 and 2;
+ * every shape at 1M on 2, 16, 64 and 256 workers (a big node's worker
+ * counts, on this machine's CPUs), the random shape's order too; process
+ * flat and barrier at 2k with K 1, 2 and 64 (K workers, K in flight);
  * --full: the issue-size cells, 10M noexec and 20k/100k processes.
  */
 struct preset {
     size_t nshapes; /* the first n of enum bench_shape: flat, barrier, ... */
     uint32_t jobs[2];
     size_t njobs;
-    uint32_t workers[2];
+    uint32_t workers[4];
     size_t nworkers;
 };
 enum { PRESET_DEFAULT, PRESET_QUICK, PRESET_FULL, NPRESETS };
 static const struct preset presets[BENCH_NMODES][NPRESETS] = {
     /* noexec */
     {{1, {1000000}, 1, {0}, 1},
-     {BENCH_NSHAPES, {1000000}, 1, {0}, 1},
+     {BENCH_NSHAPES, {1000000}, 1, {2, 16, 64, 256}, 4},
      {BENCH_NSHAPES, {10000000}, 1, {1, 2}, 2}},
     /* process */
-    {{1, {20000}, 1, {0}, 1}, {2, {2000}, 1, {1, 2}, 2}, {2, {20000, 100000}, 2, {1, 2}, 2}},
+    {{1, {20000}, 1, {0}, 1}, {2, {2000}, 1, {1, 2, 64}, 3}, {2, {20000, 100000}, 2, {1, 2}, 2}},
 };
 static const char *const mode_names[BENCH_NMODES] = {"noexec", "process"};
 
@@ -209,12 +223,14 @@ void bench_matrix_plan(const struct bench_request *rq, struct bench_plan *p)
                             !runner_wanted(rq->only, runners[r].name) ||
                             (m && bproc_unavailable(runners[r].proc)))
                             continue;
-                        p->cases[p->ncases++] = (struct bench_case){.runner = runners[r].name,
-                                                                    .mode = mode_names[m],
-                                                                    .shape = ms[s],
-                                                                    .jobs = mj[jn],
-                                                                    .workers = mw[w],
-                                                                    .shape_opts = rq->shape_opts};
+                        p->cases[p->ncases++] = (struct bench_case){
+                            .runner = runners[r].name,
+                            .mode = mode_names[m],
+                            .shape = ms[s],
+                            .jobs = mj[jn],
+                            .workers = mw[w],
+                            .order = !m && (rq->order || (rq->quick && ms[s] == BENCH_RANDOM)),
+                            .shape_opts = rq->shape_opts};
                     }
     }
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "bench/lib/bench_noexec.h"
 #include "bench/lib/bench_shapes.h"
 
 #define BENCH_MAX_WORKERS 1024u
@@ -39,7 +40,8 @@ struct bench_case {
     enum bench_shape shape;
     uint32_t jobs;
     uint32_t workers;
-    uint32_t pad;
+    uint32_t order; /* noexec: also measure the order (bench_noexec.h), in a run
+                       of its own after the throughput's */
     struct bench_shape_opts shape_opts;
 };
 
@@ -62,6 +64,9 @@ struct bench_row {
     /* limit: the best placement that leaves the children free to use every
      * CPU (median of the repetitions), as completions/s */
     double free_walls[BENCH_MAX_REPS], free_wall_s, free_cps;
+    /* noexec with order: the last repetition's */
+    bool ordered;
+    struct bench_order order;
 };
 
 /* What the command line asked for; an empty list takes its mode's preset
@@ -69,6 +74,8 @@ struct bench_row {
 struct bench_request {
     bool modes[BENCH_NMODES]; /* noexec, process; none: noexec (and process with a preset) */
     bool quick, full;         /* the presets */
+    bool order;               /* --order: every noexec cell measures the order too (--quick:
+                                 the random shape's) */
     enum bench_shape shapes[BENCH_NSHAPES];
     size_t nshapes;
     uint32_t jobs[BENCH_MAX_LIST];

@@ -395,7 +395,9 @@ static int run_volley(const char *dir, uint32_t njobs, uint32_t k, struct bproc_
     snprintf(rundir, sizeof rundir, "%s/run-%u", dir, seq++);
     snprintf(errf, sizeof errf, "%s/volley.err", dir);
     snprintf(kbuf, sizeof kbuf, "%" PRIu32, k);
-    char *argv[] = {"/proc/self/exe", "run", wf, "-j", kbuf, "--quiet", "--run-dir", rundir, NULL};
+    /* K workers for K in flight: the setup of a node with K CPUs */
+    char *argv[] = {"/proc/self/exe", "run",       wf,     "-j", kbuf, "--workers", kbuf,
+                    "--quiet",        "--run-dir", rundir, NULL};
     int st;
     int rc = run_wait(argv, NULL, NULL, errf, &st, &res->wall_s, err);
     if (rc)

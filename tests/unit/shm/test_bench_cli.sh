@@ -83,6 +83,32 @@ assert [r["shape"] for r in rows] == ["flat", "barrier", "chain", "tree", "rando
 assert all(r["verified"] and r["jobs"] == 3000 for r in rows), rows
 ' "$out" || fail=1
 
+# --quick's noexec axes: every shape on 2, 16, 64 and 256 workers; the
+# random shape's rows carry the order check
+"$volley" bench --quick --mode noexec --jobs 3000 --json >"$out" 2>"$err" || { echo "FAIL: --quick workers"; cat "$err"; fail=1; }
+python3 -c '
+import json, sys
+rows = json.load(open(sys.argv[1]))["results"]
+assert [(r["shape"], r["workers"]) for r in rows] == [
+    (s, w) for s in ["flat", "barrier", "chain", "tree", "random"] for w in [2, 16, 64, 256]], rows
+assert all(r["verified"] for r in rows), rows
+assert all(("order_displacement" in r) == (r["shape"] == "random") for r in rows), rows
+' "$out" || fail=1
+
+# --order: the displacement, in JSON and on the terminal
+"$volley" bench --shape random --jobs 20000 --workers 2 --order --json >"$out" 2>"$err" || { echo "FAIL: --order"; cat "$err"; fail=1; }
+python3 -c '
+import json, sys
+(r,) = json.load(open(sys.argv[1]))["results"]
+o = r["order_displacement"]
+assert list(o) == ["mean", "p50", "p99", "max"], o
+assert 0 <= o["p50"] <= o["p99"] <= o["max"] < 20000 and 0 <= o["mean"] <= o["max"], o
+' "$out" || fail=1
+"$volley" bench --shape chain --jobs 5000 --workers 2 --order >"$out" 2>"$err"
+if ! grep -Eq "^  order: rank displacement from first-ready-first-run mean 0.0, median 0, p99 0, max 0 jobs \(of 5000; 0.0000 %\)$" "$out"; then
+  echo "FAIL: --order human output (a chain has one order)"; cat "$out" "$err"; fail=1
+fi
+
 # human output
 "$volley" bench --shape tree --jobs 5000 --workers 1 >"$out" 2>"$err"
 if ! grep -Eq "^volley tree noexec: 5000 jobs, 1 worker: [0-9.]+ M completions/s \([0-9.]+ s\), verified$" "$out"; then
