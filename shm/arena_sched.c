@@ -148,17 +148,29 @@ static void publish_token(struct arena *a, uint32_t w, struct pub *p, uint32_t c
  * elsewhere is due (the look may find older tokens). A keep counts as a
  * take for that look.
  */
+static uint32_t oldest_other(const struct arena *a, uint32_t w, uint32_t L, uint32_t *age);
+
 static bool can_keep(struct arena *a, uint32_t w, uint32_t L)
 {
     struct arena_slot *me = &a->slots[w];
-    uint32_t sl = atomic_load_explicit(&me->scan_left, ARENA_RELAXED);
     struct arena_qd *q = arena__qd(a, w, L);
     const struct arena_level *lv = &a->levels[L];
-    if (sl == 0 || !rq_range_empty(q) || !rq_empty(q) ||
+    if (!rq_range_empty(q) || !rq_empty(q) ||
         !atomic_load_explicit(&((struct arena_level *)lv)->roots_done, ARENA_RELAXED))
         return false;
     if (L > 0 && (atomic_load_explicit(&a->ctl->lvl_hint, ARENA_ACQ) & ((1ull << L) - 1)))
         return false;
+    uint32_t sl = atomic_load_explicit(&me->scan_left, ARENA_RELAXED);
+    if (sl == 0) {
+        /* the look take would do, here: a token elsewhere older than this
+         * child (ready now) by more than the slack goes first. Refusing
+         * the keep instead queued a chain's child every 64 jobs, and the
+         * push woke every sleeper (63 context switches with 64 workers) */
+        atomic_store_explicit(&me->scan_left, SCAN_EVERY, ARENA_RELAXED);
+        uint32_t va;
+        return oldest_other(a, w, L, &va) == ARENA_NONE ||
+               !older(a, va, atomic_load_explicit(&a->ctl->tick, ARENA_RELAXED));
+    }
     atomic_store_explicit(&me->scan_left, sl - 1, ARENA_RELAXED);
     return true;
 }
@@ -329,6 +341,7 @@ static bool root_refill(struct arena *a, uint32_t w, uint32_t L)
                                                   ARENA_RELAXED)) {
             (void)ARENA_FAULT(ARENA_FP_ROOT_RANGE);
             rq_range_set(arena__qd(a, w, L), lv->root_first + c, lv->root_first + hi, 0);
+            publish_age(a, w, L);
             return true;
         }
     }
@@ -346,6 +359,7 @@ static bool steal_from(struct arena *a, uint32_t w, uint32_t L, uint32_t v)
         return false;
     (void)ARENA_FAULT(ARENA_FP_STOLEN);
     rq_range_set(arena__qd(a, w, L), lo, hi, age);
+    publish_age(a, w, L);
     return true;
 }
 
@@ -492,18 +506,28 @@ static uint32_t next_token(struct arena *a, uint32_t w, uint32_t L, uint64_t *ce
 static uint32_t take_at(struct arena *a, uint32_t w, uint32_t L, struct pub *p)
 {
     uint32_t j;
+    uint64_t cell = 0, end = 0;
     for (;;) {
-        uint64_t cell = 0, end = 0;
         j = next_token(a, w, L, &cell, &end);
         if (j == ARENA_NONE)
             break;
         (void)ARENA_FAULT(ARENA_FP_POPPED);
-        prefetch_after(a, cell, end);
-        if (claim(a, w, j, p))
+        if (claim(a, w, j, p)) {
+            /* a job with children is in a DAG whose next jobs miss the
+             * cache; one without (flat) would pay 40 instructions per job
+             * to prefetch nothing */
+            if (a->kid_off[j + 1] != a->kid_off[j])
+                prefetch_after(a, cell, end);
             break;
+        }
         drain(a, w, p);
     }
-    publish_age(a, w, L);
+    /* our oldest age changes when a range or a queue's chunk runs out (a
+     * steal, a refill and an empty queue's first push publish their own):
+     * not while the span the token came from goes on (flat: 24
+     * instructions of ~330 per job were this look) */
+    if (j == ARENA_NONE || cell + 1 >= end || (cell + 1 - a->chunk0) % ARENA_CHUNK == 0)
+        publish_age(a, w, L);
     return j;
 }
 

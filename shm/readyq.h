@@ -14,8 +14,9 @@
  * njobs / ARENA_CHUNK chunks beyond each queue's first are ever taken.
  *
  * A range is a span of cells [lo, hi) that a slot takes before its queue,
- * oldest first: the owner moves lo up one token at a time, a thief takes
- * the top half (hi down), both with a CAS of the packed pair. Ranges hold
+ * oldest first: the owner moves lo up one token at a time (a plain store,
+ * rq_range_pop says why that is safe), a thief takes the top half (hi
+ * down, a CAS of the packed pair). Ranges hold
  * roots (the root log of a level, ascending ids: roots are all ready at
  * the start, equally old) or a span taken from another queue's head.
  *
@@ -163,24 +164,29 @@ static inline bool rq_push(struct arena *a, struct arena_qd *q, uint32_t x)
     return was_empty;
 }
 
-/* Any process: the token at the low end of q's range (the owner's take),
- * or ARENA_NONE. [*cell, *end) gets its cell and the rest of the range. */
+/*
+ * The owner: the token at the low end of its range, or ARENA_NONE.
+ * [*cell, *end) gets its cell and the rest of the range. A plain store,
+ * no CAS (a locked instruction per root was 4 of flat's 24 ns per job): a
+ * thief that split the range meanwhile (CAS on the pair) may see its split
+ * undone by this store, and then both hold the top half. Such duplicate
+ * tokens are harmless: the claim, a CAS on the job's state word, lets one
+ * of them run the job; the other's claim fails. Nothing but the owner
+ * moves lo, and cells are never reused between repairs, so the store
+ * never brings back a token that was not in this range.
+ */
 static inline uint32_t rq_range_pop(const struct arena *a, struct arena_qd *q, uint64_t *cell,
                                     uint64_t *end)
 {
     uint64_t r = atomic_load_explicit(&q->range, ARENA_ACQ);
-    for (;;) {
-        uint64_t lo = (uint32_t)r, hi = r >> 32;
-        if (lo >= hi || hi > a->ncells)
-            return ARENA_NONE;
-        uint32_t x = atomic_load_explicit(&a->readyq[lo], ARENA_RELAXED);
-        if (atomic_compare_exchange_weak_explicit(&q->range, &r, rq_range(lo + 1, hi), ARENA_ACQREL,
-                                                  ARENA_ACQ)) {
-            *cell = lo;
-            *end = hi;
-            return x;
-        }
-    }
+    uint64_t lo = (uint32_t)r, hi = r >> 32;
+    if (lo >= hi || hi > a->ncells)
+        return ARENA_NONE;
+    uint32_t x = atomic_load_explicit(&a->readyq[lo], ARENA_RELAXED);
+    atomic_store_explicit(&q->range, rq_range(lo + 1, hi), ARENA_REL);
+    *cell = lo;
+    *end = hi;
+    return x;
 }
 
 /* Any process: the top half of q's range (all of it if it holds one
