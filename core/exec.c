@@ -592,7 +592,8 @@ static void arm_src_wait(struct exec_engine *e, bool said_empty)
     if (e->src_armed)
         return;
     struct io_uring_sqe *q = exec__sqe_get(e);
-    uring_compat_prep_futex_wait(q, src->word, e->word_seen, src->word_private);
+    uring_compat_prep_futex_wait(q, src->word, e->word_seen, src->word_private,
+                                 src->word_mask ? src->word_mask : 0xffffffffu);
     q->user_data = UD(K_FUTEX_SRC, 0, 0);
     e->src_armed = true;
     e->outstanding++;
@@ -660,7 +661,7 @@ int exec_engine_run(struct exec_engine *e, const struct exec_source *src, struct
     e->fatal = 0;
     if (e->caps.futex_wait) {
         struct io_uring_sqe *q = exec__sqe_get(e);
-        uring_compat_prep_futex_wait(q, (const uint32_t *)&e->stop_word, 0, true);
+        uring_compat_prep_futex_wait(q, (const uint32_t *)&e->stop_word, 0, true, 0xffffffffu);
         q->user_data = UD(K_FUTEX_STOP, 0, 0);
         e->stop_armed = true;
         e->outstanding++;

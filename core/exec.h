@@ -117,7 +117,9 @@ struct exec_source {
     /* Optional: a word that changes, with a FUTEX_WAKE, when work is
      * published. Read before next(); slept on while next() says EMPTY. */
     const uint32_t *word;
-    bool word_private; /* the word is in process-private memory */
+    bool word_private;  /* the word is in process-private memory */
+    uint32_t word_mask; /* the FUTEX bitset of the wait: wakes aimed at other bits
+                           pass it by (0: every bit) */
     /* Optional: called after the word changed (even while K jobs run), to
      * look for cancel requests; may call exec_engine_cancel. */
     void (*notify)(void *ctx);

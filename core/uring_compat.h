@@ -135,13 +135,13 @@ static inline void uring_compat_prep_read_select(struct io_uring_sqe *sqe, int f
  * words), addr2 the expected value, addr3 the wake mask.
  */
 static inline void uring_compat_prep_futex_wait(struct io_uring_sqe *sqe, const uint32_t *addr,
-                                                uint32_t val, bool private_word)
+                                                uint32_t val, bool private_word, uint32_t mask)
 {
     uring_compat_prep(sqe, IORING_OP_FUTEX_WAIT_C,
                       (int)(FUTEX2_SIZE_U32_C | (private_word ? FUTEX2_PRIVATE_C : 0)));
     sqe->addr = (uint64_t)(uintptr_t)addr;
     sqe->addr2 = val;
-    sqe->addr3 = 0xffffffffu; /* FUTEX_BITSET_MATCH_ANY */
+    sqe->addr3 = mask; /* the bitset; 0xffffffff: FUTEX_BITSET_MATCH_ANY */
 }
 
 /*

@@ -532,6 +532,9 @@ int worker_main(int ctl_fd, uint32_t index)
         .done = src_done,
         .word = (const uint32_t *)(const void *)arena_futex_word(&k.a),
         .word_private = false,
+        /* published work wakes one idle worker by its bit (docs/arena.md,
+         * "Sleeping"); stop, cancel, quiesce and freed capacity wake all */
+        .word_mask = arena_futex_mask(&k.a, k.w),
         .notify = src_notify,
     };
     rc = exec_engine_run(k.e, &src, &err);

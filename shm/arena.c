@@ -125,6 +125,7 @@ static bool lay_out(const struct arena_dims *d, struct layout *l)
         [ARENA_SECT_CHUNKS] = nch,
         [ARENA_SECT_AGES] = nq,
         [ARENA_SECT_LVL] = levels_in(d) > 1 ? d->njobs : 0,
+        [ARENA_SECT_SLEEP] = (d->nslots + 63) / 64,
         [ARENA_SECT_INDEG0] = d->njobs,
         [ARENA_SECT_LINK] = d->njobs,
         [ARENA_SECT_COLD] = d->njobs,
@@ -152,6 +153,7 @@ static bool lay_out(const struct arena_dims *d, struct layout *l)
         [ARENA_SECT_CHUNKS] = sizeof(struct arena_chunk),
         [ARENA_SECT_AGES] = 4,
         [ARENA_SECT_LVL] = 1,
+        [ARENA_SECT_SLEEP] = 8,
         [ARENA_SECT_INDEG0] = 4,
         [ARENA_SECT_LINK] = 4,
         [ARENA_SECT_COLD] = sizeof(struct arena_cold),
@@ -259,6 +261,7 @@ void arena__map_sections(struct arena *a)
     a->ages = (_Atomic uint32_t *)(b + h->sect[ARENA_SECT_AGES].off);
     a->lvl = h->sect[ARENA_SECT_LVL].n ? (const uint8_t *)(b + h->sect[ARENA_SECT_LVL].off) : NULL;
     a->levels = (struct arena_level *)(b + h->sect[ARENA_SECT_LEVELS].off);
+    a->sleep = (_Atomic uint64_t *)(b + h->sect[ARENA_SECT_SLEEP].off);
     a->nlevels = h->nlevels;
     a->nchunks = (uint32_t)h->sect[ARENA_SECT_CHUNKS].n;
     a->ncells = h->sect[ARENA_SECT_READYQ].n;

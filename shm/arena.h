@@ -79,6 +79,7 @@ struct arena {
     _Atomic uint32_t *ages;         /* [nlevels * nslots]: level L, slot s at L * nslots + s */
     const uint8_t *lvl;             /* [njobs] with nlevels > 1, else NULL */
     struct arena_level *levels;     /* [nlevels] */
+    _Atomic uint64_t *sleep;        /* [(nslots + 63) / 64] idle slots not yet woken */
     const uint32_t *indeg0;         /* [njobs] */
     _Atomic uint32_t *link;         /* [njobs] */
     struct arena_cold *cold;        /* [njobs] */
@@ -295,7 +296,10 @@ bool arena_done(const struct arena *a);
  *         arena_futex_word(a) with value v;
  *     arena_sleep_done(a, w);
  * Publishers check for sleepers after a seq_cst fence, so a wakeup cannot
- * be lost between the re-check and the wait.
+ * be lost between the re-check and the wait. A publish wakes one idle
+ * slot (its bit in a->sleep, its futex bitset); a worker that then steals
+ * work wakes the next, so idle workers join one at a time while there is
+ * work to take, instead of all of them at each publish.
  */
 uint32_t arena_sleep_prepare(struct arena *a, uint32_t w);
 /* futex-waits while the word equals seen: 0 (woken or changed), -ETIMEDOUT,
@@ -307,6 +311,16 @@ void arena_wake(struct arena *a);
 static inline _Atomic uint32_t *arena_futex_word(struct arena *a)
 {
     return &a->ctl->work_seq;
+}
+/* The FUTEX bitset slot w waits with (FUTEX_WAIT_BITSET, or io_uring
+ * FUTEX_WAIT's mask): published work wakes one idle slot by its bit, so
+ * only the slots of that bit wake (slots w and w + 32k share one);
+ * arena_wake wakes every waiter whatever its bitset. A participant that
+ * waits with every bit set is woken by every wake (correct, only costly). */
+static inline uint32_t arena_futex_mask(const struct arena *a, uint32_t w)
+{
+    (void)a;
+    return 1u << (w & 31);
 }
 
 /*

@@ -217,14 +217,17 @@ static void settle(struct arena *a, uint64_t *vis, uint64_t *canceled_out, uint6
     uint64_t retries =
         (uint64_t)atomic_load_explicit(&a->ctl->base[ARENA_CNT_RETRIES], ARENA_RELAXED);
     uint32_t sleepers = 0;
+    memset((void *)a->sleep, 0, ((size_t)a->nslots + 63) / 64 * 8);
     for (uint32_t i = 0; i < a->nslots; i++) {
         struct arena_slot *s = &a->slots[i];
         retries += (uint64_t)atomic_load_explicit(&s->cnt[ARENA_CNT_RETRIES], ARENA_RELAXED);
         for (unsigned k = 0; k < ARENA_NCNT; k++)
             atomic_store_explicit(&s->cnt[k], 0, ARENA_RELAXED);
-        if (atomic_load_explicit(&s->ident, ARENA_RELAXED) != 0)
-            sleepers += atomic_load_explicit(&s->sleeping, ARENA_RELAXED) != 0;
-        else
+        if (atomic_load_explicit(&s->ident, ARENA_RELAXED) != 0 &&
+            atomic_load_explicit(&s->sleeping, ARENA_RELAXED) != 0) {
+            sleepers++; /* woken by the release's arena_wake; marked idle all the same */
+            atomic_fetch_or_explicit(&a->sleep[i >> 6], 1ull << (i & 63), ARENA_RELAXED);
+        } else if (atomic_load_explicit(&s->ident, ARENA_RELAXED) == 0)
             atomic_store_explicit(&s->sleeping, 0, ARENA_RELAXED);
     }
     cnt[ARENA_CNT_RETRIES] = (int64_t)retries;

@@ -54,6 +54,8 @@ struct pub {
     uint32_t wake_at;   /* the count at which sleepers are woken next */
     uint32_t head;      /* cascade worklist through a->link; ARENA_NONE: empty */
     bool any;           /* published a token */
+    bool backlog;       /* pushed one onto a queue that was not empty */
+    bool takes_next;    /* the caller takes its next job right after */
     bool want_next;     /* may keep the first child that becomes ready, claimed */
     uint32_t keep_lvl;  /* ... if it is of this level: the highest of all the
                            children (a child released after it may not be of
@@ -68,15 +70,21 @@ static void pub_init(struct pub *p)
     p->wake_at = WAKE_FIRST;
     p->head = ARENA_NONE;
     p->any = false;
+    p->backlog = false;
+    p->takes_next = false;
     p->want_next = false;
     p->keep_lvl = 0;
     p->next = ARENA_NONE;
     p->canceled = 0;
 }
 
+/* An idle slot is woken when the publisher has more than it will take
+ * itself next: a token behind another in its queue, or any token when the
+ * caller does not take right after (arena_finish: core, its job slots
+ * full). A single child queued by finish_take is the caller's next job. */
 static void pub_end(struct arena *a, struct pub *p)
 {
-    if (p->any)
+    if (p->any && (p->backlog || !p->takes_next))
         arena__publish(a);
 }
 
@@ -128,6 +136,8 @@ static void publish_token(struct arena *a, uint32_t w, struct pub *p, uint32_t c
         publish_age(a, w, L);
         if (a->nlevels > 1)
             level_hint_set(a, L);
+    } else {
+        p->backlog = true;
     }
     p->any = true;
     if (++p->published == p->wake_at) {
@@ -360,6 +370,8 @@ static bool steal_from(struct arena *a, uint32_t w, uint32_t L, uint32_t v)
     (void)ARENA_FAULT(ARENA_FP_STOLEN);
     rq_range_set(arena__qd(a, w, L), lo, hi, age);
     publish_age(a, w, L);
+    /* there was work to take: another idle slot may find some too */
+    arena__publish(a);
     return true;
 }
 
@@ -604,7 +616,7 @@ static int finish(struct arena *a, uint32_t w, uint32_t jid, enum arena_state ou
     }
     struct pub p;
     pub_init(&p);
-    p.want_next = next != NULL;
+    p.want_next = p.takes_next = next != NULL;
     if (p.want_next && a->lvl) {
         p.keep_lvl = ARENA_MAX_LEVELS;
         for (uint64_t e = a->kid_off[jid]; e < a->kid_off[jid + 1]; e++)

@@ -141,23 +141,24 @@ uint32_t arena_sleep_prepare(struct arena *a, uint32_t w)
         atomic_fetch_add_explicit(&a->ctl->sleepers, 1, ARENA_SEQ);
     }
     uint32_t v = atomic_load_explicit(&a->ctl->work_seq, ARENA_SEQ);
-    /* armed after the read: a publisher that disarms changes the word
-     * after, so our wait on v returns (arena__publish) */
-    atomic_exchange_explicit(&a->ctl->armed, 1, ARENA_SEQ);
-    atomic_thread_fence(ARENA_SEQ);
+    /* our idle bit after the read: a waker that clears it changes the word
+     * after, so our wait on v returns even if we are not in the kernel yet */
+    atomic_fetch_or_explicit(&a->sleep[w >> 6], 1ull << (w & 63), ARENA_SEQ);
     return v;
 }
 
 int arena_sleep_wait(struct arena *a, uint32_t w, uint32_t seen, int64_t timeout_ns)
 {
-    (void)w;
     struct timespec ts, *tp = NULL;
-    if (timeout_ns >= 0) {
-        ts.tv_sec = timeout_ns / 1000000000;
-        ts.tv_nsec = timeout_ns % 1000000000;
+    if (timeout_ns >= 0) { /* FUTEX_WAIT_BITSET takes a deadline */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = ts.tv_nsec + timeout_ns % 1000000000;
+        ts.tv_sec += timeout_ns / 1000000000 + ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
         tp = &ts;
     }
-    if (arena__futex_wait(&a->ctl->work_seq, seen, tp) == 0 || errno == EAGAIN)
+    if (arena__futex_wait_bits(&a->ctl->work_seq, seen, tp, arena_futex_mask(a, w)) == 0 ||
+        errno == EAGAIN)
         return 0;
     return -errno;
 }
@@ -165,6 +166,9 @@ int arena_sleep_wait(struct arena *a, uint32_t w, uint32_t seen, int64_t timeout
 void arena_sleep_done(struct arena *a, uint32_t w)
 {
     struct arena_slot *s = &a->slots[w];
+    uint64_t bit = 1ull << (w & 63);
+    if (atomic_load_explicit(&a->sleep[w >> 6], ARENA_RELAXED) & bit)
+        atomic_fetch_and_explicit(&a->sleep[w >> 6], ~bit, ARENA_SEQ);
     if (atomic_load_explicit(&s->sleeping, ARENA_RELAXED)) {
         atomic_store_explicit(&s->sleeping, 0, ARENA_RELAXED);
         atomic_fetch_sub_explicit(&a->ctl->sleepers, 1, ARENA_SEQ);
@@ -173,9 +177,27 @@ void arena_sleep_done(struct arena *a, uint32_t w)
 
 void arena_wake(struct arena *a)
 {
-    atomic_store_explicit(&a->ctl->armed, 0, ARENA_RELAXED);
     atomic_fetch_add_explicit(&a->ctl->work_seq, 1, ARENA_SEQ);
     arena__futex_wake(&a->ctl->work_seq);
+}
+
+bool arena__wake_idle(struct arena *a)
+{
+    for (uint64_t i = 0, n = ((uint64_t)arena__slots_hw(a) + 63) / 64; i < n; i++) {
+        uint64_t x = atomic_load_explicit(&a->sleep[i], ARENA_RELAXED);
+        while (x) {
+            uint64_t bit = x & -x;
+            if (atomic_fetch_and_explicit(&a->sleep[i], ~bit, ARENA_SEQ) & bit) {
+                uint32_t w = (uint32_t)(i * 64 + (uint64_t)__builtin_ctzll(bit));
+                atomic_fetch_add_explicit(&a->ctl->work_seq, 1, ARENA_SEQ);
+                syscall(SYS_futex, (uint32_t *)&a->ctl->work_seq, FUTEX_WAKE_BITSET, INT_MAX, NULL,
+                        NULL, arena_futex_mask(a, w));
+                return true;
+            }
+            x &= ~bit; /* another waker took it */
+        }
+    }
+    return false;
 }
 
 static uint32_t slots_used(const struct arena *a)

@@ -29,6 +29,8 @@
  *   ages     [nlevels * nslots] u32 oldest age each slot holds per level
  *   lvl      [njobs] u8 priority level of each job (0 = highest); no
  *            entries when the workflow has one level (no priorities)
+ *   sleep    [nslots/64] u64 bitmap: the slot said it is idle (about to
+ *            wait on the futex word) and nobody has woken it since
  *   indeg0   [njobs] u32 initial in-degree, kept for restore and repair
  *   link     [njobs] u32 intrusive worklist for cancellation cascades
  *   cold     [njobs] pid, exit code, start/end ns, log reference
@@ -154,6 +156,7 @@ enum arena_sect_id {
     ARENA_SECT_CHUNKS,
     ARENA_SECT_AGES,
     ARENA_SECT_LVL,
+    ARENA_SECT_SLEEP,
     ARENA_SECT_INDEG0,
     ARENA_SECT_LINK,
     ARENA_SECT_COLD,
@@ -199,10 +202,10 @@ struct arena_hdr {
     /* not checksummed: */
     _Atomic uint64_t runner; /* the runner's identity (ARENA_IDENT), 0 if none.
                                 W: arena_set_runner (release). R: status (acquire) */
-    uint8_t reserved[296];   /* zero */
+    uint8_t reserved[272];   /* zero */
 };
 _Static_assert(offsetof(struct arena_hdr, sect) == 112, "arena header");
-_Static_assert(offsetof(struct arena_hdr, hdr_sum) == 712, "arena header");
+_Static_assert(offsetof(struct arena_hdr, hdr_sum) == 736, "arena header");
 _Static_assert(sizeof(struct arena_hdr) == 1024, "arena header");
 
 /*
@@ -232,12 +235,7 @@ struct arena_ctl {
     _Atomic uint32_t sleepers; /* participants between arena_sleep_prepare and
                                   arena_sleep_done. W: them (seq_cst RMW).
                                   R: publishers after a seq_cst fence */
-    _Atomic uint32_t armed;    /* 1: a sleeper read work_seq and no publisher has
-                                  changed it since, so a publish must wake. W:
-                                  arena_sleep_prepare (exchange to 1, seq_cst), a
-                                  publisher that wakes (exchange to 0), arena_wake.
-                                  R: publishers after a seq_cst fence */
-    uint8_t pad1[52];
+    uint8_t pad1[56];
     /* line 2 */
     _Atomic uint64_t chunk_next; /* the next ready-queue chunk nobody has: a queue
                                     whose last chunk is full takes one. W: owners

@@ -122,7 +122,7 @@ static void test_futex(void)
 {
     atomic_store(&word, 1);
     struct io_uring_sqe *q = io_uring_get_sqe(&ring);
-    uring_compat_prep_futex_wait(q, (const uint32_t *)&word, 0, false);
+    uring_compat_prep_futex_wait(q, (const uint32_t *)&word, 0, false, 0xffffffffu);
     q->user_data = 51;
     struct io_uring_cqe *c = wait1();
     CHECK_EQ(c->res, -EAGAIN); /* the word is not 0 */
@@ -130,7 +130,7 @@ static void test_futex(void)
     pthread_t th;
     pthread_create(&th, NULL, waker, NULL);
     q = io_uring_get_sqe(&ring);
-    uring_compat_prep_futex_wait(q, (const uint32_t *)&word, 1, false);
+    uring_compat_prep_futex_wait(q, (const uint32_t *)&word, 1, false, 0xffffffffu);
     q->user_data = 52;
     c = wait1();
     CHECK_EQ(c->user_data, 52);
