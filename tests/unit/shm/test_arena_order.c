@@ -297,7 +297,7 @@ static void test_round_robin(void)
     struct spec s, sp;
     random_spec(&s, 60000, 4096, NULL, 0, 3);
     random_spec(&sp, 60000, 4096, prios, 3, 4);
-    static const uint32_t ws[] = {2, 4, 16};
+    static const uint32_t ws[] = {2, 4, 16, 64};
     for (size_t i = 0; i < VL_ARRAY_LEN(ws); i++) {
         uint32_t W = ws[i], bound = 3 * ARENA_CHUNK * (W + 1), d1, d2, d3;
         round_robin(&s, W, false, &d1, "rr");
