@@ -243,7 +243,9 @@ bool arena_quiesce_point(struct arena *a, uint32_t w);
  * queue), then roots from the level's cursor, then the oldest of w's own
  * queue and the other slots' tokens (another's only if older by more than
  * the slack, or if w has none). ARENA_NONE means every queue of every
- * level was seen empty. A ready job with a cancel request is canceled
+ * level was seen empty, or that its next tokens are fewer than 2 x
+ * ARENA_CHUNK roots in another working slot's range, which that slot
+ * runs in order. A ready job with a cancel request is canceled
  * instead of returned. Lock-free; allocates nothing.
  */
 uint32_t arena_take(struct arena *a, uint32_t w);

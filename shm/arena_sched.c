@@ -62,6 +62,8 @@ struct pub {
                            a higher priority: it would have to start first) */
     uint32_t next;      /* that child, or ARENA_NONE */
     uint64_t canceled;  /* jobs this primitive canceled */
+    bool held;          /* a take found roots that their owner runs (may_split):
+                           nothing younger or of a lower priority starts */
 };
 
 static void pub_init(struct pub *p)
@@ -76,6 +78,7 @@ static void pub_init(struct pub *p)
     p->keep_lvl = 0;
     p->next = ARENA_NONE;
     p->canceled = 0;
+    p->held = false;
 }
 
 /* An idle slot is woken when the publisher has more than it will take
@@ -358,14 +361,33 @@ static bool root_refill(struct arena *a, uint32_t w, uint32_t L)
     return false;
 }
 
+/*
+ * May a thief split v's range? Not when it holds fewer than 2 x
+ * ARENA_CHUNK roots and v is in use: its owner runs them, in the order
+ * they are listed. A thief would take the later half first: with 16
+ * roots, jobs listed after a big one started before it, and its worker
+ * reached it only after the capacity had gone to them (run_outcomes'
+ * reservation). A free slot's roots (it left) go to anyone.
+ */
+static bool may_split(const struct arena *a, uint32_t v, const struct arena_qd *vq)
+{
+    if (atomic_load_explicit(&vq->range_age, ARENA_RELAXED) != 0)
+        return true;
+    uint64_t r = atomic_load_explicit(&vq->range, ARENA_RELAXED);
+    uint64_t l = (uint32_t)r, h = r >> 32;
+    return h >= l + 2 * ARENA_CHUNK || atomic_load_explicit(&a->slots[v].ident, ARENA_RELAXED) == 0;
+}
+
 /* Takes older tokens from slot v at level L: the top half of its range,
- * else the head of its queue; they become w's range (w's is empty). */
-static bool steal_from(struct arena *a, uint32_t w, uint32_t L, uint32_t v)
+ * else (unless range_only) the head of its queue; they become w's range
+ * (w's is empty). */
+static bool steal_from(struct arena *a, uint32_t w, uint32_t L, uint32_t v, bool range_only)
 {
     struct arena_qd *vq = arena__qd(a, v, L);
     uint64_t lo, hi;
     uint32_t age;
-    if (!rq_range_split(a, vq, &lo, &hi, &age) && !rq_steal(a, vq, &lo, &hi, &age))
+    if (!(may_split(a, v, vq) && rq_range_split(a, vq, &lo, &hi, &age)) &&
+        (range_only || !rq_steal(a, vq, &lo, &hi, &age)))
         return false;
     (void)ARENA_FAULT(ARENA_FP_STOLEN);
     rq_range_set(arena__qd(a, w, L), lo, hi, age);
@@ -432,13 +454,13 @@ static bool steal_oldest(struct arena *a, uint32_t w, uint32_t L, uint32_t own)
         }
         if (best == ARENA_NONE || !worth(a, best_age, own))
             return false;
-        if (steal_from(a, w, L, best))
+        if (steal_from(a, w, L, best, false))
             return true;
     }
     if (own != ARENA_AGE_NONE)
         return false;
     for (uint32_t i = 1; i < hw; i++) /* busy victims: any token will do */
-        if (steal_from(a, w, L, (w + i) % hw))
+        if (steal_from(a, w, L, (w + i) % hw, false))
             return true;
     return false;
 }
@@ -453,28 +475,34 @@ static bool steal_oldest(struct arena *a, uint32_t w, uint32_t L, uint32_t own)
  * off, not yet recorded by its thief) is missed by that look: its roots
  * then run as ordinary tokens.
  */
-static bool steal_roots(struct arena *a, uint32_t w, uint32_t L)
+static bool steal_roots(struct arena *a, uint32_t w, uint32_t L, bool *held)
 {
     struct arena_level *lv = &a->levels[L];
     if (atomic_load_explicit(&lv->roots_done, ARENA_RELAXED))
         return false;
     uint32_t hw = arena__slots_hw(a);
+    bool left = false; /* roots that their owner runs (may_split) */
     for (uint32_t i = 1; i < hw; i++) {
         uint32_t v = (w + i) % hw;
         struct arena_qd *vq = arena__qd(a, v, L);
-        if (!rq_range_empty(vq) && atomic_load_explicit(&vq->range_age, ARENA_RELAXED) == 0 &&
-            steal_from(a, w, L, v))
-            return true;
+        if (!rq_range_empty(vq) && atomic_load_explicit(&vq->range_age, ARENA_RELAXED) == 0) {
+            if (steal_from(a, w, L, v, true))
+                return true;
+            left = true;
+        }
     }
-    if (atomic_load_explicit(&lv->root_cursor, ARENA_RELAXED) >= lv->nroots &&
+    *held = left;
+    if (!left && atomic_load_explicit(&lv->root_cursor, ARENA_RELAXED) >= lv->nroots &&
         rq_range_empty(arena__qd(a, w, L)))
         atomic_store_explicit(&lv->roots_done, 1, ARENA_RELAXED);
     return false;
 }
 
 /* The next token w should take at level L, or ARENA_NONE if L has none
- * anywhere; [*cell, *end) as for rq_pop. */
-static uint32_t next_token(struct arena *a, uint32_t w, uint32_t L, uint64_t *cell, uint64_t *end)
+ * anywhere or (*held) only roots that their owners run; [*cell, *end) as
+ * for rq_pop. */
+static uint32_t next_token(struct arena *a, uint32_t w, uint32_t L, uint64_t *cell, uint64_t *end,
+                           bool *held)
 {
     struct arena_slot *me = &a->slots[w];
     struct arena_qd *q = arena__qd(a, w, L);
@@ -482,8 +510,10 @@ static uint32_t next_token(struct arena *a, uint32_t w, uint32_t L, uint64_t *ce
         uint32_t j = rq_range_pop(a, q, cell, end);
         if (j != ARENA_NONE)
             return j;
-        if (root_refill(a, w, L) || steal_roots(a, w, L))
+        if (root_refill(a, w, L) || steal_roots(a, w, L, held))
             continue;
+        if (*held)
+            return ARENA_NONE;
         uint32_t sl = atomic_load_explicit(&me->scan_left, ARENA_RELAXED);
         bool mine = !rq_empty(q);
         if (!mine || sl == 0) {
@@ -495,7 +525,8 @@ static uint32_t next_token(struct arena *a, uint32_t w, uint32_t L, uint64_t *ce
             uint32_t own = mine ? rq_oldest_age(a, q) : ARENA_AGE_NONE;
             uint32_t va, v = oldest_other(a, w, L, &va);
             if (v != ARENA_NONE && worth(a, va, own) &&
-                worth(a, rq_oldest_age(a, arena__qd(a, v, L)), own) && steal_from(a, w, L, v)) {
+                worth(a, rq_oldest_age(a, arena__qd(a, v, L)), own) &&
+                steal_from(a, w, L, v, false)) {
                 /* look again when that span is done: there may be more */
                 atomic_store_explicit(&me->scan_left, 0, ARENA_RELAXED);
                 continue;
@@ -520,7 +551,7 @@ static uint32_t take_at(struct arena *a, uint32_t w, uint32_t L, struct pub *p)
     uint32_t j;
     uint64_t cell = 0, end = 0;
     for (;;) {
-        j = next_token(a, w, L, &cell, &end);
+        j = next_token(a, w, L, &cell, &end, &p->held);
         if (j == ARENA_NONE)
             break;
         (void)ARENA_FAULT(ARENA_FP_POPPED);
@@ -555,12 +586,12 @@ static uint32_t take_levels(struct arena *a, uint32_t w, struct pub *p)
         uint64_t bit = 1ull << L;
         hint &= hint - 1;
         uint32_t j = take_at(a, w, L, p);
-        if (j != ARENA_NONE)
-            return j;
+        if (j != ARENA_NONE || p->held)
+            return j; /* held: L is not empty, and lower levels wait */
         atomic_fetch_and_explicit(&a->ctl->lvl_hint, ~bit, ARENA_SEQ);
         atomic_thread_fence(ARENA_SEQ);
         j = take_at(a, w, L, p);
-        if (j != ARENA_NONE) {
+        if (j != ARENA_NONE || p->held) {
             atomic_fetch_or_explicit(&a->ctl->lvl_hint, bit, ARENA_SEQ);
             return j;
         }

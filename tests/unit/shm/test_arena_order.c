@@ -12,6 +12,10 @@
  * priority is ready; within a priority, the rank displacement of the start
  * order against the ready order stays within the design's bound
  * (docs/arena.md, "Order": ~3 x ARENA_CHUNK x slots); each job starts once.
+ *
+ * Few roots: the slot that took them runs them in the order listed, and
+ * another takes none of them (nor anything younger or of a lower
+ * priority) until that slot has left.
  */
 #include "shm/arena.h"
 
@@ -315,9 +319,59 @@ static void test_round_robin(void)
     spec_free(&sp);
 }
 
+/*
+ * 16 roots of priority 1 (0-15), one of priority 0 (16), and 17, a child
+ * of 0 of priority 1: fewer roots than a thief may split (2 x
+ * ARENA_CHUNK), so slot A, which took them, runs them in order while B
+ * waits (a process runner's reservation for a big job listed early
+ * relies on it: run_outcomes); once A left, B takes the rest.
+ */
+static void test_few_roots(void)
+{
+    static const uint32_t e[][2] = {{0, 17}};
+    struct spec s;
+    shm_test_spec(&s, 18, e, 1, NULL);
+    s.prio = vl_xcalloc(18, sizeof *s.prio);
+    for (uint32_t j = 0; j < 18; j++)
+        s.prio[j] = j == 16 ? 0 : 1;
+    struct arena a;
+    shm_test_build(&a, &s, 3, "few-roots");
+    uint32_t A, B;
+    CHECK_EQ(arena_join(&a, ARENA_ROLE_WORKER, &A, NULL), 0);
+    CHECK_EQ(arena_join(&a, ARENA_ROLE_WORKER, &B, NULL), 0);
+    CHECK_EQ(arena_take(&a, A), 0);
+    CHECK_EQ(arena_take(&a, B), ARENA_NONE); /* not 16: a lower priority */
+    CHECK_EQ(arena_take(&a, A), 1);
+    CHECK_EQ(arena_finish(&a, A, 0, ARENA_COMPLETED, 0), 0); /* 17 is ready */
+    CHECK_EQ(arena_take(&a, B), ARENA_NONE);                 /* not 17: younger than the roots */
+    CHECK_EQ(arena_take(&a, A), 2);
+    arena_leave(&a, A);
+    uint32_t order[18], n = 0, j;
+    while ((j = arena_take(&a, B)) != ARENA_NONE && n < 18) {
+        order[n++] = j;
+        CHECK_EQ(arena_finish(&a, B, j, ARENA_COMPLETED, 0), 0);
+    }
+    CHECK_EQ(n, 15u); /* 3-15, then 17, then 16 */
+    bool seen[18] = {false};
+    for (uint32_t i = 0; i < n && i < 13; i++) {
+        CHECK(order[i] >= 3 && order[i] <= 15);
+        if (order[i] < 18)
+            seen[order[i]] = true;
+    }
+    for (uint32_t r = 3; r <= 15; r++)
+        CHECK(seen[r]);
+    if (n == 15) {
+        CHECK_EQ(order[13], 17);
+        CHECK_EQ(order[14], 16);
+    }
+    arena_close(&a);
+    spec_free(&s);
+}
+
 int main(void)
 {
     test_one_worker();
     test_round_robin();
+    test_few_roots();
     return check_done();
 }
