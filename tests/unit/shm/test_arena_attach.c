@@ -74,7 +74,7 @@ static void refused_rw(const uint8_t *b, size_t len, const char *want, const cha
 }
 
 /* A newer layout, and an older one (what a resume meets after an upgrade:
- * layout 3 had a LIFO deque per slot and a shared overflow ring where 4
+ * layout 3 had a LIFO deque per slot and a shared overflow ring where 5
  * has FIFO queues per slot and priority level). m: scratch. */
 static void refused_layouts(uint8_t *m, const uint8_t *good, size_t len)
 {
