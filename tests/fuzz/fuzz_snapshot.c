@@ -265,6 +265,12 @@ int main(int argc, char **argv)
     char *dag = make_db(&s, &n, 10);
     put(argv[1], "dag.db", dag, n);
     free(dag);
+    s.prio = vl_xcalloc(s.njobs, sizeof *s.prio); /* three priorities: the job_prio array */
+    for (uint32_t j = 0; j < s.njobs; j++)
+        s.prio[j] = j % 3 == 0 ? 7 : j % 3 == 1 ? 0 : -7;
+    dag = make_db(&s, &n, 10);
+    put(argv[1], "dag_prio.db", dag, n);
+    free(dag);
     spec_free(&s);
     put(argv[1], "empty.db", "", 0);
     put(argv[1], "garbage.db", "SQLite format 3\0garbage garbage garbage", 40);
