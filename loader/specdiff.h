@@ -19,7 +19,9 @@
  *   - its input and output files' paths, in order;
  *   - its dependencies (its parents), by name.
  * specdiff_job is the one place that compares them: a new field of a job
- * (priority, ...) gets its line there and its enum value here.
+ * that decides what it does gets its line there and its enum value here.
+ * Its priority does not (only when it starts): a reload applies an edited
+ * one without running the job again, as the new generation stores it.
  *
  * Cost: a name table of the old spec (open addressing, 2x its jobs) and
  * both parent lists (CSR: 8 bytes per job + 4 per edge each), built once;

@@ -69,4 +69,22 @@ check "... from volley.db" grep -q "from volley.db" boot2.err
 got=$(tr '\n' ' ' < order)
 check "... in priority order (got $got)" [ "$got" = "k k p2 p3 p1 " ]
 
+# a reload that changes priorities only: nothing runs again for it, and
+# the edited priorities order what is left (p1 now 5: p1 p2 p3; the
+# stored ones would give p2 p3 p1)
+sed 's/name: boot/name: rel/' boot.yaml > rel.yaml
+rm -f order k.once
+"$VOLLEY" run rel.yaml --run-dir r_rel -j 1 --checkpoint-interval 0.1 2> rel.err &
+pid=$!; STARTED+=("$pid")
+for _ in $(seq 200); do [ -e k.once ] && break; sleep 0.05; done
+sleep 0.3
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+sed -i '/name: p1,/s/priority: 1}/priority: 5}/' rel.yaml
+check "reload: the edit took" grep -q "name: p1,.*priority: 5}" rel.yaml
+"$VOLLEY" resume r_rel --reload --quiet 2> rel2.err; rc=$?
+check "reload: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "... 0 changed" grep -q "reloaded .*: 0 changed, 0 new, 0 downstream" rel2.err
+got=$(tr '\n' ' ' < order)
+check "... in the edited priority order (got $got)" [ "$got" = "k k p1 p2 p3 " ]
+
 finish
