@@ -548,16 +548,20 @@ static void run_actions_first(struct sup *S, const struct spec *s, const struct 
 }
 
 /* The workers are gone. Every job finished (and no stop): the on_jobs_*
- * actions the last completions made due, then on_workflow_complete, and
- * the wait for them; a stop stops them instead. Then the thread ends: its
- * records are submitted before the final checkpoint. */
+ * actions the last completions made due, and the wait for every action
+ * still running, then on_workflow_complete, the last thing a run does
+ * (as on_workflow_start is the first), and the wait for it; a stop stops
+ * them instead. Then the thread ends: its records are submitted before
+ * the final checkpoint. */
 static void run_actions_last(struct sup *S, const sigset_t *set)
 {
     if (!S->acts)
         return;
     if (!S->stopping && arena_done(S->a)) {
         actions_poll(S->acts, S->a);
-        actions_fire(S->acts, SPEC_ON_WORKFLOW_COMPLETE);
+        wait_actions(S, set, true);
+        if (!S->stopping)
+            actions_fire(S->acts, SPEC_ON_WORKFLOW_COMPLETE);
     }
     wait_actions(S, set, true);
     if (S->stopping)
