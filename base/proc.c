@@ -1,6 +1,7 @@
 /* proc.c - see proc.h. */
 #include "base/proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -62,4 +63,36 @@ bool vl_stop_signal_taken(int sig)
 {
     struct sigaction cur;
     return sig == SIGTERM || (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler != SIG_IGN);
+}
+
+uint32_t vl_proc_count_pgrp(int pgid)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    uint32_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%.255s/stat", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t r = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (r <= 0)
+            continue;
+        buf[r] = '\0';
+        /* after the last ')': state ppid pgrp */
+        char *p = strrchr(buf, ')');
+        int ppid, pgrp;
+        char state;
+        if (p && sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+            state != 'Z')
+            n++;
+    }
+    closedir(d);
+    return n;
 }

@@ -20,5 +20,9 @@ int vl_boot_id(char out[37]);
  * script's background job), as make leaves them. The supervisor, its
  * workers and the setup's handler (tools/intr.h) all ask this. */
 bool vl_stop_signal_taken(int sig);
+/* The processes in process group pgid, by a scan of /proc/PID/stat (a
+ * millisecond per few hundred processes: for the rare case, a job that
+ * left processes behind). */
+uint32_t vl_proc_count_pgrp(int pgid);
 
 #endif /* VOLLEY_BASE_PROC_H */

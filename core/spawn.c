@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SPAWN_STACK_BYTES (64u * 1024u)
@@ -124,6 +125,13 @@ CHILD_FN static int spawn_child(void *varg)
             raw6(SYS_exit_group, 127, 0, 0, 0, 0, 0);
     }
     RAW(SYS_setpgid, 0, 0, 0, 0);
+    /* Into the job's v1 groups (memory, pids, freezer) before it can use
+     * anything: a job that could not be limited must not run. */
+    for (uint32_t i = 0; i < r->njoin; i++)
+        if ((rc = RAW(SYS_write, r->join[i], "0", 1, 0)) < 0) {
+            child_report("(joining the job's cgroup)", rc);
+            raw6(SYS_exit_group, 127, 0, 0, 0, 0, 0);
+        }
     /* Until setpgid the child was in the runner's process group: a Ctrl-C
      * (or a hangup) sent to that group may be pending on it now, and would
      * hit the job right after exec. Ignoring a signal discards its pending
@@ -185,6 +193,98 @@ fail:
     raw6(SYS_exit_group, 127, 0, 0, 0, 0, 0);
     return 127;
 }
+
+#if SPAWN_RAW_SYSCALLS
+/* The kernel's struct clone_args (clone3), version 2 (with cgroup). */
+struct clone_args_k {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* clone3 with the child on its own stack: the child calls fn(arg) and
+ * exits with its return value, never coming back here; the parent gets
+ * the child's pid or -errno. The child starts with the parent's registers
+ * but rsp at the new stack's top, so fn and arg travel in r12 and r13,
+ * which the syscall preserves. */
+CHILD_FN __attribute__((noinline)) static long clone3_call(struct clone_args_k *ca,
+                                                           int (*fn)(void *), void *arg)
+{
+    register long rax __asm__("rax") = SYS_clone3;
+    register long rdi __asm__("rdi") = (long)ca;
+    register long rsi __asm__("rsi") = (long)sizeof *ca;
+    register long r12 __asm__("r12") = (long)fn;
+    register long r13 __asm__("r13") = (long)arg;
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "mov %%r13, %%rdi\n\t"
+                     "call *%%r12\n\t"
+                     "mov %%eax, %%edi\n\t"
+                     "mov $231, %%eax\n\t" /* exit_group */
+                     "syscall\n\t"
+                     "hlt\n"
+                     "1:\n"
+                     : "+a"(rax)
+                     : "D"(rdi), "S"(rsi), "r"(r12), "r"(r13)
+                     : "rcx", "r11", "memory");
+    return rax;
+}
+
+CHILD_FN static int probe_child(void *arg)
+{
+    (void)arg;
+    raw6(SYS_exit_group, 0, 0, 0, 0, 0, 0);
+    return 0;
+}
+
+int spawn_probe_into(int dir_fd, int *status)
+{
+    *status = -1;
+    size_t bytes = 64 * 1024;
+    uint8_t *stack =
+        mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return -errno;
+    int pidfd = -1;
+    struct clone_args_k ca = {
+        .flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP,
+        .pidfd = (uint64_t)(uintptr_t)&pidfd,
+        .exit_signal = SIGCHLD,
+        .stack = (uint64_t)(uintptr_t)stack,
+        .stack_size = bytes - 64,
+        .cgroup = (uint64_t)dir_fd,
+    };
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    long pid = clone3_call(&ca, probe_child, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = 0;
+    if (pid < 0) {
+        rc = (int)pid;
+    } else {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+            ;
+        close(pidfd);
+        *status = si.si_code == CLD_EXITED ? si.si_status << 8 : si.si_status;
+    }
+    munmap(stack, bytes);
+    return rc;
+}
+#else
+int spawn_probe_into(int dir_fd, int *status)
+{
+    (void)dir_fd;
+    *status = -1;
+    return -ENOTSUP;
+}
+#endif
 
 int spawner_init(struct spawner *sp, enum spawn_mode mode, unsigned nstacks, struct vl_err *err)
 {
@@ -261,8 +361,29 @@ int spawner_start(struct spawner *sp, unsigned idx, const struct spawn_req *req,
     sp->args[idx].req = req;
     sp->args[idx].parent = sp->self;
     int fd = -1;
-    pid_t pid = clone(spawn_child, top, flags, &sp->args[idx], &fd, NULL, &sp->busy[idx]);
-    int e = errno;
+    pid_t pid;
+    int e;
+#if SPAWN_RAW_SYSCALLS
+    if (req->into_fd > 0) {
+        uint8_t *base = sp->stacks + (size_t)idx * sp->stack_bytes;
+        struct clone_args_k ca = {
+            .flags = (uint64_t)(flags & ~0xff) | CLONE_INTO_CGROUP,
+            .pidfd = (uint64_t)(uintptr_t)&fd,
+            .child_tid = (uint64_t)(uintptr_t)&sp->busy[idx],
+            .exit_signal = SIGCHLD,
+            .stack = (uint64_t)(uintptr_t)base,
+            .stack_size = (uint64_t)(top - base),
+            .cgroup = (uint64_t)req->into_fd,
+        };
+        long r = clone3_call(&ca, spawn_child, &sp->args[idx]);
+        pid = r < 0 ? -1 : (pid_t)r;
+        e = r < 0 ? (int)-r : 0;
+    } else
+#endif
+    {
+        pid = clone(spawn_child, top, flags, &sp->args[idx], &fd, NULL, &sp->busy[idx]);
+        e = errno;
+    }
     if (!sp->sigs_blocked)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {

@@ -31,6 +31,13 @@
  * one of our handlers on the child's stack before the child has reset the
  * dispositions in sig_dfl (spawn_sig_sample) and cleared its mask.
  * SIGCHLD must not be ignored in the caller (the kernel would auto-reap).
+ *
+ * Control groups (cgroup.h): a request may name a v2 group to clone the
+ * child into (clone3 with CLONE_INTO_CGROUP, through a small x86_64
+ * trampoline: glibc 2.36 has no clone3 wrapper that takes a function, and
+ * a CLONE_VM child must start on its own stack) and v1 groups the child
+ * joins before exec (a write of "0" to each group's cgroup.procs, ~12 us
+ * of the child's time each here).
  */
 #ifndef VOLLEY_CORE_SPAWN_H
 #define VOLLEY_CORE_SPAWN_H
@@ -66,6 +73,12 @@ struct spawn_req {
     int death_sig;        /* nonzero: the child gets this signal when the thread that
                              started it dies (PR_SET_PDEATHSIG, kept across execve), and
                              exits at once if that thread is gone already */
+    int into_fd;          /* > 0: a v2 cgroup directory the child is cloned into (clone3
+                             CLONE_INTO_CGROUP, x86_64); 0: the caller's group (so a
+                             zeroed request has none; cgroup.h never hands out fd 0) */
+    const int *join;      /* cgroup.procs files (v1) the child writes "0" to, joining
+                             those groups, before anything else it does: njoin of them */
+    uint32_t njoin;
 };
 
 /* What a child gets from spawner_start: its request and who started it. */
@@ -119,5 +132,11 @@ uint64_t spawn_sig_sample(void);
 /* True if SIGCHLD is ignored or SA_NOCLDWAIT is set: children would be
  * reaped by the kernel and waitid() would fail with ECHILD. */
 bool spawn_sigchld_ignored(void);
+
+/* Clones a child into the v2 cgroup dir_fd (clone3 CLONE_INTO_CGROUP, as
+ * spawner_start does for a request with into_fd) that exits 0 at once,
+ * and reaps it: 0 with its wait status in *status if the kernel took it,
+ * else a negative errno (-ENOTSUP where this build has no clone3 path). */
+int spawn_probe_into(int dir_fd, int *status);
 
 #endif /* VOLLEY_CORE_SPAWN_H */
