@@ -60,8 +60,10 @@ void parse_ud(struct P *P)
     *(struct rud *)vec_push(&P->R->uds) = u;
 }
 
-static const char *const rr_keys[] = {"name",      "num_cpus", "num_gpus",
-                                      "num_nodes", "memory",   "runtime"};
+/* max_pids is volley's own key (docs/workflow-format.md): torc has no
+ * process limit */
+static const char *const rr_keys[] = {"name",   "num_cpus", "num_gpus", "num_nodes",
+                                      "memory", "runtime",  "max_pids"};
 
 void parse_rr(struct P *P)
 {
@@ -126,6 +128,12 @@ void parse_rr(struct P *P)
                          lcut(P->g, e->val), why);
             }
             yread_next(P->r);
+            break;
+        case 6:
+            if (parse_u32(P, "max_pids", 1u << 22, &x.v.max_pids) && x.v.max_pids == 0)
+                lerr(P->g, m.key_loc,
+                     "max_pids is 0: a job needs at least one process; leave it out for "
+                     "--max-pids");
             break;
         }
     }

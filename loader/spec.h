@@ -140,7 +140,8 @@ struct spec_rr {
     uint32_t num_cpus;     /* CPUs a job of this class occupies */
     uint32_t num_gpus;     /* GPUs, assigned by index */
     uint32_t num_nodes;    /* accepted for torc files; must be 1 on one node */
-    uint32_t pad;
+    uint32_t max_pids;     /* volley's extension (docs/workflow-format.md): processes a
+                              job of this class may have at once; 0: --max-pids */
 };
 
 enum spec_rule_flag {

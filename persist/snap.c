@@ -187,6 +187,11 @@ int snap__prepare_writer(struct snap *d)
         rc = sqlite3_prepare_v2(d->db,
                                 "UPDATE run SET checkpoints = checkpoints + 1, checkpoint_ns = ?1",
                                 -1, &d->run_upd, NULL);
+    if (rc == SQLITE_OK && d->schema >= SNAP_SCHEMA_GOV) {
+        rc = sqlite3_prepare_v2(d->db, "UPDATE governance SET cpu_ms = ?1", -1, &d->cpu_upd, NULL);
+        if (!d->cpu_ms && d->spec->njobs) /* a new file: every job at 0 */
+            d->cpu_ms = vl_xcalloc(d->spec->njobs, sizeof *d->cpu_ms);
+    }
     return rc;
 }
 
@@ -197,6 +202,8 @@ void snap_close(struct snap *d)
     sqlite3_finalize(d->upsert);
     sqlite3_finalize(d->count_upd);
     sqlite3_finalize(d->run_upd);
+    sqlite3_finalize(d->cpu_upd);
+    free(d->cpu_ms);
     sqlite3_close(d->db);
     free(d->path);
     free(d->state);
@@ -329,9 +336,13 @@ int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struc
                               "checkpoint record %zu: job %" PRIu32 " state %u is out of range", i,
                               jobs[i].jid, jobs[i].state);
     uint8_t *undo = vl_alloc_array(n, 1, false, "a checkpoint", err);
-    if (!undo)
+    uint32_t *undo_cpu = d->cpu_ms ? vl_alloc_array(n, 4, false, "a checkpoint", err) : NULL;
+    if (!undo || (d->cpu_ms && !undo_cpu)) {
+        free(undo);
         return err ? err->code : VL_ETOOBIG;
+    }
     int64_t delta[SNAP_NSTATES] = {0};
+    uint64_t cpu_before = d->cpu_total;
     size_t done = 0;
     int rc = snap__exec_sql(d->db, "BEGIN IMMEDIATE");
     for (; done < n && rc == SQLITE_OK; done++) {
@@ -341,6 +352,17 @@ int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struc
         delta[d->state[j->jid]]--;
         delta[j->state]++;
         d->state[j->jid] = j->state;
+        if (d->cpu_ms) { /* the running sum of the jobs' CPU time (governance.cpu_ms) */
+            uint32_t now = snap__cpu_ms(j);
+            undo_cpu[done] = d->cpu_ms[j->jid];
+            d->cpu_total = d->cpu_total - d->cpu_ms[j->jid] + now;
+            d->cpu_ms[j->jid] = now;
+        }
+    }
+    if (rc == SQLITE_OK && d->cpu_upd && d->cpu_total != cpu_before) {
+        sqlite3_bind_int64(d->cpu_upd, 1, (sqlite3_int64)d->cpu_total);
+        rc = sqlite3_step(d->cpu_upd) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(d->db);
+        sqlite3_reset(d->cpu_upd);
     }
     for (int i = 0; i < SNAP_NSTATES && rc == SQLITE_OK; i++) {
         if (!delta[i])
@@ -357,14 +379,38 @@ int snap_write_jobs(struct snap *d, const struct snap_job *jobs, size_t n, struc
     }
     int code = commit(d, rc, "checkpoint to %s failed", err);
     if (code) {
-        while (done-- > 0)
+        while (done-- > 0) {
             d->state[jobs[done].jid] = undo[done];
+            if (d->cpu_ms)
+                d->cpu_ms[jobs[done].jid] = undo_cpu[done];
+        }
+        d->cpu_total = cpu_before;
         free(undo);
+        free(undo_cpu);
         return code;
     }
     for (int i = 0; i < SNAP_NSTATES; i++)
         d->counts[i] += (uint64_t)delta[i];
     free(undo);
+    free(undo_cpu);
+    return 0;
+}
+
+int snap_set_limits(struct snap *d, const char *backend, const char *why, struct vl_err *err)
+{
+    if (d->schema < SNAP_SCHEMA_GOV)
+        return 0; /* an older file has no governance table: left as it is */
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(d->db, "UPDATE governance SET limits = ?1, why = ?2", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, backend, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, why ? why : "", -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(d->db);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return snap__sql_err(err, d->db, rc, "cannot record the run's limits in %s", d->path);
     return 0;
 }
 

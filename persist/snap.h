@@ -54,7 +54,7 @@
 #include "loader/spec.h"
 #include "persist/rundir.h" /* RUNDIR_DB */
 
-#define SNAP_SCHEMA 7 /* PRAGMA user_version; bump on any schema change */
+#define SNAP_SCHEMA 8 /* PRAGMA user_version; bump on any schema change */
 /* Schema history: 1 the first; 2 adds table run_option (a schema-1 file
  * reads as a run without stored options); 3 adds column job.lost (an
  * older file reads and is written without it: lost 0); 4 adds the
@@ -67,9 +67,14 @@
  * array kinds job_env, env_kv, act_cmd, act_jobs (an older file reads as a
  * workflow without env, with torc's execution defaults and no actions);
  * SNAP_SCHEMA_PRIO (7) adds the array kind job_prio (an older file reads
- * with every priority 0). */
+ * with every priority 0); SNAP_SCHEMA_GOV (8) adds how jobs were governed
+ * (issue #18): column resource_class.max_pids and table governance (the
+ * backend, and the sum of the jobs' CPU time), an older file reading with
+ * no max_pids and no backend, written without them. */
 #define SNAP_SCHEMA_EXEC 6 /* the first schema with env, exec_config and actions */
 #define SNAP_SCHEMA_PRIO 7 /* the first schema with the jobs' priorities */
+/* the first schema with them: the code tests this, so the number may change at a merge */
+#define SNAP_SCHEMA_GOV 8
 
 /*
  * A job's state, stored as this number; the names (snap_state_name) are
@@ -259,6 +264,12 @@ struct snap_info {
                                       not recorded (before schema 5) */
     uint32_t gen;                  /* the current generation (0: never reloaded) */
     uint64_t gen_started_ns;       /* when it started (created_ns for generation 0) */
+    char *limits;                  /* the governance backend of the last run or resume
+                                      ("cgroup1"); owned; NULL: none recorded (before
+                                      SNAP_SCHEMA_GOV, or a run that never started) */
+    char *limits_why;              /* what it does not enforce, and why; owned, or NULL */
+    uint64_t cpu_ms;               /* the jobs' CPU time (user + system of each job's
+                                      recorded attempt), as of the last checkpoint */
 };
 void snap_info_fini(struct snap_info *info); /* frees the strings; accepts NULL */
 
@@ -392,6 +403,14 @@ struct snap_action_view {
  * NULL and 0 when there are none). */
 int snap_actions_read(const char *dir, struct snap_action_view **out, uint32_t *n,
                       struct vl_err *err);
+
+/*
+ * Records how this run's jobs are governed (backend: "cgroup2", "cgroup1",
+ * "none"; why: what is not enforced, and why, "" for nothing), replacing
+ * what a run before a resume recorded. A file before SNAP_SCHEMA_GOV is
+ * left as it is.
+ */
+int snap_set_limits(struct snap *db, const char *backend, const char *why, struct vl_err *err);
 
 /*
  * The end of a run, after the final checkpoint: records the finish time and

@@ -41,7 +41,8 @@ static const char schema_sql[] =
     " items INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (kind, seq));"
     "CREATE TABLE resource_class(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
     " num_cpus INTEGER NOT NULL, num_gpus INTEGER NOT NULL, num_nodes INTEGER NOT NULL,"
-    " memory_bytes INTEGER NOT NULL, runtime_ms INTEGER NOT NULL);"
+    " memory_bytes INTEGER NOT NULL, runtime_ms INTEGER NOT NULL,"
+    " max_pids INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE failure_handler(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
     " rule_first INTEGER NOT NULL, nrules INTEGER NOT NULL);"
     "CREATE TABLE failure_rule(id INTEGER PRIMARY KEY, code_first INTEGER NOT NULL,"
@@ -55,6 +56,9 @@ static const char schema_sql[] =
     " end_ns INTEGER NOT NULL, log_ref INTEGER NOT NULL, lost INTEGER NOT NULL DEFAULT 0,"
     " max_rss_bytes INTEGER, cpu_user_s REAL, cpu_sys_s REAL);"
     "CREATE TABLE run_option(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE governance(one INTEGER PRIMARY KEY CHECK (one = 1), limits TEXT NOT NULL,"
+    " why TEXT NOT NULL, cpu_ms INTEGER NOT NULL);"
+    "INSERT INTO governance VALUES(1, '', '', 0);"
     "CREATE TABLE workflow_file(one INTEGER PRIMARY KEY CHECK (one = 1), path TEXT NOT NULL,"
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL);"
     "CREATE TABLE generation(gen INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL);"
@@ -109,7 +113,10 @@ static int write_small(sqlite3 *db, const struct spec *s)
 {
     sqlite3_stmt *st = NULL;
     int rc =
-        sqlite3_prepare_v2(db, "INSERT INTO resource_class VALUES(?,?,?,?,?,?,?)", -1, &st, NULL);
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO resource_class(id, name, num_cpus, num_gpus, num_nodes,"
+                           " memory_bytes, runtime_ms, max_pids) VALUES(?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL);
     for (uint32_t i = 0; i < s->nrr && rc == SQLITE_OK; i++) {
         const struct spec_rr *r = &s->rrs[i];
         sqlite3_bind_int64(st, 1, i);
@@ -119,6 +126,7 @@ static int write_small(sqlite3 *db, const struct spec *s)
         sqlite3_bind_int64(st, 5, r->num_nodes);
         sqlite3_bind_int64(st, 6, (sqlite3_int64)r->memory_bytes);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)r->runtime_ms);
+        sqlite3_bind_int64(st, 8, r->max_pids);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
         sqlite3_reset(st);
     }
@@ -421,6 +429,14 @@ static int write_content(sqlite3 *db, struct snap *d, const struct snap_meta *me
         rc = snap__write_gen(db, meta, s->njobs);
     if (rc == SQLITE_OK)
         rc = write_jobs_initial(db, s, jobs, d->state, d->counts);
+    if (rc == SQLITE_OK && jobs) { /* the sum of the records' CPU time */
+        uint64_t cpu = 0;
+        for (uint32_t j = 0; j < s->njobs; j++)
+            cpu += snap__cpu_ms(&jobs[j]);
+        char sql[96];
+        snprintf(sql, sizeof sql, "UPDATE governance SET cpu_ms = %" PRIu64, cpu);
+        rc = snap__exec_sql(db, sql);
+    }
     if (rc == SQLITE_OK)
         rc = snap__exec_sql(db, "COMMIT");
     /* WAL from here on: set in the header now, so the renamed file needs no
@@ -510,6 +526,10 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
     if (rc != SQLITE_OK) {
         code = snap__sql_err(err, d->db, rc, "cannot open %s", d->path);
         goto fail_after;
+    }
+    for (uint32_t j = 0; jobs && d->cpu_ms && j < s->njobs; j++) {
+        d->cpu_ms[j] = snap__cpu_ms(&jobs[j]);
+        d->cpu_total += d->cpu_ms[j];
     }
     if ((code = snap__read_actions(d, err)) != 0)
         goto fail_after;

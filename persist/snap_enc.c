@@ -186,6 +186,8 @@ void snap__hash_rest(struct snap__hash *h, const struct spec *s)
         snap__hash_u64(h, r->runtime_ms);
         snap__hash_u64(h, ((uint64_t)r->num_cpus << 32) | r->num_gpus);
         snap__hash_u64(h, r->num_nodes);
+        if (r->max_pids) /* only when set: a workflow without it hashes as before schema 4 */
+            snap__hash_u64(h, 0x70696473ull << 32 | r->max_pids);
     }
     snap__hash_u64(h, s->nfh);
     for (uint32_t i = 0; i < s->nfh; i++) {

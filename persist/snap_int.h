@@ -43,9 +43,19 @@ struct snap {
     const struct spec *spec;
     uint8_t *state;                /* [njobs] state as of the last commit */
     uint64_t counts[SNAP_NSTATES]; /* as of the last commit */
-    sqlite3_stmt *upsert, *count_upd, *run_upd;
+    uint32_t *cpu_ms;              /* [njobs] each job's user + system ms as of the last
+                                      commit (schema >= SNAP_SCHEMA_GOV), for cpu_total */
+    uint64_t cpu_total;            /* their sum: governance.cpu_ms */
+    sqlite3_stmt *upsert, *count_upd, *run_upd, *cpu_upd;
     struct snap_action *acts; /* [spec->nactions] as of the last write; NULL if none */
 };
+
+/* A record's CPU time as governance.cpu_ms sums it: whole ms. */
+static inline uint32_t snap__cpu_ms(const struct snap_job *j)
+{
+    double ms = (j->cpu_user_s + j->cpu_sys_s) * 1e3 + 0.5;
+    return ms <= 0 ? 0 : ms >= 4294967295.0 ? UINT32_MAX : (uint32_t)ms;
+}
 
 /* Fills err with "<doing, %s = path>: <SQLite's message>" and returns the
  * code (an errno where there is one). doing is a format with one %s,
@@ -80,6 +90,11 @@ bool snap__job_usage(sqlite3_stmt *st, int col, struct snap_job *j);
 void snap__hex16(char out[33], const uint8_t *id);
 
 /* ---- opening and verifying (snap_verify.c), for restore and iter ---- */
+
+/* Table governance (schema >= SNAP_SCHEMA_GOV) into in->limits,
+ * limits_why and cpu_ms; an older file leaves them unset. */
+int snap__read_gov(sqlite3 *db, const char *path, int schema, struct snap_info *in,
+                   struct vl_err *err);
 
 /* The run row as read; strings owned (snap__run_row_fini). */
 struct snap__run_row {

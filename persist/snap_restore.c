@@ -154,9 +154,12 @@ static int read_small(sqlite3 *db, const char *path, const struct snap__run_row 
     s->fhs = vl_xcalloc(s->nfh ? s->nfh : 1, sizeof *s->fhs);
     s->rules = vl_xcalloc(s->nrules ? s->nrules : 1, sizeof *s->rules);
     s->codes = vl_xcalloc(s->ncodes ? s->ncodes : 1, sizeof *s->codes);
-    static const char *const q[4] = {
-        "SELECT id, name, num_cpus, num_gpus, num_nodes, memory_bytes, runtime_ms FROM "
-        "resource_class ORDER BY id",
+    const char *const q[4] = {
+        r->info.schema >= SNAP_SCHEMA_GOV
+            ? "SELECT id, name, num_cpus, num_gpus, num_nodes, memory_bytes, runtime_ms, max_pids"
+              " FROM resource_class ORDER BY id"
+            : "SELECT id, name, num_cpus, num_gpus, num_nodes, memory_bytes, runtime_ms, 0 FROM "
+              "resource_class ORDER BY id",
         "SELECT id, name, rule_first, nrules FROM failure_handler ORDER BY id",
         "SELECT id, code_first, ncodes, max_retries, flags, recovery_script FROM failure_rule "
         "ORDER BY id",
@@ -184,6 +187,12 @@ static int read_small(sqlite3 *db, const char *path, const struct snap__run_row 
                 x->num_nodes = (uint32_t)sqlite3_column_int64(st, 4);
                 x->memory_bytes = (uint64_t)sqlite3_column_int64(st, 5);
                 x->runtime_ms = (uint64_t)sqlite3_column_int64(st, 6);
+                int64_t mp = sqlite3_column_int64(st, 7);
+                if (mp < 0 || mp > UINT32_MAX) {
+                    bad = true;
+                    break;
+                }
+                x->max_pids = (uint32_t)mp;
             } else if (t == 1) {
                 struct spec_fh *x = &s->fhs[i];
                 x->name_off = small->len;
@@ -607,6 +616,7 @@ static int restore(struct snap *d, const char *dir, bool writable, const struct 
         (code = snap__read_counts(d->db, d->path, &r.info, err)) ||
         (code = snap__read_opts(d->db, d->path, schema, &r.info, err)) ||
         (code = snap__read_gen(d->db, d->path, schema, &r.info, err)) ||
+        (code = snap__read_gov(d->db, d->path, schema, &r.info, err)) ||
         (code = read_spec(d->db, d->path, schema, &r, spec, err)))
         goto fail;
     d->spec = spec;
@@ -624,6 +634,17 @@ static int restore(struct snap *d, const char *dir, bool writable, const struct 
         goto fail;
     memcpy(d->counts, r.info.counts, sizeof d->counts);
     d->gen = r.info.gen;
+    if (writable && schema >= SNAP_SCHEMA_GOV && spec->njobs) { /* the running CPU sum */
+        d->cpu_ms = vl_alloc_array(spec->njobs, sizeof *d->cpu_ms, false, "the CPU table", err);
+        if (!d->cpu_ms) {
+            code = err ? err->code : VL_ETOOBIG;
+            goto fail;
+        }
+        for (uint32_t j = 0; j < spec->njobs; j++) {
+            d->cpu_ms[j] = snap__cpu_ms(&recs[j]);
+            d->cpu_total += d->cpu_ms[j];
+        }
+    }
     snap__exec_sql(d->db, "COMMIT");
     d->spec = spec;
     rc = writable ? snap__prepare_writer(d) : SQLITE_OK;

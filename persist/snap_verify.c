@@ -380,7 +380,32 @@ void snap_info_fini(struct snap_info *in)
     free(in->source);
     free(in->opts);
     free((char *)in->wf.path);
+    free(in->limits);
+    free(in->limits_why);
     memset(in, 0, sizeof *in);
+}
+
+int snap__read_gov(sqlite3 *db, const char *path, int schema, struct snap_info *in,
+                   struct vl_err *err)
+{
+    if (schema < SNAP_SCHEMA_GOV)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT limits, why, cpu_ms FROM governance", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *l = snap__col_text(st, 0);
+        if (*l) {
+            in->limits = vl_xstrdup(l);
+            in->limits_why = vl_xstrdup(snap__col_text(st, 1));
+        }
+        int64_t c = sqlite3_column_int64(st, 2);
+        in->cpu_ms = c > 0 ? (uint64_t)c : 0;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return snap__sql_err(err, db, rc, "cannot read the governance record of %s", path);
+    return 0;
 }
 
 int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err)
@@ -404,6 +429,8 @@ int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err)
         code = snap__read_opts(db, path, schema, &r.info, err);
     if (!code)
         code = snap__read_gen(db, path, schema, &r.info, err);
+    if (!code)
+        code = snap__read_gov(db, path, schema, &r.info, err);
     if (!code) {
         *info = r.info;
         memset(&r.info, 0, sizeof r.info);

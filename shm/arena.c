@@ -321,13 +321,15 @@ static void fill_tables(struct arena *a, const struct spec *s)
 {
     struct arena_rr *rr = (struct arena_rr *)a->rrs;
     for (uint32_t i = 0; i < s->nrr; i++)
-        rr[i] = (struct arena_rr){.name_off = s->rrs[i].name_off,
-                                  .memory_bytes = s->rrs[i].memory_bytes,
-                                  .runtime_ms = s->rrs[i].runtime_ms,
-                                  .num_cpus = s->rrs[i].num_cpus,
-                                  .num_gpus = s->rrs[i].num_gpus,
-                                  .num_nodes = s->rrs[i].num_nodes,
-                                  .pad = 0};
+        rr[i] = (struct arena_rr){
+            .name_off = s->rrs[i].name_off,
+            .memory_bytes = s->rrs[i].memory_bytes,
+            .runtime_ms = s->rrs[i].runtime_ms,
+            .num_cpus = s->rrs[i].num_cpus,
+            .num_gpus = s->rrs[i].num_gpus,
+            .num_nodes = s->rrs[i].num_nodes,
+            .max_pids = s->rrs[i].max_pids,
+        };
     struct arena_fh *fh = (struct arena_fh *)a->fhs;
     for (uint32_t i = 0; i < s->nfh; i++)
         fh[i] = (struct arena_fh){.name_off = s->fhs[i].name_off,

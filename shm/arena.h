@@ -164,6 +164,8 @@ struct arena_job_rec {
     uint64_t start_ns; /* CLOCK_REALTIME, 0 if never started */
     uint64_t end_ns;
     uint64_t log_ref;
+    uint64_t max_rss_bytes; /* the attempt's usage (layout.h, struct arena_cold) */
+    uint32_t cpu_user_ms, cpu_sys_ms;
 };
 
 /*
@@ -459,6 +461,9 @@ void arena_job_set_pid(struct arena *a, uint32_t jid, int32_t pid);
 void arena_job_set_start(struct arena *a, uint32_t jid, uint64_t start_ns);
 void arena_job_set_end(struct arena *a, uint32_t jid, uint64_t end_ns);
 void arena_job_set_log(struct arena *a, uint32_t jid, uint64_t log_ref);
+/* What the attempt that just ended used (CPU rounded to ms, saturating). */
+void arena_job_set_usage(struct arena *a, uint32_t jid, uint64_t max_rss_bytes,
+                         uint64_t cpu_user_us, uint64_t cpu_sys_us);
 static inline int32_t arena_job_pid(const struct arena *a, uint32_t jid)
 {
     return atomic_load_explicit(&a->cold[jid].pid, memory_order_relaxed);

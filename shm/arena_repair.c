@@ -307,6 +307,9 @@ int arena__apply_recs(struct arena *a, const struct arena_job_rec *recs, struct 
         atomic_store_explicit(&c->start_ns, r->start_ns, ARENA_RELAXED);
         atomic_store_explicit(&c->end_ns, r->end_ns, ARENA_RELAXED);
         atomic_store_explicit(&c->log_ref, r->log_ref, ARENA_RELAXED);
+        atomic_store_explicit(&c->max_rss_bytes, r->max_rss_bytes, ARENA_RELAXED);
+        atomic_store_explicit(&c->cpu_user_ms, r->cpu_user_ms, ARENA_RELAXED);
+        atomic_store_explicit(&c->cpu_sys_ms, r->cpu_sys_ms, ARENA_RELAXED);
     }
     uint64_t canceled, ready;
     return arena__settle(a, &canceled, &ready, err);

@@ -793,6 +793,9 @@ void arena_job_read(const struct arena *a, uint32_t jid, struct arena_job_rec *r
     r->start_ns = atomic_load_explicit(&c->start_ns, ARENA_RELAXED);
     r->end_ns = atomic_load_explicit(&c->end_ns, ARENA_RELAXED);
     r->log_ref = atomic_load_explicit(&c->log_ref, ARENA_RELAXED);
+    r->max_rss_bytes = atomic_load_explicit(&c->max_rss_bytes, ARENA_RELAXED);
+    r->cpu_user_ms = atomic_load_explicit(&c->cpu_user_ms, ARENA_RELAXED);
+    r->cpu_sys_ms = atomic_load_explicit(&c->cpu_sys_ms, ARENA_RELAXED);
 }
 
 void arena_job_set_pid(struct arena *a, uint32_t jid, int32_t pid)
@@ -816,5 +819,21 @@ void arena_job_set_end(struct arena *a, uint32_t jid, uint64_t end_ns)
 void arena_job_set_log(struct arena *a, uint32_t jid, uint64_t log_ref)
 {
     atomic_store_explicit(&a->cold[jid].log_ref, log_ref, ARENA_RELAXED);
+    arena__mark_dirty(a, jid);
+}
+
+static uint32_t us_to_ms(uint64_t us)
+{
+    uint64_t ms = (us + 500) / 1000;
+    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+void arena_job_set_usage(struct arena *a, uint32_t jid, uint64_t max_rss_bytes,
+                         uint64_t cpu_user_us, uint64_t cpu_sys_us)
+{
+    struct arena_cold *c = &a->cold[jid];
+    atomic_store_explicit(&c->max_rss_bytes, max_rss_bytes, ARENA_RELAXED);
+    atomic_store_explicit(&c->cpu_user_ms, us_to_ms(cpu_user_us), ARENA_RELAXED);
+    atomic_store_explicit(&c->cpu_sys_ms, us_to_ms(cpu_sys_us), ARENA_RELAXED);
     arena__mark_dirty(a, jid);
 }

@@ -33,7 +33,7 @@
  *            wait on the futex word) and nobody has woken it since
  *   indeg0   [njobs] u32 initial in-degree, kept for restore and repair
  *   link     [njobs] u32 intrusive worklist for cancellation cascades
- *   cold     [njobs] pid, exit code, start/end ns, log reference
+ *   cold     [njobs] pid, exit code, start/end ns, log reference, usage
  *   meta     [njobs] name/command offsets, resource class, handler, flags
  *   levels   [nlevels] each level's priority, root log and root cursor
  *   rrs, fhs, rules, codes   the spec's small tables
@@ -74,10 +74,11 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 #define ARENA_MAGIC "VOLLEYAR" /* 8 bytes, no NUL: visible in xxd */
 #define ARENA_LAYOUT                                                                               \
-    5u /* bump on ANY change in this file. 3 (2026-12-06): ctl loses the stop, running             \
+    6u /* bump on ANY change in this file. 3 (2026-12-06): ctl loses the stop, running             \
           and resource words nothing read (core/runctl.h holds the live ones). 4                   \
           (2026-12-06): sections envsets, envkv, jobenv (env). 5 (2026-12-06): priority            \
-          levels, per-slot FIFO queues of chunks, root logs, ages */
+          levels, per-slot FIFO queues of chunks, root logs, ages. 6: cold holds the               \
+          attempt's usage, a class its max_pids (issue #18) */
 #define ARENA_ALIGN 64u           /* section alignment: a cache line */
 #define ARENA_LINE 64u            /* cache line */
 #define ARENA_MAX_SLOTS 4096u     /* owner field is 16 bits; 0xffff = none */
@@ -375,8 +376,14 @@ struct arena_cold {
     _Atomic uint64_t start_ns; /* CLOCK_REALTIME ns of the current attempt. W: worker */
     _Atomic uint64_t end_ns;   /* W: worker. R: persist, status */
     _Atomic uint64_t log_ref;  /* core's 64-bit reference into its log index. W: worker */
+    /* what the attempt in start_ns..end_ns used (core/cgroup.h). W: worker, at the end of
+       each attempt (relaxed; published as end_ns is). R: persist, status */
+    _Atomic uint64_t max_rss_bytes; /* peak memory */
+    _Atomic uint32_t cpu_user_ms;   /* CPU time in user mode, ms (49 days at most) */
+    _Atomic uint32_t cpu_sys_ms;    /* ... in the kernel (16 bytes a job: 160 MB for 10M jobs,
+                                       so milliseconds, as volley.db keeps them) */
 };
-_Static_assert(sizeof(struct arena_cold) == 32, "arena cold");
+_Static_assert(sizeof(struct arena_cold) == 48, "arena cold");
 
 /* Per-job data from the spec, written once at build. */
 struct arena_meta {
@@ -397,7 +404,7 @@ struct arena_rr {
     uint32_t num_cpus;
     uint32_t num_gpus;
     uint32_t num_nodes;
-    uint32_t pad;
+    uint32_t max_pids; /* volley's extension: the class's process limit, 0: --max-pids */
 };
 _Static_assert(sizeof(struct arena_rr) == 40, "arena rr");
 

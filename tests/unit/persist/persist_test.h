@@ -136,6 +136,7 @@ static PT_UNUSED void pt_check_same_spec(const struct spec *a, const struct spec
         CHECK_U64(a->rrs[i].num_cpus, b->rrs[i].num_cpus);
         CHECK_U64(a->rrs[i].num_gpus, b->rrs[i].num_gpus);
         CHECK_U64(a->rrs[i].num_nodes, b->rrs[i].num_nodes);
+        CHECK_U64(a->rrs[i].max_pids, b->rrs[i].max_pids);
     }
     CHECK_U64(a->nfh, b->nfh);
     for (uint32_t i = 0; i < a->nfh && i < b->nfh; i++) {

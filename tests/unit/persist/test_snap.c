@@ -8,6 +8,7 @@
 #include "persist/snap.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/prctl.h>
@@ -1120,6 +1121,101 @@ static void test_priorities(const char *base)
     spec_free(&s);
 }
 
+/* Schema 8 (SNAP_SCHEMA_GOV, issue #18): the backend a run recorded, the running sum of
+ * the jobs' CPU time (status reads it without the job rows), a class's
+ * max_pids (hashed only when set: an older workflow keeps its hash); a
+ * schema-5 file reads with no backend and no max_pids, and is written
+ * without them. */
+static void test_governance(const char *base)
+{
+    char *dir = pt_subdir(base, "gov");
+    struct spec s;
+    specgen_rich(&s, 20);
+    struct vl_err e = {0};
+    CHECK(s.nrr >= 1);
+    uint64_t h0 = snap_spec_hash(&s);
+    s.rrs[0].max_pids = 64;
+    CHECK(snap_spec_hash(&s) != h0);
+    struct snap_meta m = meta_for(9);
+    struct snap *db = NULL;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), 0);
+    CHECK_EQ(snap_set_limits(db, "cgroup1", "", &e), 0);
+    struct snap_job recs[3];
+    for (uint32_t i = 0; i < 3; i++) {
+        snap_job_init(&s, i, &recs[i]);
+        recs[i].state = SNAP_STATE_COMPLETED;
+        recs[i].attempt = 1;
+        recs[i].start_ns = 1700000001000000000ull;
+        recs[i].end_ns = 1700000002000000000ull;
+        recs[i].max_rss_bytes = (uint64_t)(i + 1) << 20;
+        recs[i].cpu_user_s = 1.0 * (i + 1);
+        recs[i].cpu_sys_s = 0.01;
+    }
+    CHECK_EQ(snap_write_jobs(db, recs, 3, &e), 0);
+    /* job 1 again (a retry that used less): the sum follows the record */
+    recs[1].cpu_user_s = 0.5;
+    recs[1].attempt = 2;
+    CHECK_EQ(snap_write_jobs(db, &recs[1], 1, &e), 0);
+    snap_close(db);
+    struct snap_info in;
+    CHECK_EQ(snap_info_read(dir, &in, &e), 0);
+    CHECK_STR(in.limits, "cgroup1");
+    CHECK_STR(in.limits_why, "");
+    CHECK_U64(in.cpu_ms, 1010 + 510 + 3010);
+    snap_info_fini(&in);
+    char *path = pt_path(dir, RUNDIR_DB);
+    CHECK_STR(sql1(path, "SELECT max_pids FROM resource_class WHERE id = 0"), "64");
+    /* restored: the class, and the sum goes on */
+    struct spec r;
+    struct snap_job *jobs = NULL;
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+    if (db) {
+        pt_check_same_spec(&s, &r);
+        recs[0].cpu_user_s = 0;
+        recs[0].cpu_sys_s = 0;
+        CHECK_EQ(snap_write_jobs(db, &recs[0], 1, &e), 0);
+        CHECK_EQ(snap_set_limits(db, "none", "--limits-backend none", &e), 0);
+        snap_close(db);
+        free(jobs);
+        spec_free(&r);
+    }
+    CHECK_EQ(snap_info_read(dir, &in, &e), 0);
+    CHECK_U64(in.cpu_ms, 510 + 3010);
+    CHECK_STR(in.limits, "none");
+    CHECK_STR(in.limits_why, "--limits-backend none");
+    snap_info_fini(&in);
+    /* a class's max_pids out of range is damage */
+    sql(path, "UPDATE resource_class SET max_pids = -1 WHERE id = 0");
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), VL_ECORRUPT);
+    sql(path, "UPDATE resource_class SET max_pids = 64 WHERE id = 0");
+    /* an older file: schema 5, its spec hashed without max_pids */
+    sql(path, "DROP TABLE governance; ALTER TABLE resource_class DROP COLUMN max_pids;"
+              " UPDATE run SET schema = 5; PRAGMA user_version = 5");
+    char q[128];
+    snprintf(q, sizeof q, "UPDATE run SET spec_hash = '%016" PRIx64 "'", h0);
+    sql(path, q);
+    CHECK_EQ(snap_info_read(dir, &in, &e), 0);
+    CHECK(in.limits == NULL);
+    CHECK_U64(in.cpu_ms, 0);
+    snap_info_fini(&in);
+    int rc = snap_open(&db, dir, NULL, &r, &jobs, NULL, &e);
+    if (rc)
+        fprintf(stderr, "schema 5: %s\n", e.msg);
+    CHECK_EQ(rc, 0);
+    if (db) {
+        CHECK_EQ(r.rrs[0].max_pids, 0);
+        CHECK_EQ(jobs[2].state, SNAP_STATE_COMPLETED);
+        CHECK_EQ(snap_write_jobs(db, recs, 3, &e), 0);
+        CHECK_EQ(snap_set_limits(db, "cgroup1", "", &e), 0); /* no table: left alone */
+        snap_close(db);
+        free(jobs);
+        spec_free(&r);
+    }
+    free(path);
+    spec_free(&s);
+    free(dir);
+}
+
 int main(void)
 {
     char *base = pt_tmpdir();
@@ -1127,6 +1223,7 @@ int main(void)
     test_roundtrip_rich(base);
     test_usage(base);
     test_priorities(base);
+    test_governance(base);
     test_many_rows(base);
     test_bad_input(base);
     test_run_options(base);
