@@ -129,7 +129,7 @@ static void check_done(struct exec_engine *e, struct slot *s)
 {
     if (!s->exited || s->queued)
         return;
-    if (s->st[0].done && s->st[1].done) {
+    if (s->st[0].done && s->st[1].done && !s->cg_wait) {
         exec__queue_finished(e, s);
         return;
     }
@@ -176,6 +176,64 @@ static void cut_streams(struct exec_engine *e, struct slot *s)
 
 /* ---- completions ---- */
 
+/* Waits for the job's group to empty: a poll on cgroup.events (it
+ * signals POLLPRI when "populated" changes), or, without it, a look every
+ * CG_LOOK_MS. */
+static void arm_cg(struct exec_engine *e, struct slot *s)
+{
+    struct io_uring_sqe *q;
+    if (s->job.cg->events_fd >= 0) {
+        q = exec__sqe_get(e);
+        io_uring_prep_poll_add(q, s->job.cg->events_fd, POLLPRI);
+        q->user_data = UD(K_CG, s->idx, s->gen);
+        e->outstanding++;
+    } else {
+        exec__arm_timer(e, &s->ts_cg, CG_LOOK_MS, UD(K_CG, s->idx, s->gen));
+    }
+    s->cg_armed = true;
+}
+
+/* The main process is gone: whatever else the job started is killed now
+ * (docs/limits.md), which also ends the EOF wait a background process
+ * holding a pipe would cause. */
+static void kill_leftovers(struct exec_engine *e, struct slot *s)
+{
+    uint32_t n = 0;
+    if (s->job.cg) {
+        int rc = cgroup_slot_reap(s->job.cg);
+        if (rc < 0)
+            logseg_note(&e->log, s->job.jid, s->attempt,
+                        "volley: cannot look for what the job left in its cgroup: %s",
+                        vl_strerror(rc));
+        if (rc > 0) {
+            n = (uint32_t)rc;
+            if (cgroup_slot_empty(s->job.cg)) {
+                s->cg_wait = false;
+            } else {
+                s->cg_wait = true;
+                arm_cg(e, s);
+            }
+        }
+    } else if (!e->cfg.keep_leftovers && e->caps.pidfd_pgrp && s->pidfd >= 0 &&
+               syscall(SYS_pidfd_send_signal, s->pidfd, 0, NULL, PIDFD_SIGNAL_PROCESS_GROUP_C) ==
+                   0) {
+        /* Its process group outlives it (the pidfd holds the group's id,
+         * so no reused pid is hit): count it, then SIGKILL it. */
+        n = vl_proc_count_pgrp(s->pid);
+        syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, PIDFD_SIGNAL_PROCESS_GROUP_C);
+        if (!n)
+            n = 1;
+    }
+    if (!n)
+        return;
+    s->leftovers += n;
+    e->stats.leftovers += n;
+    logseg_note(&e->log, s->job.jid, s->attempt,
+                "volley: killed %u leftover process%s: %s still running when the %s ended", n,
+                n == 1 ? "" : "es", n == 1 ? "it was" : "they were",
+                s->recovery ? "recovery script" : "job's main process");
+}
+
 static void on_exit_reaped(struct exec_engine *e, struct slot *s)
 {
     s->exited = true;
@@ -184,7 +242,18 @@ static void on_exit_reaped(struct exec_engine *e, struct slot *s)
         s->t_runtime = false;
         exec__remove_timer(e, UD(K_T_RUNTIME, s->idx, s->gen));
     }
+    kill_leftovers(e, s);
     check_done(e, s);
+}
+
+/* After a WNOWAIT wait: the reap itself, with the process's rusage. */
+static void reap_with_rusage(struct slot *s)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (syscall(SYS_waitid, P_PIDFD, s->pidfd, &si, WEXITED | WNOHANG, &s->ru) == 0 &&
+        si.si_pid != 0)
+        s->have_ru = true;
 }
 
 static void handle_read(struct exec_engine *e, const struct io_uring_cqe *c, struct slot *s,
@@ -290,6 +359,8 @@ static void handle_cqe(struct exec_engine *e, const struct io_uring_cqe *c)
     switch (kind) {
     case K_WAITID:
         if (c->res == 0) {
+            if (s->want_ru)
+                reap_with_rusage(s);
             on_exit_reaped(e, s);
         } else {
             logseg_note(&e->log, s->job.jid, s->attempt, "volley: waitid failed: %s",
@@ -301,9 +372,10 @@ static void handle_cqe(struct exec_engine *e, const struct io_uring_cqe *c)
     case K_POLL: {
         siginfo_t si;
         memset(&si, 0, sizeof si);
-        int rc = (int)syscall(SYS_waitid, P_PIDFD, s->pidfd, &si, WEXITED | WNOHANG, NULL);
+        int rc = (int)syscall(SYS_waitid, P_PIDFD, s->pidfd, &si, WEXITED | WNOHANG, &s->ru);
         if (rc == 0 && si.si_pid != 0) {
             s->si = si;
+            s->have_ru = true;
             on_exit_reaped(e, s);
         } else if (rc == 0 || errno == EINTR) {
             exec__arm_wait(e, s);
@@ -338,8 +410,21 @@ static void handle_cqe(struct exec_engine *e, const struct io_uring_cqe *c)
                         "process group",
                         e->cfg.kill_grace_ms, sig_name(e->cfg.term_signal, sn, sizeof sn));
             send_sig(e, s, SIGKILL);
+            if (s->job.cg) /* and what left the process group */
+                (void)cgroup_slot_kill(s->job.cg);
         }
         s->t_grace = false;
+        return;
+    case K_CG:
+        s->cg_armed = false;
+        if (!s->cg_wait)
+            return;
+        if (cgroup_slot_empty(s->job.cg)) {
+            s->cg_wait = false;
+            check_done(e, s);
+        } else {
+            arm_cg(e, s);
+        }
         return;
     case K_T_EOF:
         if (s->t_eof && c->res == -ETIME)
@@ -352,6 +437,47 @@ static void handle_cqe(struct exec_engine *e, const struct io_uring_cqe *c)
 }
 
 /* ---- ended attempts ---- */
+
+/* "64 MiB", "1.5 GiB": a size as a note shows it. */
+static const char *fmt_size(uint64_t b, char *buf, size_t len)
+{
+    static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b / 1024.0;
+    int u = 0;
+    while (v >= 1024.0 && u < 3) {
+        v /= 1024.0;
+        u++;
+    }
+    if (v == (double)(uint64_t)v)
+        snprintf(buf, len, "%.0f %s", v, unit[u]);
+    else
+        snprintf(buf, len, "%.1f %s", v, unit[u]);
+    return buf;
+}
+
+/* What the process that just ended used: its group's counters, the rest
+ * from its rusage; the slot is ready for the next process afterwards. */
+static void end_usage(struct slot *s, bool failed, struct exec_usage *u, uint32_t *oom)
+{
+    struct cgroup_usage cu = {0};
+    if (s->job.cg && !s->spawn_err)
+        cgroup_slot_end(s->job.cg, failed, s->job.mem_limit_bytes, &cu);
+    memset(u, 0, sizeof *u);
+    *oom = cu.have_oom ? cu.oom_kills : 0;
+    if (cu.have_mem)
+        u->max_rss_bytes = cu.peak_bytes;
+    else if (s->have_ru)
+        u->max_rss_bytes = (uint64_t)s->ru.ru_maxrss * 1024u;
+    if (cu.have_cpu) {
+        u->cpu_user_us = cu.user_usec;
+        u->cpu_sys_us = cu.sys_usec;
+    } else if (s->have_ru) {
+        u->cpu_user_us =
+            (uint64_t)s->ru.ru_utime.tv_sec * 1000000u + (uint64_t)s->ru.ru_utime.tv_usec;
+        u->cpu_sys_us =
+            (uint64_t)s->ru.ru_stime.tv_sec * 1000000u + (uint64_t)s->ru.ru_stime.tv_usec;
+    }
+}
 
 static void fill_result(struct exec_engine *e, struct slot *s, struct exec_result *r)
 {
@@ -395,6 +521,40 @@ static void fill_result(struct exec_engine *e, struct slot *s, struct exec_resul
     default:
         r->outcome = r->status == 0 ? EXEC_COMPLETED : EXEC_FAILED;
     }
+    r->leftovers = s->leftovers;
+    uint32_t oom = 0;
+    end_usage(s, r->status != 0, &r->usage, &oom);
+    if (oom) {
+        r->oom_kills = oom;
+        r->flags |= EXEC_RES_OOM;
+        char lim[32], peak[32];
+        if (s->job.mem_limit_bytes)
+            fmt_size(s->job.mem_limit_bytes, lim, sizeof lim);
+        else
+            snprintf(lim, sizeof lim, "none of volley's");
+        fmt_size(r->usage.max_rss_bytes, peak, sizeof peak);
+        logseg_note(&e->log, s->job.jid, s->attempt,
+                    "volley: out of memory: limit %s, peak %s (the kernel killed %u process%s "
+                    "of the %s)",
+                    lim, peak, oom, oom == 1 ? "" : "es", s->recovery ? "recovery script" : "job");
+        /* torc's oom_exit_code: a job the kernel killed for its memory
+         * fails with 137, whatever its shell made of the kill */
+        if (r->status != 0 && s->reason == R_NONE) {
+            r->status = 128 + SIGKILL;
+            r->outcome = EXEC_FAILED;
+        }
+    }
+}
+
+/* An attempt that another follows: its usage stays in its notes (volley.db
+ * keeps the last attempt's, docs/limits.md). */
+static void note_usage(struct exec_engine *e, const struct slot *s, const struct exec_result *r)
+{
+    char peak[32];
+    logseg_note(&e->log, s->job.jid, r->attempt,
+                "volley: attempt %u used: peak memory %s, CPU %.3f s user, %.3f s system",
+                r->attempt, fmt_size(r->usage.max_rss_bytes, peak, sizeof peak),
+                (double)r->usage.cpu_user_us / 1e6, (double)r->usage.cpu_sys_us / 1e6);
 }
 
 static void report(struct exec_engine *e, const struct exec_result *r)
@@ -445,6 +605,7 @@ static void finish(struct exec_engine *e, struct slot *s)
                     rr.term_sig ? "was killed by signal" : "exited with",
                     rr.term_sig ? rr.term_sig : rr.status, then);
         if (again) {
+            note_usage(e, s, &r);
             r.final = false;
             r.flags |= EXEC_RES_RETRY;
             report(e, &r);
@@ -485,6 +646,7 @@ static void finish(struct exec_engine *e, struct slot *s)
             exec__start_proc(e, s);
             return;
         } else if (d.retry) {
+            note_usage(e, s, &r);
             r.final = false;
             r.flags |= EXEC_RES_RETRY;
             report(e, &r);

@@ -15,8 +15,10 @@
  *   next() -> command split (direct exec or /bin/sh -c) -> two pipes ->
  *   clone(CLONE_VM|CLONE_PIDFD) + execve (spawn.h) -> WAITID on the pidfd,
  *   a multishot read per pipe into a provided-buffer ring, a TIMEOUT when
- *   the job has a runtime -> exit + both EOFs (or the bounded EOF wait) ->
- *   logs flushed -> failure policy (retry / recovery script) -> done().
+ *   the job has a runtime -> exit (what else the job started is killed:
+ *   its group, cgroup.h, or its process group) + both EOFs (or the bounded
+ *   EOF wait) + its group empty -> usage read -> logs flushed -> failure
+ *   policy (retry / recovery script) -> done().
  *
  * Threads: open, run, cancel and close on one thread (the ring is
  * SINGLE_ISSUER); exec_engine_stop from anywhere, signal handlers included.
@@ -26,10 +28,12 @@
 #ifndef VOLLEY_CORE_EXEC_H
 #define VOLLEY_CORE_EXEC_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "base/base.h"
+#include "core/cgroup.h"
 #include "failpol.h"
 #include "logread.h"
 #include "spawn.h"
@@ -59,6 +63,15 @@ struct exec_job {
                                is given back (logseg_punch) */
     bool no_ids;            /* not a job (an action's command): no VOLLEY_JOB_ID, _NAME,
                                _ATTEMPT nor their TORC_ aliases */
+    /* governance (docs/limits.md) */
+    struct cgroup_slot *cg;   /* the group every process of the job runs in, held by the
+                                 source until the final done(); NULL: none (what the job
+                                 leaves is found by its process group, usage by rusage) */
+    uint64_t mem_limit_bytes; /* memory limit (swap included), 0: none; with cg */
+    uint32_t max_pids;        /* process limit, 0: none; with cg */
+    uint32_t num_cpus;        /* VOLLEY_NUM_CPUS, and OMP_NUM_THREADS unless the environment
+                                 has it; 0: neither is set */
+    const cpu_set_t *cpus;    /* the CPUs it may run on (--bind-cpus), or NULL */
 };
 
 enum exec_next {
@@ -83,6 +96,16 @@ enum exec_outcome {
 #define EXEC_RES_RECOVERY_RAN (1u << 4)    /* the recovery script ran after this attempt */
 #define EXEC_RES_RECOVERY_FAILED (1u << 5) /* ... and failed, so the job failed */
 #define EXEC_RES_KILLED (1u << 6)          /* SIGKILL was needed after the grace */
+#define EXEC_RES_OOM (1u << 7)             /* the OOM killer ended a process of the job */
+
+/* What an attempt used (docs/limits.md): from the job's group where it
+ * has the counter, else from the reaped process's rusage (the process and
+ * the children it waited for). */
+struct exec_usage {
+    uint64_t max_rss_bytes; /* peak memory */
+    uint64_t cpu_user_us;   /* CPU time in user mode */
+    uint64_t cpu_sys_us;    /* CPU time in the kernel */
+};
 
 /* The end of one attempt, passed to done(). */
 struct exec_result {
@@ -100,6 +123,9 @@ struct exec_result {
     uint64_t exit_mono_ns;     /* when the exit was reaped (0: never started) */
     uint64_t end_mono_ns;      /* when the attempt ended (exit and both pipes) */
     struct logread_ref log;    /* where its logs begin: logread_copy's hint */
+    struct exec_usage usage;   /* zero if it never started */
+    uint32_t leftovers;        /* processes killed when its main process had ended */
+    uint32_t oom_kills;        /* processes of it the OOM killer ended (EXEC_RES_OOM) */
 };
 
 struct exec_source {
@@ -161,6 +187,8 @@ struct exec_config {
     bool sigchld_blocked;       /* keep SIGCHLD blocked during a run: another thread of
                                    this process waits for it (the supervisor, whose
                                    actions run on an engine); reaping does not need it */
+    bool keep_leftovers;        /* leave what a job started running when its main process
+                                   ends (without a group: its process group); default: kill */
 };
 
 /* Sets the defaults above (K = 1, log_id 0, pin_cpu -1, SIGTERM). */
@@ -178,6 +206,7 @@ struct exec_stats {
     uint64_t log_flushes;  /* flushes that wrote */
     uint64_t rearms;       /* multishot reads re-armed (-ENOBUFS etc.) */
     uint64_t cuts;         /* streams cut after the EOF wait */
+    uint64_t leftovers;    /* processes killed after their job's main process ended */
 };
 
 struct exec_engine;

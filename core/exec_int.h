@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ enum ud_kind {
     K_FUTEX_STOP,
     K_T_FLUSH,
     K_T_TICK, /* without FUTEX_WAIT: look at the stop flag and the word */
+    K_CG,     /* the job's group emptied (poll on cgroup.events), or look again (timer) */
 };
 
 #define UD(k, slot, gen) (((uint64_t)(k) << 56) | ((uint64_t)(slot) << 32) | (uint64_t)(gen))
@@ -54,8 +56,10 @@ enum ud_kind {
 /* The variables volley sets per process: VOLLEY_JOB_ID, _JOB_NAME, _ATTEMPT,
  * _RUN_DIR, CUDA_VISIBLE_DEVICES, VOLLEY_RETURN_CODE, and the TORC_* aliases
  * of five of them (TORC_JOB_ID, _JOB_NAME, _ATTEMPT_ID, _OUTPUT_DIR,
- * _RETURN_CODE: torc's recovery scripts read them). */
-#define HEAD_ENV 11
+ * _RETURN_CODE: torc's recovery scripts read them); VOLLEY_NUM_CPUS and
+ * OMP_NUM_THREADS (docs/limits.md). */
+#define HEAD_ENV 13
+#define CG_LOOK_MS 5 /* without cgroup.events to poll: look at a killed group this often */
 #define FLUSH_MS 100
 #define TICK_MS 20
 
@@ -83,6 +87,16 @@ struct slot {
     int pidfd;
     bool exited;
     siginfo_t si;
+    /* governance */
+    bool want_ru;       /* usage from rusage: reap with waitid after a WNOWAIT one */
+    bool have_ru;       /* ru holds the reaped process's */
+    bool cg_wait;       /* leftovers were killed: the attempt ends once the group is empty */
+    bool cg_armed;      /* a K_CG request is in flight */
+    uint32_t leftovers; /* processes killed after the main process ended */
+    struct rusage ru;
+    struct __kernel_timespec ts_cg;
+    int join[CGROUP_MAX_JOIN]; /* the v1 groups the child joins (req.join) */
+    cpu_set_t cpus;            /* the job's CPUs (req.affinity), when it has them */
     struct stream st[2];
     bool t_runtime, t_grace, t_eof; /* timers armed */
     struct __kernel_timespec ts_runtime, ts_grace, ts_eof;
@@ -140,6 +154,7 @@ struct exec_engine {
     char *env_run_dir; /* "VOLLEY_RUN_DIR=..." */
     char *env_out_dir; /* "TORC_OUTPUT_DIR=..." (the same directory) */
     char *env_cuda;    /* the environment's "CUDA_VISIBLE_DEVICES=...", or NULL */
+    bool env_has_omp;  /* the environment sets OMP_NUM_THREADS: jobs keep it */
     cpu_set_t orig_mask;
     bool pinned;
     uint64_t sig_dfl;
@@ -225,7 +240,9 @@ static inline void exec__arm_wait(struct exec_engine *e, struct slot *s)
 {
     struct io_uring_sqe *q = exec__sqe_get(e);
     if (e->caps.waitid) {
-        uring_compat_prep_waitid(q, P_PIDFD, s->pidfd, &s->si, WEXITED);
+        /* WNOWAIT when the usage comes from rusage: waitid reaps it then */
+        uring_compat_prep_waitid(q, P_PIDFD, s->pidfd, &s->si,
+                                 WEXITED | (s->want_ru ? WNOWAIT : 0));
         q->user_data = UD(K_WAITID, s->idx, s->gen);
     } else {
         io_uring_prep_poll_add(q, s->pidfd, POLLIN);

@@ -92,7 +92,8 @@ static int build_base_env(struct exec_engine *e, char *const *env, const char *w
                                        "TORC_OUTPUT_DIR",
                                        "TORC_RETURN_CODE",
                                        "PWD",
-                                       "CUDA_VISIBLE_DEVICES"};
+                                       "CUDA_VISIBLE_DEVICES",
+                                       "VOLLEY_NUM_CPUS"};
     size_t n = 0;
     while (env[n])
         n++;
@@ -112,6 +113,8 @@ static int build_base_env(struct exec_engine *e, char *const *env, const char *w
                 skip = true;
         if (name_is(env[i], nl, "PWD"))
             pwd = eq + 1;
+        if (name_is(env[i], nl, "OMP_NUM_THREADS"))
+            e->env_has_omp = true;
         if (name_is(env[i], nl, "CUDA_VISIBLE_DEVICES")) {
             free(e->env_cuda);
             e->env_cuda = vl_xstrdup(env[i]);

@@ -63,9 +63,10 @@ static bool job_env_has(const struct slot *s, const char *entry)
  * alias (torc's names: recovery scripts written for torc read
  * TORC_JOB_NAME, TORC_RETURN_CODE ...), as entries in s->envstr: offsets
  * in off[], the count returned (at most HEAD_ENV - 2: the run directory's
- * two entries are shared, see build_env).
+ * two entries are shared, see build_env); for a job with CPUs,
+ * VOLLEY_NUM_CPUS and OMP_NUM_THREADS (docs/limits.md).
  */
-static int head_vars(struct slot *s, int rc_of_failed, size_t *off)
+static int head_vars(struct slot *s, int rc_of_failed, bool omp_set, size_t *off)
 {
     struct vl_buf *b = &s->envstr;
     b->len = 0;
@@ -89,6 +90,14 @@ static int head_vars(struct slot *s, int rc_of_failed, size_t *off)
         off[h++] = put_var(b, "VOLLEY_RETURN_CODE=", num);
         off[h++] = put_var(b, "TORC_RETURN_CODE=", num);
     }
+    if (s->job.num_cpus) { /* docs/limits.md */
+        snprintf(num, sizeof num, "%u", s->job.num_cpus);
+        off[h++] = put_var(b, "VOLLEY_NUM_CPUS=", num);
+        /* OpenMP's default is every CPU of the node; the environment's
+           value, or the job's own env's, is kept */
+        if (!omp_set && !job_env_has(s, "OMP_NUM_THREADS="))
+            off[h++] = put_var(b, "OMP_NUM_THREADS=", num);
+    }
     return h;
 }
 
@@ -102,7 +111,7 @@ static int head_vars(struct slot *s, int rc_of_failed, size_t *off)
 static char **build_env(struct exec_engine *e, struct slot *s, int rc_of_failed)
 {
     size_t off[HEAD_ENV];
-    int h = head_vars(s, rc_of_failed, off);
+    int h = head_vars(s, rc_of_failed, e->env_has_omp, off);
     const char *base = s->envstr.p; /* final now: nothing more is appended */
     bool cuda = s->job.cuda_devices != NULL;
     if (!s->job.nenv) {
@@ -213,6 +222,11 @@ void exec__start_proc(struct exec_engine *e, struct slot *s)
     for (int i = 0; i < 2; i++)
         s->st[i] = (struct stream){.fd = -1};
     s->exit_mono = 0;
+    s->cg_wait = s->cg_armed = s->have_ru = false;
+    s->leftovers = 0;
+    /* usage from rusage unless the group counts both memory and CPU */
+    const struct cgroup_slot *cg = s->job.cg;
+    s->want_ru = !cg || !(cg->t->can & CGROUP_CAN_CPU) || cg->peak_fd < 0;
     if (!s->recovery) {
         s->flags = 0;
         s->nranges = 0;
@@ -245,6 +259,28 @@ void exec__start_proc(struct exec_engine *e, struct slot *s)
         rd[i] = p[0];
         wr[i] = p[1];
     }
+    s->req.into_fd = 0;
+    s->req.join = s->join;
+    s->req.njoin = 0;
+    if (s->job.cg) {
+        struct cgroup_limits lim = {.mem_bytes = s->job.mem_limit_bytes, .pids = s->job.max_pids};
+        struct cgroup_spawn sp;
+        struct vl_err cerr = {0};
+        int rc = cgroup_slot_begin(s->job.cg, &lim, &sp, &cerr);
+        if (rc < 0) {
+            for (int i = 0; i < 2; i++)
+                if (rd[i] >= 0) {
+                    close(rd[i]);
+                    close(wr[i]);
+                }
+            logseg_note(&e->log, s->job.jid, s->attempt, "volley: %s", cerr.msg);
+            spawn_failed(e, s, rc, "its cgroup");
+            return;
+        }
+        s->req.into_fd = sp.into_fd > 0 ? sp.into_fd : 0;
+        s->req.njoin = sp.njoin;
+        memcpy(s->join, sp.join, sizeof s->join);
+    }
     s->req.envp = build_env(e, s, s->seen_code);
     s->req.fd0 = e->devnull;
     s->req.fd1 = wr[0] >= 0 ? wr[0] : e->devnull_w;
@@ -252,6 +288,11 @@ void exec__start_proc(struct exec_engine *e, struct slot *s)
     s->req.cwd_fd = e->cwd_fd;
     s->req.affinity = e->pinned ? &e->orig_mask : NULL;
     s->req.affinity_len = sizeof e->orig_mask;
+    if (s->job.cpus) {
+        s->cpus = *s->job.cpus;
+        s->req.affinity = &s->cpus;
+        s->req.affinity_len = sizeof s->cpus;
+    }
     s->req.sig_dfl = e->sig_dfl;
     /* A job dies with its worker: between the clone and the pid's store
      * in the arena (the `started` callback) nothing else could find it. */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/cgroup.h"
 #include "core/supervisor.h"
 #include "persist/snap_arena.h"
 #include "persist/watchlog.h"
@@ -195,6 +196,12 @@ int resume_reconcile(struct snap *db, const struct spec *s, const struct snap_in
     int rc = 0;
     if (access(arena_path, F_OK) == 0)
         rc = take_arena(db, s, info, dir, arena_path, jobs, diff, o, warn, out, err);
+    /* after the old workers are gone: what their jobs left in the run's
+     * groups, and the groups themselves */
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", info->run_id[i]);
+    out->cg_err = cgroup_sweep(hex, &out->cg_found, &out->cg_killed);
     if (rc == 0) {
         reopen_and_count(jobs, s->njobs, o->retry_failed, diff, out);
         if (out->reopened)

@@ -49,6 +49,9 @@ struct resume_state {
     uint64_t bad;          /* jobs finished and not completed */
     uint64_t reopened;     /* jobs retry_failed opened again */
     struct vl_err ignored; /* code != 0: the arena found was ignored, and why */
+    uint32_t cg_found;     /* the old run's cgroup directories found and removed */
+    uint32_t cg_killed;    /* processes still in them, killed */
+    int cg_err;            /* 0, or why one could not be removed (-EBUSY) */
 };
 
 /*
@@ -64,7 +67,8 @@ int resume_check_fit(const struct spec *s, const struct snap_job *jobs, bool ret
 /*
  * Reconciles run directory dir (db open on it, s and jobs[njobs] as
  * snap_open returned them, info its metadata) with the arena at
- * arena_path, if there is one: ends the old run's processes, folds the
+ * arena_path, if there is one: ends the old run's processes (and what is
+ * left in its cgroups, which are removed: cgroup_sweep), folds the
  * arena's newer records into jobs and volley.db (when it is of this boot
  * and not from_snapshot), appends the watch files' missing lines, removes
  * the arena, then applies retry_failed (jobs and volley.db). jobs[] is

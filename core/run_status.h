@@ -76,6 +76,12 @@ struct run_status {
     void (*halting)(void *ctx, const struct run_view *v, uint64_t failures);
     /* The end: the final checkpoint is taken, the arena still attached. */
     void (*finished)(void *ctx, const struct run_view *v, const struct run_end *e);
+    /* How the jobs are governed, once, before any job starts: mode is an
+     * enum cgroup_mode (core/cgroup.h), can its CGROUP_CAN_*; why says
+     * what is not enforced and why ("" if nothing is missing); enforced:
+     * limits are set (not --no-limits). */
+    void (*limits)(void *ctx, const struct run_view *v, int mode, uint32_t can, bool enforced,
+                   const char *why);
     /* Warnings while the run goes on (a watch file that stopped). */
     struct vl_warn warn;
 };

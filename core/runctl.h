@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cgroup.h"
 #include "core/resources.h"
 
 /* Only lock-free atomics work across processes. */
@@ -43,13 +44,20 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 #define RUNCTL_MAGIC 0x6c746372u /* "rctl" */
 #define RUNCTL_VERSION                                                                             \
-    4u /* bump on ANY change in this file. 2 (2026-12-06): lines; 3: halt,                         \
-          max_failures, the failure count and ring; 4: term_signal, timeout_code, max_env */
+    5u /* bump on ANY change in this file. 2 (2026-12-06): lines; 3: halt,                         \
+          max_failures, the failure count and ring; 4: term_signal, timeout_code, max_env; 5:      \
+          governance (the cgroup tree, its pool, bound CPUs) */
 #define RUNCTL_MAX_WORKERS 256u
 #define RUNCTL_PATH 4096u      /* bytes of each path setting */
 #define RUNCTL_ARENA_PATH 256u /* bytes of the arena path */
 #define RUNCTL_MSG 512u        /* bytes of a worker's error message */
 #define RUNCTL_FAIL_RING 64u   /* the last failures, for the supervisor to announce */
+#define RUNCTL_MAX_CPUS 1024u  /* CPUs --bind-cpus hands out: ids of the runner's mask */
+#define RUNCTL_MAX_CG 4096u    /* cgroups of a run's pool: -j above it runs without groups */
+
+/* runctl.limits */
+#define RUNCTL_LIM_ENFORCE (1u << 0) /* memory and process limits (not --no-limits) */
+#define RUNCTL_LIM_BIND (1u << 1)    /* --bind-cpus */
 _Static_assert(RUNCTL_PATH >= PATH_MAX, "a run directory path must fit");
 
 /* What a worker reports about itself. */
@@ -83,10 +91,15 @@ struct runctl_worker {
     /* lines 1-8 */
     char msg[RUNCTL_MSG]; /* RUNCTL_W_ERROR: the reason, NUL-terminated. W: the worker
                              before its release store of state. R: supervisor after */
+    /* lines 9-10: the CPUs its jobs are bound to (--bind-cpus), bit i: cpu_id[i]. W: the
+       worker after taking them in cpus_used, before giving them back (relaxed RMW); the
+       supervisor once the worker is reaped. R: supervisor after reaping (gives them back) */
+    _Atomic uint64_t held_cpu_bits[RUNCTL_MAX_CPUS / 64];
 };
 _Static_assert(offsetof(struct runctl_worker, spawned) == 32, "runctl worker");
 _Static_assert(offsetof(struct runctl_worker, msg) == 64, "runctl worker");
-_Static_assert(sizeof(struct runctl_worker) == 9 * 64, "runctl worker: whole lines");
+_Static_assert(offsetof(struct runctl_worker, held_cpu_bits) == 9 * 64, "runctl worker");
+_Static_assert(sizeof(struct runctl_worker) == 11 * 64, "runctl worker: whole lines");
 
 _Static_assert(sizeof(struct res_counters) == 48, "runctl: resource counters");
 _Static_assert(sizeof(struct res_amount) == 16, "runctl: capacity");
@@ -148,8 +161,21 @@ struct runctl {
      * its increment). R: supervisor (acquire): an entry whose high half is older than n + 1
      * is not written yet, a newer one was overwritten (that failure is not announced) */
     _Atomic uint64_t fail_ring[RUNCTL_FAIL_RING];
-    /* lines 209-: one slot per worker */
+    /* lines 209-305: governance (core/cgroup.h, docs/limits.md), as line 0 */
+    struct cgroup_tree cg; /* the run's groups; mode CGROUP_NONE: none */
+    uint32_t limits;       /* RUNCTL_LIM_* */
+    uint32_t max_pids;     /* --max-pids: a job's process limit unless its class has one;
+                              0: none */
+    uint32_t ncg;          /* entries of the pool after this struct (cg.nslots), 0: no groups */
+    uint32_t ncpu_ids;     /* entries of cpu_id: the CPUs --bind-cpus hands out */
+    uint16_t cpu_id[RUNCTL_MAX_CPUS]; /* the runner's CPUs, in order: bit i is cpu_id[i] */
+    uint8_t pad305[32];
+    /* lines 306-307: bound CPUs in use, bit i: cpu_id[i]. W: workers (CAS, acq_rel) and the
+       supervisor for a dead worker's (RMW). R: workers */
+    _Atomic uint64_t cpus_used[RUNCTL_MAX_CPUS / 64];
+    /* lines 308-: one slot per worker */
     struct runctl_worker w[RUNCTL_MAX_WORKERS];
+    /* after the struct: ncg pool entries (struct runctl_cg, runctl_cg_at) */
 };
 _Static_assert(offsetof(struct runctl, arena_path) == 64, "runctl");
 _Static_assert(offsetof(struct runctl, stop) == 197 * 64, "runctl");
@@ -157,10 +183,37 @@ _Static_assert(offsetof(struct runctl, running) == 198 * 64, "runctl");
 _Static_assert(offsetof(struct runctl, res) == 199 * 64, "runctl");
 _Static_assert(offsetof(struct runctl, failures) == 200 * 64, "runctl");
 _Static_assert(offsetof(struct runctl, fail_ring) == 201 * 64, "runctl");
-_Static_assert(offsetof(struct runctl, w) == 209 * 64, "runctl");
-_Static_assert(sizeof(struct runctl) == 209 * 64 + RUNCTL_MAX_WORKERS * 9 * 64, "runctl");
+_Static_assert(offsetof(struct runctl, cg) == 209 * 64, "runctl");
+_Static_assert(offsetof(struct runctl, cpus_used) == 306 * 64, "runctl");
+_Static_assert(offsetof(struct runctl, w) == 308 * 64, "runctl");
+_Static_assert(sizeof(struct runctl) == 308 * 64 + RUNCTL_MAX_WORKERS * 11 * 64, "runctl");
+
+/* One cgroup of the run's pool (a running slot: -j of them): a worker
+ * takes a free one for a job and gives it back when the job's last
+ * attempt ended, so the slot's state passes from worker to worker. */
+struct runctl_cg {
+    _Atomic uint32_t owner;  /* 0: free; else the index + 1 of the worker whose job holds it.
+                                W: a worker (CAS 0 -> index + 1, acq_rel) taking it; the
+                                same worker (release store of 0) giving it back; the
+                                supervisor for a dead worker's, after emptying the group.
+                                R: workers looking for a free one (relaxed, then the CAS) */
+    uint32_t pad;            /* zero */
+    struct cgroup_shared sh; /* W/R: the owner only (the CAS and the release order it) */
+};
+_Static_assert(sizeof(struct cgroup_shared) == 56, "runctl: cgroup slot state");
+_Static_assert(sizeof(struct runctl_cg) == 64, "runctl: a pool entry is a line");
+_Static_assert(sizeof(struct cgroup_tree) == 16 + CGROUP_NHIER * CGROUP_PATH, "runctl: tree");
 
 #pragma GCC diagnostic pop
+
+/* Bytes of a control page with a pool of ncg groups. */
+#define RUNCTL_BYTES(ncg) (sizeof(struct runctl) + (size_t)(ncg) * sizeof(struct runctl_cg))
+
+/* Pool entry i (< c->ncg) of a page mapped RUNCTL_BYTES(c->ncg) long. */
+static inline struct runctl_cg *runctl_cg_at(struct runctl *c, uint32_t i)
+{
+    return (struct runctl_cg *)(void *)(c + 1) + i;
+}
 
 /* RUNCTL_SHAPE: a constant hash of the structs' sizes and key offsets, so
  * a worker from another build (a volley binary replaced under a live run)
@@ -170,6 +223,6 @@ _Static_assert(sizeof(struct runctl) == 209 * 64 + RUNCTL_MAX_WORKERS * 9 * 64, 
     RUNCTL_MIX_(RUNCTL_MIX_(RUNCTL_MIX_(RUNCTL_MIX_(2166136261u, sizeof(struct runctl)),           \
                                         sizeof(struct runctl_worker)),                             \
                             offsetof(struct runctl, w)),                                           \
-                sizeof(struct res_counters) * 31u + RUNCTL_MAX_WORKERS)
+                sizeof(struct res_counters) * 31u + RUNCTL_MAX_WORKERS + sizeof(struct runctl_cg))
 
 #endif /* VOLLEY_CORE_RUNCTL_H */

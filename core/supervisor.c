@@ -16,6 +16,14 @@
  * index (and its log segment). After SUPERVISOR_MAX_CRASHES deaths the run
  * stops, so the cause can be looked at; `volley resume` continues.
  *
+ * Governance (cgroup.h, docs/limits.md): before any worker starts, the
+ * run's cgroup tree is made (a group per unit of -j) and named in the
+ * control page, whose pool the workers take groups from; the backend is
+ * recorded in volley.db and shown (run_status.limits). A dead worker's
+ * groups are emptied before its jobs are requeued; the tree is removed
+ * when the last worker is gone (a crash of the supervisor leaves it for
+ * `volley resume`, which sweeps it).
+ *
  * Not here: option parsing and every line a person reads (tools/), the
  * worker's loop (worker.c), restore and reconciliation (resume.c).
  */
@@ -29,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -51,7 +60,10 @@ struct sup {
     const struct run_status *st;
     struct run_view view;
     struct runctl *ctl;
+    size_t ctl_bytes; /* RUNCTL_BYTES(ncg) */
     int ctl_fd;
+    struct cgroup_tree tree; /* the run's groups (mode CGROUP_NONE: none) */
+    char limits_why[CGROUP_WHY + 128];
     struct ckpt *ck;
     struct actions *acts; /* the workflow's actions, or NULL */
     struct watchlog *wl;  /* joblog.tsv, events.jsonl, rate.bin */
@@ -175,9 +187,31 @@ static void take_stop(struct sup *S)
     }
 }
 
+/* A dead worker's groups: what its jobs left in them is killed (before
+ * the jobs are requeued), then they go back to the pool, their counters
+ * to be read afresh; and its bound CPUs go back. */
+static void give_back_governed(struct sup *S, uint32_t i)
+{
+    struct runctl *c = S->ctl;
+    for (uint32_t g = 0; g < c->ncg; g++) {
+        struct runctl_cg *e = runctl_cg_at(c, g);
+        if (atomic_load_explicit(&e->owner, memory_order_acquire) != i + 1)
+            continue;
+        (void)cgroup_tree_empty_slot(&c->cg, g);
+        e->sh.flags &= ~CGROUP_SH_READY;
+        atomic_store_explicit(&e->owner, 0, memory_order_release);
+    }
+    for (uint32_t w = 0; w < RUNCTL_MAX_CPUS / 64; w++) {
+        uint64_t bits = atomic_exchange(&c->w[i].held_cpu_bits[w], 0);
+        if (bits)
+            atomic_fetch_and(&c->cpus_used[w], ~bits);
+    }
+}
+
 /* A dead worker's share of -j and of the capacity goes back to the others. */
 static void give_back(struct sup *S, uint32_t i)
 {
+    give_back_governed(S, i);
     struct runctl_worker *m = &S->ctl->w[i];
     struct res_amount need = {.cpus = atomic_load(&m->held_cpus),
                               .memory_bytes = atomic_load(&m->held_mem)};
@@ -284,13 +318,25 @@ static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
                     const char *workdir, uint32_t gen, uint32_t nworkers, uint32_t jcap,
                     struct vl_err *err)
 {
+    uint32_t ncg = S->tree.mode != CGROUP_NONE ? S->tree.nslots : 0;
+    S->ctl_bytes = RUNCTL_BYTES(ncg);
     S->ctl_fd = memfd_create("volley-runctl", 0); /* inherited by workers */
-    if (S->ctl_fd < 0 || ftruncate(S->ctl_fd, sizeof(struct runctl)) < 0)
+    if (S->ctl_fd < 0 || ftruncate(S->ctl_fd, (off_t)S->ctl_bytes) < 0)
         return vl_err_sys(err, -errno, "cannot create the run's control page");
-    void *m = mmap(NULL, sizeof(struct runctl), PROT_READ | PROT_WRITE, MAP_SHARED, S->ctl_fd, 0);
+    void *m = mmap(NULL, S->ctl_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, S->ctl_fd, 0);
     if (m == MAP_FAILED)
         return vl_err_sys(err, -errno, "cannot map the run's control page");
     struct runctl *c = S->ctl = m;
+    c->cg = S->tree;
+    c->ncg = ncg;
+    c->max_pids = S->o->max_pids;
+    c->limits =
+        (S->o->no_limits ? 0 : RUNCTL_LIM_ENFORCE) | (S->o->bind_cpus ? RUNCTL_LIM_BIND : 0);
+    cpu_set_t mine;
+    if (S->o->bind_cpus && sched_getaffinity(0, sizeof mine, &mine) == 0)
+        for (int cpu = 0; cpu < CPU_SETSIZE && c->ncpu_ids < RUNCTL_MAX_CPUS; cpu++)
+            if (CPU_ISSET(cpu, &mine))
+                c->cpu_id[c->ncpu_ids++] = (uint16_t)cpu;
     c->magic = RUNCTL_MAGIC;
     c->version = RUNCTL_VERSION;
     c->shape = RUNCTL_SHAPE;
@@ -572,6 +618,40 @@ static void run_actions_last(struct sup *S, const sigset_t *set)
     S->acts = NULL;
 }
 
+/* The run's groups (cgroup.h): a group per unit of -j, under the run's
+ * id. A backend that cannot be had falls back to none (the reason is
+ * shown), unless it was forced: then the run does not start. */
+static int make_tree(struct sup *S, uint32_t jcap, struct vl_err *err)
+{
+    const struct cgroup_env *env = S->o->limits;
+    memset(&S->tree, 0, sizeof S->tree);
+    if (!env || env->mode == CGROUP_NONE) {
+        snprintf(S->limits_why, sizeof S->limits_why, "%s",
+                 env ? env->why : "no limits backend was asked for");
+        return 0;
+    }
+    snprintf(S->limits_why, sizeof S->limits_why, "%s", env->why);
+    struct vl_err terr = {0};
+    if (jcap > RUNCTL_MAX_CG) {
+        vl_err_set(&terr, VL_EUSAGE, "-j %u would need %u cgroups; volley makes at most %u per run",
+                   jcap, jcap, RUNCTL_MAX_CG);
+    } else {
+        char hex[33];
+        for (int i = 0; i < 16; i++)
+            snprintf(hex + 2 * i, 3, "%02x", S->a->hdr->run_id[i]);
+        if (cgroup_tree_create(env, hex, jcap, &S->tree, &terr) == 0)
+            return 0;
+    }
+    if (S->o->limits_forced) {
+        *err = terr;
+        return err->code ? err->code : -EIO;
+    }
+    memset(&S->tree, 0, sizeof S->tree);
+    snprintf(S->limits_why, sizeof S->limits_why, "%s was not usable: %.300s",
+             cgroup_mode_name(env->mode), terr.msg);
+    return 0;
+}
+
 /* Workers: as asked, else one per CPU; never more than -j (a worker with
  * nothing it may run is a waste). */
 static void size_run(const struct supervisor_opts *o, uint32_t *nworkers, uint32_t *jcap)
@@ -594,18 +674,27 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
     struct sup S = {.a = a, .run_dir = run_dir, .o = o, .st = st, .ctl_fd = -1};
     uint32_t nworkers, jcap;
     size_run(o, &nworkers, &jcap);
+    sigset_t old;
+    bool blocked = false;
     ssize_t el = readlink("/proc/self/exe", S.exe, sizeof S.exe - 1);
     if (el <= 0) {
         vl_err_sys(err, -errno, "cannot find my own executable (/proc/self/exe)");
         goto out_early;
     }
     S.exe[el] = 0;
+    /* from here a stop signal waits for the loop: the groups made below
+     * are removed whatever comes */
+    sigset_t set = block_signals(&S, &old);
+    blocked = true;
+    if (make_tree(&S, jcap, err) < 0)
+        goto out_early;
     if (make_ctl(&S, s, arena_path, workdir, snap_gen(db), nworkers, jcap, err) < 0)
         goto out_early;
-
     if (snap_mark_live(db, err) < 0)
         goto out_early;
-    sigset_t old, set = block_signals(&S, &old);
+    struct vl_err lerr = {0};
+    if (snap_set_limits(db, cgroup_mode_name(S.tree.mode), S.limits_why, &lerr) < 0)
+        vl_warnf(&st->warn, "%s", lerr.msg);
     /* the actions' records as volley.db has them: read before the
        checkpointer takes the db over */
     struct snap_action *acts = s->nactions ? vl_xcalloc(s->nactions, sizeof *acts) : NULL;
@@ -614,7 +703,6 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
     struct ckpt_opts copts = {0};
     if (ckpt_start(&S.ck, db, &copts, err) < 0) {
         free(acts);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
         goto out_early;
     }
     arena_set_runner(a, getpid(), vl_proc_start(getpid()));
@@ -631,6 +719,8 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
                                .max_running = jcap,
                                .capacity_wait = &S.ctl->res.resv_owner,
                                .max_failures = o->max_failures};
+    if (st->limits)
+        st->limits(st->ctx, &S.view, S.tree.mode, S.tree.can, !o->no_limits, S.limits_why);
 
     run_actions_first(&S, s, acts, &set);
     free(acts);
@@ -639,6 +729,8 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
     supervise(&S, &set);
     announce_failures(&S, true);
     run_actions_last(&S, &set);
+    /* every worker is gone: what is left in the groups is killed with them */
+    (void)cgroup_tree_remove(&S.tree, NULL);
     double secs = (double)(vl_now_ns() - S.view.t0_ns) / 1e9;
     if (st->progress)
         st->progress(st->ctx, &S.view, true);
@@ -650,13 +742,16 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
         arena_unlink(arena_path);
     snap_close(db);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    munmap(S.ctl, sizeof(struct runctl));
+    munmap(S.ctl, S.ctl_bytes);
     close(S.ctl_fd);
     return exit_code;
 
 out_early:
+    (void)cgroup_tree_remove(&S.tree, NULL);
+    if (blocked)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (S.ctl)
-        munmap(S.ctl, sizeof(struct runctl));
+        munmap(S.ctl, S.ctl_bytes);
     if (S.ctl_fd >= 0)
         close(S.ctl_fd);
     snap_close(db);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/cgroup.h"
 #include "core/resources.h"
 #include "core/run_status.h"
 #include "core/runctl.h"
@@ -43,6 +44,14 @@ struct supervisor_opts {
                                          gets its event at the start */
     void (*on_signals_blocked)(void); /* NULL, or called once the signals that stop a
                                          run are blocked (tools: intr_disarm) */
+    /* governance (core/cgroup.h, docs/limits.md) */
+    const struct cgroup_env *limits; /* what cgroup_detect found (NULL: none) */
+    bool limits_forced;              /* --limits-backend named it: a tree that cannot be
+                                        made stops the run (exit 3) instead of falling
+                                        back to none */
+    bool no_limits;                  /* --no-limits: groups track and count, enforce nothing */
+    bool bind_cpus;                  /* --bind-cpus */
+    uint32_t max_pids;               /* --max-pids, 0: none */
 };
 
 /* Defaults: this machine's capacity, checkpoints every second, 5 s grace. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shm/arena.h"
@@ -32,11 +33,15 @@ _Static_assert(offsetof(struct arena_rule, max_retries) == offsetof(struct spec_
 
 #define HELD_MAX 4
 
+#define NO_CG UINT32_MAX
+
 /* One engine slot's job: what was admitted for it. */
 struct wslot {
     uint32_t jid;
     bool used;
     bool cancel_sent;
+    bool bound;  /* cpus/cpu_bits hold CPUs taken for it (--bind-cpus) */
+    uint32_t cg; /* the pool entry (runctl_cg) its job holds, or NO_CG */
     struct res_amount need;
     uint64_t gpus;
     struct failpol fp;
@@ -44,6 +49,8 @@ struct wslot {
     const char **env; /* its merged env: pointers into the arena's pool */
     uint64_t *envoff; /* ... as pool offsets (spec_envset_list's output) */
     uint32_t envcap;  /* entries both have room for */
+    cpu_set_t cpus;
+    uint64_t cpu_bits[RUNCTL_MAX_CPUS / 64];
 };
 
 struct wk {
@@ -64,6 +71,9 @@ struct wk {
     uint64_t cancel_seq_seen;
     const char *visible; /* our CUDA_VISIBLE_DEVICES (an allocation's GPUs), or NULL */
     size_t cuda_len;
+    size_t ctl_bytes;        /* the control page's mapping (RUNCTL_BYTES(ncg)) */
+    struct cgroup_slot *cgs; /* [ctl->ncg] the pool's groups as this worker opened them */
+    uint32_t cg_hint;        /* where to look for a free group first: the last given back */
 };
 
 static struct exec_engine *volatile g_engine;
@@ -208,6 +218,117 @@ static void fill_env(struct wk *k, struct wslot *s, uint32_t set, struct exec_jo
     job->nenv = n;
 }
 
+/* A free group of the pool for a job (the one this worker gave back last
+ * first: its files are open). Opens it on first use. NO_CG if none
+ * (cannot happen while the pool has -j entries: admission holds a unit of
+ * -j per job, and a group goes back before the unit does). */
+static uint32_t cg_take(struct wk *k)
+{
+    uint32_t n = k->ctl->ncg;
+    for (uint32_t t = 0; t < n; t++) {
+        uint32_t i = (k->cg_hint + t) % n;
+        struct runctl_cg *c = runctl_cg_at(k->ctl, i);
+        uint32_t free_ = 0;
+        if (atomic_load_explicit(&c->owner, memory_order_relaxed) != 0 ||
+            !atomic_compare_exchange_strong_explicit(&c->owner, &free_, k->index + 1,
+                                                     memory_order_acq_rel, memory_order_relaxed))
+            continue;
+        if (!k->cgs[i].open) {
+            struct vl_err err = {0};
+            if (cgroup_slot_open(&k->cgs[i], &k->ctl->cg, i, &c->sh, &err) < 0) {
+                vl_log("worker %u: %s: its jobs run without a cgroup", k->index, err.msg);
+                atomic_store_explicit(&c->owner, 0, memory_order_release);
+                return NO_CG;
+            }
+        }
+        k->cg_hint = i;
+        return i;
+    }
+    return NO_CG;
+}
+
+static void cg_give(struct wk *k, struct wslot *s)
+{
+    if (s->cg == NO_CG)
+        return;
+    atomic_store_explicit(&runctl_cg_at(k->ctl, s->cg)->owner, 0, memory_order_release);
+    k->cg_hint = s->cg;
+    s->cg = NO_CG;
+}
+
+/* --bind-cpus: n of the run's CPUs for slot s (bits of cpus_used), as GPUs
+ * are assigned. False if they are not there (the job then runs unbound). */
+static bool cpus_take(struct wk *k, struct wslot *s, uint32_t n)
+{
+    struct runctl *c = k->ctl;
+    memset(s->cpu_bits, 0, sizeof s->cpu_bits);
+    CPU_ZERO(&s->cpus);
+    uint32_t got = 0;
+    for (uint32_t w = 0; w * 64 < c->ncpu_ids && got < n; w++) {
+        uint64_t cur = atomic_load_explicit(&c->cpus_used[w], memory_order_relaxed);
+        for (;;) {
+            uint64_t valid =
+                c->ncpu_ids - w * 64 >= 64 ? ~0ull : (1ull << (c->ncpu_ids - w * 64)) - 1;
+            uint64_t freem = ~cur & valid, pick = 0;
+            for (uint32_t g = got; freem && g < n; g++) {
+                uint64_t low = freem & (~freem + 1);
+                pick |= low;
+                freem &= ~low;
+            }
+            if (!pick)
+                break;
+            if (atomic_compare_exchange_weak_explicit(&c->cpus_used[w], &cur, cur | pick,
+                                                      memory_order_acq_rel, memory_order_relaxed)) {
+                s->cpu_bits[w] = pick;
+                atomic_fetch_or_explicit(&k->me->held_cpu_bits[w], pick, memory_order_relaxed);
+                got += (uint32_t)__builtin_popcountll(pick);
+                break;
+            }
+        }
+    }
+    for (uint32_t w = 0; w < RUNCTL_MAX_CPUS / 64; w++)
+        for (uint64_t b = s->cpu_bits[w]; b; b &= b - 1)
+            CPU_SET(c->cpu_id[w * 64 + (uint32_t)__builtin_ctzll(b)], &s->cpus);
+    s->bound = true;
+    return got == n;
+}
+
+static void cpus_give(struct wk *k, struct wslot *s)
+{
+    if (!s->bound)
+        return;
+    for (uint32_t w = 0; w < RUNCTL_MAX_CPUS / 64; w++) {
+        if (!s->cpu_bits[w])
+            continue;
+        atomic_fetch_and_explicit(&k->me->held_cpu_bits[w], ~s->cpu_bits[w], memory_order_relaxed);
+        atomic_fetch_and_explicit(&k->ctl->cpus_used[w], ~s->cpu_bits[w], memory_order_acq_rel);
+        s->cpu_bits[w] = 0;
+    }
+    s->bound = false;
+}
+
+/* The job's governance (docs/limits.md): its group and limits, its CPUs. */
+static void fill_limits(struct wk *k, struct wslot *s, uint32_t jid, struct exec_job *job)
+{
+    const struct arena *a = &k->a;
+    uint16_t rr = a->meta[jid].rr;
+    const struct arena_rr *cls = rr != 0xffff && rr < a->hdr->nrr ? &a->rrs[rr] : NULL;
+    job->num_cpus = cls ? cls->num_cpus : 0;
+    if (k->ctl->ncg && (s->cg = cg_take(k)) != NO_CG) {
+        job->cg = &k->cgs[s->cg];
+        if (k->ctl->limits & RUNCTL_LIM_ENFORCE) {
+            job->mem_limit_bytes = cls ? cls->memory_bytes : 0;
+            job->max_pids = cls && cls->max_pids ? cls->max_pids : k->ctl->max_pids;
+        }
+    }
+    if ((k->ctl->limits & RUNCTL_LIM_BIND) && job->num_cpus) {
+        if (cpus_take(k, s, job->num_cpus))
+            job->cpus = &s->cpus;
+        else
+            cpus_give(k, s);
+    }
+}
+
 static void fill_job(struct wk *k, uint32_t slot, uint32_t jid, struct exec_job *job)
 {
     struct wslot *s = &k->slots[slot];
@@ -234,6 +355,7 @@ static void fill_job(struct wk *k, uint32_t slot, uint32_t jid, struct exec_job 
     uint32_t set = arena_job_envset(a, jid);
     if (set != ARENA_NONE)
         fill_env(k, s, set, job);
+    fill_limits(k, s, jid, job);
     uint16_t fh = a->meta[jid].fh;
     if (fh != 0xffff && fh < a->hdr->nfh) {
         const struct arena_fh *f = &a->fhs[fh];
@@ -368,6 +490,8 @@ static void src_done(void *ctx, const struct exec_result *res)
     if (res->start_ns) /* also an attempt whose clone failed */
         arena_job_set_start(a, jid, res->start_ns);
     arena_job_set_log(a, jid, worker_log_ref(res->log.log_id, res->log.rec));
+    arena_job_set_usage(a, jid, res->usage.max_rss_bytes, res->usage.cpu_user_us,
+                        res->usage.cpu_sys_us);
     if (!res->final) {
         uint32_t at;
         if (arena_retry(a, k->w, jid, &at) == -ECANCELED)
@@ -376,6 +500,9 @@ static void src_done(void *ctx, const struct exec_result *res)
     }
     s->used = false;
     k->free_slots[k->nfree++] = (uint32_t)res->tag;
+    /* the group and the CPUs go back before the unit of -j does (cg_take) */
+    cg_give(k, s);
+    cpus_give(k, s);
     if (res->outcome == EXEC_STOPPED) {
         /* Interrupted: the job stays running in the arena, owned by this
          * slot; resume runs it again (attempt + 1). */
@@ -459,15 +586,21 @@ int worker_main(int ctl_fd, uint32_t index)
     signal(SIGCHLD, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 
-    void *m = mmap(NULL, sizeof(struct runctl), PROT_READ | PROT_WRITE, MAP_SHARED, ctl_fd, 0);
+    struct stat cst;
+    void *m = MAP_FAILED;
+    if (fstat(ctl_fd, &cst) == 0 && (size_t)cst.st_size >= sizeof(struct runctl))
+        m = mmap(NULL, (size_t)cst.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, ctl_fd, 0);
     if (m == MAP_FAILED) {
         vl_err_sys(&err, -errno, "cannot map the run's control page (fd %d)", ctl_fd);
         return fail(&k, &err);
     }
     close(ctl_fd);
     k.ctl = m;
+    k.ctl_bytes = (size_t)cst.st_size;
     if (k.ctl->magic != RUNCTL_MAGIC || k.ctl->version != RUNCTL_VERSION ||
-        k.ctl->shape != RUNCTL_SHAPE || index >= k.ctl->nworkers || index >= RUNCTL_MAX_WORKERS) {
+        k.ctl->shape != RUNCTL_SHAPE || index >= k.ctl->nworkers || index >= RUNCTL_MAX_WORKERS ||
+        k.ctl->ncg > RUNCTL_MAX_CG || k.ctl_bytes < RUNCTL_BYTES(k.ctl->ncg) ||
+        k.ctl->ncpu_ids > RUNCTL_MAX_CPUS) {
         vl_err_set(&err, VL_EUSAGE, "not a volley control page, or worker %u out of range", index);
         return fail(&k, &err);
     }
@@ -517,8 +650,12 @@ int worker_main(int ctl_fd, uint32_t index)
         }
     }
     k.free_slots = vl_xcalloc(k.nslots, sizeof *k.free_slots);
-    for (uint32_t i = 0; i < k.nslots; i++)
+    for (uint32_t i = 0; i < k.nslots; i++) {
         k.free_slots[k.nfree++] = k.nslots - 1 - i;
+        k.slots[i].cg = NO_CG;
+    }
+    k.cgs = vl_xcalloc(k.ctl->ncg + 1, sizeof *k.cgs);
+    k.cg_hint = (uint32_t)((uint64_t)index * k.ctl->ncg / k.ctl->nworkers);
     k.cancel_seq_seen = atomic_load(&k.a.ctl->cancel_seq);
     g_engine = k.e;
     atomic_store_explicit(&k.me->state, RUNCTL_W_RUNNING, memory_order_release);
@@ -562,6 +699,9 @@ int worker_main(int ctl_fd, uint32_t index)
     }
     free(k.slots);
     free(k.free_slots);
+    for (uint32_t i = 0; i < k.ctl->ncg; i++)
+        cgroup_slot_close(&k.cgs[i]);
+    free(k.cgs);
     if (rc < 0)
         return fail(&k, &err);
     bool halted = atomic_load_explicit(&k.ctl->halt, memory_order_acquire);

@@ -4,7 +4,7 @@
 
 # The options of one command, one string.
 _volley_opts() {
-    local runopts="-j --jobs --workers --cpus --memory --gpus --checkpoint-interval --kill-grace --quiet --progress --halt-on-failure --max-failures"
+    local runopts="-j --jobs --workers --cpus --memory --gpus --checkpoint-interval --kill-grace --quiet --progress --halt-on-failure --max-failures --max-pids --bind-cpus --no-limits --limits-backend"
     case $1 in
     validate) echo "--json" ;;
     graph) echo "--format" ;;
@@ -18,7 +18,7 @@ _volley_opts() {
     reset) echo "--downstream --name --failed" ;;
     events) echo "-f --follow" ;;
     report) echo "-o --output --open --resources --json" ;;
-    bench) echo "--mode --shape --jobs --workers --reps --runners --fanout --seed --json --csv --plot --quick --full --order" ;;
+    bench) echo "--mode --shape --jobs --workers --reps --runners --fanout --seed --limits --json --csv --plot --quick --full --order" ;;
     esac
 }
 
@@ -27,7 +27,8 @@ _volley_takes_value() {
     case $2 in
     --format | --run-dir | -j | --workers | --cpus | --memory | --gpus | --checkpoint-interval | \
         --kill-grace | --state | --name | --attempt | --mode | --shape | --reps | --runners | \
-        --fanout | --seed | --csv | --plot | --max-failures | -o | --output) return 0 ;;
+        --fanout | --seed | --csv | --plot | --max-failures | --max-pids | --limits-backend | \
+        --limits | -o | --output) return 0 ;;
     --jobs) return 0 ;; # run and resume: -j; bench: jobs per cell
     esac
     return 1
@@ -64,6 +65,8 @@ _volley() {
     --mode) COMPREPLY=($(compgen -W "noexec process" -- "$cur")); return ;;
     --shape) COMPREPLY=($(compgen -W "flat barrier chain tree random" -- "$cur")); return ;;
     --runners) COMPREPLY=($(compgen -W "volley limit make ninja" -- "$cur")); return ;;
+    --limits-backend) COMPREPLY=($(compgen -W "auto cgroup2 cgroup1 none" -- "$cur")); return ;;
+    --limits) COMPREPLY=($(compgen -W "none track on" -- "$cur")); return ;;
     --run-dir | --csv | --plot | -o | --output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if _volley_takes_value "$cmd" "$prev"; then

@@ -51,6 +51,46 @@ static const struct bench_row *cell_row(const struct bench_row *rows, size_t n,
     return NULL;
 }
 
+/* The volley row of c's cell run with limits (the limits axis), verified. */
+static const struct bench_row *limits_row(const struct bench_row *rows, size_t n,
+                                          const struct bench_case *c, const char *limits)
+{
+    for (size_t i = 0; i < n; i++)
+        if (same_cell(&rows[i].c, c) && !strcmp(rows[i].c.runner, "volley") && rows[i].c.limits &&
+            !strcmp(rows[i].c.limits, limits) && rows[i].verified && rows[i].completions_per_s > 0)
+            return &rows[i];
+    return NULL;
+}
+
+/* "volley" or "volley:on" */
+static const char *runner_label(const struct bench_case *c, char *buf, size_t len)
+{
+    if (!c->limits)
+        return c->runner;
+    snprintf(buf, len, "%s:%s", c->runner, c->limits);
+    return buf;
+}
+
+/* The limits axis of one cell: on and track against none (targets for on:
+ * >= 0.90x the completions/s, runner CPU at most +10 us per job). */
+static void print_limits(const struct bench_row *rows, size_t n, const struct bench_row *v)
+{
+    const struct bench_row *none = limits_row(rows, n, &v->c, "none");
+    if (!none || !v->c.limits || !strcmp(v->c.limits, "none"))
+        return;
+    double ratio = v->completions_per_s / none->completions_per_s;
+    double dcpu = v->runner_cpu_us - none->runner_cpu_us;
+    bool on = !strcmp(v->c.limits, "on");
+    printf("%-8s %9" PRIu32 " -j %-3" PRIu32 "  limits %s/none %.3f", bench_shape_name(v->c.shape),
+           v->c.jobs, v->c.workers, v->c.limits, ratio);
+    if (on)
+        printf(" (target >= 0.90: %s)", ratio >= 0.90 ? "met" : "SHORT of it");
+    printf(", runner CPU %+.1f us/job", dcpu);
+    if (on)
+        printf(" (target <= +10: %s)", dcpu <= 10.0 ? "met" : "OVER it");
+    putchar('\n');
+}
+
 /* "volley/limit 0.912 (target >= 0.95: SHORT of it)" for one peer of a
  * cell: three decimals, so that a ratio just short of its target does not
  * read as the target itself. */
@@ -76,7 +116,7 @@ void bench_print_process(const struct bench_row *rows, size_t n, uint32_t reps)
     printf("process mode: /bin/true jobs, K in flight; wall from start to exit, median of %" PRIu32
            "\n",
            reps);
-    printf("%-8s %9s %4s  %-7s %9s %9s %14s  %s\n", "shape", "jobs", "K", "runner", "wall_s",
+    printf("%-8s %9s %4s  %-12s %9s %9s %14s  %s\n", "shape", "jobs", "K", "runner", "wall_s",
            "best_s", "completions/s", "verified");
     for (size_t i = 0; i < n; i++) {
         const struct bench_row *r = &rows[i];
@@ -85,9 +125,11 @@ void bench_print_process(const struct bench_row *rows, size_t n, uint32_t reps)
         double best = r->walls[0];
         for (uint32_t k = 1; k < r->nreps; k++)
             best = r->walls[k] < best ? r->walls[k] : best;
-        printf("%-8s %9" PRIu32 " %4" PRIu32 "  %-7s %9.3f %9.3f %14.0f  %s",
-               bench_shape_name(r->c.shape), r->c.jobs, r->c.workers, r->c.runner, r->wall_s, best,
-               r->completions_per_s, r->verified ? "yes" : "NO");
+        char label[32];
+        printf("%-8s %9" PRIu32 " %4" PRIu32 "  %-12s %9.3f %9.3f %14.0f  %s",
+               bench_shape_name(r->c.shape), r->c.jobs, r->c.workers,
+               runner_label(&r->c, label, sizeof label), r->wall_s, best, r->completions_per_s,
+               r->verified ? "yes" : "NO");
         if (!r->verified)
             printf(": %s", r->why);
         else if (r->note[0])
@@ -101,7 +143,8 @@ void bench_print_process(const struct bench_row *rows, size_t n, uint32_t reps)
     printf("ratios of completions/s (targets: volley >= 0.95x the limit, >= 1.2x make)\n");
     for (size_t i = 0; i < n; i++) {
         const struct bench_row *v = &rows[i];
-        if (strcmp(v->c.mode, "process") != 0 || strcmp(v->c.runner, "volley") != 0)
+        if (strcmp(v->c.mode, "process") != 0 || strcmp(v->c.runner, "volley") != 0 ||
+            (v->c.limits && strcmp(v->c.limits, "on") != 0))
             continue;
         printf("%-8s %9" PRIu32 " -j %-3" PRIu32 "", bench_shape_name(v->c.shape), v->c.jobs,
                v->c.workers);
@@ -117,6 +160,10 @@ void bench_print_process(const struct bench_row *rows, size_t n, uint32_t reps)
         print_ratio(rows, n, v, "ninja", 0);
         putchar('\n');
     }
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].c.mode, "process") && !strcmp(rows[i].c.runner, "volley") &&
+            rows[i].verified)
+            print_limits(rows, n, &rows[i]);
 }
 
 int bench_print_json(const struct bench_row *rows, size_t n, const struct bench_skip *skips,
@@ -132,6 +179,8 @@ int bench_print_json(const struct bench_row *rows, size_t n, const struct bench_
         bool proc = !strcmp(r->c.mode, "process");
         json_obj_begin(&j);
         json_kv_str(&j, "runner", r->c.runner);
+        if (r->c.limits)
+            json_kv_str(&j, "limits", r->c.limits);
         json_kv_str(&j, "shape", bench_shape_name(r->c.shape));
         json_kv_str(&j, "mode", r->c.mode);
         json_kv_uint(&j, "jobs", r->c.jobs);
@@ -191,12 +240,13 @@ int bench_write_csv(const char *path, const struct bench_row *rows, size_t n)
     if (!f)
         return -errno;
     fprintf(f, "runner,mode,shape,jobs,workers,wall_s,completions_per_s,verified,reps,"
-               "jobs_span_s\n");
+               "jobs_span_s,limits,runner_cpu_us_per_job\n");
     for (size_t i = 0; i < n; i++) {
         const struct bench_row *r = &rows[i];
-        fprintf(f, "%s,%s,%s,%" PRIu32 ",%" PRIu32 ",%.6f,%.1f,%s,%" PRIu32 ",%.6f\n", r->c.runner,
-                r->c.mode, bench_shape_name(r->c.shape), r->c.jobs, r->c.workers, r->wall_s,
-                r->completions_per_s, r->verified ? "true" : "false", r->nreps, r->span_s);
+        fprintf(f, "%s,%s,%s,%" PRIu32 ",%" PRIu32 ",%.6f,%.1f,%s,%" PRIu32 ",%.6f,%s,%.2f\n",
+                r->c.runner, r->c.mode, bench_shape_name(r->c.shape), r->c.jobs, r->c.workers,
+                r->wall_s, r->completions_per_s, r->verified ? "true" : "false", r->nreps,
+                r->span_s, r->c.limits ? r->c.limits : "", r->runner_cpu_us);
     }
     bool bad = ferror(f) != 0;
     return fclose(f) != 0 || bad ? -EIO : 0;

@@ -108,6 +108,32 @@ static int parse_runners(const char *arg, struct bench_request *rq)
     return rc;
 }
 
+/* --limits none,track,on: the limits axis (bench_matrix.h) */
+static int parse_limits(const char *arg, struct bench_request *rq)
+{
+    static const char *const names[BENCH_NLIMITS] = {"none", "track", "on"};
+    char *copy = vl_xstrdup(arg), *save = NULL;
+    int rc = 0;
+    rq->nlimits = 0;
+    for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+        int k = 0;
+        while (k < BENCH_NLIMITS && strcmp(t, names[k]))
+            k++;
+        bool again = false;
+        for (size_t i = 0; k < BENCH_NLIMITS && i < rq->nlimits; i++)
+            again |= rq->limits[i] == names[k];
+        if (k == BENCH_NLIMITS || again)
+            rc =
+                cli_usage_error(CMD, "--limits: '%s' is not one of none, track, on (each once)", t);
+        else
+            rq->limits[rq->nlimits++] = names[k];
+    }
+    free(copy);
+    if (!rc && !rq->nlimits)
+        rc = cli_usage_error(CMD, "--limits: no value (none, track, on)");
+    return rc;
+}
+
 /* One option: 0 or the exit code of its usage error (printed). */
 static int parse_opt(int c, const char *arg, char **argv, struct bench_args *a)
 {
@@ -139,6 +165,8 @@ static int parse_opt(int c, const char *arg, char **argv, struct bench_args *a)
         return cli_parse_u32(CMD, "--reps", arg, 1, BENCH_MAX_REPS, &a->reps) ? 0 : VL_EXIT_USAGE;
     case 'R':
         return parse_runners(arg, rq);
+    case 'L':
+        return parse_limits(arg, rq);
     case ':':
         return cli_usage_error(CMD, "%s needs a value", argv[optind - 1]);
     default:
@@ -164,21 +192,14 @@ static bool dir_exists_for(const char *opt, const char *path)
 static int parse(int argc, char **argv, struct bench_args *a)
 {
     static const struct option opts[] = {
-        {"shape", required_argument, NULL, 's'},
-        {"jobs", required_argument, NULL, 'n'},
-        {"workers", required_argument, NULL, 'w'},
-        {"mode", required_argument, NULL, 'm'},
-        {"fanout", required_argument, NULL, 'f'},
-        {"seed", required_argument, NULL, 'S'},
-        {"reps", required_argument, NULL, 'r'},
-        {"csv", required_argument, NULL, 'c'},
-        {"plot", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, 'j'},
-        {"quick", no_argument, NULL, 'q'},
-        {"full", no_argument, NULL, 'F'},
-        {"runners", required_argument, NULL, 'R'},
-        {"order", no_argument, NULL, 'O'},
-        {NULL, 0, NULL, 0},
+        {"shape", required_argument, NULL, 's'},   {"jobs", required_argument, NULL, 'n'},
+        {"workers", required_argument, NULL, 'w'}, {"mode", required_argument, NULL, 'm'},
+        {"fanout", required_argument, NULL, 'f'},  {"seed", required_argument, NULL, 'S'},
+        {"reps", required_argument, NULL, 'r'},    {"csv", required_argument, NULL, 'c'},
+        {"plot", required_argument, NULL, 'p'},    {"json", no_argument, NULL, 'j'},
+        {"quick", no_argument, NULL, 'q'},         {"full", no_argument, NULL, 'F'},
+        {"runners", required_argument, NULL, 'R'}, {"order", no_argument, NULL, 'O'},
+        {"limits", required_argument, NULL, 'L'},  {NULL, 0, NULL, 0},
     };
     *a = (struct bench_args){.rq.shape_opts = {.fanout = 4, .seed = 1}, .reps = 1};
     int c, rc = 0;

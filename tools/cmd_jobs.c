@@ -10,8 +10,11 @@
  * --name is a PCRE2 pattern, JIT-compiled, matched anywhere in the name
  * (anchor it with ^...$). Human output is tab-separated (a header line when
  * stdout is a terminal); --json is one array of objects with the keys
- * name, state, attempt, exit_code, start, duration_s (null where a job has
- * no such value yet: not ended, never started).
+ * name, state, attempt, exit_code, start, duration_s, max_rss_bytes,
+ * cpu_user_s, cpu_sys_s (null where a job has no such value yet: not
+ * ended, never started). The usage is the recorded attempt's
+ * (docs/limits.md): its peak memory and CPU time, in MiB and seconds in
+ * the human columns.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
@@ -83,15 +86,30 @@ static void emit(struct json *j, const struct snap_job *r, const char *name, boo
             json_null(j);
         /* json.h writes a non-finite double as null: not ended */
         json_kv_double(j, "duration_s", ended ? dur : NAN);
+        /* the attempt's usage (docs/limits.md); null where none was recorded */
+        bool use = ended && snap_job_has_usage(r);
+        json_key(j, "max_rss_bytes");
+        if (use)
+            json_uint(j, r->max_rss_bytes);
+        else
+            json_null(j);
+        json_kv_double(j, "cpu_user_s", use ? r->cpu_user_s : NAN);
+        json_kv_double(j, "cpu_sys_s", use ? r->cpu_sys_s : NAN);
         json_obj_end(j);
         return;
     }
-    char code[16] = "-", d[32] = "-";
+    char code[16] = "-", d[32] = "-", rss[32] = "-", us[32] = "-", sy[32] = "-";
     if (ended) {
         snprintf(code, sizeof code, "%d", r->exit_code);
         snprintf(d, sizeof d, "%.3f", dur);
     }
-    printf("%s\t%s\t%u\t%s\t%s\t%s\n", name, state, r->attempt, code, ts, d);
+    if (ended && snap_job_has_usage(r)) {
+        snprintf(rss, sizeof rss, "%.1f", (double)r->max_rss_bytes / (1024.0 * 1024.0));
+        snprintf(us, sizeof us, "%.3f", r->cpu_user_s);
+        snprintf(sy, sizeof sy, "%.3f", r->cpu_sys_s);
+    }
+    printf("%s\t%s\t%u\t%s\t%s\t%s\t%s\t%s\t%s\n", name, state, r->attempt, code, ts, d, rss, us,
+           sy);
 }
 
 int cmd_jobs(int argc, char **argv)
@@ -156,7 +174,8 @@ int cmd_jobs(int argc, char **argv)
         json_arr_begin(&j);
         jp = &j;
     } else if (isatty(1)) {
-        printf("NAME\tSTATE\tATTEMPT\tEXIT\tSTART\tDURATION_S\n");
+        printf(
+            "NAME\tSTATE\tATTEMPT\tEXIT\tSTART\tDURATION_S\tMAX_RSS_MIB\tCPU_USER_S\tCPU_SYS_S\n");
     }
     struct snap_job r;
     if (w.have_arena) {

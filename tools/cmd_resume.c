@@ -124,6 +124,8 @@ static int options_and_fit(struct resume_args *ra, struct snap *db, const struct
                 err->msg);
         return VL_EXIT_USAGE;
     }
+    if ((rc = runopts_limits("resume", &ra->o)) != 0)
+        return rc;
     if (shown[0] && !ra->dry_run)
         fprintf(stderr, "volley: resuming with the run's options: %s\n", shown);
     return 0;
@@ -184,6 +186,15 @@ static int go_on(struct resume_args *ra, const char *dir, struct snap *db, struc
     rc = resume_reconcile(db, s, info, dir, apath, jobs, &ra->r, &cli_warn, &rs, err);
     if (rs.ignored.code)
         fprintf(stderr, "volley resume: ignoring %s: %s\n", apath, rs.ignored.msg);
+    if (rs.cg_found)
+        fprintf(stderr,
+                "volley resume: removed the stopped run's cgroups (%u director%s), killing %u "
+                "process%s still in them\n",
+                rs.cg_found, rs.cg_found == 1 ? "y" : "ies", rs.cg_killed,
+                rs.cg_killed == 1 ? "" : "es");
+    if (rs.cg_err)
+        fprintf(stderr, "volley resume: a cgroup of the stopped run could not be removed: %s\n",
+                vl_strerror(rs.cg_err));
     /* every job finished: nothing to run, unless an action is left (one
        that was running when the run stopped, on_workflow_complete ...) */
     if (rc == 0 && !rs.unfinished && !actions_due_at_resume(s, snap_actions(db), jobs)) {

@@ -265,6 +265,10 @@ static int run_cmd(int argc, char **argv)
         spec_free(&s);
         return rc;
     }
+    if ((rc = runopts_limits("run", &o)) != 0) {
+        spec_free(&s);
+        return rc;
+    }
 
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd)) {

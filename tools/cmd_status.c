@@ -191,6 +191,14 @@ int cmd_status(int argc, char **argv)
         } else {
             json_null(&j);
         }
+        /* how the jobs were governed, and the CPU they used (docs/limits.md):
+         * as of the last checkpoint */
+        json_key(&j, "limits");
+        if (w.info.limits)
+            json_str(&j, w.info.limits);
+        else
+            json_null(&j);
+        json_kv_double(&j, "cpu_s", (double)w.info.cpu_ms / 1e3);
         json_key(&j, "failed_jobs");
         json_arr_begin(&j);
         for (uint32_t i = 0; i < st.nfailed; i++)
@@ -219,6 +227,9 @@ int cmd_status(int argc, char **argv)
         if (!strcmp(st.phase, "stopped"))
             printf("  stopped%s: continue with: volley resume %s\n",
                    st.counts[WATCH_INTERRUPTED] ? " (its interrupted jobs run again)" : "", w.dir);
+        if (w.info.limits)
+            printf("  limits: %s; the jobs used %.1f s of CPU\n", w.info.limits,
+                   (double)w.info.cpu_ms / 1e3);
         if (st.nfailed) {
             printf("  failed:");
             for (uint32_t i = 0; i < st.nfailed; i++)

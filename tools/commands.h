@@ -18,7 +18,8 @@ int cmd_report(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
-int cmd_worker(int argc, char **argv); /* hidden: `volley __worker FD INDEX` */
+int cmd_worker(int argc, char **argv);  /* hidden: `volley __worker FD INDEX` */
+int cmd_cgroups(int argc, char **argv); /* hidden: `volley __cgroups DIR [--sweep]` (tests) */
 
 /* For commands whose issue has not landed: says so on stderr, exit 3. */
 int cli_not_built(const char *cmd, int issue);

@@ -31,6 +31,8 @@ const struct cli_cmd cli_cmds[] = {
     /* hidden: the worker processes of a run (core/supervisor.c starts them) */
     {SUPERVISOR_WORKER_CMD, "", "usage: volley __worker FD INDEX (started by volley run)\n",
      cmd_worker},
+    /* hidden: a run's cgroups, for the tests (tests/run/lib.sh) */
+    {"__cgroups", "", "usage: volley __cgroups DIR [--sweep]\n", cmd_cgroups},
     {NULL, NULL, NULL, NULL},
 };
 

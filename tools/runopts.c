@@ -4,8 +4,11 @@
 #include "runopts.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "core/runctl.h"
 
 #include "cli.h"
 
@@ -13,6 +16,7 @@ void runopts_default(struct runopts *o)
 {
     supervisor_opts_default(&o->sup);
     o->progress = -1;
+    o->limits_want = CGROUP_AUTO;
 }
 
 /* Applies option c with its value arg to o: 1, 0 if c is not one of
@@ -66,6 +70,25 @@ static int set_opt(int c, const char *arg, struct runopts *o, struct vl_err *err
         return cli_check_u32("--max-failures", arg, 1, UINT32_MAX, &o->sup.max_failures, err)
                    ? 1
                    : -EINVAL;
+    case 1010:
+        return cli_check_u32("--max-pids", arg, 1, 1u << 22, &o->sup.max_pids, err) ? 1 : -EINVAL;
+    case 1011:
+        o->sup.bind_cpus = true;
+        return 1;
+    case 1012:
+        o->sup.no_limits = true;
+        return 1;
+    case 1013: {
+        bool ok;
+        int m = cgroup_mode_parse(arg, &ok);
+        if (!ok)
+            return vl_err_set(err, -EINVAL,
+                              "--limits-backend: '%s' is not one of auto, cgroup2, cgroup1, none",
+                              arg);
+        o->limits_want = m;
+        o->sup.limits_forced = m != CGROUP_AUTO;
+        return 1;
+    }
     default:
         return 0;
     }
@@ -79,7 +102,8 @@ int runopts_parse(const char *cmd, int c, const char *arg, struct runopts *o)
 }
 
 /* The options a run keeps, in the order a resume names them. */
-static const int kept_codes[RUNOPTS_NKEPT] = {'j', 1000, 1001, 1002, 1003, 1004, 1005};
+static const int kept_codes[RUNOPTS_NKEPT] = {'j',  1000, 1001, 1002, 1003, 1004,
+                                              1005, 1010, 1011, 1012, 1013};
 static const struct option longopts[] = {RUNOPTS_LONGOPTS, {NULL, 0, NULL, 0}};
 
 /* The long name of option c ("jobs" for -j). */
@@ -97,6 +121,8 @@ void runopts_kept_note(struct runopts_kept *k, int c, const char *arg)
     while (i < RUNOPTS_NKEPT && kept_codes[i] != c)
         i++;
     const char *name = opt_name(c);
+    if (!arg) /* a flag (--bind-cpus, --no-limits) */
+        arg = "yes";
     if (i == RUNOPTS_NKEPT || !snap_opt_check(name, arg))
         return; /* --quiet, --progress: this invocation's; a value volley.db cannot hold */
     uint32_t at = 0;
@@ -145,6 +171,28 @@ int runopts_apply_kept(struct runopts *o, const struct snap_opt *opts, uint32_t 
                               db_path, flag, so->value, e.msg, flag);
         if (at < len)
             at += (size_t)snprintf(shown + at, len - at, "%s%s %s", at ? " " : "", flag, so->value);
+    }
+    return 0;
+}
+
+int runopts_limits(const char *cmd, struct runopts *o)
+{
+    struct vl_err err = {0};
+    if (cgroup_detect(o->limits_want, &o->limits, &err) < 0)
+        return cli_usage_error(cmd, "%s", err.msg);
+    o->sup.limits = &o->limits;
+    if (o->sup.bind_cpus) {
+        cpu_set_t mine;
+        uint32_t n = 0;
+        if (sched_getaffinity(0, sizeof mine, &mine) == 0)
+            n = (uint32_t)CPU_COUNT(&mine);
+        if (n > RUNCTL_MAX_CPUS)
+            n = RUNCTL_MAX_CPUS;
+        if (o->sup.cap.cpus > n)
+            return cli_usage_error(cmd,
+                                   "--bind-cpus: %u CPUs to hand out (--cpus), but volley may "
+                                   "run on %u",
+                                   o->sup.cap.cpus, n);
     }
     return 0;
 }

@@ -1,8 +1,11 @@
 /*
  * runopts.h - the options `volley run` and `volley resume` share (-j,
  * --workers, --cpus, --memory, --gpus, --checkpoint-interval, --kill-grace,
- * --quiet, --progress, --halt-on-failure, --max-failures; docs/running.md):
- * their parsing, and which of them a run keeps in volley.db for its resume.
+ * --quiet, --progress, --halt-on-failure, --max-failures; the limits:
+ * --max-pids, --bind-cpus, --no-limits, --limits-backend; docs/running.md,
+ * docs/limits.md): their parsing, which of them a run keeps in volley.db
+ * for its resume, and the check of the limits against this machine
+ * before anything starts.
  */
 #ifndef VOLLEY_TOOLS_RUNOPTS_H
 #define VOLLEY_TOOLS_RUNOPTS_H
@@ -18,6 +21,8 @@ struct runopts {
     struct supervisor_opts sup; /* what the supervisor gets */
     int progress;               /* -1: a line on a TTY; 0: --quiet; 1: --progress */
     bool halt_given;            /* --halt-on-failure (max_failures 1) was given */
+    int limits_want;            /* --limits-backend: CGROUP_AUTO or an enum cgroup_mode */
+    struct cgroup_env limits;   /* what runopts_limits found (sup.limits points here) */
 };
 
 /* Defaults: supervisor_opts_default, a progress line on a TTY. */
@@ -33,21 +38,24 @@ void runopts_default(struct runopts *o);
         {"checkpoint-interval", required_argument, NULL, 1004},                                    \
         {"kill-grace", required_argument, NULL, 1005}, {"quiet", no_argument, NULL, 1006},         \
         {"progress", no_argument, NULL, 1007}, {"halt-on-failure", no_argument, NULL, 1008},       \
+        {"max-failures", required_argument, NULL, 1009},                                           \
+        {"max-pids", required_argument, NULL, 1010}, {"bind-cpus", no_argument, NULL, 1011},       \
+        {"no-limits", no_argument, NULL, 1012},                                                    \
     {                                                                                              \
-        "max-failures", required_argument, NULL, 1009                                              \
+        "limits-backend", required_argument, NULL, 1013                                            \
     }
 int runopts_parse(const char *cmd, int c, const char *arg, struct runopts *o);
 
 /*
  * The options a run keeps (docs/running.md): those of -j, --workers,
- * --cpus, --memory, --gpus, --checkpoint-interval and --kill-grace given on
- * `volley run`'s command line are stored in volley.db as typed (table
- * run_option), and `volley resume` applies them again, except those given
- * on its own command line. Not given: this machine's default, detected
- * again. --quiet, --progress, --halt-on-failure and --max-failures belong
- * to one invocation: not kept.
+ * --cpus, --memory, --gpus, --checkpoint-interval, --kill-grace and the
+ * limits' given on `volley run`'s command line are stored in volley.db as
+ * typed (table run_option; a flag as "yes"), and `volley resume` applies
+ * them again, except those given on its own command line. Not given: this
+ * machine's default, detected again. --quiet, --progress, --halt-on-failure
+ * and --max-failures belong to one invocation: not kept.
  */
-#define RUNOPTS_NKEPT 7
+#define RUNOPTS_NKEPT 11
 struct runopts_kept {
     struct snap_opt opt[RUNOPTS_NKEPT]; /* name: the long option's ("jobs"); value: as typed */
     uint32_t n;                         /* entries in opt, in the order first given */
@@ -67,5 +75,13 @@ void runopts_kept_note(struct runopts_kept *k, int c, const char *arg);
 int runopts_apply_kept(struct runopts *o, const struct snap_opt *opts, uint32_t n,
                        const struct runopts_kept *given, const char *db_path, char *shown,
                        size_t len, struct vl_err *err);
+
+/*
+ * Before anything starts: finds the limits backend (cgroup_detect) and
+ * checks --bind-cpus against the CPUs this process may use. VL_EXIT_USAGE
+ * after printing why (a forced backend that is not here), else 0 with
+ * o->sup's governance filled.
+ */
+int runopts_limits(const char *cmd, struct runopts *o);
 
 #endif /* VOLLEY_TOOLS_RUNOPTS_H */

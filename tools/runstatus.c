@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/logfmt.h"
+#include "core/cgroup.h"
 #include "persist/rundir.h"
 #include "persist/watchlog.h"
 #include "cli.h"
@@ -169,6 +170,45 @@ static void progress(void *ctx, const struct run_view *v, bool final)
         h->line_up = false;
     }
     fflush(stderr);
+}
+
+/* One line, before any job starts: how the jobs are governed. */
+static void limits(void *ctx, const struct run_view *v, int mode, uint32_t can, bool enforced,
+                   const char *why)
+{
+    (void)ctx;
+    (void)v;
+    const char *name = cgroup_mode_name(mode);
+    if (mode == CGROUP_NONE) {
+        fprintf(stderr,
+                "volley: limits: none: memory and process limits are not enforced (%s); what a "
+                "job leaves is killed through its process group, usage comes from rusage\n",
+                why);
+        return;
+    }
+    if (!enforced) {
+        fprintf(stderr,
+                "volley: limits: %s, not enforced (--no-limits); what a job leaves is killed and "
+                "its usage counted through its cgroup\n",
+                name);
+        return;
+    }
+    bool mem = can & CGROUP_CAN_MEMORY, pids = can & CGROUP_CAN_PIDS;
+    const char *has = mem && pids ? "memory and processes"
+                      : mem       ? "memory"
+                      : pids      ? "processes"
+                                  : "";
+    const char *lacks = mem && pids ? ""
+                        : mem       ? "processes"
+                        : pids      ? "memory"
+                                    : "memory or processes";
+    bool say_why = *lacks && why && *why;
+    fprintf(stderr,
+            "volley: limits: %s: %s%s%s%s%s%s%s%s; what a job leaves is killed and its usage "
+            "counted through its cgroup\n",
+            name, *has ? "enforces " : "", has, *has && *lacks ? ", " : "",
+            *lacks ? "does not enforce " : "", lacks, say_why ? " (" : "", say_why ? why : "",
+            say_why ? ")" : "");
 }
 
 static void stopping(void *ctx, const struct run_view *v)
@@ -370,6 +410,7 @@ void runstatus_init(struct runstatus *h, int progress_mode)
         .progress = h->tty ? progress : NULL, /* quiet: nothing to compute */
         .stopping = stopping,
         .worker_died = worker_died,
+        .limits = limits,
         .finished = finished,
         .job_failed = job_failed,
         .halting = halting,

@@ -91,7 +91,8 @@ static int process_run(const struct bench_case *c, const char *dir, struct bench
                        struct vl_err *err)
 {
     struct bproc_result r;
-    int rc = bproc_run(find_runner(c->runner, c->mode)->proc, dir, c->jobs, c->workers, &r, err);
+    int rc = bproc_run(find_runner(c->runner, c->mode)->proc, dir, c->jobs, c->workers, c->limits,
+                       &r, err);
     if (rc)
         return rc;
     row->wall_s = r.wall_s;
@@ -199,8 +200,8 @@ void bench_matrix_plan(const struct bench_request *rq, struct bench_plan *p)
         modes[0] = true;                  /* the default: noexec */
         modes[1] = rq->quick || rq->full; /* --quick, --full: both */
     }
-    size_t cap =
-        BENCH_NMODES * BENCH_NSHAPES * BENCH_MAX_LIST * BENCH_MAX_LIST * VL_ARRAY_LEN(runners);
+    size_t cap = BENCH_NMODES * BENCH_NSHAPES * BENCH_MAX_LIST * BENCH_MAX_LIST *
+                 (VL_ARRAY_LEN(runners) + BENCH_NLIMITS);
     p->cases = vl_xcalloc(cap, sizeof *p->cases);
     for (int m = 0; m < BENCH_NMODES; m++) {
         if (!modes[m])
@@ -223,14 +224,18 @@ void bench_matrix_plan(const struct bench_request *rq, struct bench_plan *p)
                             !runner_wanted(rq->only, runners[r].name) ||
                             (m && bproc_unavailable(runners[r].proc)))
                             continue;
-                        p->cases[p->ncases++] = (struct bench_case){
-                            .runner = runners[r].name,
-                            .mode = mode_names[m],
-                            .shape = ms[s],
-                            .jobs = mj[jn],
-                            .workers = mw[w],
-                            .order = !m && (rq->order || (rq->quick && ms[s] == BENCH_RANDOM)),
-                            .shape_opts = rq->shape_opts};
+                        /* the limits axis: volley's process runs, once per value */
+                        bool axis = m && runners[r].proc == BPROC_VOLLEY && rq->nlimits;
+                        for (size_t l = 0; l < (axis ? rq->nlimits : 1); l++)
+                            p->cases[p->ncases++] = (struct bench_case){
+                                .runner = runners[r].name,
+                                .mode = mode_names[m],
+                                .shape = ms[s],
+                                .jobs = mj[jn],
+                                .workers = mw[w],
+                                .order = !m && (rq->order || (rq->quick && ms[s] == BENCH_RANDOM)),
+                                .shape_opts = rq->shape_opts,
+                                .limits = axis ? rq->limits[l] : NULL};
                     }
     }
 }

@@ -11,7 +11,12 @@
  *   process  real /bin/true jobs (bench_process.h): limit (the spawn
  *            probe), volley (`volley run` end to end), make, ninja, on the
  *            same generated shape; workers = K, the jobs in flight (-j K).
- *            A runner that is not installed is skipped and named.
+ *            A runner that is not installed is skipped and named. The
+ *            limits axis (--limits none,track,on; docs/limits.md) runs
+ *            volley once per value, on a workflow whose jobs have a class
+ *            with a memory limit: none = --limits-backend none, track =
+ *            groups without limits (--no-limits), on = the default backend
+ *            enforcing the memory and --max-pids 1000.
  *
  * tools/cmd_bench.c is its command line and its printer; nothing here
  * prints.
@@ -32,6 +37,7 @@
 #define BENCH_MAX_LIST 16
 #define BENCH_NMODES 2 /* noexec, process */
 #define BENCH_MAX_SKIPS 4
+#define BENCH_NLIMITS 3 /* the limits axis: none, track, on */
 
 /* One cell of the matrix for one runner. */
 struct bench_case {
@@ -43,6 +49,8 @@ struct bench_case {
     uint32_t order; /* noexec: also measure the order (bench_noexec.h), in a run
                        of its own after the throughput's */
     struct bench_shape_opts shape_opts;
+    const char *limits; /* process volley on the limits axis: "none", "track", "on";
+                           NULL: not on it (the default run, limits as a user gets them) */
 };
 
 /* Its result: one repetition, or (bench_matrix_run) all of them. */
@@ -84,6 +92,8 @@ struct bench_request {
     size_t nworkers;
     struct bench_shape_opts shape_opts;
     const char *only; /* --runners: a comma-separated list, or NULL for every runner */
+    const char *limits[BENCH_NLIMITS]; /* --limits: the axis' values, in order */
+    size_t nlimits;                    /* 0: volley runs once, as a user's run would */
 };
 
 struct bench_skip {

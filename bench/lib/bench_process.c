@@ -82,12 +82,18 @@ static int close_out(FILE *f, const char *dir, const char *name, struct vl_err *
     return 0;
 }
 
-static void write_yaml(FILE *f, const struct spec *s, const struct parents *p, const char *shape)
+/* limited: every job in a class with a memory limit (the limits axis) */
+static void write_yaml(FILE *f, const struct spec *s, const struct parents *p, const char *shape,
+                       bool limited)
 {
-    fprintf(f, "# volley bench: the %s shape, %" PRIu32 " jobs\nname: bench_%s\njobs:\n", shape,
-            s->njobs, shape);
+    fprintf(f, "# volley bench: the %s shape, %" PRIu32 " jobs\nname: bench_%s\n", shape, s->njobs,
+            shape);
+    if (limited)
+        fputs("resource_requirements:\n  - {name: lim, memory: 1g}\n", f);
+    fputs("jobs:\n", f);
     for (uint32_t j = 0; j < s->njobs; j++) {
-        fprintf(f, "  - {name: j%" PRIu32 ", command: " JOB_CMD, j);
+        fprintf(f, "  - {name: j%" PRIu32 ", command: " JOB_CMD "%s", j,
+                limited ? ", resource_requirements: lim" : "");
         if (p->off[j + 1] > p->off[j]) {
             fputs(", depends_on: [", f);
             for (uint64_t e = p->off[j]; e < p->off[j + 1]; e++)
@@ -142,15 +148,15 @@ int bproc_prepare(const char *dir, enum bench_shape shape, uint32_t njobs,
         return rc;
     struct parents p;
     parents_build(&s, &p);
-    static const char *names[] = {"wf.yaml", "wf.mk", "build.ninja"};
-    for (int i = 0; i < 3 && rc == 0; i++) {
+    static const char *names[] = {"wf.yaml", "wf.mk", "build.ninja", "wf-limits.yaml"};
+    for (int i = 0; i < 4 && rc == 0; i++) {
         FILE *f = open_out(dir, names[i], err);
         if (!f) {
             rc = err->code;
             break;
         }
-        if (i == 0)
-            write_yaml(f, &s, &p, bench_shape_name(shape));
+        if (i == 0 || i == 3)
+            write_yaml(f, &s, &p, bench_shape_name(shape), i == 3);
         else if (i == 1)
             write_make(f, &s, &p);
         else
@@ -386,18 +392,29 @@ static void verify_volley_db(const char *rundir, uint32_t njobs, struct bproc_re
         res->verified = true;
 }
 
-static int run_volley(const char *dir, uint32_t njobs, uint32_t k, struct bproc_result *res,
-                      struct vl_err *err)
+static int run_volley(const char *dir, uint32_t njobs, uint32_t k, const char *limits,
+                      struct bproc_result *res, struct vl_err *err)
 {
     static unsigned seq;
     char wf[PATH_MAX], rundir[PATH_MAX], errf[PATH_MAX], kbuf[16];
-    snprintf(wf, sizeof wf, "%s/wf.yaml", dir);
+    snprintf(wf, sizeof wf, "%s/%s", dir, limits ? "wf-limits.yaml" : "wf.yaml");
     snprintf(rundir, sizeof rundir, "%s/run-%u", dir, seq++);
     snprintf(errf, sizeof errf, "%s/volley.err", dir);
     snprintf(kbuf, sizeof kbuf, "%" PRIu32, k);
     /* K workers for K in flight: the setup of a node with K CPUs */
-    char *argv[] = {"/proc/self/exe", "run",       wf,     "-j", kbuf, "--workers", kbuf,
-                    "--quiet",        "--run-dir", rundir, NULL};
+    char *argv[14] = {"/proc/self/exe", "run", wf,        "-j",        kbuf,
+                      "--workers",      kbuf,  "--quiet", "--run-dir", rundir};
+    int a = 10;
+    if (limits && !strcmp(limits, "none")) {
+        argv[a++] = "--limits-backend";
+        argv[a++] = "none";
+    } else if (limits && !strcmp(limits, "track")) {
+        argv[a++] = "--no-limits";
+    } else if (limits) {
+        argv[a++] = "--max-pids";
+        argv[a++] = "1000";
+    }
+    argv[a] = NULL;
     int st;
     int rc = run_wait(argv, NULL, NULL, errf, &st, &res->wall_s, err);
     if (rc)
@@ -542,7 +559,7 @@ static int run_ninja(const char *dir, uint32_t njobs, uint32_t k, struct bproc_r
     return 0;
 }
 
-int bproc_run(enum bproc_runner r, const char *dir, uint32_t njobs, uint32_t k,
+int bproc_run(enum bproc_runner r, const char *dir, uint32_t njobs, uint32_t k, const char *limits,
               struct bproc_result *res, struct vl_err *err)
 {
     *res = (struct bproc_result){0};
@@ -552,7 +569,7 @@ int bproc_run(enum bproc_runner r, const char *dir, uint32_t njobs, uint32_t k,
     unsetenv("MAKELEVEL");
     switch (r) {
     case BPROC_VOLLEY:
-        return run_volley(dir, njobs, k, res, err);
+        return run_volley(dir, njobs, k, limits, res, err);
     case BPROC_LIMIT:
         return run_limit(dir, njobs, k, res, err);
     case BPROC_MAKE:

@@ -4,8 +4,10 @@
  * in the same invocation.
  *
  * bproc_prepare writes the shape three ways into a directory: wf.yaml (for
- * `volley run`), wf.mk (GNU make) and build.ninja, every job /bin/true. The
- * runners then each run it once and verify it:
+ * `volley run`), wf.mk (GNU make) and build.ninja, every job /bin/true, and
+ * wf-limits.yaml, wf.yaml with every job in a class with a memory limit
+ * (1g: what the limits axis enforces). The runners then each run it once
+ * and verify it:
  *   volley  `/proc/self/exe run wf.yaml -j K --quiet --run-dir D`: exit 0, and
  *           volley.db (read through persist/'s snap.h, never raw SQL) has
  *           njobs records, each completed in attempt 1
@@ -55,7 +57,10 @@ const char *bproc_unavailable(enum bproc_runner r);
 /* Runs the prepared dir once with K in flight. 0 with *res filled
  * (res->verified may be false); a negative code with err filled if the
  * runner could not be started. */
-int bproc_run(enum bproc_runner r, const char *dir, uint32_t njobs, uint32_t k,
+/* limits (volley only; NULL for the others): NULL runs wf.yaml as a user
+ * would; "none", "track", "on" run wf-limits.yaml with --limits-backend
+ * none, --no-limits, or --max-pids 1000 (bench_matrix.h). */
+int bproc_run(enum bproc_runner r, const char *dir, uint32_t njobs, uint32_t k, const char *limits,
               struct bproc_result *res, struct vl_err *err);
 
 /* prog is an executable file in $PATH. */

@@ -24,14 +24,14 @@ wait_for 20 settled
 check live_status "5 True running ['bad'] 1 1 8 0 arena" "$(py 'import json; d=json.load(open("st.json"))
 print(d["total"], d["live"], d["phase"], d["failed_jobs"], d["running"], d["states"]["blocked"], len(d["states"]), d["states"]["canceled"], d["source"])')"
 check live_status_keys ok "$(py 'import json; d=json.load(open("st.json"))
-need={"total","states","running","rate_per_s","elapsed_s","eta_s","live","failed_jobs"}
-print("ok" if need <= set(d) and d["elapsed_s"] > 0 and d["rate_per_s"] > 0 and d["eta_s"] > 0 else d)')"
+need={"total","states","running","rate_per_s","elapsed_s","eta_s","live","failed_jobs","limits","cpu_s"}
+print("ok" if need <= set(d) and d["limits"] in ("cgroup2","cgroup1","none") and d["cpu_s"] >= 0 and d["elapsed_s"] > 0 and d["rate_per_s"] > 0 and d["eta_s"] > 0 else d)')"
 "$bin" status r > st.txt
 check live_status_human 1 "$(grep -c '^  failed: bad$' st.txt)"
 "$bin" jobs r --json > jobs.json
 check live_jobs "ok1 completed 1 0|ok2 completed 1 0|bad failed 1 3|gate running 1 None|after blocked 0 None" \
   "$(py 'import json; print("|".join("%s %s %s %s" % (j["name"], j["state"], j["attempt"], j["exit_code"]) for j in json.load(open("jobs.json"))))')"
-check live_jobs_keys ok "$(py 'import json; print("ok" if all(list(j)==["name","state","attempt","exit_code","start","duration_s"] for j in json.load(open("jobs.json"))) else "bad")')"
+check live_jobs_keys ok "$(py 'import json; print("ok" if all(list(j)==["name","state","attempt","exit_code","start","duration_s","max_rss_bytes","cpu_user_s","cpu_sys_s"] for j in json.load(open("jobs.json"))) else "bad")')"
 check live_running_start ok "$(py 'import json; g=[j for j in json.load(open("jobs.json")) if j["name"]=="gate"][0]
 print("ok" if g["start"] and g["start"].endswith("Z") else g)')"
 check live_state_filter "after" "$("$bin" jobs r --state blocked | cut -f1)"

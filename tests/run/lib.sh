@@ -39,8 +39,24 @@ cleanup() {
         [ -e "$f" ] || continue
         id=$(sqlite3 "$f" "select hex(run_id) from run" 2>/dev/null | tr A-F a-f)
         [ -n "$id" ] && rm -f "/dev/shm/volley-$id"
+        # the run's cgroups (docs/limits.md), should a run have been left
+        # crashed: what is in them is killed, they are removed
+        "$VOLLEY" __cgroups "${f%/volley.db}" --sweep > /dev/null 2>&1
     done
     rm -rf "$T"
+}
+# The cgroups of the runs in the given directories that exist now (none
+# once a run ended, whatever ended it, or once its resume did).
+cgroups_of() {
+    local d
+    for d in "$@"; do "$VOLLEY" __cgroups "$d" 2> /dev/null; done
+}
+no_cgroups_left() {
+    local d left=""
+    for d in "$T"/*/; do
+        [ -n "$(cgroups_of "$d")" ] && left="$left ${d%/}"
+    done
+    if [ -n "$left" ]; then fail "cgroups left behind by the runs in:$left"; else ok "no cgroup left behind"; fi
 }
 trap cleanup EXIT
 
@@ -129,6 +145,7 @@ no_strays() {
 }
 finish() {
     no_strays
+    no_cgroups_left
     # a sanitizer report from the runner or a worker (they share stderr)
     if grep -l "Sanitizer\|runtime error:" "$T"/*.err 2>/dev/null; then
         fail "sanitizer reports above"

@@ -578,12 +578,19 @@ static void test_enobufs(void)
     tl_rmdir(dir);
 }
 
-/* A background grandchild keeps stdout open: the job ends after the
- * bounded wait, its stdout cut and a note saying so. */
+/* The old way, kept behind keep_leftovers: a background grandchild keeps
+ * stdout open, the job ends after the bounded wait, its stdout cut and a
+ * note saying so. */
+static void tweak_keep(struct exec_config *c)
+{
+    tweak_mode(c);
+    c->keep_leftovers = true;
+}
+
 static void test_grandchild(void)
 {
     const char *dir = tl_mkdir();
-    struct exec_engine *e = tl_open(dir, 2, tweak_mode);
+    struct exec_engine *e = tl_open(dir, 2, tweak_keep);
     static struct tl_src ts;
     tl_src_init(&ts, TL_FLAT, 0);
     tl_add(&ts, "bg", "sleep 30 & echo started");
@@ -593,7 +600,7 @@ static void test_grandchild(void)
     uint64_t took = tl_now_ms() - t0;
     const struct exec_result *r = tl_final(&ts, 0);
     CHECK(r && r->outcome == EXEC_COMPLETED && (r->flags & EXEC_RES_CUT_STDOUT) &&
-          (r->flags & EXEC_RES_CUT_STDERR));
+          (r->flags & EXEC_RES_CUT_STDERR) && r->leftovers == 0);
     CHECK(took < 10000);
     struct tl_log l = tl_read_log(dir, 0, 1, LOG_STDOUT, NULL);
     CHECK_STR(l.p, "started\n");
@@ -610,6 +617,99 @@ static void test_grandchild(void)
         kill(-bg->pid, SIGKILL);
     exec_engine_close(e);
     tl_check_clean("grandchild");
+    tl_rmdir(dir);
+}
+
+/* True once pid is gone or a zombie (its new parent reaps it when it will). */
+static bool pid_gone(long pid)
+{
+    for (int i = 0; i < 500; i++) {
+        char path[64], buf[256];
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return true;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ' && p[2] == 'Z')
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* Without a cgroup, what a job leaves in its process group is killed when
+ * its main process ends (docs/limits.md): no EOF wait, no cut, a note,
+ * and the process is gone (by its pid). With the pidfd group signal off
+ * (a kernel before 6.9), after the reap the group cannot be signalled
+ * safely: the old behaviour. */
+static void test_leftovers(void)
+{
+    const char *dir = tl_mkdir();
+    struct exec_engine *e = tl_open(dir, 2, tweak_mode);
+    static struct tl_src ts;
+    tl_src_init(&ts, TL_FLAT, 0);
+    tl_add(&ts, "bg", "sleep 300 & echo $!");
+    tl_add(&ts, "two", "sleep 300 & sleep 300 & echo ok");
+    tl_add(&ts, "fine", "echo ok");
+    CHECK_EQ(tl_run(e, &ts), 0);
+    bool can = !(g_disable & EXEC_DISABLE_PGRP_SIGNAL);
+    const struct exec_result *r = tl_final(&ts, 0);
+    struct tl_log l = tl_read_log(dir, 0, 1, LOG_STDOUT, NULL);
+    long pid = l.p ? strtol(l.p, NULL, 10) : 0;
+    free(l.p);
+    CHECK(pid > 0);
+    if (can) {
+        CHECK(r && r->outcome == EXEC_COMPLETED && r->leftovers == 1 &&
+              !(r->flags & EXEC_RES_CUT_STDOUT));
+        l = tl_read_log(dir, 0, 1, LOG_NOTE, NULL);
+        CHECK_HAS(l.p, "volley: killed 1 leftover process");
+        free(l.p);
+        CHECK(pid > 0 && pid_gone(pid));
+        r = tl_final(&ts, 1);
+        CHECK(r && r->leftovers == 2);
+        l = tl_read_log(dir, 1, 1, LOG_NOTE, NULL);
+        CHECK_HAS(l.p, "volley: killed 2 leftover processes");
+        free(l.p);
+    } else {
+        CHECK(r && r->leftovers == 0 && (r->flags & EXEC_RES_CUT_STDOUT));
+        for (uint32_t j = 0; j < 2; j++)
+            if ((r = tl_final(&ts, j)) != NULL)
+                kill(-r->pid, SIGKILL);
+    }
+    r = tl_final(&ts, 2);
+    CHECK(r && r->leftovers == 0);
+    exec_engine_close(e);
+    tl_check_clean("leftovers");
+    tl_rmdir(dir);
+}
+
+/* A job with CPUs gets VOLLEY_NUM_CPUS and OMP_NUM_THREADS, one without
+ * neither; an attempt's usage comes from its rusage without a cgroup: the
+ * shell's loop shows up as user CPU time, and as a peak of some memory. */
+static void test_env_usage(void)
+{
+    const char *dir = tl_mkdir();
+    struct exec_engine *e = tl_open(dir, 2, tweak_mode);
+    static struct tl_src ts;
+    tl_src_init(&ts, TL_FLAT, 0);
+    tl_add(&ts, "cpus", "echo \"$VOLLEY_NUM_CPUS $OMP_NUM_THREADS\"")->num_cpus = 3;
+    tl_add(&ts, "none", "echo \"${VOLLEY_NUM_CPUS-unset} ${OMP_NUM_THREADS-unset}\"");
+    tl_add(&ts, "burn", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done");
+    CHECK_EQ(tl_run(e, &ts), 0);
+    struct tl_log l = tl_read_log(dir, 0, 1, LOG_STDOUT, NULL);
+    CHECK_STR(l.p, "3 3\n");
+    free(l.p);
+    l = tl_read_log(dir, 1, 1, LOG_STDOUT, NULL);
+    CHECK_STR(l.p, "unset unset\n");
+    free(l.p);
+    const struct exec_result *r = tl_final(&ts, 2);
+    CHECK(r && r->outcome == EXEC_COMPLETED);
+    CHECK(r && r->usage.cpu_user_us > 0 && r->usage.max_rss_bytes > 0);
+    exec_engine_close(e);
+    tl_check_clean("env_usage");
     tl_rmdir(dir);
 }
 
@@ -1148,6 +1248,8 @@ static void run_all(const char *label)
     test_concurrent_logs();
     test_enobufs();
     test_grandchild();
+    test_leftovers();
+    test_env_usage();
     test_stop(false);
     test_stop(true);
     test_cancel();

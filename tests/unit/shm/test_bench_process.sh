@@ -61,6 +61,21 @@ for m in re.finditer(r"volley/\S+ ([0-9.]+) \(target >= ([0-9.]+): (met|SHORT of
 assert n > 0
 PY
 
+# the limits axis: volley once per value, ratios against none (no speed
+# asserted: only that the rows verify and the line says met or not)
+"$volley" bench --mode process --shape flat --jobs 60 --workers 2 --runners volley \
+  --limits none,track,on >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc != 0 ] || [ "$(grep -Ec '^flat +60 +2  volley:(none|track|on) .* yes' "$T/out")" != 3 ] ||
+  ! grep -Eq "^flat +60 -j 2 +limits on/none [0-9]\.[0-9]{3} \(target >= 0.90: (met|SHORT of it)\), runner CPU [-+][0-9.]+ us/job \(target <= \+10: (met|OVER it)\)" "$T/out"; then
+  echo "FAIL: the limits axis (exit $rc)"; cat "$T/out" "$T/err"; fail=1
+fi
+"$volley" bench --mode process --jobs 10 --limits on,off >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc != 2 ] || ! grep -q "limits: 'off' is not one of none, track, on" "$T/err"; then
+  echo "FAIL: --limits on,off: exit $rc"; cat "$T/err"; fail=1
+fi
+
 # --plot (gnuplot) and --reps
 if command -v gnuplot >/dev/null; then
   "$volley" bench --mode process --jobs 30,60 --workers 1,2 --reps 3 --plot "$T/p.png" --json \
