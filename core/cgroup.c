@@ -433,7 +433,10 @@ int cgroup_detect(int want, struct cgroup_env *env, struct vl_err *err)
     }
     const char *no_v2 = getenv("VOLLEY_CGROUP1_NO_V2"); /* tests: the pure v1 paths */
     if (ok[CGROUP_H_UNIFIED] && !(no_v2 && *no_v2 == '1')) {
-        env->can |= CGROUP_CAN_CPU | CGROUP_CAN_INTO;
+        /* joined by the child, as the v1 groups are, not cloned into:
+         * CLONE_INTO_CGROUP cost the runner ~5-10 us a job here (a css_set
+         * made under cgroup_mutex in the clone, docs/limits.md) */
+        env->can |= CGROUP_CAN_CPU;
         snprintf(env->base[CGROUP_H_UNIFIED], CGROUP_PATH, "%s", dirs[CGROUP_H_UNIFIED]);
     } else if (ok[CGROUP_H_FREEZER]) {
         snprintf(env->base[CGROUP_H_FREEZER], CGROUP_PATH, "%s", dirs[CGROUP_H_FREEZER]);
@@ -498,6 +501,8 @@ int cgroup_tree_create(const struct cgroup_env *env, const char *run_hex, uint32
                        d);
         else if (cgroup_v2__killfile_ok(t->dir[CGROUP_H_UNIFIED]))
             t->can |= CGROUP_CAN_KILLFILE;
+    } else if (!rc && t->dir[CGROUP_H_UNIFIED][0]) {
+        t->can |= CGROUP_CAN_KILLFILE; /* the kernel's bug is CLONE_INTO_CGROUP's alone */
     }
     if (rc) {
         if (t->mode == CGROUP_V2 && t->dir[CGROUP_H_UNIFIED][0])
@@ -634,7 +639,8 @@ void cgroup_slot_close(struct cgroup_slot *s)
     int *fds[] = {&s->dir_fd,      &s->events_fd,   &s->kill_fd,      &s->cpu_fd,
                   &s->track_fd,    &s->freeze_fd,   &s->v2_freeze_fd, &s->v1_procs[0],
                   &s->v1_procs[1], &s->v1_procs[2], &s->mem_max_fd,   &s->memsw_fd,
-                  &s->peak_fd,     &s->usage_fd,    &s->oom_fd,       &s->pids_max_fd};
+                  &s->peak_fd,     &s->usage_fd,    &s->oom_fd,       &s->pids_max_fd,
+                  &s->v2_procs_fd};
     for (size_t i = 0; i < VL_ARRAY_LEN(fds); i++)
         close_fd(fds[i]);
     s->open = false;
@@ -649,7 +655,7 @@ int cgroup_slot_open(struct cgroup_slot *s, const struct cgroup_tree *t, uint32_
     s->idx = i;
     s->open = true;
     s->dir_fd = s->events_fd = s->kill_fd = s->cpu_fd = s->track_fd = s->freeze_fd = -1;
-    s->v2_freeze_fd = -1;
+    s->v2_freeze_fd = s->v2_procs_fd = -1;
     s->v1_procs[0] = s->v1_procs[1] = s->v1_procs[2] = -1;
     s->mem_max_fd = s->memsw_fd = s->peak_fd = s->usage_fd = s->oom_fd = s->pids_max_fd = -1;
     int rc = 0;
@@ -679,11 +685,14 @@ int cgroup_slot_begin(struct cgroup_slot *s, const struct cgroup_limits *lim,
         rc = cgroup_v2__limits(s, lim, err);
     } else {
         rc = cgroup_v1__limits(s, lim, err);
+        sp->into_fd = -1;
         sp->join[sp->njoin++] = s->v1_procs[0]; /* memory: always (its peak) */
         if (lim->pids && s->v1_procs[1] >= 0)
             sp->join[sp->njoin++] = s->v1_procs[1];
         if (s->v1_procs[2] >= 0)
             sp->join[sp->njoin++] = s->v1_procs[2]; /* freezer: the tracking */
+        if (s->v2_procs_fd >= 0)
+            sp->join[sp->njoin++] = s->v2_procs_fd; /* the v2 group: the tracking */
     }
     if (rc == 0 && !(s->sh->flags & CGROUP_SH_READY)) {
         /* a fresh slot, or one a dead worker left: what is in the

@@ -70,7 +70,9 @@ enum cgroup_hier {
 #define CGROUP_CAN_PIDS (1u << 1)   /* process limit */
 #define CGROUP_CAN_TRACK (1u << 2)  /* leftovers found and killed through the group */
 #define CGROUP_CAN_CPU (1u << 3)    /* CPU time from the group (v2 cpu.stat) */
-#define CGROUP_CAN_INTO (1u << 4)   /* jobs are cloned into the v2 slot (CLONE_INTO_CGROUP) */
+#define CGROUP_CAN_INTO                                                                            \
+    (1u << 4) /* jobs are cloned into the v2 slot (CLONE_INTO_CGROUP:                              \
+                 cgroup2 mode; in cgroup1 mode the child joins it) */
 #define CGROUP_CAN_KILLFILE                                                                        \
     (1u << 5) /* v2 cgroup.kill may be used on a slot: it is there                                 \
                  (5.14) and a CLONE_INTO_CGROUP child cloned into the                              \
@@ -186,7 +188,9 @@ struct cgroup_usage {
     bool have_cpu;      /* user and sys are the group's */
 };
 
-#define CGROUP_MAX_JOIN 3 /* v1 groups a child joins before exec at most */
+#define CGROUP_MAX_JOIN                                                                            \
+    4 /* groups a child joins before exec at most (v1 memory, pids,                                \
+         freezer; the v2 group beside them in cgroup1 mode) */
 
 /* What the child is given at its clone. */
 struct cgroup_spawn {
@@ -209,6 +213,7 @@ struct cgroup_slot {
     int track_fd;     /* cgroup.procs of the tracking group (v2, freezer or memory) */
     int freeze_fd;    /* v1: freezer.state */
     int v2_freeze_fd; /* v2: cgroup.freeze (the kill without CGROUP_CAN_KILLFILE) */
+    int v2_procs_fd;  /* cgroup1 mode: the v2 group's cgroup.procs, which the child joins */
     int v1_procs[3];  /* v1: cgroup.procs of memory, pids, freezer */
     int mem_max_fd;   /* memory.limit_in_bytes / memory.max */
     int memsw_fd;     /* v1: memory.memsw.limit_in_bytes; v2: memory.swap.max */

@@ -234,6 +234,11 @@ int cgroup_v2__open(struct cgroup_slot *s, const char *d, struct vl_err *err)
     if (s->t->can & CGROUP_CAN_KILLFILE)
         s->kill_fd = maybe(d, "cgroup.kill", O_WRONLY);
     s->v2_freeze_fd = maybe(d, "cgroup.freeze", O_WRONLY); /* Linux 5.2 */
+    if (s->t->mode == CGROUP_V1) { /* joined by the child (cgroup.c, cgroup_detect) */
+        s->v2_procs_fd = cgroup__open(d, "cgroup.procs", O_WRONLY);
+        if (s->v2_procs_fd < 0)
+            return vl_err_sys(err, s->v2_procs_fd, "cannot open %s/cgroup.procs", d);
+    }
     if (s->t->mode != CGROUP_V2)
         return 0;
     if (s->t->can & CGROUP_CAN_MEMORY) {

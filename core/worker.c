@@ -465,6 +465,7 @@ static void src_started(void *ctx, uint32_t jid, int pid, uint64_t start_ns)
     struct wk *k = ctx;
     arena_job_set_pid(&k->a, jid, pid);
     arena_job_set_start(&k->a, jid, start_ns);
+    arena_job_set_usage(&k->a, jid, 0, 0, 0); /* the last attempt's is not this one's */
 }
 
 /* A job failed for good: its number goes to the failure ring for the
