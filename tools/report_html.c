@@ -113,9 +113,18 @@ static void write_run(struct json *j, const struct report *r)
     json_kv_double(j, "rate_overall_per_s", r->elapsed_s > 0 ? (double)r->done / r->elapsed_s : 0);
     json_kv_bool(j, "usage", r->have_usage);
     json_kv_double(j, "cpu_s", r->have_usage ? r->cpu_s : NAN);
-    /* TODO(#18): the limits backend (cgroup v2, v1, none) once a run records it */
+    /* how the jobs were governed, as status --json's "limits" (docs/limits.md):
+     * null for a run before schema SNAP_SCHEMA_GOV or one that never started */
     json_key(j, "limits_backend");
-    json_null(j);
+    if (r->info.limits)
+        json_str(j, r->info.limits);
+    else
+        json_null(j);
+    json_key(j, "limits_why");
+    if (r->info.limits_why && r->info.limits_why[0])
+        json_str(j, r->info.limits_why);
+    else
+        json_null(j);
     json_key(j, "options");
     json_arr_begin(j);
     for (uint32_t i = 0; i < r->info.nopts; i++) {

@@ -107,6 +107,8 @@ def page(tmp, tag, rundir, lanes, mode):
     check("%s: summary total/done/phase as status --json" % tag,
           (s.get("total"), s.get("done"), s.get("phase")) == (st["total"], st["done"], st["phase"]),
           (s, st))
+    check("%s: limits backend as status --json" % tag, s.get("limits") == st.get("limits"),
+          (s.get("limits"), st.get("limits")))
     check("%s: summary states as status --json" % tag, s.get("states") == st["states"],
           (s.get("states"), st["states"]))
     check("%s: %d lanes, one per slot (got %s)" % (tag, lanes, t.get("lanes")),
@@ -144,6 +146,9 @@ jobs:
     rundir = os.path.join(tmp, "failures")
     volley("run", wf, "--run-dir", rundir, "-j", "2", "--quiet", ok=(1,))
     t = page(tmp, "failures", rundir, 2, "jobs")
+    # a real run records its backend: the page names it, not "not recorded"
+    check("failures: a backend recorded (%s)" % (t or {}).get("summary", {}).get("limits"),
+          (t or {}).get("summary", {}).get("limits") in ("cgroup2", "cgroup1", "none"))
     html = open(os.path.join(rundir, "report.html")).read()
     # a job's output cannot end the data's <script>: '<' is escaped
     check("failures: output with </script> stays inside the data",
