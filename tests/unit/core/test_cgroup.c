@@ -13,7 +13,9 @@
  *   - cgroup1: a memory limit, the peak, the OOM count; the limits are
  *     written only when they change;
  *   - a dead run's tree is found and swept (resume), processes killed;
- *   - the tree is gone after cgroup_tree_remove.
+ *   - the tree is gone after cgroup_tree_remove;
+ *   - at the end every tree of this process is swept whatever failed, so a
+ *     failing run of the test leaves no group behind.
  * Skipped (77) where no cgroup hierarchy is writable.
  */
 #include <errno.h>
@@ -291,6 +293,25 @@ static void test_sweep(void)
     CHECK_EQ(found, 0);
 }
 
+/* After every test, passed or not (a failed CHECK goes on): each tree this
+ * process made is swept, what is in it killed, so that a failure leaves no
+ * group and no process behind; a tree found here is itself a failure (the
+ * tests remove their own). */
+static void sweep_all(void)
+{
+    static const int seeds[] = {CGROUP_V1, CGROUP_V2, 99};
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char hex[33];
+        run_hex(hex, seeds[i]);
+        uint32_t found = 0, killed = 0;
+        CHECK_EQ(cgroup_sweep(hex, &found, &killed), 0);
+        if (found)
+            fprintf(stderr, "left behind by seed %d: %u groups, %u processes (now swept)\n",
+                    seeds[i], found, killed);
+        CHECK_EQ(found, 0);
+    }
+}
+
 int main(void)
 {
     bool ok;
@@ -320,6 +341,7 @@ int main(void)
     test_backend(CGROUP_V1);
     unsetenv("VOLLEY_CGROUP1_NO_V2");
     test_sweep();
+    sweep_all();
     spawner_fini(&g_sp);
     return check_done();
 }
