@@ -1,7 +1,8 @@
 # watch_lib.sh - shared by the watch_*.sh tests (volley status, jobs, logs,
 # cancel, events): a temporary directory, check(), and runs started in the
 # background in their own process group, which the EXIT trap ends (SIGTERM,
-# then SIGKILL) and whose arena it removes, also when a test fails.
+# then SIGKILL) and whose arena and cgroups it removes, also when a test
+# fails.
 set -u
 bin=${VOLLEY_BIN:?VOLLEY_BIN must name the volley binary}
 tmp=$(mktemp -d)
@@ -28,6 +29,11 @@ cleanup() {
 c=sqlite3.connect("file:"+sys.argv[1]+"/volley.db?mode=ro",uri=True)
 print(c.execute("select hex(run_id) from run").fetchone()[0].lower())' "$d" 2> /dev/null)
     [ -n "$id" ] && rm -f "/dev/shm/volley-$id"
+  done
+  # the cgroups of every run here that was killed, or left by a failure
+  # (docs/limits.md): what is in them is killed, they are removed
+  for d in "${run_dirs[@]}" "$tmp"/*/ "$tmp"/*/*/; do
+    [ -e "$d/volley.db" ] && "$bin" __cgroups "$d" --sweep > /dev/null 2>&1
   done
   rm -rf "$tmp"
 }
