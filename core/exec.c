@@ -538,9 +538,10 @@ static void fill_result(struct exec_engine *e, struct slot *s, struct exec_resul
                     "of the %s)",
                     lim, peak, oom, oom == 1 ? "" : "es", s->recovery ? "recovery script" : "job");
         /* torc's oom_exit_code: a job the kernel killed for its memory
-         * fails with 137, whatever its shell made of the kill */
+         * fails with it (137 unless the workflow says), whatever its
+         * shell made of the kill */
         if (r->status != 0 && s->reason == R_NONE) {
-            r->status = 128 + SIGKILL;
+            r->status = e->cfg.oom_code;
             r->outcome = EXEC_FAILED;
         }
     }

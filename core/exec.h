@@ -187,6 +187,9 @@ struct exec_config {
     bool sigchld_blocked;       /* keep SIGCHLD blocked during a run: another thread of
                                    this process waits for it (the supervisor, whose
                                    actions run on an engine); reaping does not need it */
+    int32_t oom_code;           /* the exit code of an attempt the kernel killed in its
+                                   cgroup for its memory (execution_config.oom_exit_code;
+                                   default 137: 128 + SIGKILL) */
     bool keep_leftovers;        /* leave what a job started running when its main process
                                    ends (without a group: its process group); default: kill */
 };

@@ -51,6 +51,7 @@ void exec_config_defaults(struct exec_config *cfg)
     cfg->pin_cpu = -1;
     cfg->spawn_mode = SPAWN_ASYNC;
     cfg->timeout_code = FAILPOL_TIMEOUT_CODE;
+    cfg->oom_code = 128 + SIGKILL;
     cfg->term_signal = SIGTERM;
 }
 

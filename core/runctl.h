@@ -46,7 +46,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #define RUNCTL_VERSION                                                                             \
     5u /* bump on ANY change in this file. 2 (2026-12-06): lines; 3: halt,                         \
           max_failures, the failure count and ring; 4: term_signal, timeout_code, max_env; 5:      \
-          governance (the cgroup tree, its pool, bound CPUs) */
+          governance (the cgroup tree, its pool, bound CPUs, oom_code) */
 #define RUNCTL_MAX_WORKERS 256u
 #define RUNCTL_PATH 4096u      /* bytes of each path setting */
 #define RUNCTL_ARENA_PATH 256u /* bytes of the arena path */
@@ -121,7 +121,8 @@ struct runctl {
     int32_t timeout_code;   /* the exit code of a job killed at its runtime, for its
                                failure handler and its record (timeout_exit_code, 152) */
     uint32_t max_env;       /* the most entries a job's merged env has (0: no env) */
-    uint32_t pad0;          /* zero */
+    int32_t oom_code;       /* the exit code of a job the kernel killed in its cgroup for
+                               its memory (execution_config.oom_exit_code, 137) */
     /* lines 1-196: paths, as line 0 */
     char arena_path[RUNCTL_ARENA_PATH];
     char run_dir[RUNCTL_PATH];

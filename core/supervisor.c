@@ -97,6 +97,11 @@ uint32_t supervisor_kill_grace_ms(const struct spec *s, const struct supervisor_
     return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 
+bool supervisor_enforces(const struct spec *s, const struct supervisor_opts *o)
+{
+    return !o->no_limits && spec_limit_resources(s);
+}
+
 /* The most entries a job's merged env has, over every env set. */
 static uint32_t max_env_of(const struct spec *s)
 {
@@ -330,8 +335,9 @@ static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
     c->cg = S->tree;
     c->ncg = ncg;
     c->max_pids = S->o->max_pids;
-    c->limits =
-        (S->o->no_limits ? 0 : RUNCTL_LIM_ENFORCE) | (S->o->bind_cpus ? RUNCTL_LIM_BIND : 0);
+    /* torc's limit_resources: false is --no-limits */
+    c->limits = (supervisor_enforces(s, S->o) ? RUNCTL_LIM_ENFORCE : 0) |
+                (S->o->bind_cpus ? RUNCTL_LIM_BIND : 0);
     cpu_set_t mine;
     if (S->o->bind_cpus && sched_getaffinity(0, sizeof mine, &mine) == 0)
         for (int cpu = 0; cpu < CPU_SETSIZE && c->ncpu_ids < RUNCTL_MAX_CPUS; cpu++)
@@ -354,6 +360,7 @@ static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
     c->kill_grace_ms = supervisor_kill_grace_ms(s, S->o);
     c->term_signal = spec_term_signal(s);
     c->timeout_code = spec_timeout_exit_code(s);
+    c->oom_code = spec_oom_exit_code(s);
     c->max_env = max_env_of(s);
     c->max_failures = S->o->max_failures;
     c->cap = S->o->cap;
@@ -720,7 +727,10 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
                                .capacity_wait = &S.ctl->res.resv_owner,
                                .max_failures = o->max_failures};
     if (st->limits)
-        st->limits(st->ctx, &S.view, S.tree.mode, S.tree.can, !o->no_limits, S.limits_why);
+        st->limits(st->ctx, &S.view, S.tree.mode, S.tree.can, supervisor_enforces(s, o),
+                   S.tree.mode == CGROUP_NONE || supervisor_enforces(s, o) ? S.limits_why
+                   : o->no_limits                                          ? "--no-limits"
+                                  : "the workflow's limit_resources: false");
 
     run_actions_first(&S, s, acts, &set);
     free(acts);

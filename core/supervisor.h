@@ -75,6 +75,11 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
  * o->kill_grace_ms (volley's default, 5 s). */
 uint32_t supervisor_kill_grace_ms(const struct spec *s, const struct supervisor_opts *o);
 
+/* Whether jobs of s get their memory and process limits: not with
+ * --no-limits, nor when the workflow says limit_resources: false (torc's
+ * key; its groups still track and count). docs/limits.md. */
+bool supervisor_enforces(const struct spec *s, const struct supervisor_opts *o);
+
 /* SIGKILL to the process group of every running job, by the pid the arena
  * got at its clone (orphans_only: only those whose worker is gone; a job
  * outlives its worker). */

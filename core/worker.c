@@ -630,6 +630,7 @@ int worker_main(int ctl_fd, uint32_t index)
     cfg.kill_grace_ms = k.ctl->kill_grace_ms;
     cfg.term_signal = k.ctl->term_signal;
     cfg.timeout_code = k.ctl->timeout_code;
+    cfg.oom_code = k.ctl->oom_code;
     cfg.max_env = k.ctl->max_env;
     k.e = exec_engine_open(&cfg, &err);
     if (!k.e) {

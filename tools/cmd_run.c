@@ -82,29 +82,6 @@ static int mkdirs(const char *path)
     return 0;
 }
 
-/* torc keys the loader reads (SPEC.md section 1) whose effect the engine
- * does not carry out yet: one warning line each, never silence. A key
- * leaves this table when the engine acts on it; what the run does instead
- * is said after the colon. Both wait for per-job cgroups (issue 18). */
-static const struct {
-    uint32_t fx;
-    const char *instead;
-} unacted[] = {
-    {SPEC_FX_OOM_CODE, "volley does not tell a memory kill from another SIGKILL yet (per-job "
-                       "cgroups, issue 18): such a job ends with exit code 137"},
-    {SPEC_FX_NO_LIMITS, "volley sets no per-job limits yet (per-job cgroups, issue 18): jobs run "
-                        "as they would without it"},
-};
-
-static void warn_unacted(const struct spec *s)
-{
-    uint32_t fx = spec_effects(s);
-    for (size_t i = 0; i < sizeof unacted / sizeof unacted[0]; i++)
-        if (fx & unacted[i].fx)
-            fprintf(stderr, "volley run: warning: '%s' is read but not acted on yet: %s\n",
-                    spec_effect_key(unacted[i].fx), unacted[i].instead);
-}
-
 /* The unfinished runs of the workflow file at wfabs in the runs folder:
  * the latest into *latest (runs_entry_fini; dir NULL if none), and how
  * many there are. A run that recorded no file (written by an older volley)
@@ -255,7 +232,6 @@ static int run_cmd(int argc, char **argv)
         spec_free(&s);
         return rc == VL_ETOOBIG || rc == -ENOMEM ? VL_EXIT_ENV : VL_EXIT_USAGE;
     }
-    warn_unacted(&s);
     if (res_check_spec(&s, &o.sup.cap, &err) < 0) {
         fprintf(stderr, "volley run: %s; nothing started\n", err.msg);
         spec_free(&s);

@@ -188,9 +188,9 @@ static void limits(void *ctx, const struct run_view *v, int mode, uint32_t can, 
     }
     if (!enforced) {
         fprintf(stderr,
-                "volley: limits: %s, not enforced (--no-limits); what a job leaves is killed and "
+                "volley: limits: %s, not enforced (%s); what a job leaves is killed and "
                 "its usage counted through its cgroup\n",
-                name);
+                name, why);
         return;
     }
     bool mem = can & CGROUP_CAN_MEMORY, pids = can & CGROUP_CAN_PIDS;

@@ -4,7 +4,8 @@
 # can do on this machine; what it cannot is skipped with the reason:
 #   - a memory hog over its class's memory ends failed/137 with the note
 #     "out of memory: limit 64 MiB, peak 64 MiB", and a failure handler
-#     matching 137 retries it;
+#     matching 137 retries it; with oom_exit_code: 99 it ends with 99, and
+#     with limit_resources: false it completes;
 #   - a fork bomb (bounded: it starts at most 100 sleepers, 10x the cap)
 #     is held at --max-pids, and at a class's max_pids;
 #   - `sleep 300 &` is gone (by its pid) when its job ends, after a
@@ -119,6 +120,32 @@ YAML
         check "$B memory: not enforced, the hog completed ($(state_of "r_hog_$B" hog) $(field "r_hog_$B" hog exit_code))" \
             [ "$(state_of "r_hog_$B" hog)" = completed ]
         [ "$(state_of "r_hog_$B" hog)" = completed ] || { cat "hog_$B.err"; "$VOLLEY" jobs "r_hog_$B"; "$VOLLEY" logs "r_hog_$B" hog --notes; "$VOLLEY" logs "r_hog_$B" hog --stderr | tail -3; dmesg | tail -5; cat /proc/self/cgroup; }
+    fi
+
+    # --- torc's execution_config: oom_exit_code is the memory kill's exit
+    # code; limit_resources: false enforces nothing (as --no-limits)
+    cat > hogx.yaml <<YAML
+name: hogx
+execution_config: {oom_exit_code: 99}
+resource_requirements:
+  - {name: small, memory: 64m}
+jobs:
+  - {name: hog, command: ": $TOKEN; $PY -c \"x = b'a' * (300 << 20)\"", resource_requirements: small}
+YAML
+    sed 's/oom_exit_code: 99/limit_resources: false/; s/^name: hogx/name: hogn/' hogx.yaml > hogn.yaml
+    "$VOLLEY" run hogx.yaml --run-dir "r_hogx_$B" --limits-backend "$B" 2> "hogx_$B.err"
+    if [ "$mem" = 1 ]; then
+        check "$B oom_exit_code 99: the hog failed with 99 ($(state_of "r_hogx_$B" hog) $(field "r_hogx_$B" hog exit_code))" \
+            [ "$(state_of "r_hogx_$B" hog)/$(field "r_hogx_$B" hog exit_code)" = failed/99 ]
+        "$VOLLEY" logs "r_hogx_$B" hog --notes > "hogx_notes" 2>&1
+        check "$B oom_exit_code 99: the note" grep -q "out of memory: limit 64 MiB, peak 64 MiB" hogx_notes
+    fi
+    "$VOLLEY" run hogn.yaml --run-dir "r_hogn_$B" --limits-backend "$B" 2> "hogn_$B.err"; rc=$?
+    check "$B limit_resources: false: the hog completed (exit $rc, $(state_of "r_hogn_$B" hog))" \
+        [ "$rc/$(state_of "r_hogn_$B" hog)" = 0/completed ]
+    if [ "$B" != none ]; then
+        check "$B limit_resources: false: said in the limits line" \
+            grep -q "^volley: limits: $B, not enforced (the workflow's limit_resources: false)" "hogn_$B.err"
     fi
 
     # --- processes: a bounded fork bomb against --max-pids 10 and a class's 5
