@@ -209,7 +209,7 @@ check "reload: first run (start a1 a-done complete)" [ "$(tr '\n' ' ' < acts4)" 
 sed -i "s/echo a1/echo a2/; s/echo a-done/echo a-done2/" rl.yaml
 "$VOLLEY" resume rl --reload --quiet 2> rl.err; rc=$?
 check "reload: exit 0 (got $rc)" [ "$rc" = 0 ]
-check "reload: a reruns; start kept; the edited action and complete run" \
+check "reload: a reruns; start kept; the edited action and complete run ($(tr "\n" " " < acts4))" \
     [ "$(tr '\n' ' ' < acts4)" = "start a1 a-done complete a2 a-done2 complete " ]
 check "reload: the start action's log, from the generation that ran it" [ "$(logs rl --action 0)" = s-out ]
 check "reload: records (start completed once, complete twice)" \
