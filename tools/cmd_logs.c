@@ -218,7 +218,13 @@ static int action_logs(struct watch *w, uint32_t n, unsigned stream)
     return 0;
 }
 
-int cmd_logs(int argc, char **argv)
+struct logs_opts {
+    bool follow, err_stream, recovery, notes, action;
+    uint32_t attempt, action_no;
+};
+
+/* argv's options into o; 0, or the usage error's exit code. */
+static int parse_opts(int argc, char **argv, struct logs_opts *o)
 {
     static const struct option opts[] = {{"stderr", no_argument, NULL, 'e'},
                                          {"attempt", required_argument, NULL, 'a'},
@@ -227,33 +233,32 @@ int cmd_logs(int argc, char **argv)
                                          {"notes", no_argument, NULL, 'n'},
                                          {"action", required_argument, NULL, 'A'},
                                          {NULL, 0, NULL, 0}};
-    bool follow = false, err_stream = false, recovery = false, notes = false, action = false;
-    uint32_t want_attempt = 0, want_action = 0;
+    memset(o, 0, sizeof *o);
     opterr = 0;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, ":f", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
-            err_stream = true;
+            o->err_stream = true;
             break;
         case 'r':
-            recovery = true;
+            o->recovery = true;
             break;
         case 'n':
-            notes = true;
+            o->notes = true;
             break;
         case 'f':
-            follow = true;
+            o->follow = true;
             break;
         case 'a':
-            if (!cli_parse_u32("logs", "--attempt", optarg, 1, UINT32_MAX, &want_attempt))
+            if (!cli_parse_u32("logs", "--attempt", optarg, 1, UINT32_MAX, &o->attempt))
                 return VL_EXIT_USAGE;
             break;
         case 'A':
-            if (!cli_parse_u32("logs", "--action", optarg, 0, UINT32_MAX - 1, &want_action))
+            if (!cli_parse_u32("logs", "--action", optarg, 0, UINT32_MAX - 1, &o->action_no))
                 return VL_EXIT_USAGE;
-            action = true;
+            o->action = true;
             break;
         case ':':
             return cli_usage_error("logs", "option '%s' needs a value", argv[optind - 1]);
@@ -261,33 +266,74 @@ int cmd_logs(int argc, char **argv)
             return cli_usage_error("logs", "unknown option '%s'", cli_bad_opt(argv));
         }
     }
-    if (action) {
-        if (argc - optind > 1)
-            return cli_usage_error("logs", "--action N takes no job name ('%s')", argv[optind + 1]);
-        if (recovery || follow || want_attempt)
-            return cli_usage_error("logs", "--action shows the last run of an action: not with %s",
-                                   recovery ? "--recovery"
-                                   : follow ? "--follow"
-                                            : "--attempt");
-        if (notes && err_stream)
-            return cli_usage_error("logs", "--notes is a stream of its own: not with --stderr");
-        char adir[PATH_MAX];
-        int prc = runpick_dir("logs", argc - optind == 1 ? argv[optind] : NULL, adir, sizeof adir);
-        if (prc != 0)
-            return prc;
-        struct vl_err err = {0};
-        struct watch w;
-        int rc = watch_open(&w, adir, WATCH_COUNTS_ONLY, &err);
-        if (rc == 0)
-            rc = action_logs(&w, want_action,
-                             notes        ? LOG_NOTE
-                             : err_stream ? LOG_STDERR
-                                          : LOG_STDOUT);
-        else
-            rc = cli_print_err(&err);
-        watch_close(&w);
-        return rc;
+    return 0;
+}
+
+/* `volley logs [DIR] --action N`: the last run of action N. */
+static int logs_of_action(int argc, char **argv, const struct logs_opts *o)
+{
+    if (argc - optind > 1)
+        return cli_usage_error("logs", "--action N takes no job name ('%s')", argv[optind + 1]);
+    if (o->recovery || o->follow || o->attempt)
+        return cli_usage_error("logs", "--action shows the last run of an action: not with %s",
+                               o->recovery ? "--recovery"
+                               : o->follow ? "--follow"
+                                           : "--attempt");
+    if (o->notes && o->err_stream)
+        return cli_usage_error("logs", "--notes is a stream of its own: not with --stderr");
+    char adir[PATH_MAX];
+    int prc = runpick_dir("logs", argc - optind == 1 ? argv[optind] : NULL, adir, sizeof adir);
+    if (prc != 0)
+        return prc;
+    struct vl_err err = {0};
+    struct watch w;
+    int rc = watch_open(&w, adir, WATCH_COUNTS_ONLY, &err);
+    if (rc == 0)
+        rc = action_logs(&w, o->action_no,
+                         o->notes        ? LOG_NOTE
+                         : o->err_stream ? LOG_STDERR
+                                         : LOG_STDOUT);
+    else
+        rc = cli_print_err(&err);
+    watch_close(&w);
+    return rc;
+}
+
+/* Why job name has no log to show (attempt: the one asked for, or 0);
+ * returns the exit code. */
+static int say_no_log(const struct watch *w, const char *name, uint32_t want_attempt,
+                      const struct snap_job *rec)
+{
+    if (want_attempt) {
+        fprintf(stderr, "volley logs: job '%s' has no attempt %u (it ran %u)\n", name, want_attempt,
+                rec->attempt);
+    } else if (rec->state >= SNAP_STATE_COMPLETED && rec->start_ns && rec->attempt) {
+        /* it ran and ended: its log was written before its end */
+        fprintf(stderr,
+                "volley logs: job '%s' ran (attempt %u, %s), but %s has no log of it: "
+                "the run directory is damaged\n",
+                name, rec->attempt, snap_state_name(rec->state), w->log_dir);
+        return VL_EXIT_ENV;
+    } else if (rec->state >= SNAP_STATE_COMPLETED) {
+        fprintf(stderr, "volley logs: job '%s' did not run (%s)\n", name,
+                snap_state_name(rec->state));
+    } else {
+        fprintf(stderr, "volley logs: job '%s' has not started yet (%s)\n", name,
+                snap_state_name(rec->state));
     }
+    return VL_EXIT_FAIL;
+}
+
+int cmd_logs(int argc, char **argv)
+{
+    struct logs_opts o;
+    int prc = parse_opts(argc, argv, &o);
+    if (prc != 0)
+        return prc;
+    if (o.action)
+        return logs_of_action(argc, argv, &o);
+    bool follow = o.follow, err_stream = o.err_stream, recovery = o.recovery, notes = o.notes;
+    uint32_t want_attempt = o.attempt;
     if (argc - optind < 1)
         return cli_usage_error("logs", "missing the job name");
     if (argc - optind > 2)
@@ -301,7 +347,7 @@ int cmd_logs(int argc, char **argv)
     /* `logs JOB`: the latest run's; `logs DIR JOB` */
     const char *name = argv[argc - 1];
     char dir[PATH_MAX];
-    int prc = runpick_dir("logs", argc - optind == 2 ? argv[optind] : NULL, dir, sizeof dir);
+    prc = runpick_dir("logs", argc - optind == 2 ? argv[optind] : NULL, dir, sizeof dir);
     if (prc != 0)
         return prc;
 
@@ -371,24 +417,7 @@ int cmd_logs(int argc, char **argv)
                 vl_sleep_ns(POLL_MS * 1000000u);
                 continue;
             }
-            rc = VL_EXIT_FAIL;
-            if (want_attempt) {
-                fprintf(stderr, "volley logs: job '%s' has no attempt %u (it ran %u)\n", name,
-                        want_attempt, rec.attempt);
-            } else if (rec.state >= SNAP_STATE_COMPLETED && rec.start_ns && rec.attempt) {
-                /* it ran and ended: its log was written before its end */
-                fprintf(stderr,
-                        "volley logs: job '%s' ran (attempt %u, %s), but %s has no log of it: "
-                        "the run directory is damaged\n",
-                        name, rec.attempt, snap_state_name(rec.state), w.log_dir);
-                rc = VL_EXIT_ENV;
-            } else if (rec.state >= SNAP_STATE_COMPLETED) {
-                fprintf(stderr, "volley logs: job '%s' did not run (%s)\n", name,
-                        snap_state_name(rec.state));
-            } else {
-                fprintf(stderr, "volley logs: job '%s' has not started yet (%s)\n", name,
-                        snap_state_name(rec.state));
-            }
+            rc = say_no_log(&w, name, want_attempt, &rec);
             goto out;
         }
         if (rc < 0)
