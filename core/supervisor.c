@@ -75,7 +75,12 @@ struct sup {
     bool halted;        /* the workers halted at --max-failures */
     uint64_t fail_next; /* the next failure number to announce (runctl.h's ring) */
     uint64_t fail_wait; /* ... and how many ticks it has not been written yet */
-    int fatal;          /* exit code 3 reason recorded */
+    /* the first stop signal, as taken (run-stats.json "stop"; tests/run
+     * check that no spawn passed it) */
+    int stop_sig;          /* 0: none taken */
+    uint32_t stop_running; /* workers started and not reaped then */
+    uint64_t stop_wall_ns; /* CLOCK_REALTIME, as a job's start_ns */
+    int fatal;             /* exit code 3 reason recorded */
     struct vl_err fatal_err;
     char exe[PATH_MAX];
     sigset_t stop_sigs; /* SIGINT, SIGTERM, SIGHUP less those ignored at start */
@@ -177,10 +182,17 @@ static void stop_fatal(struct sup *S)
     }
 }
 
-/* Ctrl-C, SIGTERM or SIGHUP: the first stops the run (the workers' jobs
- * get SIGTERM, SIGKILL after the grace), another kills the jobs at once. */
-static void take_stop(struct sup *S)
+/* Ctrl-C, SIGTERM or SIGHUP (sig): the first stops the run (the workers'
+ * jobs get SIGTERM, SIGKILL after the grace), another kills the jobs at
+ * once. The first is stamped before the stop flag is set: a job whose
+ * start_ns is later was being spawned then (one per worker at most). */
+static void take_stop(struct sup *S, int sig)
 {
+    if (!S->stop_sig) {
+        S->stop_sig = sig;
+        S->stop_wall_ns = vl_wall_ns();
+        S->stop_running = S->live;
+    }
     if (!S->stopping) {
         S->stopping = true;
         S->interrupted = true;
@@ -310,6 +322,9 @@ static void write_stats(struct sup *S, double secs)
         .supervisor_cpu_s = (double)vl_cpu_ns() / 1e9,
         .max_running = S->ctl->max_running,
         .worker_restarts = S->crashes,
+        .stop_sig = S->stop_sig,
+        .stop_running = S->stop_running,
+        .stop_wall_ns = S->stop_wall_ns,
     };
     for (uint32_t i = 0; i < S->ctl->nworkers; i++) {
         rs.workers_cpu_s += (double)atomic_load(&S->ctl->w[i].cpu_ns) / 1e9;
@@ -425,8 +440,9 @@ static void start_workers(struct sup *S, uint32_t nworkers)
          * ~50 ms here: 32 workers are seconds) is taken now, by the loop
          * below, not after the last spawn */
         struct timespec zero = {0};
-        if (sigtimedwait(&S->stop_sigs, NULL, &zero) > 0) {
-            take_stop(S);
+        int sig = sigtimedwait(&S->stop_sigs, NULL, &zero);
+        if (sig > 0) {
+            take_stop(S, sig);
             break;
         }
         if (spawn_worker(S, i) < 0) {
@@ -506,7 +522,7 @@ static void wait_actions(struct sup *S, const sigset_t *set, bool poll_jobs)
                               .tv_nsec = (long)(tick_ns % 1000000000ull)};
         int sig = sigtimedwait(set, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-            take_stop(S);
+            take_stop(S, sig);
         reap_workers(S);
         actions_poll(S->acts, poll_jobs ? S->a : NULL);
         if (st->progress)
@@ -531,7 +547,7 @@ static void supervise(struct sup *S, const sigset_t *set)
         siginfo_t si;
         int sig = sigtimedwait(set, &si, &ts);
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-            take_stop(S);
+            take_stop(S, sig);
         reap_workers(S);
         actions_poll(S->acts, S->a);
         now = vl_now_ns();

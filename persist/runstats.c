@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,15 @@ bool runstats_write(const char *dir, const struct runstats *st)
             "{\"jobs\": %u, \"finished_here\": %" PRIu64 ", \"spawned\": %" PRIu64
             ", \"wall_s\": %.6f, \"jobs_per_s\": %.1f, \"workers\": %u, \"max_running\": %u, "
             "\"supervisor_cpu_s\": %.6f, \"workers_cpu_s\": %.6f, " CPU_KEY
-            " %.2f, \"worker_restarts\": %u}\n",
+            " %.2f, \"worker_restarts\": %u, \"stop\": ",
             st->jobs, st->finished_here, st->spawned, secs, secs > 0 ? here / secs : 0.0,
             st->workers, st->max_running, st->supervisor_cpu_s, st->workers_cpu_s,
             st->finished_here ? cpu * 1e6 / here : 0.0, st->worker_restarts);
+    if (st->stop_sig)
+        fprintf(f, "{\"signal\": \"SIG%s\", \"wall_ns\": %" PRIu64 ", \"workers_running\": %u}}\n",
+                sigabbrev_np(st->stop_sig), st->stop_wall_ns, st->stop_running);
+    else
+        fprintf(f, "null}\n");
     return fclose(f) == 0;
 }
 

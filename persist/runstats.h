@@ -1,15 +1,20 @@
 /*
  * runstats.h - DIR/run-stats.json (rundir.h): what the last runner process
- * of a run cost, for benchmarks. The supervisor (core/supervisor.c) writes
- * it when its workers are gone; `volley bench --mode process` reads the
- * runner's own CPU per job from it, and scripts may read it as JSON:
+ * of a run cost, for benchmarks, and how it stopped. The supervisor
+ * (core/supervisor.c) writes it when its workers are gone; `volley bench
+ * --mode process` reads the runner's own CPU per job from it, tests/run
+ * the stop, and scripts may read it as JSON:
  *
  *   {"jobs": 5000, "finished_here": 5000, "spawned": 5000, "wall_s": 1.2,
  *    "jobs_per_s": 4100.0, "workers": 2, "max_running": 2,
  *    "supervisor_cpu_s": 0.05, "workers_cpu_s": 0.4,
- *    "runner_cpu_us_per_job": 90.0, "worker_restarts": 0}
+ *    "runner_cpu_us_per_job": 90.0, "worker_restarts": 0, "stop": null}
  *
- * One flat object on one line, the keys always in this order.
+ * "stop" is null, or the first stop signal the supervisor took:
+ * {"signal": "SIGINT", "wall_ns": 1795434793230203123, "workers_running": 3}
+ * (when it took it: nanoseconds since the epoch, the clock of a job's
+ * start_ns; the workers running then). One object on one line, the keys
+ * always in this order.
  */
 #ifndef VOLLEY_PERSIST_RUNSTATS_H
 #define VOLLEY_PERSIST_RUNSTATS_H
@@ -27,6 +32,9 @@ struct runstats {
     double workers_cpu_s;     /* its workers' CPU time (not their jobs') */
     uint32_t max_running;     /* -j */
     uint32_t worker_restarts; /* workers that died and were started again */
+    int stop_sig;             /* the first stop signal taken; 0: none */
+    uint32_t stop_running;    /* workers running when it was taken */
+    uint64_t stop_wall_ns;    /* when (CLOCK_REALTIME, as a job's start_ns) */
 };
 
 /* Writes DIR/run-stats.json (jobs_per_s and runner_cpu_us_per_job derived
