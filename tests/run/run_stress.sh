@@ -23,7 +23,7 @@ for round in 1 2; do
     "$VOLLEY" run dag.yaml --run-dir "r$round" --workers 6 -j 12 2> "run$round.err"; rc=$?
     check "round $round: exit 0 (got $rc)" [ "$rc" = 0 ]
     check "round $round: 400 jobs completed once" \
-        [ "$(sqlite3 "r$round/volley.db" "select count(*) from jobs where state='completed' and attempt=1")" = 400 ]
+        [ "$(sqlite3 -readonly "r$round/volley.db" "select count(*) from jobs where state='completed' and attempt=1")" = 400 ]
     check "round $round: 400 markers" [ "$(ls m | wc -l)" = 400 ]
 done
 finish
