@@ -15,7 +15,7 @@ jobs:
 YAML
 start_run r wf.yaml --kill-grace 1
 running() { [ "$("$bin" jobs r --state running 2> /dev/null | wc -l)" = 2 ]; }
-wait_for 20 running
+wait_for running
 "$bin" cancel r lnog > out 2> err
 check unknown_exit 2 "$?"
 check unknown_msg "volley: no job 'lnog' in run $tmp/r (did you mean 'long'?)" "$(cat err)"
@@ -27,7 +27,7 @@ volley: no job 'othr' in run $tmp/r (did you mean 'other'?)" "$(cat err)"
 check cancel_exit 0 "$?"
 check cancel_out "long: 1 jobs canceled now, 1 running ones being stopped" "$(cat out)"
 gone() { [ "$("$bin" jobs r --state canceled 2> /dev/null | cut -f1 | tr '\n' ' ')" = "long after " ]; }
-wait_for 20 gone
+wait_for gone
 check canceled "long after " "$("$bin" jobs r --state canceled | cut -f1 | tr '\n' ' ')"
 check other_running "other" "$("$bin" jobs r --state running | cut -f1)"
 touch go
@@ -42,7 +42,7 @@ rm go
 start_run r2 wf.yaml --kill-grace 1
 pid2=$last_pid
 running2() { [ "$("$bin" jobs r2 --state running 2> /dev/null | wc -l)" = 2 ]; }
-wait_for 20 running2
+wait_for running2
 "$bin" cancel r2 > out 2> err
 check whole_exit 0 "$?"
 check whole_msg "volley cancel: stopped; continue with: volley resume $tmp/r2" "$(tail -1 err)"
@@ -68,7 +68,7 @@ rm -f go never
 start_run r3 wf.yaml --kill-grace 1
 pid3=$last_pid
 running3() { [ "$("$bin" jobs r3 --state running 2> /dev/null | wc -l)" = 2 ]; }
-wait_for 20 running3
+wait_for running3
 kill -KILL "$pid3"
 wait "$pid3" 2> /dev/null
 "$bin" status r3 --json > st.json

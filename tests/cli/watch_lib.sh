@@ -2,12 +2,15 @@
 # cancel, events): a temporary directory, check(), and runs started in the
 # background in their own process group, which the EXIT trap ends (SIGTERM,
 # then SIGKILL) and whose arena and cgroups it removes, also when a test
-# fails.
+# fails. A failed check prints what it expected and what it got; the
+# directory (run directories, outputs) is then kept and named. Waits are
+# for events, with a hang limit only (wait_for; docs/testing.md).
 set -u
 bin=${VOLLEY_BIN:?VOLLEY_BIN must name the volley binary}
-tmp=$(mktemp -d)
+tmp=$(mktemp -d /tmp/volley-test-watch.XXXXXX)
 pass=0
 fail=0
+HANG=${VOLLEY_TEST_HANG:-60}
 bg_pids=()
 run_dirs=()
 cleanup() {
@@ -35,14 +38,20 @@ print(c.execute("select hex(run_id) from run").fetchone()[0].lower())' "$d" 2> /
   for d in "${run_dirs[@]}" "$tmp"/*/ "$tmp"/*/*/; do
     [ -e "$d/volley.db" ] && "$bin" __cgroups "$d" --sweep > /dev/null 2>&1
   done
-  rm -rf "$tmp"
+  if [ "$fail" != 0 ]; then
+    echo "this test's files (run directories, outputs) are kept in $tmp"
+  else
+    rm -rf "$tmp"
+  fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 check() { # check NAME EXPECTED ACTUAL
   if [ "$2" = "$3" ]; then
     pass=$((pass + 1))
   else
-    echo "FAIL: $1: expected [$2], got [$3]"
+    echo "FAIL: $1: expected [$2], got [$3] (run directories in $tmp)"
     fail=$((fail + 1))
   fi
 }
@@ -56,15 +65,18 @@ start_run() {
   bg_pids+=($!)
   last_pid=$!
 }
-# wait_for SECONDS CMD...: polls CMD every 0.05 s until it succeeds, for
-# SECONDS of wall time (a slow CMD gets fewer polls, not more time).
+# wait_for CMD...: polls CMD every 0.05 s until it succeeds. The only
+# limit is HANG s of wall time (a hang, not a slow machine: 10x and more
+# what any wait here takes on a loaded machine); then the test fails,
+# naming CMD, and wait_for returns 1.
 wait_for() {
-  local end=$((SECONDS + $1))
-  shift
+  local end=$((SECONDS + HANG))
   while [ $SECONDS -lt $end ]; do
     "$@" && return 0
     sleep 0.05
   done
+  echo "FAIL: waited $HANG s for: $* (run directories in $tmp)"
+  fail=$((fail + 1))
   return 1
 }
 finish() {

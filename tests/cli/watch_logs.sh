@@ -83,7 +83,7 @@ check rec_recovery "fixing" "$("$bin" logs rec flaky --recovery)"
 check rec_recovery_err "cannot fix" "$("$bin" logs rec flaky --recovery --stderr)"
 check rec_notes "volley: exit code 12: running the recovery script before attempt 2
 volley: the recovery script exited with 5: no retry, the job fails" "$("$bin" logs rec flaky --notes)"
-check rec_notes_follow "2" "$(timeout 10 "$bin" logs rec flaky --notes --follow | wc -l)"
+check rec_notes_follow "2" "$(timeout "$HANG" "$bin" logs rec flaky --notes --follow | wc -l)"
 check rec_summary "volley: job 'flaky' failed, exit 12, attempt 1
   last lines of its stdout:
   | out
@@ -110,7 +110,7 @@ jobs:
 YAML
 start_run live live.yaml
 has_one() { "$bin" logs live first 2> /dev/null | grep -q one; }
-wait_for 10 has_one
+wait_for has_one
 check live_partial "one" "$("$bin" logs live first)"
 "$bin" logs live later > out 2> err
 check live_notstarted_exit 1 "$?"
@@ -119,7 +119,10 @@ check live_notstarted_msg "volley logs: job 'later' has not started yet (blocked
 fpid=$!
 "$bin" logs live later --follow > later.out &
 lpid=$!
-sleep 0.5
+# the follower has read what there is ('one'); 'two' comes after go, so
+# 'one two' at its end shows it read on after the end it had reached
+follow_has_one() { grep -q one follow.out; }
+wait_for follow_has_one
 check follow_waiting yes "$(kill -0 $fpid 2> /dev/null && echo yes)"
 touch go
 wait $fpid

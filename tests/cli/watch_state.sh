@@ -20,7 +20,7 @@ settled() {
   "$bin" status r --json > st.json 2> /dev/null &&
     py 'import json; d=json.load(open("st.json")); s=d["states"]; exit(0 if (s["running"],s["completed"],s["failed"])==(1,2,1) else 1)'
 }
-wait_for 20 settled
+wait_for settled
 check live_status "5 True running ['bad'] 1 1 8 0 arena" "$(py 'import json; d=json.load(open("st.json"))
 print(d["total"], d["live"], d["phase"], d["failed_jobs"], d["running"], d["states"]["blocked"], len(d["states"]), d["states"]["canceled"], d["source"])')"
 check live_status_keys ok "$(py 'import json; d=json.load(open("st.json"))
@@ -37,7 +37,7 @@ print("ok" if g["start"] and g["start"].endswith("Z") else g)')"
 check live_state_filter "after" "$("$bin" jobs r --state blocked | cut -f1)"
 check live_name_filter "ok1 ok2" "$("$bin" jobs r --name '^ok\d$' | cut -f1 | tr '\n' ' ' | sed 's/ $//')"
 check live_both_filters "" "$("$bin" jobs r --name '^ok' --state failed)"
-wait_for 5 grep -q '"job":"bad"' r/events.jsonl
+wait_for grep -q '"job":"bad"' r/events.jsonl
 check live_events_bad 1 "$("$bin" events r | grep -c '"job":"bad","from":"[a-z]*","to":"failed","attempt":1,"exit_code":3}')"
 "$bin" events r --follow > follow.jsonl &
 fpid=$!
@@ -97,7 +97,7 @@ waits() {
   "$bin" status r3 --json > st3.json 2> /dev/null &&
     py 'import json; d=json.load(open("st3.json")); exit(0 if d["running"] == 1 and d["waiting"] >= 1 else 1)'
 }
-wait_for 20 waits
+wait_for waits
 check waiting_status ok "$(py 'import json; d=json.load(open("st3.json"))
 print("ok" if d["running"] + d["waiting"] == d["states"]["running"] else d)')"
 "$bin" status r3 > st3.txt
