@@ -31,6 +31,7 @@ struct shared {
 
 static struct shared *sh;
 static _Atomic uint64_t *stamp;
+static uint64_t job_ns = 5000; /* how long a cancel-aware job runs (busy) */
 
 static void start_line(void)
 {
@@ -92,7 +93,7 @@ static void work(struct arena *a, bool cancel_aware)
         atomic_fetch_add(&sh->runs[j], 1);
         atomic_store(&stamp[j], atomic_fetch_add(&sh->seq, 1) + 1);
         if (cancel_aware) /* a job that takes a while, so the cancels land mid-run */
-            for (uint64_t t = vl_now_ns(); vl_now_ns() - t < 5000;)
+            for (uint64_t t = vl_now_ns(); vl_now_ns() - t < job_ns;)
                 ;
         enum arena_state out = ARENA_COMPLETED;
         if (cancel_aware && arena_job_cancel_requested(a, j))
@@ -179,7 +180,17 @@ static void test_cancel_race(void)
     shm_test_spec(&s, N, (const uint32_t(*)[2])e, ne, NULL);
     free(e);
     uint64_t canceled_all = 0;
-    for (int round = 0; round < 5; round++) {
+    /* Five rounds, and more until a cancel has reached a job before it
+     * ran (the race was run, not only the checks): a loaded machine may
+     * let the workers finish everything before the canceller runs in a
+     * round. From the sixth round each job runs twice as long as in the
+     * round before (up to 5 ms), so on any machine the cancels land; 40
+     * rounds where none does is a defect. */
+    job_ns = 5000;
+    int round;
+    for (round = 0; round < 5 || (canceled_all == 0 && round < 40); round++) {
+        if (round >= 5 && job_ns < 5000000)
+            job_ns *= 2;
         struct arena a;
         unlink(shm_test_build(&a, &s, PROCS + 2, "cancel"));
         reset(N);
@@ -225,9 +236,8 @@ static void test_cancel_race(void)
         canceled_all += canceled;
         arena_close(&a);
     }
-    /* the race reached jobs before they ran in some round (a loaded machine
-     * may let the workers finish everything before the canceller runs in
-     * one round; in all five it would mean the cancels never landed) */
+    if (canceled_all == 0)
+        fprintf(stderr, "cancel race: no cancel reached a job before it ran in %d rounds\n", round);
     CHECK(canceled_all > 0);
     spec_free(&s);
 }
