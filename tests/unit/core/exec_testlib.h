@@ -161,12 +161,13 @@ static __attribute__((unused)) const char *tl_mkdir(void)
     return tl_dir;
 }
 
-/* The hygiene check after a test: nothing may be left. Waits up to 2 s for
- * processes being killed to go, then fails and kills what is left. */
+/* The hygiene check after a test: nothing may be left. Waits for
+ * processes being killed to go (milliseconds; up to 20 s: a hang, 10x and
+ * more what a loaded machine takes), then fails and kills what is left. */
 static __attribute__((unused)) void tl_check_clean(const char *test)
 {
     uint64_t t0 = tl_now_ms();
-    while (tl_strays(false) && tl_now_ms() - t0 < 2000)
+    while (tl_strays(false) && tl_now_ms() - t0 < 20000)
         usleep(10000);
     int n = tl_strays(true);
     if (n)

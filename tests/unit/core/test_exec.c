@@ -309,8 +309,11 @@ static void test_timeouts(void)
     static struct tl_src ts;
     tl_src_init(&ts, TL_FLAT, 0);
     tl_add(&ts, "sleeper", "sleep 30")->runtime_ms = 200;
-    /* ignores SIGTERM (and so does its sleep): SIGKILL after the grace */
-    tl_add(&ts, "stubborn", "trap '' TERM; sleep 30; echo never")->runtime_ms = 200;
+    /* ignores SIGTERM (and so does its sleep): SIGKILL after the grace.
+     * Its limit must come after the shell ran `trap`: at most 86 ms after
+     * the spawn here with two CPU burners running (300 tries); 1000 ms is
+     * 10x that. */
+    tl_add(&ts, "stubborn", "trap '' TERM; sleep 30; echo never")->runtime_ms = 1000;
     /* finishes well inside its limit */
     tl_add(&ts, "quick", "true")->runtime_ms = 60000;
     uint64_t t0 = tl_now_ms();
@@ -324,10 +327,14 @@ static void test_timeouts(void)
           (r->flags & EXEC_RES_KILLED));
     if (r) {
         uint64_t ms = (r->end_mono_ns - r->spawn_mono_ns) / 1000000;
-        CHECK(ms >= 500 && ms < 20000); /* runtime 200 + grace 300, far below sleep 30 */
+        /* runtime 1000 + grace 300 at least (an ordering); at most 10x
+         * that, far below sleep 30 */
+        if (ms < 1300 || ms >= 13000)
+            fprintf(stderr, "timeouts: the stubborn job ran %" PRIu64 " ms\n", ms);
+        CHECK(ms >= 1300 && ms < 13000);
     }
     struct tl_log l = tl_read_log(dir, 1, 1, LOG_NOTE, NULL);
-    CHECK_HAS(l.p, "runtime of 200 ms exceeded");
+    CHECK_HAS(l.p, "runtime of 1000 ms exceeded");
     CHECK_HAS(l.p, "SIGKILL");
     free(l.p);
     l = tl_read_log(dir, 1, 1, LOG_STDOUT, NULL);
@@ -335,7 +342,7 @@ static void test_timeouts(void)
     free(l.p);
     r = tl_final(&ts, 2);
     CHECK(r && r->outcome == EXEC_COMPLETED);
-    CHECK(took < 20000);
+    CHECK(took < 20000); /* 1.3 s expected: 15x; not the jobs' 30 s */
     exec_engine_close(e);
     tl_check_clean("timeouts");
     tl_rmdir(dir);
@@ -601,7 +608,7 @@ static void test_grandchild(void)
     const struct exec_result *r = tl_final(&ts, 0);
     CHECK(r && r->outcome == EXEC_COMPLETED && (r->flags & EXEC_RES_CUT_STDOUT) &&
           (r->flags & EXEC_RES_CUT_STDERR) && r->leftovers == 0);
-    CHECK(took < 10000);
+    CHECK(took < 10000); /* the 0.3 s wait for EOF: 30x; not the sleep's 30 s */
     struct tl_log l = tl_read_log(dir, 0, 1, LOG_STDOUT, NULL);
     CHECK_STR(l.p, "started\n");
     CHECK(l.info.ended && l.info.cut);
@@ -799,21 +806,32 @@ static void test_big_writer(void)
 /* ---- stop and cancel ---- */
 
 static struct exec_engine *g_stop_engine;
+static char g_up[4][300];               /* each running job's marker, made once it is set up */
+static volatile sig_atomic_t g_stopped; /* the stop was sent */
 
+/* Every 20 ms from the 4th job's start: once all four have made their
+ * marker (the stubborn ones after `trap '' TERM`), the engine is stopped,
+ * from this signal handler (access() is async-signal-safe). So the stop
+ * lands with all four running and set up, however slow the machine is. */
 static void on_alarm(int s)
 {
     (void)s;
-    exec_engine_stop(g_stop_engine); /* from a signal handler */
+    if (g_stopped)
+        return;
+    for (int i = 0; i < 4; i++)
+        if (access(g_up[i], F_OK) != 0)
+            return;
+    g_stopped = 1;
+    exec_engine_stop(g_stop_engine);
 }
 
-/* Arms the stop timer once the 4th job has been handed out, so the stop
- * lands with all four running however slow the machine is. */
+/* Arms the timer once the 4th job has been handed out. */
 static enum exec_next stop_next(void *ctx, struct exec_job *job)
 {
     struct tl_src *ts = ctx;
     enum exec_next r = tl_next(ctx, job);
     if (r == EXEC_NEXT_JOB && ts->next == 4) {
-        struct itimerval it = {.it_value = {.tv_sec = 0, .tv_usec = 300000}};
+        struct itimerval it = {.it_value = {.tv_usec = 20000}, .it_interval = {.tv_usec = 20000}};
         setitimer(ITIMER_REAL, &it, NULL);
     }
     return r;
@@ -825,9 +843,15 @@ static void test_stop(bool stubborn)
     struct exec_engine *e = tl_open(dir, 4, tweak_mode);
     g_stop_engine = e;
     static struct tl_src ts;
+    static char cmds[40][400];
     tl_src_init(&ts, TL_FLAT, 0);
-    for (int i = 0; i < 40; i++)
-        tl_add(&ts, "long", stubborn ? "trap '' TERM; sleep 30" : "sleep 30");
+    for (int i = 0; i < 40; i++) {
+        snprintf(g_up[i % 4], sizeof g_up[0], "%s/up.%d", dir, i % 4);
+        snprintf(cmds[i], sizeof cmds[i], "%stouch %s/up.%d; sleep 30",
+                 stubborn ? "trap '' TERM; " : "", dir, i);
+        tl_add(&ts, "long", cmds[i]);
+    }
+    g_stopped = 0;
     signal(SIGALRM, on_alarm);
     struct exec_source src = tl_source(&ts);
     src.next = stop_next;
@@ -835,6 +859,7 @@ static void test_stop(bool stubborn)
     uint64_t t0 = tl_now_ms();
     CHECK_EQ(exec_engine_run(e, &src, &err), 1);
     uint64_t took = tl_now_ms() - t0;
+    setitimer(ITIMER_REAL, &(struct itimerval){0}, NULL); /* before SIG_DFL: it would kill us */
     signal(SIGALRM, SIG_DFL);
     CHECK_EQ(ts.next, 4); /* nothing started after the stop */
     CHECK_EQ(ts.nres, 4);
@@ -844,7 +869,7 @@ static void test_stop(bool stubborn)
         CHECK(r->final);
         CHECK_EQ(r->term_sig, stubborn ? SIGKILL : SIGTERM);
     }
-    CHECK(took < 20000);
+    CHECK(took < 20000); /* the stop and the 0.3 s grace: 50x; not the jobs' 30 s */
     /* the engine runs again after a stop */
     tl_src_init(&ts, TL_FLAT, 0);
     tl_add(&ts, "after", "echo again");
@@ -997,8 +1022,9 @@ static void test_killed_at_spawn(void)
     int st = 0;
     CHECK_EQ(waitpid(w, &st, 0), w);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    /* it dies at once (SIGKILL); up to 30 s is a hang */
     pid_t got = 0;
-    for (int i = 0; pid > 0 && i < 500 && got == 0; i++) {
+    for (int i = 0; pid > 0 && i < 3000 && got == 0; i++) {
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
         got = waitpid(pid, &st, WNOHANG);
     }
@@ -1019,8 +1045,9 @@ static void test_killed_at_spawn(void)
 
 struct word_src {
     struct tl_src ts;
-    _Atomic uint32_t word;  /* shared (non-private) futex */
-    _Atomic uint32_t avail; /* jobs published by the producer thread */
+    _Atomic uint32_t word;    /* shared (non-private) futex */
+    _Atomic uint32_t avail;   /* jobs published by the producer thread */
+    _Atomic uint32_t empties; /* times next() found nothing to hand out */
     int notified;
 };
 
@@ -1029,8 +1056,10 @@ static enum exec_next word_next(void *ctx, struct exec_job *job)
     struct word_src *ws = ctx;
     if (ws->ts.next >= ws->ts.njobs)
         return EXEC_NEXT_DONE;
-    if (ws->ts.next >= atomic_load(&ws->avail))
+    if (ws->ts.next >= atomic_load(&ws->avail)) {
+        atomic_fetch_add(&ws->empties, 1);
         return EXEC_NEXT_EMPTY;
+    }
     *job = ws->ts.jobs[ws->ts.next++];
     return EXEC_NEXT_JOB;
 }
@@ -1047,11 +1076,15 @@ static void word_notify(void *ctx)
     ws->notified++;
 }
 
+/* Publishes job i once the engine has found nothing i + 1 times: it
+ * waited on the word (or is about to: it read the word before asking)
+ * for each job, however fast or slow either side is. */
 static void *producer(void *arg)
 {
     struct word_src *ws = arg;
     for (uint32_t i = 0; i < ws->ts.njobs; i++) {
-        usleep(30000);
+        while (atomic_load(&ws->empties) <= i)
+            usleep(1000);
         atomic_fetch_add(&ws->avail, 1);
         atomic_fetch_add(&ws->word, 1);
         syscall(SYS_futex, &ws->word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);

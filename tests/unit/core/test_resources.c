@@ -18,9 +18,10 @@ static _Atomic int violations;
 
 /* Admitters with ids 1..4: id 1 wants the whole node, the others a
  * part. Each tries until it got in 300 times (yielding after a miss, as a
- * worker sleeps), for at most 30 s: with the reservation in play the
- * counters never exceed the capacity, nothing deadlocks, and every one of
- * them, the whole-node admitter included, keeps getting in. */
+ * worker sleeps), for at most 30 s (milliseconds are needed, also under
+ * ASan on a loaded machine: 30 s is a deadlock): with the reservation in
+ * play the counters never exceed the capacity, nothing deadlocks, and
+ * every one of them, the whole-node admitter included, keeps getting in. */
 #define RADMITS 300
 static struct res_counters rshared;
 static _Atomic uint32_t radmits[5];

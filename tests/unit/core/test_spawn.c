@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -139,6 +140,39 @@ static void test_mode(enum spawn_mode mode)
     spawner_fini(&sp);
 }
 
+/* The orphan pid has exec'd /bin/sleep (its comm is "sleep"). */
+static bool orphan_runs_sleep(pid_t pid)
+{
+    char p[64], comm[32] = "";
+    snprintf(p, sizeof p, "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(p, "re");
+    if (!f)
+        return false;
+    bool yes = fgets(comm, sizeof comm, f) && !strcmp(comm, "sleep\n");
+    fclose(f);
+    return yes;
+}
+
+/* 1 if SIGKILL is pending on pid (its own or its group's), 0 if not, -1
+ * if its status cannot be read. */
+static int pending_sigkill(pid_t pid)
+{
+    char p[64], line[256];
+    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(p, "re");
+    if (!f)
+        return -1;
+    int yes = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long m;
+        if ((sscanf(line, "SigPnd: %llx", &m) == 1 || sscanf(line, "ShdPnd: %llx", &m) == 1) &&
+            (m >> (SIGKILL - 1) & 1))
+            yes = 1;
+    }
+    fclose(f);
+    return yes;
+}
+
 /*
  * A spawner killed (SIGKILL) right after clone returned, before it could
  * note the child's pid anywhere: with death_sig the child dies with it;
@@ -185,11 +219,28 @@ static void test_death_sig(enum spawn_mode mode, int death_sig)
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     if (pid <= 0)
         return;
-    /* With death_sig, up to 5 s for the orphan (now our child) to die of
-     * it; without, it must still be running after 0.2 s. */
+    /* With death_sig, the orphan (now our child) dies of it at once; up to
+     * 30 s is a hang. Without, it must not: the kernel queues a death
+     * signal before the spawner's exit can be waited for, so once the
+     * orphan runs sleep (it has passed any check of its own) it is either
+     * dead, or dying with the signal pending, or it was given none. No time
+     * is waited for. */
     pid_t got = 0;
-    int polls = death_sig ? 500 : 20;
-    for (int i = 0; i < polls && got == 0; i++) {
+    if (!death_sig) {
+        bool execd = false;
+        for (int i = 0; i < 3000 && !execd && got == 0; i++) {
+            execd = orphan_runs_sleep(pid);
+            if (!execd) {
+                nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+                got = waitpid(pid, &st, WNOHANG);
+            }
+        }
+        CHECK(execd);
+        if (got == 0)
+            got = waitpid(pid, &st, WNOHANG);
+        CHECK_EQ(pending_sigkill(pid), 0);
+    }
+    for (int i = 0; death_sig && i < 3000 && got == 0; i++) {
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
         got = waitpid(pid, &st, WNOHANG);
     }

@@ -109,10 +109,11 @@ static void test_multishot(bool inc)
 
 static _Atomic uint32_t word;
 
+/* Started once the wait is submitted (armed: the word was 1), so the wake
+ * comes after it whatever the timing. */
 static void *waker(void *arg)
 {
     (void)arg;
-    usleep(50000);
     atomic_store(&word, 2);
     syscall(SYS_futex, &word, FUTEX_WAKE, 1, NULL, NULL, 0);
     return NULL;
@@ -127,11 +128,13 @@ static void test_futex(void)
     struct io_uring_cqe *c = wait1();
     CHECK_EQ(c->res, -EAGAIN); /* the word is not 0 */
     io_uring_cqe_seen(&ring, c);
-    pthread_t th;
-    pthread_create(&th, NULL, waker, NULL);
     q = io_uring_get_sqe(&ring);
     uring_compat_prep_futex_wait(q, (const uint32_t *)&word, 1, false, 0xffffffffu);
     q->user_data = 52;
+    CHECK_EQ(io_uring_submit(&ring), 1);
+    CHECK_EQ(io_uring_peek_cqe(&ring, &c), -EAGAIN); /* it waits */
+    pthread_t th;
+    pthread_create(&th, NULL, waker, NULL);
     c = wait1();
     CHECK_EQ(c->user_data, 52);
     CHECK_EQ(c->res, 0);
@@ -182,11 +185,11 @@ static void test_pgrp_signal(void)
     CHECK_EQ(syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, PIDFD_SIGNAL_PROCESS_GROUP_C), 0);
     /* the member dies: its end of the pipe closes */
     struct pollfd pf = {.fd = sync[0], .events = POLLIN};
-    int ready = poll(&pf, 1, 5000);
+    int ready = poll(&pf, 1, 30000); /* at once; 30 s is a hang */
     CHECK_EQ(ready, 1);
     CHECK(ready == 1 && read(sync[0], &b, 1) == 0); /* after a timeout, read would block */
     /* ... and once its new parent reaped it, the group is gone */
-    for (int i = 0; i < 200 && kill(-pid, 0) == 0; i++)
+    for (int i = 0; i < 3000 && kill(-pid, 0) == 0; i++) /* up to 30 s: a hang */
         usleep(10000);
     CHECK(kill(-pid, 0) < 0 && errno == ESRCH);
     CHECK(syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, PIDFD_SIGNAL_PROCESS_GROUP_C) < 0 &&

@@ -179,7 +179,7 @@ static void test_inherited(const char *base)
     CHECK(worker > 0);
     close(hold[1]);
     int rc = VL_ELOCKED;
-    for (int i = 0; i < 500 && rc == VL_ELOCKED; i++) {
+    for (int i = 0; i < 3000 && rc == VL_ELOCKED; i++) { /* up to 30 s: a hang */
         rc = runlock_acquire(&l, dir, &e);
         if (rc == VL_ELOCKED)
             usleep(10000);
