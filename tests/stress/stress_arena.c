@@ -3,8 +3,8 @@
  *
  *   stress_arena run  WORKERS JOBS REPS   random DAGs, no faults
  *   stress_arena kill WORKERS JOBS REPS   the same, and in each run one or
- *        more workers (about one in 6 of many) die of SIGKILL: at a random
- *        moment from outside, or
+ *        more workers (about one in 6 of many) die of SIGKILL: from
+ *        outside, together, at a random point of progress, or
  *        from inside at the Nth passage of a random fault point (in the
  *        middle of releasing children, of a cancellation cascade, between
  *        taking a queue chunk and linking it, after a steal before the
@@ -212,12 +212,28 @@ static int one_run(const char *mode, uint32_t workers, uint32_t njobs, uint64_t 
     uint64_t t0 = vl_now_ns();
     atomic_store(&sh->go, 1);
     syscall(SYS_futex, (uint32_t *)&sh->go, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-    if (kill_mode) /* and some from outside (one, one in 16 of many), at random moments */
-        for (uint32_t k = 0; k < VL_MAX(1u, workers / 16); k++) {
-            rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
-            usleep((useconds_t)((rnd >> 33) % 30000));
-            kill(pids[workers - 1 - k], SIGKILL);
+    if (kill_mode) {
+        /* and some from outside (one, one in 16 of many), at a random point
+         * of the run: once a random number of jobs (1 to half of them) has
+         * finished. A point of progress, not a time (a delay of up to 30 ms
+         * once let a fast machine finish all 1M jobs first). It comes
+         * sooner if a worker has died (an armed one), as the run may not
+         * progress until that one is recovered, below; for that reason the
+         * outside kills come together: after the first, progress may wait
+         * for the recovery. */
+        rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t at = 1 + (rnd >> 33) % (njobs / 2 + 1), c[ARENA_NSTATES];
+        for (;;) {
+            arena_counts(&a, c);
+            siginfo_t si = {0};
+            if (arena_counts_finished(c) >= at || arena_done(&a) ||
+                (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0))
+                break;
+            usleep(100);
         }
+        for (uint32_t k = 0; k < VL_MAX(1u, workers / 16); k++)
+            kill(pids[workers - 1 - k], SIGKILL);
+    }
 
     uint32_t running = npids, dead = 0;
     uint64_t recover_ns = 0, repair_ns = 0;
