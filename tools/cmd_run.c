@@ -288,17 +288,17 @@ static int run_cmd(int argc, char **argv)
     }
 
     struct runlock lock = {0};
-    /* A directory made here is ours alone: on an interrupt its lock file is
-     * ours to remove even before we hold the lock (between the lock file's
-     * creation and intr_locked, a Ctrl-C left the directory with only
-     * volley.lock in it: run_resume.sh's setup sweep, under load). */
-    if (made_dir)
-        intr_locked();
-    if ((rc = runlock_acquire(&lock, absdir, &err)) < 0) {
+    /* The lock file's creation and intr_locked are one step for the
+     * handler: an interrupt between them left a directory holding only
+     * volley.lock (run_resume.sh's setup sweep, under load). */
+    intr_hold(true);
+    if ((rc = runlock_acquire(&lock, absdir, &err)) == 0)
+        intr_locked(absdir);
+    intr_hold(false);
+    if (rc < 0) {
         spec_free(&s);
         return cli_print_err(&err);
     }
-    intr_locked();
     struct snap_meta meta = {.created_ns = vl_wall_ns(),
                              .cwd = cwd,
                              .opts = kept.opt,

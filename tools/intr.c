@@ -23,8 +23,10 @@ static struct {
     bool made_dir;                   /* the run directory is ours: remove it */
     bool made_lock;                  /* volley.lock did not exist before us */
     char dir[PATH_MAX], kept_dir[PATH_MAX];
-    char tmp[PATH_MAX + 32], journal[PATH_MAX + 32], lock[PATH_MAX + 32], arena[256];
+    char tmp[PATH_MAX + 32], journal[PATH_MAX + 32], lock[PATH_MAX + 32], db[PATH_MAX + 32],
+        arena[256];
     bool armed[3];
+    sigset_t held; /* the mask before intr_hold(true) */
 } in;
 
 static void put_err(const char *text)
@@ -38,6 +40,14 @@ static void interrupted(int sig)
     (void)sig;
     if (in.phase == INTR_LOADING) {
         put_err("\nvolley: interrupted while loading the workflow: nothing was made, no job ran\n");
+    } else if (in.phase == INTR_CREATING && in.locked && in.kept_dir[0] &&
+               faccessat(AT_FDCWD, in.db, F_OK, 0) == 0) {
+        /* volley.db was renamed into place, intr_kept not called yet: the
+         * run is made (it used to be reported removed, its lock gone) */
+        put_err("\nvolley: interrupted before any job started; state saved; continue with: "
+                "volley resume ");
+        put_err(in.kept_dir);
+        put_err("\n");
     } else if (in.phase == INTR_CREATING) {
         if (in.locked) {
             unlink(in.tmp);
@@ -82,13 +92,31 @@ void intr_creating(const char *dir, bool made_dir)
     snprintf(in.tmp, sizeof in.tmp, "%s/%s", dir, RUNDIR_DB_TMP);
     snprintf(in.journal, sizeof in.journal, "%s/%s", dir, RUNDIR_DB_TMP_JOURNAL);
     snprintf(in.lock, sizeof in.lock, "%s/%s", dir, RUNDIR_LOCK);
+    snprintf(in.db, sizeof in.db, "%s/%s", dir, RUNDIR_DB);
     in.made_lock = made_dir || faccessat(AT_FDCWD, in.lock, F_OK, AT_EACCESS) != 0;
     in.phase = INTR_CREATING;
 }
 
-void intr_locked(void)
+void intr_locked(const char *abs_dir)
 {
+    snprintf(in.kept_dir, sizeof in.kept_dir, "%s", abs_dir);
     in.locked = 1;
+}
+
+void intr_hold(bool on)
+{
+    if (in.phase == INTR_OFF)
+        return;
+    if (on) {
+        sigset_t set;
+        sigemptyset(&set);
+        for (size_t i = 0; i < VL_ARRAY_LEN(intr_sigs); i++)
+            if (in.armed[i])
+                sigaddset(&set, intr_sigs[i]);
+        sigprocmask(SIG_BLOCK, &set, &in.held);
+    } else {
+        sigprocmask(SIG_SETMASK, &in.held, NULL); /* one that came is taken now */
+    }
 }
 
 void intr_kept(const char *dir)

@@ -28,8 +28,15 @@ void intr_arm(void);
 /* `run`: from here on an interrupt removes what is made in dir; made_dir:
  * dir did not exist, so it goes too. */
 void intr_creating(const char *dir, bool made_dir);
-/* `run`: we hold dir's lock, so volley.db.tmp and its journal are ours. */
-void intr_locked(void);
+/* `run`: we hold dir's lock, so volley.db.tmp and its journal are ours;
+ * abs_dir is dir's absolute path (for "continue with: volley resume",
+ * should volley.db be in place before intr_kept). */
+void intr_locked(const char *abs_dir);
+/* on: the armed signals wait (blocked) until intr_hold(false), so that a
+ * step and the setter that tells the handler of it are one step for it
+ * (taking the lock and intr_locked: an interrupt between them left a
+ * directory holding only volley.lock). */
+void intr_hold(bool on);
 /* volley.db of the run in dir is in place. */
 void intr_kept(const char *dir);
 /* The arena the setup may link at arena_path: removed by an interrupt.

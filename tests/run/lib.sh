@@ -135,6 +135,10 @@ wait_until() {
     local what=$1 end=$((SECONDS + HANG))
     shift
     until "$@"; do
+        if (($? == 2)); then
+            fail "waited for $what; the process ended first"
+            return 1
+        fi
         if ((SECONDS >= end)); then
             fail "waited ${HANG} s for $what; it did not come"
             return 1
@@ -163,9 +167,14 @@ quiet() { [ -z "$(strays)" ]; }
 # no fork per try) is tried back to back, with a 10 ms pause every 1000
 # tries; it fails the test after HANG s, as wait_until.
 fast_wait() {
-    local i end=$((SECONDS + HANG))
+    local i rc end=$((SECONDS + HANG))
     for ((i = 1; ; i++)); do
         "$@" && return 0
+        rc=$?
+        if ((rc == 2)); then
+            fail "waited for: $*; the process ended first"
+            return 1
+        fi
         if ((i % 1000 == 0)); then
             if ((SECONDS >= end)); then
                 fail "waited ${HANG} s for: $*"
@@ -208,31 +217,36 @@ children() {
 }
 has_children() { children "$1" && [ "$NCHILD" -ge "$2" ]; }
 # int_taker PID: sets TAKER to what would take a SIGINT sent to volley's
-# PID now: "runner" (the runner blocked it and takes it in sigtimedwait:
-# SigBlk has it, or, while that thread sleeps in sigtimedwait, which
-# unblocks what it waits for, it has no handler and the checkpointer
-# thread runs), "handler" (the setup's handler, tools/intr.c: SigCgt has
-# it) or "default" (no handler yet, the instant after the exec: the
-# signal's default action). Builtins only.
+# PID now: "runner" (runner_go made its control page, the memfd
+# volley-runctl, and blocked the signal: its sigtimedwait takes it;
+# SigBlk may not show that while the thread sleeps there, as sigtimedwait
+# unblocks what it waits for, but then the setup's handler is gone too),
+# "handler" (the setup's handler, tools/intr.c, is set: SigCgt; blocked
+# for a moment, as around taking the run lock, it takes it after) or
+# "default" (no handler yet, the instant after the exec: the signal's
+# default action). 1 if PID is gone.
 int_taker() {
-    local k v blk=0 cgt=0 threads=1
+    local k v blk=0 cgt=0
+    [ -r "/proc/$1/status" ] || return 1
     while read -r k v; do
         case $k in
         SigBlk:) blk=$(((16#$v >> 1) & 1)) ;;
         SigCgt:) cgt=$(((16#$v >> 1) & 1)) ;;
-        Threads:) threads=$v ;;
         esac
     done 2>/dev/null < "/proc/$1/status"
-    if ((blk)); then TAKER=runner
-    elif ((cgt)); then TAKER=handler
-    elif ((threads > 1)); then TAKER=runner
-    else TAKER=default
+    if { ((blk)) || ! ((cgt)); } && ls -l "/proc/$1/fd" 2>/dev/null | grep -q 'memfd:volley-runctl'; then
+        TAKER=runner
+    elif ((cgt)); then
+        TAKER=handler
+    else
+        TAKER=default
     fi
 }
 blocks_int() { int_taker "$1" && [ "$TAKER" = runner ]; }
-# the same of the run start_int started last (IPID), for fast_wait
-ipid_children() { has_children "$IPID" "$1"; }
-ipid_blocks_int() { blocks_int "$IPID"; }
+# the same of the run start_int started last (IPID), for fast_wait; 2
+# once it is gone (the wait gives up)
+ipid_children() { has_children "$IPID" "$1" || { alive "$IPID" || return 2; return 1; }; }
+ipid_blocks_int() { blocks_int "$IPID" || { alive "$IPID" || return 2; return 1; }; }
 # freeze PID: SIGSTOP, then waits until PID is stopped (what it did is
 # then done; nothing more happens until thaw). 1 if it ended instead.
 freeze() {

@@ -205,7 +205,9 @@ setup_point() {
     case $PHASE in
     loading | creating)
         # nothing ran: what volley made is removed (interrupted between
-        # naming the directory and making it: it says what it removed)
+        # naming the directory and making it: it says what it removed;
+        # between taking the lock and noting it, until 2026-12-06, it left
+        # the directory with volley.lock: 1 in ~50 runs of this sweep)
         [ -e r_setup ] && bad="$bad $got:left($(ls r_setup | tr '\n' ' '))"
         if [ "$PHASE" = loading ]; then
             # (nothing at all: the signal's default action, before
@@ -224,11 +226,11 @@ setup_point() {
         "$VOLLEY" status r_setup > /dev/null 2>&1 || bad="$bad $got:status-fails"
         id=$(sqlite3 -readonly r_setup/volley.db 'select lower(hex(run_id)) from run')
         [ -e "/dev/shm/volley-$id" ] && bad="$bad $got:arena-left"
-        # kept: the setup handler says so (or, frozen between volley.db's
-        # rename and the phase's switch, that it removed what it wrote:
-        # the directory keeps volley.db); runner: the runner's summary
+        # kept: the setup handler says so (also frozen between volley.db's
+        # rename and its intr_kept: until 2026-12-06 it said it removed
+        # what it wrote, and removed the lock); runner: its summary
         if [ "$PHASE" = kept ]; then
-            has_line setup.err "interrupted before any job started; state saved; continue with: volley resume $T/r_setup$\|interrupted while setting up the run: no job ran; what it wrote is removed from r_setup$"
+            has_line setup.err "interrupted before any job started; state saved; continue with: volley resume $T/r_setup$"
         else
             has_line setup.err "state saved; continue with: volley resume $T/r_setup$"
         fi || bad="$bad $got:said($(grep -v '^$' setup.err | head -1))"
@@ -271,11 +273,12 @@ wait_until "the run to resume to block SIGINT" blocks_int "$IPID"
 kill -INT "$IPID"
 wait "$IPID"; rc=$?
 check "resume setup: the run to resume was interrupted (got $rc)" [ "$rc" = 130 ]
+check "resume setup: the run to resume has its volley.db" [ -f r_rsetup/volley.db ]
 id=$(sqlite3 -readonly r_rsetup/volley.db 'select lower(hex(run_id)) from run')
 # shm_fd PID: PID has a file of /dev/shm open (the arena it builds, an
 # O_TMPFILE until it is linked, or the linked one)
 shm_fd() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q ' /dev/shm/'; }
-ipid_shm_fd() { shm_fd "$IPID"; }
+ipid_shm_fd() { shm_fd "$IPID" || { alive "$IPID" || return 2; return 1; }; }
 resume_point() { # WHAT [CMD...]: as setup_point, for resume
     local what=$1 arena=no got
     shift
