@@ -14,6 +14,9 @@ pty of that size; its output is replayed on a small terminal model (\\r,
   - 'waiting for capacity' never shows when only -j holds jobs back, and
     shows when jobs wait for memory (--memory smaller than two jobs).
 Every process it starts is ended by pid, also when a check fails.
+The jobs wait for a file (the gate) that the test creates once it has
+seen on the terminal what it checks for (two redraws; 'waiting for
+capacity'), so no check depends on how many ticks fit in the run's time.
 """
 import fcntl
 import os
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import termios
+import time
 
 VOLLEY = os.environ.get("VOLLEY_BIN")
 if not VOLLEY:
@@ -43,8 +47,10 @@ def check(name, cond, detail=""):
         FAILS.append(name)
 
 
-def run_on_pty(args, cwd, cols, rows=50):
-    """Runs args on a pty of cols x rows; returns (exit code, raw bytes)."""
+def run_on_pty(args, cwd, cols, rows=50, gate=None, ready=None):
+    """Runs args on a pty of cols x rows; returns (exit code, raw bytes).
+    gate: a file made once ready(output so far) holds, or after 60 s (a
+    hang: the check of what ready looks for then fails)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     env = dict(os.environ)
@@ -54,8 +60,12 @@ def run_on_pty(args, cwd, cols, rows=50):
                          start_new_session=True)
     os.close(slave)
     out = bytearray()
+    deadline = time.monotonic() + 60
     try:
         while True:
+            if gate and not os.path.exists(gate) and (
+                    ready(out.decode("utf-8", "replace")) or time.monotonic() > deadline):
+                open(gate, "w").close()
             r, _, _ = select.select([master], [], [], 120)
             if not r:
                 break  # nothing for 2 minutes: the finally below ends it
@@ -120,25 +130,31 @@ PROGRESS = re.compile(r"^\[ *\d+%\] \d+/\d+ done")
 DONE = re.compile(r"\d+/\d+ done")
 
 
+def draws_of(out):
+    """The redraws of the progress line in out."""
+    draws = [d.replace("\x1b[K", "") for d in re.split(r"[\r\n]", out)]
+    return [d for d in draws if DONE.search(d) and not d.startswith("volley:")]
+
+
 def one_width(tmp, cols):
-    wf = os.path.join(tmp, "wf.yaml")
+    wf = os.path.join(tmp, "wf%d.yaml" % cols)
+    gate = os.path.join(tmp, "go%d" % cols)  # the jobs run in tmp
     with open(wf, "w") as f:
         f.write("""name: pty
 jobs:
   - name: "short_{i:02d}"
-    command: "sleep 0.08"
+    command: "while [ ! -e go%d ]; do sleep 0.02; done; sleep 0.08"
     parameters: {i: "1:24"}
   - name: "bad_with_a_rather_long_name_to_see_wrapping_{k}"
     command: "echo this went wrong {k} >&2; exit {k}"
     parameters: {k: "1:3"}
-""")
+""" % cols)
     rundir = os.path.join(tmp, "run%d" % cols)
     rc, out = run_on_pty([VOLLEY, "run", wf, "--run-dir", rundir, "-j", "2", "--progress"],
-                         tmp, cols)
+                         tmp, cols, gate=gate, ready=lambda o: len(draws_of(o)) >= 2)
     check("%d: exit 1 (a job failed), got %d" % (cols, rc), rc == 1, out[-500:])
     # each redraw: a piece between \r and \n that says "N/M done"
-    draws = [d.replace("\x1b[K", "") for d in re.split(r"[\r\n]", out)]
-    draws = [d for d in draws if DONE.search(d) and not d.startswith("volley:")]
+    draws = draws_of(out)
     check("%d: the line was drawn (%d times)" % (cols, len(draws)), len(draws) >= 2, out[-500:])
     too_long = [d for d in draws if len(d) > cols - 1]
     check("%d: every redraw fits in %d columns" % (cols, cols - 1), not too_long, too_long[:3])
@@ -173,17 +189,23 @@ resource_requirements:
   - {name: big, num_cpus: 1, memory: 60m}
 jobs:
   - name: "m_{i}"
-    command: "sleep 0.3"
+    command: "while [ ! -e gomem ]; do sleep 0.02; done; sleep 0.05"
     parameters: {i: "1:6"}
     resource_requirements: big
 """)
     for cols in (200, 60):
         rundir = os.path.join(tmp, "mem%d" % cols)
+        gate = os.path.join(tmp, "gomem")
+        if os.path.exists(gate):
+            os.unlink(gate)
+        # the jobs go on once the line said some wait (the 200-column one
+        # has room for it; the 60-column one once a redraw came)
+        want = (lambda o: re.search(r"\d+ waiting for capacity", o)) if cols == 200 else (
+            lambda o: len(draws_of(o)) >= 2)
         rc, out = run_on_pty([VOLLEY, "run", wf, "--run-dir", rundir, "-j", "4", "--memory",
-                              "100m", "--progress"], tmp, cols)
+                              "100m", "--progress"], tmp, cols, gate=gate, ready=want)
         check("memory %d: exit 0, got %d" % (cols, rc), rc == 0, out[-500:])
-        draws = [d.replace("\x1b[K", "") for d in re.split(r"[\r\n]", out)]
-        draws = [d for d in draws if DONE.search(d) and not d.startswith("volley:")]
+        draws = draws_of(out)
         check("memory %d: never more than one running" % cols,
               all(" 2 running" not in d for d in draws), draws[:5])
         check("memory %d: every redraw fits" % cols, all(len(d) < cols for d in draws),

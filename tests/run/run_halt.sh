@@ -18,7 +18,7 @@ jobs:
 YAML
 "$VOLLEY" run fail5.yaml --run-dir r_max -j 1 --max-failures 2 2> max.err; rc=$?
 check "--max-failures 2: exit 1 (got $rc)" [ "$rc" = 1 ]
-nf=$(sqlite3 r_max/volley.db "select count(*) from jobs where state = 'failed'")
+nf=$(sqlite3 -readonly r_max/volley.db "select count(*) from jobs where state = 'failed'")
 check "two jobs failed ($nf)" [ "$nf" = 2 ]
 nr=$("$VOLLEY" jobs r_max --state ready | wc -l)
 check "four never started, ready ($nr)" [ "$nr" = 4 ]
@@ -32,8 +32,8 @@ check "the summary says halted and how to go on" \
 check "status: stopped, continue with resume" [ "$(python3 -c 'import json; d=json.load(open("st.json")); print(d["phase"], d["continue_with"])')" = "stopped volley resume $T/r_max" ]
 "$VOLLEY" resume r_max --quiet 2> resume.err; rc=$?
 check "resume without the option runs the rest: exit 1 (got $rc)" [ "$rc" = 1 ]
-check "... every job finished" [ "$(sqlite3 r_max/volley.db "select count(*) from jobs where state in ('failed', 'completed')")" = 6 ]
-check "... the two failed ones not run again" [ "$(sqlite3 r_max/volley.db "select sum(attempt) from jobs")" = 6 ]
+check "... every job finished" [ "$(sqlite3 -readonly r_max/volley.db "select count(*) from jobs where state in ('failed', 'completed')")" = 6 ]
+check "... the two failed ones not run again" [ "$(sqlite3 -readonly r_max/volley.db "select sum(attempt) from jobs")" = 6 ]
 
 # --halt-on-failure while a job runs: it finishes; the children of it do not start
 cat > drain.yaml <<YAML
@@ -61,7 +61,7 @@ YAML
 mkdir r_stuck
 cd r_stuck
 start_int ../stuck.err "$VOLLEY" run ../stuck.yaml --run-dir . -j 2 --halt-on-failure
-for _ in $(seq 600); do grep -q "no more jobs start" ../stuck.err && break; sleep 0.05; done
+wait_until "the halt of r_stuck" has_line ../stuck.err "no more jobs start"
 check "halted while long runs" grep -q "no more jobs start" ../stuck.err
 kill -INT "$IPID"
 wait "$IPID"; rc=$?
