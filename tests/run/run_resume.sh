@@ -164,7 +164,7 @@ check "... no job started after it was taken but one per worker in flight ($late
     [ "$late" -le "$k1" ]
 
 # --- Ctrl-C while the run is being set up (the run directory, volley.db,
-# the arena: ~0.1 s for 300k jobs here). Before 2026-12-02 volley died of
+# the arena: ~0.1 s for 200k jobs here). Before 2026-12-02 volley died of
 # the signal's default action there, silently, leaving a directory with a
 # half-written volley.db.tmp and the lock that neither resume nor status
 # could use. Now: exit 130, and the directory is either gone (nothing ran:
@@ -175,7 +175,7 @@ check "... no job started after it was taken but one per worker in flight ($late
 # loading, creating, kept, runner) and checks what that phase must do.
 # Each phase is reached once by its event (the exec; the run directory;
 # volley.db; SIGINT blocked), tried again when the freeze came too late
-# for it; then a sweep of 12 delays over the setup's time on this machine
+# for it; then a sweep of 6 delays over the setup's time on this machine
 # adds points anywhere in it, each checked by its phase (no count of them
 # has to land anywhere).
 cat > setup.yaml <<YAML
@@ -183,7 +183,7 @@ name: setup
 jobs:
   - name: s{i}
     command: /bin/true $TOKEN
-    parameters: {i: "1:300000"}
+    parameters: {i: "1:200000"}
 YAML
 # setup_point WHAT [CMD...]: a run of setup.yaml, frozen once CMD holds
 # (at once without CMD), interrupted; its outcome checked by its PHASE
@@ -255,7 +255,7 @@ phase_point kept fast_wait test -e r_setup/volley.db || missed="$missed kept"
 phase_point runner fast_wait ipid_blocks_int || missed="$missed runner"
 rm -rf r_setup
 setup_time "run directory" "$VOLLEY" run setup.yaml --run-dir r_setup --quiet
-delays_over "$SETUP_MS" 12
+delays_over "$SETUP_MS" 6
 echo "  setup: $SETUP_MS ms; sweep delays (s):$DELAYS"
 for d in $DELAYS; do setup_point "$d" sleep "$d"; done
 echo "  phases the interrupts landed in:$SEEN"
@@ -315,7 +315,7 @@ rphase_point arena fast_wait ipid_shm_fd || missed="$missed arena"
 rphase_point runner fast_wait ipid_blocks_int || missed="$missed runner"
 setup_time "resuming" "$VOLLEY" resume r_rsetup --quiet
 [ -e "/dev/shm/volley-$id" ] && fail "resume setup: the timing resume left its arena"
-delays_over "$SETUP_MS" 12
+delays_over "$SETUP_MS" 6
 echo "  resume setup: $SETUP_MS ms; sweep delays (s):$DELAYS"
 for d in $DELAYS; do resume_point "$d" sleep "$d"; done
 echo "  phases the interrupts landed in:$SEEN"
