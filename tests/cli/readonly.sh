@@ -42,7 +42,7 @@ print(d["phase"], d["states"], d["failed_jobs"])'
 expect_fin=$(want fin)
 # the stopped run: wait until its first job is done, then stop it
 settled() { "$bin" status stop --json 2> /dev/null | grep -q '"completed": 1'; }
-wait_for 20 settled
+wait_for settled
 "$bin" cancel stop > /dev/null 2>&1
 wait "$last_pid" 2> /dev/null
 chmod -R a+rX "$tmp"
@@ -95,7 +95,7 @@ if [ "$(id -u)" = 0 ] && setpriv --reuid=nobody --regid=nogroup --clear-groups t
   check_reader nobody setpriv --reuid=nobody --regid=nogroup --clear-groups
   start_run "$sub/live" stop.yaml --checkpoint-interval 0.1
   live_pid=$last_pid
-  wait_for 20 bash -c "'$bin' status '$base/live' --json 2> /dev/null | grep -q '\"completed\": 1'"
+  wait_for bash -c "'$bin' status '$base/live' --json 2> /dev/null | grep -q '\"completed\": 1'"
   chmod -R a+rX "$tmp"
   as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
   check "nobody: a live run's phase" running "$(as_nobody "$bin" status "$base/live" --json 2> /dev/null |

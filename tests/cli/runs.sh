@@ -40,13 +40,13 @@ run_dirs+=("$tmp/$fin_dir")
 mkdir -p volley-runs
 start_run volley-runs/stopped slow.yaml --checkpoint-interval 0.1
 settled() { "$bin" status volley-runs/stopped --json 2> /dev/null | grep -q '"completed": 1'; }
-wait_for 20 settled
+wait_for settled
 "$bin" cancel volley-runs/stopped > /dev/null 2>&1
 wait "$last_pid"
 # crashed: the runner killed, its arena left
 start_run volley-runs/crashed slow.yaml --checkpoint-interval 0.1
 crash_pid=$last_pid
-wait_for 20 bash -c "'$bin' status volley-runs/crashed --json 2> /dev/null | grep -q '\"completed\": 1'"
+wait_for bash -c "'$bin' status volley-runs/crashed --json 2> /dev/null | grep -q '\"completed\": 1'"
 kill -KILL "$crash_pid"
 wait "$crash_pid" 2> /dev/null
 # unreadable: not a database
@@ -56,7 +56,7 @@ echo garbage > volley-runs/broken/volley.db
 sleep 1.1 # a later start second than the others
 start_run volley-runs/live slow.yaml --checkpoint-interval 0.1
 live_pid=$last_pid
-wait_for 20 bash -c "'$bin' status volley-runs/live --json 2> /dev/null | grep -q '\"live\": true'"
+wait_for bash -c "'$bin' status volley-runs/live --json 2> /dev/null | grep -q '\"live\": true'"
 
 "$bin" runs > runs.txt
 check runs_exit 0 $?
