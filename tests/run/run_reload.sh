@@ -67,20 +67,25 @@ check "a second reload of the same file: nothing to reload" grep -q "defines the
 check "a second reload: nothing ran ($(ran))" [ -z "$(ran)" ]
 
 # --- a changed dependency and the downstream of a change on a stopped run
-wf 'sleep 0.2' b ''
+# (stopped while b waits for go2: the jobs before it have completed, by
+# volley.db's record, the ones after it have not run)
+bgate2="touch $T/b2started; while [ ! -e $T/go2 ]; do sleep 0.02; done"
+wf "$bgate2" b ''
 : > marks
 start_int stop.err "$VOLLEY" run wf.yaml --run-dir r2 -j 1 --quiet
-for _ in $(seq 100); do grep -q a2 marks 2> /dev/null && break; sleep 0.05; done
+wait_until "r2's job b running" test -e b2started
 kill -INT "$IPID"; wait "$IPID"
-before=$(ran)
-wf 'sleep 0.2' 'b, d' ''
+rc=$?
+check "stopped run: the Ctrl-C stopped it (exit 130, got $rc)" [ "$rc" = 130 ]
+touch go2
+before=$(sqlite3 -readonly r2/volley.db "select name from jobs where state='completed'")
+wf "$bgate2" 'b, d' ''
 : > marks
 "$VOLLEY" resume r2 --reload --dry-run > dry2.out 2>&1
 check "stopped run dry run: c dependencies changed" grep -qP '^  c\tdependencies changed$' dry2.out
 "$VOLLEY" resume r2 --reload --quiet 2> rl3.err
 check "stopped run reload: exit 0" [ $? = 0 ]
 for j in $before; do
-    j=${j%%:*}
     [ "$j" = c ] && continue # its dependencies changed: it runs again
     grep -qx "$j\(:1\)\?" marks && fail "stopped run: $j had completed before, ran again"
 done
@@ -88,23 +93,25 @@ check "stopped run: all 6 completed" [ "$(sqlite3 r2/volley.db "select count(*) 
 
 # --- a crashed run (runner killed, its arena left): the arena's state is
 # the one kept
-wf 'sleep 0.3' b ''
+bgate3="touch $T/b3started; while [ ! -e $T/go3 ]; do sleep 0.02; done"
+wf "$bgate3" b ''
 : > marks
 "$VOLLEY" run wf.yaml --run-dir r3 -j 1 --checkpoint-interval 30 --quiet 2> crash.err &
 pid=$!; STARTED+=("$pid")
-# a1 done, then b (released by it) sleeps: the runner dies in between
-for _ in $(seq 100); do grep -q a1 marks 2> /dev/null && break; sleep 0.05; done
+# a1 done, then b (released by it) waits for go3: the runner dies then
+wait_until "r3's job b running" test -e b3started
 kill -9 "$pid"; wait "$pid" 2> /dev/null
+touch go3
 id=$(sqlite3 r3/volley.db 'select lower(hex(run_id)) from run')
 check "crashed run: the arena survived" [ -e "/dev/shm/volley-$id" ]
 check "crashed run: runs says crashed" grep -q "/r3 *crashed" <("$VOLLEY" runs "$T")
 before=$(ran)
-wf 'sleep 0.3; echo changed' b ''
+wf "$bgate3; echo changed" b ''
 : > marks
 "$VOLLEY" resume r3 --reload --quiet 2> rl4.err
 check "crashed run reload: exit 0 ($(tail -1 rl4.err))" [ $? = 0 ]
 for j in $before; do
-    case $j in a*) grep -qx "$j:1" marks && fail "crashed run: $j completed in the arena, ran again" ;; esac
+    case $j in a*) grep -qx "$j" marks && fail "crashed run: ${j%:1} completed in the arena, ran again" ;; esac
 done
 check "crashed run: b ran ($(ran))" grep -qx b marks
 check "crashed run: the old arena is gone" [ ! -e "/dev/shm/volley-$id" ] || [ "$(sqlite3 r3/volley.db 'select lower(hex(run_id)) from run')" = "$id" ]
@@ -134,10 +141,11 @@ jobs:
 YAML
 "$VOLLEY" run hold.yaml --run-dir r4 --quiet 2> /dev/null &
 pid=$!; STARTED+=("$pid")
-for _ in $(seq 100); do [ -f r4/volley.db ] && [ "$(state_of r4 first 2> /dev/null)" = completed ] && break; sleep 0.05; done
+first_done() { [ -f r4/volley.db ] && [ "$(state_of r4 first 2> /dev/null)" = completed ]; }
+wait_until "r4's first job completed in volley.db" first_done
 "$VOLLEY" cancel r4 > /dev/null 2>&1; wait "$pid"
 start_int res1.err "$VOLLEY" resume r4 --quiet
-for _ in $(seq 100); do grep -q resuming res1.err && break; sleep 0.05; done
+wait_until "the first resume of r4 to say 'resuming'" has_line res1.err resuming
 "$VOLLEY" resume r4 > res2.out 2> res2.err
 rc=$?
 check "second resume at once: exit 3 (got $rc)" [ "$rc" = 3 ]
@@ -163,7 +171,7 @@ YAML
 old=$(sqlite3 r5/volley.db 'select spec_hash from run')
 sed -i 's/echo v1/echo v2/' big.yaml
 unlocked() { # the run's lock is free (a killed runner's workers may hold it a moment)
-    for _ in $(seq 200); do flock -n r5/volley.lock true && return; sleep 0.05; done
+    wait_until "r5's lock to be free" flock -n r5/volley.lock true
 }
 cp -a r5 r5t
 t0=$(date +%s%N)
@@ -199,11 +207,17 @@ mkdir -p p && cd p || exit 1
 cat > s.yaml <<YAML
 name: s
 jobs:
-  - {name: "s{i}", command: 'sleep 0.2; echo \$VOLLEY_JOB_NAME >> marks; : $TOKEN', parameters: {i: "1:6"}}
+  - name: "s{i}"
+    command: '[ "\$(cat marks 2> /dev/null | wc -l)" -lt 2 ] || { touch blocked; while [ ! -e go ]; do sleep 0.02; done; }; echo \$VOLLEY_JOB_NAME >> marks; : $TOKEN'
+    parameters: {i: "1:6"}
 YAML
+# the third job (-j 1: the first two have completed) waits for go: stopped then
 start_int p.err "$VOLLEY" run s.yaml -j 1 --quiet
-for _ in $(seq 100); do [ "$(cat marks 2> /dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+wait_until "the third job of s.yaml to wait" test -e blocked
 kill -INT "$IPID"; wait "$IPID"
+rc=$?
+check "run WF: the Ctrl-C stopped it (exit 130, got $rc)" [ "$rc" = 130 ]
+touch go
 n1=$(wc -l < marks)
 "$VOLLEY" run s.yaml --quiet -j 1 > /dev/null 2> p2.err
 check "run WF with an unfinished run: names it and --resume" grep -q "s.yaml has an unfinished run, volley-runs/s-.*(stopped, .*volley run s.yaml --resume" p2.err
