@@ -119,12 +119,14 @@ check "volley logs --action 7: exit 2" [ "$r1" = 2 ]
 golden "volley logs --action out of range (golden)" <(echo "volley logs: run $D has actions 0 to 3, not 7") a.err
 
 # --- kill -9 of the runner mid-run, then resume: env and stdio still
-# apply, actions that ran do not run again
+# apply, actions that ran do not run again. A job that starts once 4 are
+# marked waits for crashgo, made after the kill: the kill comes mid-run
+# however late the test shell gets to it.
 cat > crash.yaml <<YAML
 name: crash
 env: {MARK: m}
 jobs:
-  - {name: "w{i}", command: 'sleep 0.3; echo "\$MARK {i}" >> marks; : $TOKEN',
+  - {name: "w{i}", command: '[ "\$(cat marks 2> /dev/null | wc -l)" -lt 4 ] || while [ ! -e crashgo ]; do sleep 0.02; done; sleep 0.3; echo "\$MARK {i}" >> marks; : $TOKEN',
      parameters: {i: "1:16"}, stdio: none}
   - {name: last, command: 'echo "\$MARK last"; echo err >&2; : $TOKEN',
      depends_on_regexes: ['^w'], stdio: combined}
@@ -133,13 +135,12 @@ actions:
   - {trigger_type: on_jobs_complete, action_type: run_commands, jobs: [w1], commands: ["echo w1 >> acts"]}
   - {trigger_type: on_workflow_complete, action_type: run_commands, commands: ["echo complete >> acts"]}
 YAML
-wait_lines() { # file n: until it has n lines (at most 30 s)
-    for _ in $(seq 300); do [ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ] && return; sleep 0.1; done
-}
+wait_lines() { wait_until "$2 lines in $1" lines "$1" "$2"; } # file n
 "$VOLLEY" run crash.yaml --run-dir rc -j 2 --checkpoint-interval 0.2 --quiet 2> crash.err &
 pid=$!; STARTED+=("$pid")
 wait_lines marks 4
 kill -9 "$pid"; wait "$pid" 2> /dev/null
+touch crashgo
 n=$(wc -l < marks)
 check "crash: killed mid-run ($n of 16 marked)" [ "$n" -lt 16 ]
 check "crash: start ran, complete did not yet" [ "$(grep -c start acts)/$(grep -c complete acts)" = 1/0 ]
@@ -161,7 +162,7 @@ jobs:
 actions:
   - {trigger_type: on_workflow_start, action_type: run_commands, commands: ["echo start >> acts2"]}
   - {trigger_type: on_workflow_complete, action_type: run_commands,
-     commands: ["echo begin >> acts2; [ -e second ] || sleep 30; echo end >> acts2; : $TOKEN"]}
+     commands: ["echo begin >> acts2; while [ ! -e second ]; do sleep 0.02; done; echo end >> acts2; : $TOKEN"]}
 YAML
 "$VOLLEY" run cut.yaml --run-dir rcut --quiet 2> cut.err &
 pid=$!; STARTED+=("$pid")
