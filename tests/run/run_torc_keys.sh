@@ -18,7 +18,9 @@ golden() { # what expected_file actual_file
 }
 logs() { "$VOLLEY" logs "$@"; }
 
-# --- the effects, in one run
+# --- the effects, in one run. slow's runtime (PT1S) must end after its
+# shell ran `trap ... USR1` (SIGUSR1 would end it before): at most 86 ms
+# after the spawn with two CPU burners (test_exec's stubborn job), 10x.
 cat > keys.yaml <<YAML
 name: keys
 variables: {root: out, greet: hello}
