@@ -59,8 +59,8 @@ YAML
 rm -f order k.once
 "$VOLLEY" run boot.yaml --run-dir r_boot -j 1 --checkpoint-interval 0.1 2> boot.err &
 pid=$!; STARTED+=("$pid")
-for _ in $(seq 200); do [ -e k.once ] && break; sleep 0.05; done
-sleep 0.3 # a checkpoint after k started
+k_recorded() { [ "$(state_of "$1" k 2> /dev/null)" = running ]; } # a checkpoint after k started
+wait_until "r_boot's k running in volley.db" k_recorded r_boot
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 rm -f "/dev/shm/volley-$(sqlite3 r_boot/volley.db 'select lower(hex(run_id)) from run')"
 "$VOLLEY" resume r_boot --quiet 2> boot2.err; rc=$?
@@ -76,8 +76,7 @@ sed 's/name: boot/name: rel/' boot.yaml > rel.yaml
 rm -f order k.once
 "$VOLLEY" run rel.yaml --run-dir r_rel -j 1 --checkpoint-interval 0.1 2> rel.err &
 pid=$!; STARTED+=("$pid")
-for _ in $(seq 200); do [ -e k.once ] && break; sleep 0.05; done
-sleep 0.3
+wait_until "r_rel's k running in volley.db" k_recorded r_rel
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 sed -i '/name: p1,/s/priority: 1}/priority: 5}/' rel.yaml
 check "reload: the edit took" grep -q "name: p1,.*priority: 5}" rel.yaml
