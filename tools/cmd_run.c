@@ -140,59 +140,69 @@ static void pass_opt(struct passed *p, int c, const char *arg)
         }
 }
 
-static int run_cmd(int argc, char **argv)
+struct run_args {
+    struct runopts o;
+    struct runopts_kept kept; /* stored in volley.db for a resume */
+    const char *run_dir, *wf;
+    bool resume;
+    struct passed passed; /* the options again, for `volley resume` */
+};
+
+/* argv into r; 0 or the usage error's exit code. */
+static int parse_args(int argc, char **argv, struct run_args *r)
 {
     static const struct option opts[] = {{"run-dir", required_argument, NULL, 'd'},
                                          {"resume", no_argument, NULL, 'r'},
                                          RUNOPTS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
-    struct runopts o;
-    runopts_default(&o);
-    struct runopts_kept kept = {0}; /* stored in volley.db for a resume */
-    const char *run_dir = NULL;
-    bool resume = false;
-    struct passed passed = {.argc = 2};
+    runopts_default(&r->o);
     opterr = 0;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, ":j:", opts, NULL)) != -1) {
         if (c == 'd') {
-            run_dir = optarg;
+            r->run_dir = optarg;
             continue;
         }
         if (c == 'r') {
-            resume = true;
+            r->resume = true;
             continue;
         }
         if (c == ':')
             return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
-        int r = runopts_parse("run", c, optarg, &o);
-        if (r == VL_EXIT_USAGE)
-            return r;
-        if (r == 0)
+        int rc = runopts_parse("run", c, optarg, &r->o);
+        if (rc == VL_EXIT_USAGE)
+            return rc;
+        if (rc == 0)
             return cli_usage_error("run", "unknown option '%s'", cli_bad_opt(argv));
-        runopts_kept_note(&kept, c, optarg);
-        pass_opt(&passed, c, optarg);
+        runopts_kept_note(&r->kept, c, optarg);
+        pass_opt(&r->passed, c, optarg);
     }
     if (optind >= argc)
         return cli_usage_error("run", "missing the workflow file");
     if (optind + 1 < argc)
         return cli_usage_error("run", "unexpected argument '%s'", argv[optind + 1]);
-    const char *wf = argv[optind];
+    r->wf = argv[optind];
+    return 0;
+}
 
-    /* an unfinished run of this file: named, or (--resume) continued */
+/* An unfinished run of this file: named, or (--resume) continued by
+ * `volley resume`, whose exit code goes to *rc (true then). */
+static bool resumed_instead(struct run_args *r, int *rc)
+{
+    const char *wf = r->wf;
     char wfabs[PATH_MAX];
     struct runs_entry old = {0};
     const char *resume_dir = NULL;
-    if (resume && run_dir && runpick_is_run(run_dir))
-        resume_dir = run_dir;
-    else if (!run_dir && realpath(wf, wfabs) && unfinished_runs(wfabs, &old) && old.dir) {
+    if (r->resume && r->run_dir && runpick_is_run(r->run_dir))
+        resume_dir = r->run_dir;
+    else if (!r->run_dir && realpath(wf, wfabs) && unfinished_runs(wfabs, &old) && old.dir) {
         char cwd[PATH_MAX];
         const char *shown = old.dir;
         size_t n = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
         if (n && !strncmp(shown, cwd, n) && shown[n] == '/')
             shown += n + 1;
-        if (resume)
+        if (r->resume)
             resume_dir = old.dir;
         else
             fprintf(stderr,
@@ -201,50 +211,96 @@ static int run_cmd(int argc, char **argv)
                     "starting a new run\n",
                     wf, shown, runs_state_name(old.state), old.done, old.info.njobs, shown, wf);
     }
-    if (resume && !resume_dir)
+    if (r->resume && !resume_dir)
         fprintf(stderr, "volley run: no unfinished run of %s in %s/: starting a new run\n", wf,
-                run_dir ? run_dir : RUNDIR_RUNS);
-    if (resume_dir) {
-        fprintf(stderr, "volley run: --resume: continuing %s\n", resume_dir);
-        char dirw[PATH_MAX], cmdw[] = "resume";
-        snprintf(dirw, sizeof dirw, "%s", resume_dir);
-        passed.argv[0] = cmdw;
-        passed.argv[1] = dirw;
-        passed.argv[passed.argc] = NULL;
+                r->run_dir ? r->run_dir : RUNDIR_RUNS);
+    if (!resume_dir) {
         runs_entry_fini(&old);
-        return cmd_resume(passed.argc, passed.argv);
+        return false;
     }
+    fprintf(stderr, "volley run: --resume: continuing %s\n", resume_dir);
+    char dirw[PATH_MAX], cmdw[] = "resume";
+    snprintf(dirw, sizeof dirw, "%s", resume_dir);
+    struct passed *p = &r->passed;
+    p->argv[0] = cmdw;
+    p->argv[1] = dirw;
+    p->argv[p->argc] = NULL;
     runs_entry_fini(&old);
+    *rc = cmd_resume(p->argc, p->argv);
+    return true;
+}
+
+/* The workflow, loaded and checked against the node and its inputs; 0
+ * or the exit code (s freed then). */
+static int load_checked(struct run_args *r, struct spec *s)
+{
+    struct vl_err err = {0};
+    struct spec_diags d;
+    memset(&d, 0, sizeof d);
+    int rc = spec_load_file(r->wf, s, &d);
+    diag_print(stderr, &d);
+    spec_diags_free(&d);
+    if (rc < 0) {
+        spec_free(s);
+        return rc == VL_ETOOBIG || rc == -ENOMEM ? VL_EXIT_ENV : VL_EXIT_USAGE;
+    }
+    if (res_check_spec(s, &r->o.sup.cap, &err) < 0) {
+        fprintf(stderr, "volley run: %s; nothing started\n", err.msg);
+        spec_free(s);
+        return VL_EXIT_USAGE;
+    }
+    if ((rc = check_inputs(s)) != 0 || (rc = runopts_limits("run", &r->o)) != 0) {
+        spec_free(s);
+        return rc;
+    }
+    return 0;
+}
+
+/* --run-dir, else volley-runs/NAME-YYYYmmdd-HHMMSS (-2, -3 ... for runs
+ * started in the same second). */
+static void pick_dir(const char *run_dir, const struct spec *s, char *dir, size_t len)
+{
+    if (run_dir) {
+        snprintf(dir, len, "%s", run_dir);
+        return;
+    }
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+    char name[96];
+    snprintf(name, sizeof name, "%s", s->name && *s->name ? s->name : "run");
+    for (char *p = name; *p; p++)
+        if (*p == '/' || *p == ' ')
+            *p = '_';
+    snprintf(dir, len, "%s/%s-%s", RUNDIR_RUNS, name, ts);
+    struct stat st;
+    for (int i = 2; stat(dir, &st) == 0 && i < 1000; i++)
+        snprintf(dir, len, "%s/%s-%s-%d", RUNDIR_RUNS, name, ts, i);
+}
+
+static int run_cmd(int argc, char **argv)
+{
+    struct run_args r = {.passed = {.argc = 2}};
+    int rc = parse_args(argc, argv, &r);
+    if (rc != 0)
+        return rc;
+    if (resumed_instead(&r, &rc))
+        return rc;
+    struct runopts *o = &r.o;
+    const char *wf = r.wf;
 
     intr_arm();
     /* what the file is now, read before it is loaded: a later edit is seen
      * as one by `volley resume` (snap.h, struct snap_wffile) */
     struct vl_err err = {0};
     struct snap_wffile wff;
+    char wfabs[PATH_MAX];
     bool have_wf = snap_wffile_read(wf, &wff, wfabs, sizeof wfabs, &err) == 0;
     struct spec s;
-    struct spec_diags d;
-    memset(&d, 0, sizeof d);
-    int rc = spec_load_file(wf, &s, &d);
-    diag_print(stderr, &d);
-    spec_diags_free(&d);
-    if (rc < 0) {
-        spec_free(&s);
-        return rc == VL_ETOOBIG || rc == -ENOMEM ? VL_EXIT_ENV : VL_EXIT_USAGE;
-    }
-    if (res_check_spec(&s, &o.sup.cap, &err) < 0) {
-        fprintf(stderr, "volley run: %s; nothing started\n", err.msg);
-        spec_free(&s);
-        return VL_EXIT_USAGE;
-    }
-    if ((rc = check_inputs(&s)) != 0) {
-        spec_free(&s);
+    if ((rc = load_checked(&r, &s)) != 0)
         return rc;
-    }
-    if ((rc = runopts_limits("run", &o)) != 0) {
-        spec_free(&s);
-        return rc;
-    }
 
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd)) {
@@ -253,25 +309,7 @@ static int run_cmd(int argc, char **argv)
         return cli_print_err(&err);
     }
     char dir[PATH_MAX];
-    if (run_dir) {
-        snprintf(dir, sizeof dir, "%s", run_dir);
-    } else {
-        time_t t = time(NULL);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        char ts[32];
-        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-        char name[96];
-        snprintf(name, sizeof name, "%s", s.name && *s.name ? s.name : "run");
-        for (char *p = name; *p; p++)
-            if (*p == '/' || *p == ' ')
-                *p = '_';
-        snprintf(dir, sizeof dir, "%s/%s-%s", RUNDIR_RUNS, name, ts);
-        /* two runs started in the same second get -2, -3 ... */
-        struct stat st;
-        for (int i = 2; stat(dir, &st) == 0 && i < 1000; i++)
-            snprintf(dir, sizeof dir, "%s/%s-%s-%d", RUNDIR_RUNS, name, ts, i);
-    }
+    pick_dir(r.run_dir, &s, dir, sizeof dir);
     struct stat st;
     bool made_dir = stat(dir, &st) != 0;
     intr_creating(dir, made_dir);
@@ -301,8 +339,8 @@ static int run_cmd(int argc, char **argv)
     }
     struct snap_meta meta = {.created_ns = vl_wall_ns(),
                              .cwd = cwd,
-                             .opts = kept.opt,
-                             .nopts = kept.n,
+                             .opts = r.kept.opt,
+                             .nopts = r.kept.n,
                              .wf = have_wf ? &wff : NULL};
     if (getrandom(meta.run_id, sizeof meta.run_id, 0) != (ssize_t)sizeof meta.run_id) {
         vl_err_sys(&err, -errno, "cannot get random bytes for the run id");
@@ -325,11 +363,11 @@ static int run_cmd(int argc, char **argv)
         goto fail;
     }
     fprintf(stderr, "volley: run directory %s (%u jobs)\n", absdir, s.njobs);
-    o.sup.on_signals_blocked = intr_disarm;
+    o->sup.on_signals_blocked = intr_disarm;
     struct runstatus shown;
-    runstatus_init(&shown, o.progress);
+    runstatus_init(&shown, o->progress);
     err = (struct vl_err){0};
-    rc = supervisor_run(&s, db, &a, apath, absdir, cwd, &o.sup, &shown.st, &err);
+    rc = supervisor_run(&s, db, &a, apath, absdir, cwd, &o->sup, &shown.st, &err);
     if (err.code)
         cli_print_err(&err);
     runlock_release(&lock);
