@@ -431,6 +431,10 @@ static void handle_cqe(struct exec_engine *e, const struct io_uring_cqe *c)
             cut_streams(e, s);
         s->t_eof = false;
         return;
+    case K_T_HOLD:
+        if (s->held && !s->queued && c->res == -ETIME)
+            exec__queue_finished(e, s); /* nothing stopped: it ended as it ended */
+        return;
     default:
         return;
     }
@@ -573,38 +577,75 @@ static void free_slot(struct exec_engine *e, struct slot *s)
     e->freel[e->nfree++] = s->idx;
 }
 
-/* The process in slot s ended (exit and both pipes): report, retry, run
- * the recovery script, or free the slot. */
-static void finish(struct exec_engine *e, struct slot *s)
+/*
+ * A death from outside: SIGTERM, SIGINT, SIGHUP or SIGKILL that volley did
+ * not send, or the 128 + n a shell exits with when its command died of
+ * one. A batch scheduler (scancel, a time limit), systemd or a `kill` to a
+ * session sends the stop signal to every process at once, in no order: the
+ * job may die of it a moment before volley is told to stop. Such an end is
+ * held for the kill grace before it is a failure (hold_end), and is
+ * stopped, not failed, if the run stops meanwhile (docs/execution.md).
+ * Returns the signal, or 0.
+ */
+static int outside_death(const struct exec_result *r)
 {
-    s->queued = false;
-    s->ended = true;
-    if (s->t_runtime)
-        exec__remove_timer(e, UD(K_T_RUNTIME, s->idx, s->gen));
-    if (s->t_grace)
-        exec__remove_timer(e, UD(K_T_GRACE, s->idx, s->gen));
-    if (s->t_eof)
-        exec__remove_timer(e, UD(K_T_EOF, s->idx, s->gen));
-    s->t_runtime = s->t_grace = s->t_eof = false;
-    exec__close_fd(e, s->pidfd);
-    s->pidfd = -1;
+    if (r->outcome != EXEC_FAILED || r->spawn_err)
+        return 0;
+    int sig = r->term_sig ? r->term_sig : r->status > 128 ? r->status - 128 : 0;
+    return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGKILL ? sig : 0;
+}
 
+static void note_death(struct exec_engine *e, struct slot *s, const struct exec_result *r, int sig,
+                       const char *then)
+{
+    if (r->term_sig)
+        logseg_note(&e->log, s->job.jid, s->attempt, "volley: %s was killed by signal %d (%s)%s",
+                    s->recovery ? "the recovery script" : "the job", sig, strsignal(sig), then);
+    else
+        logseg_note(&e->log, s->job.jid, s->attempt,
+                    "volley: %s exited with %d, a death by signal %d (%s)%s",
+                    s->recovery ? "the recovery script" : "the job", r->status, sig, strsignal(sig),
+                    then);
+}
+
+/* Holds the end r of slot s's process for the kill grace: the slot stays
+ * busy, its report waits; finish concludes it when the timer runs out
+ * (as it ended) or when the run stops first (stopped). */
+static void hold_end(struct exec_engine *e, struct slot *s, const struct exec_result *r, int sig)
+{
+    s->hold = *r;
+    s->held = true;
+    char then[160];
+    snprintf(then, sizeof then,
+             ", not by volley: held %u ms: if the run stops meanwhile, the attempt is stopped, "
+             "not failed",
+             e->cfg.kill_grace_ms);
+    note_death(e, s, r, sig, then);
+    exec__arm_timer(e, &s->ts_hold, e->cfg.kill_grace_ms, UD(K_T_HOLD, s->idx, s->gen));
+}
+
+/* The end of slot s's process, r (a job attempt, or the recovery script
+ * after one): report, retry, run the recovery script, or free the slot. */
+static void conclude(struct exec_engine *e, struct slot *s, const struct exec_result *pr)
+{
+    int sig = outside_death(pr);
+    if (sig && e->stopping)
+        note_death(e, s, pr, sig, " as the run stops: the attempt is stopped, not failed");
     struct exec_result r;
     if (s->recovery) {
-        struct exec_result rr;
-        fill_result(e, s, &rr);
+        const struct exec_result *rr = pr;
         r = s->pending;
         r.flags |= EXEC_RES_RECOVERY_RAN;
         s->recovery = false;
-        bool stops = rr.outcome == EXEC_STOPPED || e->stopping || e->log.err;
-        bool again = rr.outcome == EXEC_COMPLETED && !stops;
-        const char *then = again                         ? ""
-                           : stops                       ? ": the run stops, resume retries"
-                           : rr.outcome == EXEC_CANCELED ? ": the job is canceled"
-                                                         : ": no retry, the job fails";
+        bool stops = rr->outcome == EXEC_STOPPED || e->stopping || e->log.err;
+        bool again = rr->outcome == EXEC_COMPLETED && !stops;
+        const char *then = again                          ? ""
+                           : stops                        ? ": the run stops, resume retries"
+                           : rr->outcome == EXEC_CANCELED ? ": the job is canceled"
+                                                          : ": no retry, the job fails";
         logseg_note(&e->log, s->job.jid, s->attempt, "volley: the recovery script %s %d%s",
-                    rr.term_sig ? "was killed by signal" : "exited with",
-                    rr.term_sig ? rr.term_sig : rr.status, then);
+                    rr->term_sig ? "was killed by signal" : "exited with",
+                    rr->term_sig ? rr->term_sig : rr->status, then);
         if (again) {
             note_usage(e, s, &r);
             r.final = false;
@@ -614,9 +655,9 @@ static void finish(struct exec_engine *e, struct slot *s)
             exec__start_proc(e, s);
             return;
         }
-        if (rr.outcome == EXEC_STOPPED || e->stopping || e->log.err)
+        if (stops)
             r.outcome = EXEC_STOPPED;
-        else if (rr.outcome == EXEC_CANCELED)
+        else if (rr->outcome == EXEC_CANCELED)
             r.outcome = EXEC_CANCELED;
         else
             r.flags |= EXEC_RES_RECOVERY_FAILED;
@@ -626,11 +667,13 @@ static void finish(struct exec_engine *e, struct slot *s)
         return;
     }
 
-    fill_result(e, s, &r);
+    r = *pr;
     if (e->log.err) {
         /* Its bytes could not be written (disk full): as for a crash, the
          * attempt is not over for the record, and resume runs it again. */
         r.outcome = EXEC_STOPPED;
+    } else if (sig && e->stopping) {
+        r.outcome = EXEC_STOPPED; /* the stop reached it first: resume runs it again */
     } else if ((r.outcome == EXEC_FAILED || r.outcome == EXEC_TERMINATED) && s->job.fh) {
         /* a job killed at its runtime is seen as timeout_code (152) */
         s->seen_code = r.outcome == EXEC_TERMINATED ? e->cfg.timeout_code
@@ -661,6 +704,39 @@ static void finish(struct exec_engine *e, struct slot *s)
     r.final = true;
     report(e, &r);
     free_slot(e, s);
+}
+
+/* The process in slot s ended (exit and both pipes), or the hold of its
+ * end is over: conclude, unless it died from outside and nothing stops
+ * yet (hold_end). */
+static void finish(struct exec_engine *e, struct slot *s)
+{
+    s->queued = false;
+    if (s->held) {
+        s->held = false;
+        struct exec_result r = s->hold;
+        conclude(e, s, &r);
+        return;
+    }
+    s->ended = true;
+    if (s->t_runtime)
+        exec__remove_timer(e, UD(K_T_RUNTIME, s->idx, s->gen));
+    if (s->t_grace)
+        exec__remove_timer(e, UD(K_T_GRACE, s->idx, s->gen));
+    if (s->t_eof)
+        exec__remove_timer(e, UD(K_T_EOF, s->idx, s->gen));
+    s->t_runtime = s->t_grace = s->t_eof = false;
+    exec__close_fd(e, s->pidfd);
+    s->pidfd = -1;
+
+    struct exec_result r;
+    fill_result(e, s, &r);
+    int sig = outside_death(&r);
+    if (sig && !e->stopping && !e->log.err && e->cfg.kill_grace_ms) {
+        hold_end(e, s, &r, sig);
+        return;
+    }
+    conclude(e, s, &r);
 }
 
 static void process_finished(struct exec_engine *e)
@@ -717,8 +793,13 @@ static void begin_stop(struct exec_engine *e)
     e->stopping = true;
     for (uint32_t i = 0; i < e->nslots; i++) {
         struct slot *s = &e->slots[i];
-        if (s->busy && !s->queued && !s->spawn_err)
+        if (s->busy && s->held && !s->queued) {
+            /* it died of the stop that now reaches us: stopped, not failed */
+            exec__remove_timer(e, UD(K_T_HOLD, s->idx, s->gen));
+            exec__queue_finished(e, s);
+        } else if (s->busy && !s->queued && !s->spawn_err && !s->held) {
             exec__begin_kill(e, s, R_STOP);
+        }
     }
 }
 

@@ -44,6 +44,7 @@ enum ud_kind {
     K_T_FLUSH,
     K_T_TICK, /* without FUTEX_WAIT: look at the stop flag and the word */
     K_CG,     /* the job's group emptied (poll on cgroup.events), or look again (timer) */
+    K_T_HOLD, /* the end of a death from outside, held for the kill grace */
 };
 
 #define UD(k, slot, gen) (((uint64_t)(k) << 56) | ((uint64_t)(slot) << 32) | (uint64_t)(gen))
@@ -99,7 +100,8 @@ struct slot {
     cpu_set_t cpus;            /* the job's CPUs (req.affinity), when it has them */
     struct stream st[2];
     bool t_runtime, t_grace, t_eof; /* timers armed */
-    struct __kernel_timespec ts_runtime, ts_grace, ts_eof;
+    bool held;                      /* its end is held (exec.c, held_end): t_hold armed */
+    struct __kernel_timespec ts_runtime, ts_grace, ts_eof, ts_hold;
     uint8_t reason;     /* enum reason: why we signalled it */
     uint8_t kill_stage; /* 0, 1 SIGTERM sent, 2 SIGKILL sent */
     uint32_t flags;     /* EXEC_RES_* of the attempt */
@@ -109,6 +111,7 @@ struct slot {
     struct exec_result pending; /* the failed attempt, while its recovery script runs */
     int32_t seen_code;          /* the code its failure handler saw (pending's status, or
                                    timeout_code for a terminated attempt) */
+    struct exec_result hold;    /* the end of the process whose report is held */
     /* what the child reads: untouched until the child released our memory */
     struct spawn_req req;
     char *wbuf; /* command words */

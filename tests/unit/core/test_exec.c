@@ -3,8 +3,9 @@
  * retries and recovery scripts, timeouts, SIGTERM-ignoring jobs, command
  * not found, byte-exact logs (binary, large, many concurrent jobs), a
  * background grandchild holding stdout, a 100 MB writer next to small
- * jobs, stop and cancel, the source's futex word, what a job sees (fds,
- * signals, environment, process group, cwd), spawn failures, and the
+ * jobs, stop and cancel, a death from outside held until a stop, the
+ * source's futex word, what a job sees (fds, signals, environment,
+ * process group, cwd), spawn failures, and the
  * fallback paths (vfork spawning, no WAITID / multishot / INC / futex).
  * After every test no child and no process of a job's group may remain.
  */
@@ -972,6 +973,85 @@ static void test_cancel_at_spawn(void)
     tl_rmdir(dir);
 }
 
+/* ---- a death from outside, before a stop ---- */
+
+static void tweak_long_grace(struct exec_config *c)
+{
+    tweak_mode(c);
+    c->kill_grace_ms = 60000;
+}
+
+static void stop_on_done(struct tl_src *ts, const struct exec_result *r)
+{
+    if (r->jid == 1)
+        exec_engine_stop(ts->e);
+}
+
+/*
+ * A stop from outside reaches every process in no order (a batch
+ * scheduler's scancel or time limit, systemd): job 0 dies of SIGTERM that
+ * volley did not send; job 1 waits until the engine has reaped it, then
+ * ends, and its end stops the engine. Job 0's end was held (a grace of
+ * 60 s), so it is stopped, not failed, and the stop does not wait for the
+ * grace. Then, with nothing stopping: a SIGTERM death (and a shell's 143)
+ * fails once the grace ran out, with a note; a SIGUSR2 death fails at
+ * once, no note.
+ */
+static void test_outside_death(void)
+{
+    const char *dir = tl_mkdir();
+    char pidf[512], cmd0[700], cmd1[1200];
+    snprintf(pidf, sizeof pidf, "%s/pid0", dir);
+    snprintf(cmd0, sizeof cmd0, "echo $$ > %s; kill -TERM $$; sleep 30", pidf);
+    snprintf(cmd1, sizeof cmd1,
+             "until [ -s %s ]; do sleep 0.01; done; while [ -e /proc/$(cat %s) ]; do sleep 0.01; "
+             "done",
+             pidf, pidf);
+    struct exec_engine *e = tl_open(dir, 2, tweak_long_grace);
+    static struct tl_src ts;
+    tl_src_init(&ts, TL_FLAT, 0);
+    tl_add(&ts, "victim", cmd0);
+    tl_add(&ts, "watcher", cmd1);
+    ts.on_done = stop_on_done;
+    uint64_t t0 = tl_now_ms();
+    CHECK_EQ(tl_run(e, &ts), 1);
+    CHECK(tl_now_ms() - t0 < 30000); /* the stop ended the hold: not the 60 s grace */
+    const struct exec_result *r = tl_final(&ts, 0);
+    CHECK(r && r->outcome == EXEC_STOPPED && r->term_sig == SIGTERM);
+    r = tl_final(&ts, 1);
+    CHECK(r && r->outcome == EXEC_COMPLETED);
+    struct tl_log l = tl_read_log(dir, 0, 1, LOG_NOTE, NULL);
+    CHECK(strstr(l.p, "killed by signal 15") && strstr(l.p, "held 60000 ms") &&
+          strstr(l.p, "as the run stops: the attempt is stopped, not failed"));
+    free(l.p);
+    exec_engine_close(e);
+
+    e = tl_open(dir, 3, tweak_mode); /* grace 300 ms */
+    tl_src_init(&ts, TL_FLAT, 0);
+    tl_add(&ts, "term", "kill -TERM $$; sleep 30");
+    tl_add(&ts, "sh143", "sh -c 'kill -TERM $$; sleep 30'; exit $?");
+    tl_add(&ts, "usr2", "kill -USR2 $$; sleep 30");
+    CHECK_EQ(tl_run(e, &ts), 0);
+    r = tl_final(&ts, 0);
+    CHECK(r && r->outcome == EXEC_FAILED && r->term_sig == SIGTERM && r->status == 143);
+    r = tl_final(&ts, 1);
+    CHECK(r && r->outcome == EXEC_FAILED && r->term_sig == 0 && r->status == 143);
+    r = tl_final(&ts, 2);
+    CHECK(r && r->outcome == EXEC_FAILED && r->term_sig == SIGUSR2);
+    l = tl_read_log(dir, 0, 1, LOG_NOTE, NULL);
+    CHECK(strstr(l.p, "killed by signal 15") && strstr(l.p, "held 300 ms"));
+    free(l.p);
+    l = tl_read_log(dir, 1, 1, LOG_NOTE, NULL);
+    CHECK(strstr(l.p, "exited with 143, a death by signal 15") && strstr(l.p, "held 300 ms"));
+    free(l.p);
+    l = tl_read_log(dir, 2, 1, LOG_NOTE, NULL);
+    CHECK_EQ(l.len, 0);
+    free(l.p);
+    exec_engine_close(e);
+    tl_check_clean("outside_death");
+    tl_rmdir(dir);
+}
+
 /* ---- a worker killed right after a clone ---- */
 
 static int g_started_fd = -1;
@@ -1287,6 +1367,7 @@ static void run_all(const char *label)
     test_stop(true);
     test_cancel();
     test_cancel_at_spawn();
+    test_outside_death();
     test_killed_at_spawn();
     test_word();
     test_chain_rounds();
