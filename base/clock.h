@@ -13,4 +13,12 @@ uint64_t vl_cpu_ns(void);  /* this process's CPU time, user + system, every thre
  * around it, never count on the time slept). */
 void vl_sleep_ns(uint64_t ns);
 
+/*
+ * A local date and time as people and Slurm write it, "YYYY-MM-DDTHH:MM"
+ * (or a space for the T) with optional ":SS", to wall-clock ns (the local
+ * time zone, daylight saving time as it is on that date). 0, or -EINVAL
+ * if s is not exactly that.
+ */
+int vl_parse_local_time(const char *s, uint64_t *wall_ns);
+
 #endif /* VOLLEY_BASE_CLOCK_H */

@@ -26,11 +26,13 @@ enum {
 
 /* Process exit codes of the volley binary (SPEC.md section 2). */
 enum vl_exit {
-    VL_EXIT_OK = 0,    /* every job completed */
-    VL_EXIT_FAIL = 1,  /* finished with failed, terminated or canceled jobs */
-    VL_EXIT_USAGE = 2, /* usage or workflow-file error, nothing ran */
-    VL_EXIT_ENV = 3,   /* environment: run dir, disk, shared memory */
-    VL_EXIT_INTR = 130 /* interrupted; resumable */
+    VL_EXIT_OK = 0,     /* every job completed */
+    VL_EXIT_FAIL = 1,   /* finished with failed, terminated or canceled jobs */
+    VL_EXIT_USAGE = 2,  /* usage or workflow-file error, nothing ran */
+    VL_EXIT_ENV = 3,    /* environment: run dir, disk, shared memory */
+    VL_EXIT_AGAIN = 75, /* stopped for the allocation's end (deadline, SIGUSR1); resumable:
+                           EX_TEMPFAIL, "try again" (docs/slurm.md) */
+    VL_EXIT_INTR = 130  /* interrupted; resumable */
 };
 
 #define VL_ERR_MSG 1024

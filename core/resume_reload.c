@@ -172,6 +172,8 @@ int resume_reload_commit(struct snap **db, const char *dir, const struct spec *c
         .nopts = n,
         .wf = wf,
         .hist = &h,
+        .allocs = info->allocs,
+        .nallocs = info->nallocs,
     };
     memcpy(m.run_id, info->run_id, sizeof m.run_id);
     vl_boot_id(m.boot_id);

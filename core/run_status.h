@@ -37,6 +37,9 @@ struct run_view {
                                               capacity's reservation, resources.h) */
     uint32_t max_failures;                 /* --max-failures (0: none) */
     uint32_t pad;
+    uint64_t deadline_ns; /* the allocation's end (wall clock), 0: none */
+    uint64_t stop_at_ns;  /* the deadline less the kill grace: the jobs still running
+                             are stopped then; 0: none */
 };
 
 /* How a run ended, for the summary. */
@@ -45,6 +48,9 @@ struct run_end {
     uint64_t counts[ARENA_NSTATES]; /* arena_counts at the end */
     bool interrupted;               /* a stop signal ended it (exit 130) */
     bool halted;                    /* --max-failures stopped it (exit 1 unless interrupted) */
+    bool deadline;                  /* the allocation's end stopped it: stopped at the
+                                       deadline less the kill grace, or drained with jobs
+                                       left (exit 75: resumable) */
     uint64_t failures;              /* jobs that failed for good in this process */
     bool arena_done;                /* every job finished */
     const struct vl_err *fatal;     /* why the run stopped early (exit 3), or NULL */
@@ -74,6 +80,14 @@ struct run_status {
     /* --max-failures reached (once): no job starts any more, running ones
      * finish; a stop signal stops them. */
     void (*halting)(void *ctx, const struct run_view *v, uint64_t failures);
+    /* The allocation ends soon (why: "SIGUSR1", "the deadline is near"):
+     * from now on only a job whose runtime ends before stop_at_ns starts
+     * (0: no deadline known: none), and the run ends once the running
+     * ones have (exit 75). A checkpoint is taken at once. */
+    void (*draining)(void *ctx, const struct run_view *v, const char *why, uint64_t stop_at_ns);
+    /* The deadline less the kill grace: the running jobs are stopped
+     * (SIGTERM, SIGKILL after the grace) to run again on resume. */
+    void (*deadline)(void *ctx, const struct run_view *v);
     /* The end: the final checkpoint is taken, the arena still attached. */
     void (*finished)(void *ctx, const struct run_view *v, const struct run_end *e);
     /* How the jobs are governed, once, before any job starts: mode is an

@@ -44,9 +44,9 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 #define RUNCTL_MAGIC 0x6c746372u /* "rctl" */
 #define RUNCTL_VERSION                                                                             \
-    5u /* bump on ANY change in this file. 2 (2026-12-06): lines; 3: halt,                         \
+    6u /* bump on ANY change in this file. 2 (2026-12-06): lines; 3: halt,                         \
           max_failures, the failure count and ring; 4: term_signal, timeout_code, max_env; 5:      \
-          governance (the cgroup tree, its pool, bound CPUs, oom_code) */
+          governance (the cgroup tree, its pool, bound CPUs, oom_code); 6: drain, stop_at_ns */
 #define RUNCTL_MAX_WORKERS 256u
 #define RUNCTL_PATH 4096u      /* bytes of each path setting */
 #define RUNCTL_ARENA_PATH 256u /* bytes of the arena path */
@@ -129,16 +129,25 @@ struct runctl {
     char log_dir[RUNCTL_PATH]; /* run_dir/logs (persist/rundir.h) */
     char workdir[RUNCTL_PATH]; /* where jobs run: the directory `volley run` started in */
     /* line 197: read on every take, written once */
-    _Atomic uint32_t stop; /* 1: the supervisor asked every worker to stop. W: supervisor
-                              (seq_cst store, then arena_wake). R: workers in next() and
-                              notify() (acquire) */
-    _Atomic uint32_t halt; /* 1: no job starts any more; running ones finish (--max-failures
-                              reached). W: the worker whose failure reached max_failures
-                              (seq_cst store, then arena_wake). R: workers in next()
-                              (acquire), the supervisor each tick */
-    uint32_t max_failures; /* --max-failures (--halt-on-failure: 1); 0: no limit. Written
-                              before any worker starts */
-    uint8_t pad197[52];
+    _Atomic uint32_t stop;  /* 1: the supervisor asked every worker to stop. W: supervisor
+                               (seq_cst store, then arena_wake). R: workers in next() and
+                               notify() (acquire) */
+    _Atomic uint32_t halt;  /* 1: no job starts any more; running ones finish (--max-failures
+                               reached). W: the worker whose failure reached max_failures
+                               (seq_cst store, then arena_wake). R: workers in next()
+                               (acquire), the supervisor each tick */
+    uint32_t max_failures;  /* --max-failures (--halt-on-failure: 1); 0: no limit. Written
+                               before any worker starts */
+    _Atomic uint32_t drain; /* 1: the allocation ends soon (SIGUSR1, or the deadline is near):
+                               only a job whose runtime ends before stop_at_ns starts, and a
+                               worker with nothing running and nothing that fits ends. W:
+                               supervisor (seq_cst store, then arena_wake). R: workers in
+                               next() (acquire) */
+    uint64_t stop_at_ns;    /* wall clock (CLOCK_REALTIME ns) at which the supervisor stops
+                               the jobs still running (the deadline less the kill grace);
+                               0: no deadline. A job whose runtime would end after it does
+                               not start. Written before any worker starts */
+    uint8_t pad197[40];
     /* line 198: the -j counter, written on every admission and release */
     _Atomic uint32_t running; /* jobs admitted and not yet finished. W: workers (CAS and
                                  RMW, seq_cst), supervisor for a dead worker's held_jobs.

@@ -72,9 +72,15 @@ struct sup {
     uint32_t crashes;
     bool stopping; /* Ctrl-C, SIGTERM, or a fatal error */
     bool interrupted;
-    bool halted;        /* the workers halted at --max-failures */
-    uint64_t fail_next; /* the next failure number to announce (runctl.h's ring) */
-    uint64_t fail_wait; /* ... and how many ticks it has not been written yet */
+    bool halted;             /* the workers halted at --max-failures */
+    bool draining;           /* the allocation ends soon: runctl's drain is set */
+    bool deadline_hit;       /* stopped at the deadline less the kill grace */
+    uint64_t stop_at;        /* wall clock: the deadline less the kill grace; 0: none */
+    uint64_t drain_at;       /* wall clock: jobs without a runtime stop starting; 0: none */
+    uint64_t next_ckpt;      /* monotonic: the next collection */
+    struct snap_alloc alloc; /* this allocation's record (seq 0: none) */
+    uint64_t fail_next;      /* the next failure number to announce (runctl.h's ring) */
+    uint64_t fail_wait;      /* ... and how many ticks it has not been written yet */
     /* the first stop signal, as taken (run-stats.json "stop"; tests/run
      * check that no spawn passed it) */
     int stop_sig;          /* 0: none taken */
@@ -84,12 +90,16 @@ struct sup {
     struct vl_err fatal_err;
     char exe[PATH_MAX];
     sigset_t stop_sigs; /* SIGINT, SIGTERM, SIGHUP less those ignored at start */
+    bool usr1;          /* SIGUSR1 is waited for (not ignored at start) */
 };
 
 void supervisor_opts_default(struct supervisor_opts *o)
 {
     memset(o, 0, sizeof *o);
-    res_detect(&o->cap);
+    struct capacity c;
+    capacity_detect(&c, NULL);
+    o->cap = c.cap;
+    o->cpus_allowed = c.cap.cpus;
     o->ckpt_ms = 1000;
     o->kill_grace_ms = 5000;
 }
@@ -223,6 +233,45 @@ static void give_back_governed(struct sup *S, uint32_t i)
         if (bits)
             atomic_fetch_and(&c->cpus_used[w], ~bits);
     }
+}
+
+/* The allocation ends soon: only jobs whose runtime ends before the stop
+ * start, workers with nothing to run end, and a checkpoint is taken now. */
+static void begin_drain(struct sup *S, const char *why)
+{
+    if (S->draining || S->stopping)
+        return;
+    S->draining = true;
+    atomic_store(&S->ctl->drain, 1);
+    arena_wake(S->a);
+    S->next_ckpt = 0;
+    if (S->st->draining)
+        S->st->draining(S->st->ctx, &S->view, why, S->stop_at);
+}
+
+/* The deadline less the kill grace: the running jobs are stopped, to run
+ * again on resume; the run exits 75. */
+static void take_deadline(struct sup *S)
+{
+    if (S->stopping)
+        return;
+    S->stopping = true;
+    S->deadline_hit = true;
+    if (S->st->deadline)
+        S->st->deadline(S->st->ctx, &S->view);
+    stop_all(S, SIGTERM);
+}
+
+/* The deadline's two moments, each tick. */
+static void check_deadline(struct sup *S)
+{
+    if (!S->stop_at || S->stopping)
+        return;
+    uint64_t now = vl_wall_ns();
+    if (now >= S->drain_at)
+        begin_drain(S, "the deadline is near");
+    if (now >= S->stop_at)
+        take_deadline(S);
 }
 
 /* A dead worker's share of -j and of the capacity goes back to the others. */
@@ -378,6 +427,7 @@ static int make_ctl(struct sup *S, const struct spec *s, const char *arena_path,
     c->oom_code = spec_oom_exit_code(s);
     c->max_env = max_env_of(s);
     c->max_failures = S->o->max_failures;
+    c->stop_at_ns = S->stop_at;
     c->cap = S->o->cap;
     for (uint32_t r = 0; r < s->nrr; r++)
         if (s->rrs[r].num_cpus || s->rrs[r].num_gpus || s->rrs[r].memory_bytes)
@@ -403,6 +453,10 @@ static sigset_t block_signals(struct sup *S, sigset_t *old)
             sigaddset(&S->stop_sigs, stop_sigs[i]);
     sigset_t set = S->stop_sigs;
     sigaddset(&set, SIGCHLD);
+    /* SIGUSR1: the allocation ends soon (sbatch --signal=B:USR1@N) */
+    S->usr1 = vl_stop_signal_taken(SIGUSR1);
+    if (S->usr1)
+        sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, old);
     if (S->o->on_signals_blocked)
         S->o->on_signals_blocked();
@@ -433,7 +487,7 @@ static void open_watch(struct sup *S)
 
 static void start_workers(struct sup *S, uint32_t nworkers)
 {
-    if (arena_done(S->a))
+    if (arena_done(S->a) || S->stopping) /* stopping: a deadline that has passed */
         return;
     for (uint32_t i = 0; i < nworkers; i++) {
         /* a stop signal that came while the workers start (a spawn takes
@@ -523,6 +577,9 @@ static void wait_actions(struct sup *S, const sigset_t *set, bool poll_jobs)
         int sig = sigtimedwait(set, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
             take_stop(S, sig);
+        else if (sig == SIGUSR1) /* not lost while on_workflow_start runs */
+            begin_drain(S, "SIGUSR1");
+        check_deadline(S);
         reap_workers(S);
         actions_poll(S->acts, poll_jobs ? S->a : NULL);
         if (st->progress)
@@ -535,25 +592,34 @@ static void supervise(struct sup *S, const sigset_t *set)
 {
     const struct run_status *st = S->st;
     uint64_t ckpt_ns = (uint64_t)S->o->ckpt_ms * 1000000ull;
-    uint64_t next_ckpt = vl_now_ns() + ckpt_ns;
+    S->next_ckpt = vl_now_ns() + ckpt_ns;
     const uint64_t tick_ns = (uint64_t)(st->tick_ms ? st->tick_ms : 250) * 1000000ull;
     while (S->live > 0) {
         uint64_t now = vl_now_ns();
         uint64_t wait = tick_ns;
-        if (next_ckpt > now && next_ckpt - now < wait)
-            wait = next_ckpt - now;
+        if (S->next_ckpt > now && S->next_ckpt - now < wait)
+            wait = S->next_ckpt - now;
+        if (S->stop_at && !S->stopping) { /* the deadline's moments, on time */
+            uint64_t wall = vl_wall_ns();
+            uint64_t at = S->draining ? S->stop_at : S->drain_at;
+            if (at > wall && at - wall < wait)
+                wait = at - wall;
+        }
         struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000ull),
                               .tv_nsec = (long)(wait % 1000000000ull)};
         siginfo_t si;
         int sig = sigtimedwait(set, &si, &ts);
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
             take_stop(S, sig);
+        else if (sig == SIGUSR1)
+            begin_drain(S, "SIGUSR1");
+        check_deadline(S);
         reap_workers(S);
         actions_poll(S->acts, S->a);
         now = vl_now_ns();
-        if (now >= next_ckpt) {
+        if (now >= S->next_ckpt) {
             ckpt_collect(S->ck, S->a, S->wl);
-            next_ckpt = now + ckpt_ns;
+            S->next_ckpt = now + ckpt_ns;
         }
         announce_failures(S, false);
         if (st->progress)
@@ -570,9 +636,11 @@ static int finish(struct sup *S, double secs)
     struct vl_err cerr = {0};
     int crc = ckpt_stop(S->ck, &cerr);
     S->ck = NULL;
+    bool left = !arena_done(S->a);
     struct run_end e = {.secs = secs,
                         .interrupted = S->interrupted,
                         .halted = S->halted,
+                        .deadline = S->deadline_hit || (S->draining && left),
                         .failures = atomic_load(&S->ctl->failures),
                         .arena_done = arena_done(S->a),
                         .fatal = S->fatal ? &S->fatal_err : NULL,
@@ -585,6 +653,8 @@ static int finish(struct sup *S, double secs)
         e.exit_code = VL_EXIT_INTR;
     else if (S->halted)
         e.exit_code = VL_EXIT_FAIL; /* resumable: the jobs not started are ready still */
+    else if (e.deadline)
+        e.exit_code = VL_EXIT_AGAIN; /* resumable, in the next allocation */
     else if (!e.arena_done)
         e.exit_code = VL_EXIT_ENV; /* the workers ended with jobs unfinished */
     else
@@ -675,11 +745,12 @@ static int make_tree(struct sup *S, uint32_t jcap, struct vl_err *err)
     return 0;
 }
 
-/* Workers: as asked, else one per CPU; never more than -j (a worker with
- * nothing it may run is a waste). */
+/* Workers: as asked, else one per CPU this process was given; never more
+ * than -j (a worker with nothing it may run is a waste). -j: as asked,
+ * else those CPUs. */
 static void size_run(const struct supervisor_opts *o, uint32_t *nworkers, uint32_t *jcap)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = o->cpus_allowed;
     if (ncpu < 1)
         ncpu = 1;
     *nworkers = o->workers ? o->workers : (uint32_t)ncpu;
@@ -711,6 +782,12 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
     blocked = true;
     if (make_tree(&S, jcap, err) < 0)
         goto out_early;
+    if (o->deadline_ns) {
+        uint64_t g = (uint64_t)o->kill_grace_ms * 1000000ull;
+        S.stop_at = o->deadline_ns > g ? o->deadline_ns - g : 1;
+        uint64_t lead = (uint64_t)SUPERVISOR_DRAIN_LEAD_MS * 1000000ull;
+        S.drain_at = S.stop_at > lead ? S.stop_at - lead : 1;
+    }
     if (make_ctl(&S, s, arena_path, workdir, snap_gen(db), nworkers, jcap, err) < 0)
         goto out_early;
     if (snap_mark_live(db, err) < 0)
@@ -723,6 +800,15 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
     struct snap_action *acts = s->nactions ? vl_xcalloc(s->nactions, sizeof *acts) : NULL;
     if (acts && snap_actions(db))
         memcpy(acts, snap_actions(db), s->nactions * sizeof *acts);
+    if (o->alloc) {
+        S.alloc = *o->alloc;
+        S.alloc.start_ns = vl_wall_ns();
+        S.alloc.deadline_ns = o->deadline_ns;
+        if (snap_alloc_begin(db, &S.alloc, err) < 0) {
+            free(acts);
+            goto out_early;
+        }
+    }
     struct ckpt_opts copts = {0};
     if (ckpt_start(&S.ck, db, &copts, err) < 0) {
         free(acts);
@@ -741,7 +827,9 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
                                .kill_grace_ms = S.ctl->kill_grace_ms,
                                .max_running = jcap,
                                .capacity_wait = &S.ctl->res.resv_owner,
-                               .max_failures = o->max_failures};
+                               .max_failures = o->max_failures,
+                               .deadline_ns = o->deadline_ns,
+                               .stop_at_ns = S.stop_at};
     if (st->limits)
         st->limits(st->ctx, &S.view, S.tree.mode, S.tree.can, supervisor_enforces(s, o),
                    S.tree.mode == CGROUP_NONE || supervisor_enforces(s, o) ? S.limits_why
@@ -750,6 +838,7 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
 
     run_actions_first(&S, s, acts, &set);
     free(acts);
+    check_deadline(&S); /* a deadline that is near already: drain before any job starts */
     if (!S.stopping)
         start_workers(&S, nworkers);
     supervise(&S, &set);
@@ -766,6 +855,11 @@ int supervisor_run(const struct spec *s, struct snap *db, struct arena *a, const
         exit_code = VL_EXIT_ENV;
     else
         arena_unlink(arena_path);
+    if (S.alloc.seq) { /* a failure here loses only the end time: the run's state is saved */
+        struct vl_err aerr = {0};
+        if (snap_alloc_end(db, S.alloc.seq, vl_wall_ns(), exit_code, &aerr) < 0)
+            vl_warnf(&st->warn, "%s", aerr.msg);
+    }
     snap_close(db);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     munmap(S.ctl, S.ctl_bytes);

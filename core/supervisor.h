@@ -2,7 +2,8 @@
  * supervisor.h - the supervisor of a run, shared by `volley run` and
  * `volley resume` (docs/running.md): starts the worker processes on a built
  * arena, has the checkpointer write the arena's changes into volley.db,
- * repairs after a worker dies, takes Ctrl-C, and ends the run. It is
+ * repairs after a worker dies, takes Ctrl-C, drains and stops at the
+ * allocation's end (SIGUSR1, the deadline), and ends the run. It is
  * core/'s run side: the one part of core/ that calls persist/ (to start
  * the checkpointer and hand it records); workers never wait on SQLite.
  *
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/cgroup.h"
+#include "core/capacity.h"
 #include "core/resources.h"
 #include "core/run_status.h"
 #include "core/runctl.h"
@@ -31,9 +33,10 @@
 #define SUPERVISOR_MAX_CRASHES 3 /* worker deaths a run survives */
 
 struct supervisor_opts {
-    uint32_t max_running;             /* -j (0: CPUs) */
-    uint32_t workers;                 /* --workers (0: CPUs; never more than -j) */
-    struct res_amount cap;            /* capacity (res_detect, or --cpus ...) */
+    uint32_t max_running;             /* -j (0: cpus_allowed) */
+    uint32_t workers;                 /* --workers (0: cpus_allowed; never more than -j) */
+    uint32_t cpus_allowed;            /* the CPUs this process was given (capacity.h) */
+    struct res_amount cap;            /* capacity (capacity_detect, or --cpus ...) */
     uint32_t ckpt_ms;                 /* --checkpoint-interval */
     uint32_t kill_grace_ms;           /* --kill-grace */
     uint32_t max_failures;            /* --max-failures (--halt-on-failure: 1); 0: none */
@@ -52,9 +55,20 @@ struct supervisor_opts {
     bool no_limits;                  /* --no-limits: groups track and count, enforce nothing */
     bool bind_cpus;                  /* --bind-cpus */
     uint32_t max_pids;               /* --max-pids, 0: none */
+    uint64_t deadline_ns;            /* --deadline, or the batch job's end (wall clock,
+                                        ns); 0: none. docs/slurm.md */
+    const struct snap_alloc *alloc;  /* NULL, or the allocation this run goes on in:
+                                        recorded in volley.db (start, end, exit code) */
 };
 
-/* Defaults: this machine's capacity, checkpoints every second, 5 s grace. */
+/* The run drains for jobs without a runtime this long before the
+ * deadline's stop (SIGUSR1 drains at once): Slurm's --signal has a
+ * resolution of 60 s, and a job started in the last minute is most likely
+ * cut. */
+#define SUPERVISOR_DRAIN_LEAD_MS 60000u
+
+/* Defaults: the capacity this process was given (capacity.h), -j and
+ * workers its CPUs, checkpoints every second, 5 s grace. */
 void supervisor_opts_default(struct supervisor_opts *o);
 
 /*
@@ -62,7 +76,8 @@ void supervisor_opts_default(struct supervisor_opts *o);
  * spec both came from; jobs run in workdir. Takes over db (closes it) and
  * a (closes it, and unlinks it when the run ended or stopped cleanly: a
  * failed final checkpoint keeps it for `volley resume`). Returns the exit
- * code (SPEC.md): 0, 1, 3 or 130. If the run could not start (3: nothing
+ * code (SPEC.md): 0, 1, 3 or 130, or 75 (VL_EXIT_AGAIN) when the
+ * allocation's end stopped it (o->deadline_ns, SIGUSR1). If the run could not start (3: nothing
  * ran, no status callback was called) err says why; otherwise what went
  * wrong reaches st->finished.
  */

@@ -66,6 +66,9 @@ struct wk {
     uint32_t nfree;
     uint32_t held[HELD_MAX]; /* claimed (running in the arena), not admitted yet */
     uint32_t nheld;
+    uint32_t *parked; /* claimed, and never to start here: their runtime would end after
+                         the deadline's stop (runctl.h stop_at_ns), or the run drains */
+    uint32_t nparked, parked_cap;
     bool announced; /* arena_sleep_prepare without arena_sleep_done */
     bool waiting;   /* counted in ctl->waiters */
     uint64_t cancel_seq_seen;
@@ -154,6 +157,33 @@ static uint64_t runtime_of(const struct arena *a, uint32_t jid)
 {
     uint16_t rr = a->meta[jid].rr;
     return rr == 0xffff || rr >= a->hdr->nrr ? 0 : a->rrs[rr].runtime_ms;
+}
+
+/*
+ * Whether a claimed job may start as the allocation's end nears (runctl.h:
+ * drain, stop_at_ns): one with a runtime only if it ends before the stop;
+ * one without, only while the run does not drain. Draining without a
+ * known deadline, nothing starts.
+ */
+static bool fits_deadline(const struct wk *k, uint32_t jid, bool drain)
+{
+    uint64_t stop_at = k->ctl->stop_at_ns;
+    uint64_t rt = runtime_of(&k->a, jid);
+    if (drain && (!stop_at || !rt))
+        return false;
+    return !stop_at || !rt || vl_wall_ns() + rt * 1000000ull <= stop_at;
+}
+
+/* A claimed job that will not start here: it stays claimed (running in
+ * the arena, no pid), so the record says ready and a resume runs it. The
+ * list grows only once the deadline parks jobs, never on a normal run. */
+static void park(struct wk *k, uint32_t jid)
+{
+    if (k->nparked == k->parked_cap) {
+        k->parked_cap = k->parked_cap ? 2 * k->parked_cap : 64;
+        k->parked = vl_xrealloc(k->parked, (size_t)k->parked_cap * sizeof *k->parked);
+    }
+    k->parked[k->nparked++] = jid;
 }
 
 /* A claimed job that will not run here (canceled while held). */
@@ -391,6 +421,8 @@ static enum exec_next src_next(void *ctx, struct exec_job *job)
      * record they are ready (no pid), and a resume runs them. */
     if (atomic_load_explicit(&k->ctl->halt, memory_order_acquire))
         return EXEC_NEXT_DONE;
+    bool drain = atomic_load_explicit(&k->ctl->drain, memory_order_acquire);
+    bool deadline = drain || k->ctl->stop_at_ns;
     for (int round = 0; round < 2; round++) {
         /* Held jobs first: they are claimed already. */
         while (k->nheld) {
@@ -404,6 +436,13 @@ static enum exec_next src_next(void *ctx, struct exec_job *job)
                 if (res_unreserve(&k->ctl->res, k->index + 1))
                     arena_wake(&k->a);
                 finish_unrun(k, jid, ARENA_CANCELED);
+                continue;
+            }
+            if (deadline && !fits_deadline(k, jid, drain)) {
+                drop_held(k);
+                if (res_unreserve(&k->ctl->res, k->index + 1))
+                    arena_wake(&k->a);
+                park(k, jid);
                 continue;
             }
             uint32_t slot = k->free_slots[k->nfree - 1];
@@ -433,7 +472,10 @@ static enum exec_next src_next(void *ctx, struct exec_job *job)
             continue;
         }
     }
-    if (arena_done(&k->a)) {
+    /* Draining: once this worker runs nothing, nothing that is ready now
+     * fits, and nothing will: a job made ready later is the child of one
+     * that runs now, and its worker (alive until its jobs end) looks. */
+    if (arena_done(&k->a) || (drain && k->nfree == k->nslots && !k->nheld)) {
         arena_sleep_done(&k->a, k->w);
         k->announced = false;
         return EXEC_NEXT_DONE;
@@ -585,6 +627,10 @@ int worker_main(int ctl_fd, uint32_t index)
      * which stops the run cleanly, instead of killing this worker. */
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
+    /* SIGUSR1 tells the supervisor the allocation ends soon (Slurm's
+     * --signal): a worker that gets it too (a signal to the process
+     * group) has nothing to do with it; its jobs get it at its default */
+    signal(SIGUSR1, SIG_IGN);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 
     struct stat cst;
@@ -688,7 +734,7 @@ int worker_main(int ctl_fd, uint32_t index)
         arena_wake(&k.a);
     /* Held jobs never started: they go back to ready through recover (the
      * supervisor repairs when a worker leaves jobs running). */
-    bool clean = rc == 0 && k.nheld == 0;
+    bool clean = rc == 0 && k.nheld == 0 && k.nparked == 0;
     exec_engine_close(k.e);
     atomic_store(&k.me->cpu_ns, vl_cpu_ns());
     if (clean)
@@ -704,9 +750,11 @@ int worker_main(int ctl_fd, uint32_t index)
     for (uint32_t i = 0; i < k.ctl->ncg; i++)
         cgroup_slot_close(&k.cgs[i]);
     free(k.cgs);
+    free(k.parked);
     if (rc < 0)
         return fail(&k, &err);
-    bool halted = atomic_load_explicit(&k.ctl->halt, memory_order_acquire);
+    bool halted = atomic_load_explicit(&k.ctl->halt, memory_order_acquire) ||
+                  atomic_load_explicit(&k.ctl->drain, memory_order_acquire) || k.nparked;
     atomic_store_explicit(&k.me->state, rc == 0 && !halted ? RUNCTL_W_DONE : RUNCTL_W_STOPPED,
                           memory_order_release);
     return 0;

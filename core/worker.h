@@ -12,6 +12,11 @@
  *           hands it over. A job that does not fit yet is held (it stays
  *           claimed) and tried again when capacity is given back. Once the
  *           control page says halt (--max-failures), nothing more: DONE.
+ *           With a deadline (stop_at_ns), a job whose runtime would end
+ *           after the stop is parked: claimed, never started (recorded
+ *           ready); once it says drain, so is every job without a runtime,
+ *           and a worker that runs nothing and finds nothing that fits is
+ *           DONE.
  *   done()  on a retry, counts the attempt in the arena; on the final
  *           attempt, records pid, times and log reference and finishes the
  *           job in the arena, which unblocks its children at once; gives

@@ -4,7 +4,7 @@
 
 # The options of one command, one string.
 _volley_opts() {
-    local runopts="-j --jobs --workers --cpus --memory --gpus --checkpoint-interval --kill-grace --quiet --progress --halt-on-failure --max-failures --max-pids --bind-cpus --no-limits --limits-backend"
+    local runopts="-j --jobs --workers --cpus --memory --gpus --checkpoint-interval --kill-grace --quiet --progress --halt-on-failure --max-failures --max-pids --bind-cpus --no-limits --limits-backend --deadline"
     case $1 in
     validate) echo "--json" ;;
     graph) echo "--format" ;;
@@ -28,7 +28,7 @@ _volley_takes_value() {
     --format | --run-dir | -j | --workers | --cpus | --memory | --gpus | --checkpoint-interval | \
         --kill-grace | --state | --name | --attempt | --mode | --shape | --reps | --runners | \
         --fanout | --seed | --csv | --plot | --max-failures | --max-pids | --limits-backend | \
-        --limits | -o | --output) return 0 ;;
+        --limits | --deadline | -o | --output) return 0 ;;
     --jobs) return 0 ;; # run and resume: -j; bench: jobs per cell
     esac
     return 1

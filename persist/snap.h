@@ -54,7 +54,7 @@
 #include "loader/spec.h"
 #include "persist/rundir.h" /* RUNDIR_DB */
 
-#define SNAP_SCHEMA 8 /* PRAGMA user_version; bump on any schema change */
+#define SNAP_SCHEMA 9 /* PRAGMA user_version; bump on any schema change */
 /* Schema history: 1 the first; 2 adds table run_option (a schema-1 file
  * reads as a run without stored options); 3 adds column job.lost (an
  * older file reads and is written without it: lost 0); 4 adds the
@@ -70,11 +70,14 @@
  * with every priority 0); SNAP_SCHEMA_GOV (8) adds how jobs were governed
  * (issue #18): column resource_class.max_pids and table governance (the
  * backend, and the sum of the jobs' CPU time), an older file reading with
- * no max_pids and no backend, written without them. */
+ * no max_pids and no backend, written without them; SNAP_SCHEMA_ALLOC (9)
+ * adds table allocation (issue #23: an older file reads as a run without
+ * recorded allocations, and records none). */
 #define SNAP_SCHEMA_EXEC 6 /* the first schema with env, exec_config and actions */
 #define SNAP_SCHEMA_PRIO 7 /* the first schema with the jobs' priorities */
 /* the first schema with them: the code tests this, so the number may change at a merge */
 #define SNAP_SCHEMA_GOV 8
+#define SNAP_SCHEMA_ALLOC 9 /* the first schema with table allocation */
 
 /*
  * A job's state, stored as this number; the names (snap_state_name) are
@@ -227,6 +230,27 @@ struct snap_history {
 };
 void snap_history_fini(struct snap_history *h); /* frees the arrays; accepts NULL */
 
+/*
+ * One allocation the run went on in (table allocation, from schema 6):
+ * each `volley run` or `volley resume` that supervised it, with the batch
+ * job it ran in (docs/slurm.md), so `status` and `report` can tell which
+ * allocation did what and how each ended.
+ */
+#define SNAP_ALLOC_ID_MAX 64    /* bytes of a job id, with its NUL */
+#define SNAP_ALLOC_NODE_MAX 256 /* bytes of a node name, with its NUL */
+#define SNAP_MAX_ALLOCS 100000  /* rows a read accepts */
+struct snap_alloc {
+    int64_t seq;                    /* 1, 2, ... in the order they began (snap_alloc_begin) */
+    char job_id[SNAP_ALLOC_ID_MAX]; /* the batch job (SLURM_JOB_ID); "" outside one */
+    char node[SNAP_ALLOC_NODE_MAX]; /* the host it ran on (SLURMD_NODENAME, else hostname) */
+    int64_t restart;                /* SLURM_RESTART_COUNT; -1: not set */
+    uint64_t start_ns;              /* wall clock when its supervision began */
+    uint64_t end_ns;                /* ... ended; 0: it did not end (live, or its runner died) */
+    uint64_t deadline_ns;           /* the deadline it had (wall clock); 0: none */
+    int32_t exit_code;              /* volley's exit code; -1 until it ended */
+    uint32_t pad;                   /* zero */
+};
+
 /* What the caller tells snap_create about the run. */
 struct snap_meta {
     uint8_t run_id[16];              /* the run's id (also names the arena) */
@@ -239,6 +263,9 @@ struct snap_meta {
     const struct snap_history *hist; /* NULL: generation 0; else its earlier generations
                                         (njobs: the spec's) and their start times, the
                                         current one's last */
+    const struct snap_alloc *allocs; /* the run's allocations so far (a reload rewrites the
+                                        file: they are carried over), in order; may be NULL */
+    uint32_t nallocs;                /* entries in allocs */
 };
 
 /* Everything snap_info_read tells about a run (metadata, counts, options). */
@@ -270,6 +297,8 @@ struct snap_info {
     char *limits_why;              /* what it does not enforce, and why; owned, or NULL */
     uint64_t cpu_ms;               /* the jobs' CPU time (user + system of each job's
                                       recorded attempt), as of the last checkpoint */
+    struct snap_alloc *allocs;     /* the allocations, in order; owned; NULL if none */
+    uint32_t nallocs;              /* entries in allocs (0 before SNAP_SCHEMA_ALLOC) */
 };
 void snap_info_fini(struct snap_info *info); /* frees the strings; accepts NULL */
 
@@ -356,6 +385,16 @@ uint32_t snap_gen(const struct snap *db);
  */
 int snap_job_past(const char *dir, uint32_t jid, uint32_t *jids, uint32_t cap, uint32_t *ngens,
                   struct vl_err *err);
+
+/*
+ * The allocation a (job_id, node, restart, start_ns, deadline_ns given;
+ * end_ns 0, exit_code -1) begins: a row is added and a->seq set. A file
+ * before schema 6 records none: 0 with seq 0. One transaction.
+ */
+int snap_alloc_begin(struct snap *db, struct snap_alloc *a, struct vl_err *err);
+/* Allocation seq ended at end_ns with exit_code. One transaction. */
+int snap_alloc_end(struct snap *db, int64_t seq, uint64_t end_ns, int exit_code,
+                   struct vl_err *err);
 
 /*
  * One checkpoint: writes the records jobs[0..n) (each jid < njobs, state <

@@ -65,6 +65,9 @@ static const char schema_sql[] =
     "CREATE TABLE job_history(gen INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " first INTEGER NOT NULL, items INTEGER NOT NULL, data BLOB NOT NULL,"
     " PRIMARY KEY (gen, seq));"
+    "CREATE TABLE allocation(seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL, node TEXT NOT NULL,"
+    " restart INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
+    " deadline_ns INTEGER NOT NULL, exit_code INTEGER NOT NULL);"
     "CREATE VIEW jobs AS SELECT j.jid, j.name, c.name AS state, j.attempt, j.exit_code,"
     " CASE WHEN j.start_ns > 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', j.start_ns / 1e9,"
     " 'unixepoch') END AS started,"
@@ -228,6 +231,31 @@ static int write_opts(sqlite3 *db, const struct snap_meta *m)
     for (uint32_t i = 0; i < m->nopts && rc == SQLITE_OK; i++) {
         sqlite3_bind_text(st, 1, m->opts[i].name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, m->opts[i].value, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The allocations carried over (a reload), with their numbers. */
+static int write_allocs(sqlite3 *db, const struct snap_meta *m)
+{
+    if (!m->nallocs)
+        return SQLITE_OK;
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(db, "INSERT INTO allocation VALUES(?,?,?,?,?,?,?,?)", -1, &st, NULL);
+    for (uint32_t i = 0; i < m->nallocs && rc == SQLITE_OK; i++) {
+        const struct snap_alloc *a = &m->allocs[i];
+        sqlite3_bind_int64(st, 1, a->seq);
+        sqlite3_bind_text(st, 2, a->job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, a->node, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, a->restart);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)a->start_ns);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)a->end_ns);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)a->deadline_ns);
+        sqlite3_bind_int(st, 8, a->exit_code);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
         sqlite3_reset(st);
     }
@@ -427,6 +455,8 @@ static int write_content(sqlite3 *db, struct snap *d, const struct snap_meta *me
         rc = write_opts(db, meta);
     if (rc == SQLITE_OK)
         rc = snap__write_gen(db, meta, s->njobs);
+    if (rc == SQLITE_OK)
+        rc = write_allocs(db, meta);
     if (rc == SQLITE_OK)
         rc = write_jobs_initial(db, s, jobs, d->state, d->counts);
     if (rc == SQLITE_OK && jobs) { /* the sum of the records' CPU time */

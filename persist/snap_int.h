@@ -10,6 +10,7 @@
  *   snap_enc.c      the array encoding of a spec and its content hash
  *   snap_gen.c      the workflow file and the run's generations
  *   snap_act.c      env sets, execution_config, actions and their records
+ *   snap_alloc.c    the allocations a run went on in
  *
  * The array encoding (below the connection section) is also used by the
  * tests and bench/persist.
@@ -126,6 +127,9 @@ int snap__read_gen(sqlite3 *db, const char *path, int schema, struct snap_info *
 /* Writes the workflow file (m->wf), the generations and the job history
  * (m->hist, arrays of njobs) into a new file: a SQLite code. */
 int snap__write_gen(sqlite3 *db, const struct snap_meta *m, uint32_t njobs);
+/* The run's allocations (table allocation, from SNAP_SCHEMA_ALLOC) into in. */
+int snap__read_allocs(sqlite3 *db, const char *path, int schema, struct snap_info *in,
+                      struct vl_err *err);
 /* VL_EMISMATCH unless in is the run or workflow w names (w may be NULL). */
 int snap__check_expect(const char *path, const struct snap_info *in, const struct snap_expect *w,
                        struct vl_err *err);

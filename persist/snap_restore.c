@@ -617,6 +617,7 @@ static int restore(struct snap *d, const char *dir, bool writable, const struct 
         (code = snap__read_opts(d->db, d->path, schema, &r.info, err)) ||
         (code = snap__read_gen(d->db, d->path, schema, &r.info, err)) ||
         (code = snap__read_gov(d->db, d->path, schema, &r.info, err)) ||
+        (code = snap__read_allocs(d->db, d->path, schema, &r.info, err)) ||
         (code = read_spec(d->db, d->path, schema, &r, spec, err)))
         goto fail;
     d->spec = spec;

@@ -382,6 +382,7 @@ void snap_info_fini(struct snap_info *in)
     free((char *)in->wf.path);
     free(in->limits);
     free(in->limits_why);
+    free(in->allocs);
     memset(in, 0, sizeof *in);
 }
 
@@ -431,6 +432,8 @@ int snap_info_read(const char *dir, struct snap_info *info, struct vl_err *err)
         code = snap__read_gen(db, path, schema, &r.info, err);
     if (!code)
         code = snap__read_gov(db, path, schema, &r.info, err);
+    if (!code)
+        code = snap__read_allocs(db, path, schema, &r.info, err);
     if (!code) {
         *info = r.info;
         memset(&r.info, 0, sizeof r.info);

@@ -363,6 +363,7 @@ static int run_cmd(int argc, char **argv)
         goto fail;
     }
     fprintf(stderr, "volley: run directory %s (%u jobs)\n", absdir, s.njobs);
+    runopts_settle(o);
     o->sup.on_signals_blocked = intr_disarm;
     struct runstatus shown;
     runstatus_init(&shown, o->progress);

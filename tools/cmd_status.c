@@ -2,7 +2,8 @@
  * cmd_status.c - `volley status DIR [--json]`: counts by state, rate,
  * elapsed, ETA, whether the runner is alive, the first failed jobs; for a
  * stopped run, its interrupted jobs (running when it stopped) and how to
- * continue.
+ * continue; the allocations it went on in (volley.db's table allocation:
+ * each run or resume, with its Slurm job, node, times and exit code).
  *
  * Cost independent of the number of jobs: the counts are the arena's
  * (arena_counts, O(worker slots)) while the arena exists, else volley.db's
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -73,6 +75,118 @@ static int find_failed(struct watch *w, struct status *st, struct vl_err *err)
             snprintf(st->failed[st->nfailed++], sizeof st->failed[0], "%s", name);
     snap_iter_close(it);
     return rc < 0 ? rc : 0;
+}
+
+/* "2026-11-23T08:30:00.123Z" (JSON), as `volley jobs --json` writes times */
+static void fmt_iso(uint64_t ns, char *buf, size_t len)
+{
+    time_t t = (time_t)(ns / 1000000000u);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000u % 1000));
+}
+
+/* "2026-11-23 09:30:00", local time (the human output) */
+static void fmt_local(uint64_t ns, char *buf, size_t len)
+{
+    time_t t = (time_t)(ns / 1000000000u);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* How an allocation ended, from the exit code it recorded. */
+static const char *alloc_end_name(const struct snap_alloc *a, bool last, bool live)
+{
+    if (!a->end_ns)
+        return last && live ? "running" : "did not end: its runner died (node failure, kill -9)";
+    switch (a->exit_code) {
+    case VL_EXIT_OK:
+        return "every job completed";
+    case VL_EXIT_FAIL:
+        return "finished, some jobs did not complete";
+    case VL_EXIT_AGAIN:
+        return "stopped for the allocation's end";
+    case VL_EXIT_INTR:
+        return "interrupted";
+    default:
+        return "stopped by an error";
+    }
+}
+
+#define STATUS_ALLOCS_SHOWN 5
+
+static void print_allocs(const struct snap_info *in, bool live)
+{
+    if (!in->nallocs)
+        return;
+    uint32_t first = in->nallocs > STATUS_ALLOCS_SHOWN ? in->nallocs - STATUS_ALLOCS_SHOWN : 0;
+    printf("  allocations: %u%s\n", in->nallocs, first ? " (the last ones:)" : "");
+    for (uint32_t i = first; i < in->nallocs; i++) {
+        const struct snap_alloc *a = &in->allocs[i];
+        char t0[32], t1[32] = "", job[160] = "";
+        fmt_local(a->start_ns, t0, sizeof t0);
+        if (a->end_ns)
+            fmt_local(a->end_ns, t1, sizeof t1);
+        if (a->job_id[0])
+            snprintf(job, sizeof job, "Slurm job %s", a->job_id);
+        printf("    #%" PRId64 " %s%s", a->seq, job, job[0] ? " " : "");
+        if (a->restart >= 0)
+            printf("(restart %" PRId64 ") ", a->restart);
+        printf("on %s, %s%s%s: %s", a->node, t0, t1[0] ? " to " : "", t1,
+               alloc_end_name(a, i + 1 == in->nallocs, live));
+        if (a->end_ns)
+            printf(" (exit %d)", a->exit_code);
+        printf("\n");
+    }
+}
+
+static void json_allocs(struct json *j, const struct snap_info *in, bool live)
+{
+    json_key(j, "allocations");
+    json_arr_begin(j);
+    for (uint32_t i = 0; i < in->nallocs; i++) {
+        const struct snap_alloc *a = &in->allocs[i];
+        char t[48];
+        json_obj_begin(j);
+        json_kv_int(j, "seq", a->seq);
+        json_key(j, "job_id");
+        if (a->job_id[0])
+            json_str(j, a->job_id);
+        else
+            json_null(j);
+        json_kv_str(j, "node", a->node);
+        json_key(j, "restart");
+        if (a->restart >= 0)
+            json_int(j, a->restart);
+        else
+            json_null(j);
+        fmt_iso(a->start_ns, t, sizeof t);
+        json_kv_str(j, "start", t);
+        json_key(j, "end");
+        if (a->end_ns) {
+            fmt_iso(a->end_ns, t, sizeof t);
+            json_str(j, t);
+        } else {
+            json_null(j);
+        }
+        json_key(j, "deadline");
+        if (a->deadline_ns) {
+            fmt_iso(a->deadline_ns, t, sizeof t);
+            json_str(j, t);
+        } else {
+            json_null(j);
+        }
+        json_key(j, "exit_code");
+        if (a->end_ns)
+            json_int(j, a->exit_code);
+        else
+            json_null(j);
+        json_kv_str(j, "how", alloc_end_name(a, i + 1 == in->nallocs, live));
+        json_obj_end(j);
+    }
+    json_arr_end(j);
 }
 
 static void fmt_secs(double s, char *buf, size_t len)
@@ -204,6 +318,7 @@ int cmd_status(int argc, char **argv)
         for (uint32_t i = 0; i < st.nfailed; i++)
             json_str(&j, st.failed[i]);
         json_arr_end(&j);
+        json_allocs(&j, &w.info, w.live);
         json_obj_end(&j);
         rc = json_finish(&j);
     } else {
@@ -240,6 +355,7 @@ int cmd_status(int argc, char **argv)
                        w.dir);
             printf("\n");
         }
+        print_allocs(&w.info, w.live);
     }
     rc = cli_stdout_check(&err, rc);
     watch_close(&w);

@@ -35,23 +35,27 @@ const char cli_help_run[] =
     "                  [--kill-grace SEC] [--halt-on-failure | --max-failures N]\n"
     "                  [--quiet|--progress] [--max-pids N] [--bind-cpus] [--no-limits]\n"
     "                  [--limits-backend auto|cgroup2|cgroup1|none]\n"
+    "                  [--deadline TIME|+DURATION]\n"
     "\n"
     "Runs the workflow WF in a new run directory, printed at the start. Ctrl-C\n"
     "stops it with its state kept: `volley resume` goes on. An unfinished run\n"
     "of WF in ./volley-runs is named at the start (--resume continues it).\n"
     "Exit 0 if every job completed, 1 if some did not, 2 for a bad workflow\n"
-    "or usage, 3 for an environment error, 130 if interrupted. Each job runs in\n"
-    "a cgroup where the machine allows: its class's memory is a hard limit, and\n"
-    "what it leaves is killed (docs/limits.md).\n"
+    "or usage, 3 for an environment error, 75 if stopped for the allocation's\n"
+    "end (the deadline, SIGUSR1: resumable), 130 if interrupted. Each job runs\n"
+    "in a cgroup where the machine allows: its class's memory is a hard limit,\n"
+    "and what it leaves is killed (docs/limits.md).\n"
     "\n"
     "options:\n"
     "  --run-dir DIR              the run directory (default: ./volley-runs/NAME-TIME)\n"
     "  --resume                   continue WF's latest unfinished run instead (default: off)\n"
-    "  -j, --jobs N               jobs running at once (default: the CPUs)\n"
-    "  --workers W                worker processes, at most -j (default: the CPUs)\n"
-    "  --cpus N                   CPUs the jobs may take (default: all here)\n"
-    "  --memory SIZE              memory the jobs may take, like 64g (default: all here)\n"
-    "  --gpus N                   GPUs the jobs may take (default: all found here)\n"
+    "  -j, --jobs N               jobs running at once (default: the CPUs given)\n"
+    "  --workers W                worker processes, at most -j (default: the CPUs given)\n"
+    "  --cpus N                   CPUs the jobs may take (default: those given: affinity, "
+    "cgroup, Slurm)\n"
+    "  --memory SIZE              memory the jobs may take, like 64g (default: that given)\n"
+    "  --gpus N                   GPUs the jobs may take (default: those given, else all "
+    "found)\n"
     "  --checkpoint-interval SEC  how often volley.db gets the changes (default: 1)\n"
     "  --kill-grace SEC           SIGTERM to SIGKILL when jobs are stopped (default: 5)\n"
     "  --quiet                    no progress line, only the summary (default: a line on a TTY)\n"
@@ -61,7 +65,8 @@ const char cli_help_run[] =
     "  --max-pids N               processes a job may have at once (default: no limit)\n"
     "  --bind-cpus                pin each job to its num_cpus CPUs (default: off)\n"
     "  --no-limits                cgroups track and count, enforce nothing (default: off)\n"
-    "  --limits-backend B         auto, cgroup2, cgroup1 or none (default: auto)\n";
+    "  --limits-backend B         auto, cgroup2, cgroup1 or none (default: auto)\n"
+    "  --deadline TIME|+DURATION  the allocation's end (default: the Slurm job's, else none)\n";
 
 const char cli_help_resume[] =
     "usage: volley resume [DIR] [--retry-failed] [--from-snapshot] [--reload [--dry-run]]\n"
@@ -70,6 +75,7 @@ const char cli_help_resume[] =
     "                     [--halt-on-failure | --max-failures N] [--quiet|--progress]\n"
     "                     [--max-pids N] [--bind-cpus] [--no-limits]\n"
     "                     [--limits-backend auto|cgroup2|cgroup1|none]\n"
+    "                     [--deadline TIME|+DURATION]\n"
     "\n"
     "Continues a run that stopped (Ctrl-C, volley cancel), crashed or finished:\n"
     "finished jobs stay finished, jobs that were running run again. If the\n"
@@ -107,7 +113,8 @@ const char cli_help_resume[] =
     "  --bind-cpus                pin each job to its num_cpus CPUs (default: the run's)\n"
     "  --no-limits                cgroups track and count, enforce nothing (default: the run's)\n"
     "  --limits-backend B         auto, cgroup2, cgroup1 or none (default: the run's, else "
-    "auto)\n";
+    "auto)\n"
+    "  --deadline TIME|+DURATION  the allocation's end (default: the Slurm job's, else none)\n";
 
 const char cli_help_runs[] =
     "usage: volley runs [FOLDER] [--json]\n"

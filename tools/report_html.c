@@ -134,6 +134,23 @@ static void write_run(struct json *j, const struct report *r)
         json_arr_end(j);
     }
     json_arr_end(j);
+    /* each run or resume, with the batch job it ran in (docs/slurm.md) */
+    json_key(j, "allocations");
+    json_arr_begin(j);
+    for (uint32_t i = 0; i < r->info.nallocs; i++) {
+        const struct snap_alloc *a = &r->info.allocs[i];
+        json_obj_begin(j);
+        json_kv_int(j, "seq", a->seq);
+        json_kv_str(j, "job_id", a->job_id);
+        json_kv_str(j, "node", a->node);
+        json_kv_int(j, "restart", a->restart);
+        json_kv_double(j, "start_ms", ms_of(a->start_ns));
+        json_kv_double(j, "end_ms", a->end_ns ? ms_of(a->end_ns) : NAN);
+        json_kv_double(j, "deadline_ms", a->deadline_ns ? ms_of(a->deadline_ns) : NAN);
+        json_kv_double(j, "exit_code", a->end_ns ? a->exit_code : NAN);
+        json_obj_end(j);
+    }
+    json_arr_end(j);
     json_obj_end(j);
 }
 

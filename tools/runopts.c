@@ -5,18 +5,110 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "core/batch.h"
 #include "core/runctl.h"
 
 #include "cli.h"
 
 void runopts_default(struct runopts *o)
 {
+    memset(o, 0, sizeof *o);
     supervisor_opts_default(&o->sup);
     o->progress = -1;
     o->limits_want = CGROUP_AUTO;
+    capacity_detect(&o->given, NULL);
+}
+
+/* "+1h30m", "+90m", "+600" (seconds) -> seconds; -1 if not that. */
+static int64_t parse_span(const char *s)
+{
+    if (!*s)
+        return -1;
+    int64_t total = 0;
+    while (*s) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        int64_t v = 0;
+        while (*s >= '0' && *s <= '9') {
+            v = v * 10 + (*s++ - '0');
+            if (v > 100000000)
+                return -1;
+        }
+        int64_t unit = 1;
+        switch (*s) {
+        case 'd':
+            unit = 86400;
+            s++;
+            break;
+        case 'h':
+            unit = 3600;
+            s++;
+            break;
+        case 'm':
+            unit = 60;
+            s++;
+            break;
+        case 's':
+            s++;
+            break;
+        case 0:
+            break;
+        default:
+            return -1;
+        }
+        total += v * unit;
+    }
+    return total;
+}
+
+int runopts_parse_deadline(const char *s, uint64_t now_ns, uint64_t *wall_ns, struct vl_err *err)
+{
+    uint64_t at = 0;
+    const char *forms = "give +DURATION (+90m, +1h30m), HH:MM[:SS], YYYY-MM-DDTHH:MM[:SS] or "
+                        "@EPOCH";
+    if (s[0] == '+') {
+        int64_t secs = parse_span(s + 1);
+        if (secs <= 0)
+            return vl_err_set(err, -EINVAL, "--deadline: '%s' is not a duration: %s", s, forms);
+        at = now_ns + (uint64_t)secs * 1000000000ull;
+    } else if (s[0] == '@') {
+        uint64_t e;
+        if (vl_parse_u64(s + 1, UINT32_MAX * 4ull, &e) < 0)
+            return vl_err_set(err, -EINVAL, "--deadline: '%s' is not a time: %s", s, forms);
+        at = e * 1000000000ull;
+    } else if (vl_parse_local_time(s, &at) < 0) {
+        /* HH:MM[:SS] today, or tomorrow once it has passed */
+        struct tm tm;
+        time_t now = (time_t)(now_ns / 1000000000ull);
+        localtime_r(&now, &tm);
+        int h, m, sec = 0, used = 0;
+        if ((sscanf(s, "%2d:%2d:%2d%n", &h, &m, &sec, &used) != 3 || s[used]) &&
+            (sec = 0, used = 0, sscanf(s, "%2d:%2d%n", &h, &m, &used) != 2 || s[used]))
+            return vl_err_set(err, -EINVAL, "--deadline: '%s' is not a time: %s", s, forms);
+        if (h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 59)
+            return vl_err_set(err, -EINVAL, "--deadline: '%s' is not a time of day", s);
+        tm.tm_hour = h;
+        tm.tm_min = m;
+        tm.tm_sec = sec;
+        tm.tm_isdst = -1;
+        time_t t = mktime(&tm);
+        if (t <= now) {
+            tm.tm_mday++;
+            tm.tm_isdst = -1;
+            t = mktime(&tm);
+        }
+        at = (uint64_t)t * 1000000000ull;
+    }
+    if (at <= now_ns)
+        return vl_err_set(err, -ERANGE, "--deadline: '%s' has passed", s);
+    *wall_ns = at;
+    return 0;
 }
 
 /* Applies option c with its value arg to o: 1, 0 if c is not one of
@@ -33,13 +125,16 @@ static int set_opt(int c, const char *arg, struct runopts *o, struct vl_err *err
                    ? 1
                    : -EINVAL;
     case 1001:
+        o->cpus_given = true;
         return cli_check_u32("--cpus", arg, 1, 1u << 20, &o->sup.cap.cpus, err) ? 1 : -EINVAL;
     case 1002:
         if (vl_parse_size(arg, &u) < 0 || u == 0)
             return vl_err_set(err, -EINVAL, "--memory: '%s' is not a size (like 64g, 512m)", arg);
         o->sup.cap.memory_bytes = u;
+        o->memory_given = true;
         return 1;
     case 1003:
+        o->gpus_given = true;
         return cli_check_u32("--gpus", arg, 0, RES_MAX_GPUS, &o->sup.cap.gpus, err) ? 1 : -EINVAL;
     case 1004:
         if (!cli_check_double("--checkpoint-interval", arg, 0.01, 3600, &d, err))
@@ -89,6 +184,11 @@ static int set_opt(int c, const char *arg, struct runopts *o, struct vl_err *err
         o->sup.limits_forced = m != CGROUP_AUTO;
         return 1;
     }
+    case 1014:
+        if (runopts_parse_deadline(arg, vl_wall_ns(), &o->sup.deadline_ns, err) < 0)
+            return -EINVAL;
+        o->deadline_given = true;
+        return 1;
     default:
         return 0;
     }
@@ -195,4 +295,59 @@ int runopts_limits(const char *cmd, struct runopts *o)
                                    o->sup.cap.cpus, n);
     }
     return 0;
+}
+
+/* "13:45:07" today, else "2026-12-07 13:45:07" (local time). */
+static const char *fmt_when(uint64_t wall_ns, char *buf, size_t len)
+{
+    time_t t = (time_t)(wall_ns / 1000000000ull), now = time(NULL);
+    struct tm tm, tn;
+    localtime_r(&t, &tm);
+    localtime_r(&now, &tn);
+    strftime(buf, len,
+             tm.tm_year == tn.tm_year && tm.tm_yday == tn.tm_yday ? "%H:%M:%S"
+                                                                  : "%Y-%m-%d %H:%M:%S",
+             &tm);
+    return buf;
+}
+
+void runopts_settle(struct runopts *o)
+{
+    struct batch_job b;
+    batch_detect(&b);
+    o->alloc = (struct snap_alloc){.restart = b.restart};
+    snprintf(o->alloc.job_id, sizeof o->alloc.job_id, "%s", b.job_id);
+    snprintf(o->alloc.node, sizeof o->alloc.node, "%s", b.node);
+    o->sup.alloc = &o->alloc;
+    /* SLURM_JOB_GPUS without CUDA_VISIBLE_DEVICES: the jobs' GPU entries
+     * are the allocation's devices, as Slurm's own CUDA_VISIBLE_DEVICES
+     * would name them */
+    if (o->given.slurm_gpus && !getenv("CUDA_VISIBLE_DEVICES"))
+        setenv("CUDA_VISIBLE_DEVICES", o->given.slurm_gpus, 1);
+
+    const struct res_amount *c = &o->sup.cap;
+    char mem[32];
+    vl_fmt_bytes(c->memory_bytes, mem, sizeof mem);
+    uint32_t j = o->sup.max_running ? o->sup.max_running : o->sup.cpus_allowed;
+    fprintf(stderr, "volley: capacity %u CPU%s (%s), %s of memory (%s), %u GPU%s (%s); -j %u%s\n",
+            c->cpus, c->cpus == 1 ? "" : "s", o->cpus_given ? "--cpus" : o->given.cpus_from, mem,
+            o->memory_given ? "--memory" : o->given.memory_from, c->gpus, c->gpus == 1 ? "" : "s",
+            o->gpus_given ? "--gpus" : o->given.gpus_from, j,
+            o->sup.max_running ? "" : " (the CPUs)");
+
+    char when[64];
+    if (!o->deadline_given && b.in_slurm) {
+        struct vl_err err = {0};
+        uint64_t end;
+        if (batch_end_time(&b, NULL, &end, &err) == 0) {
+            o->sup.deadline_ns = end;
+            fprintf(stderr, "volley: deadline %s (the end of Slurm job %s)\n",
+                    fmt_when(end, when, sizeof when), b.job_id);
+        } else {
+            fprintf(stderr, "volley: no deadline: %s\n", err.msg);
+        }
+    } else if (o->deadline_given) {
+        fprintf(stderr, "volley: deadline %s (--deadline)\n",
+                fmt_when(o->sup.deadline_ns, when, sizeof when));
+    }
 }

@@ -1,11 +1,12 @@
 /*
  * runopts.h - the options `volley run` and `volley resume` share (-j,
  * --workers, --cpus, --memory, --gpus, --checkpoint-interval, --kill-grace,
- * --quiet, --progress, --halt-on-failure, --max-failures; the limits:
- * --max-pids, --bind-cpus, --no-limits, --limits-backend; docs/running.md,
- * docs/limits.md): their parsing, which of them a run keeps in volley.db
- * for its resume, and the check of the limits against this machine
- * before anything starts.
+ * --quiet, --progress, --halt-on-failure, --max-failures, --deadline; the
+ * limits: --max-pids, --bind-cpus, --no-limits, --limits-backend;
+ * docs/running.md, docs/limits.md): their parsing, which of them a run
+ * keeps in volley.db for its resume, the check of the limits against this
+ * machine before anything starts, and what a run takes from where it runs
+ * (runopts_settle).
  */
 #ifndef VOLLEY_TOOLS_RUNOPTS_H
 #define VOLLEY_TOOLS_RUNOPTS_H
@@ -18,11 +19,15 @@
 #include "persist/snap.h"
 
 struct runopts {
-    struct supervisor_opts sup; /* what the supervisor gets */
-    int progress;               /* -1: a line on a TTY; 0: --quiet; 1: --progress */
-    bool halt_given;            /* --halt-on-failure (max_failures 1) was given */
-    int limits_want;            /* --limits-backend: CGROUP_AUTO or an enum cgroup_mode */
-    struct cgroup_env limits;   /* what runopts_limits found (sup.limits points here) */
+    struct supervisor_opts sup;                /* what the supervisor gets */
+    int progress;                              /* -1: a line on a TTY; 0: --quiet; 1: --progress */
+    bool halt_given;                           /* --halt-on-failure (max_failures 1) was given */
+    int limits_want;                           /* --limits-backend: CGROUP_AUTO or a cgroup_mode */
+    struct cgroup_env limits;                  /* what runopts_limits found (sup.limits) */
+    bool cpus_given, memory_given, gpus_given; /* --cpus, --memory, --gpus (also stored) */
+    bool deadline_given;                       /* --deadline */
+    struct capacity given;                     /* what this process was given (capacity.h) */
+    struct snap_alloc alloc;                   /* this allocation, for volley.db */
 };
 
 /* Defaults: supervisor_opts_default, a progress line on a TTY. */
@@ -40,11 +45,31 @@ void runopts_default(struct runopts *o);
         {"progress", no_argument, NULL, 1007}, {"halt-on-failure", no_argument, NULL, 1008},       \
         {"max-failures", required_argument, NULL, 1009},                                           \
         {"max-pids", required_argument, NULL, 1010}, {"bind-cpus", no_argument, NULL, 1011},       \
-        {"no-limits", no_argument, NULL, 1012},                                                    \
+        {"no-limits", no_argument, NULL, 1012}, {"limits-backend", required_argument, NULL, 1013}, \
     {                                                                                              \
-        "limits-backend", required_argument, NULL, 1013                                            \
+        "deadline", required_argument, NULL, 1014                                                  \
     }
 int runopts_parse(const char *cmd, int c, const char *arg, struct runopts *o);
+
+/*
+ * Where the run goes on (docs/slurm.md), just before it starts: the batch
+ * job it is in (recorded in volley.db as this allocation), the deadline
+ * (--deadline, else inside Slurm the job's end: `scontrol`, batch.h), the
+ * allocation's GPUs for the jobs (SLURM_JOB_GPUS as CUDA_VISIBLE_DEVICES
+ * when that is not set); then one line on stderr of the capacity, each
+ * figure with where it came from and -j, and one of the deadline if there
+ * is one.
+ */
+void runopts_settle(struct runopts *o);
+
+/*
+ * --deadline's value: "+DURATION" from now ("+90m", "+1h30m", "+2d",
+ * "+45s", "+600": seconds), a local time today ("HH:MM", "HH:MM:SS"; the
+ * next one, so tomorrow if it has passed), a local date and time
+ * ("YYYY-MM-DDTHH:MM[:SS]"), or "@EPOCH" seconds. 0 with *wall_ns, or
+ * -EINVAL (not one of them) / -ERANGE (in the past) with err.
+ */
+int runopts_parse_deadline(const char *s, uint64_t now_ns, uint64_t *wall_ns, struct vl_err *err);
 
 /*
  * The options a run keeps (docs/running.md): those of -j, --workers,
@@ -52,8 +77,9 @@ int runopts_parse(const char *cmd, int c, const char *arg, struct runopts *o);
  * limits' given on `volley run`'s command line are stored in volley.db as
  * typed (table run_option; a flag as "yes"), and `volley resume` applies
  * them again, except those given on its own command line. Not given: this
- * machine's default, detected again. --quiet, --progress, --halt-on-failure
- * and --max-failures belong to one invocation: not kept.
+ * machine's default, detected again. --quiet, --progress, --halt-on-failure,
+ * --max-failures and --deadline belong to one invocation (or allocation):
+ * not kept.
  */
 #define RUNOPTS_NKEPT 11
 struct runopts_kept {

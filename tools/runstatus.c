@@ -221,6 +221,48 @@ static void stopping(void *ctx, const struct run_view *v)
             v->kill_grace_ms / 1000.0);
 }
 
+/* "in 1m52s" from now to wall-clock ns at */
+static const char *fmt_until(uint64_t at, char *buf, size_t len)
+{
+    uint64_t now = vl_wall_ns();
+    uint64_t s = at > now ? (at - now) / 1000000000ull : 0;
+    if (s >= 3600)
+        snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s / 60 % 60);
+    else if (s >= 60)
+        snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+    else
+        snprintf(buf, len, "%" PRIu64 "s", s);
+    return buf;
+}
+
+static void draining(void *ctx, const struct run_view *v, const char *why, uint64_t stop_at)
+{
+    struct runstatus *h = ctx;
+    clear_line(h);
+    char in[32];
+    if (stop_at)
+        fprintf(stderr,
+                "volley: %s: the allocation ends soon: only jobs whose runtime ends before the "
+                "stop (in %s) start; then exit 75 (resumable)\n",
+                why, fmt_until(stop_at, in, sizeof in));
+    else
+        fprintf(stderr,
+                "volley: %s: the allocation ends soon: no more jobs start, running ones "
+                "finish; then exit 75 (resumable)\n",
+                why);
+    (void)v;
+}
+
+static void deadline(void *ctx, const struct run_view *v)
+{
+    struct runstatus *h = ctx;
+    clear_line(h);
+    fprintf(stderr,
+            "volley: the deadline less the kill grace: running jobs get SIGTERM, SIGKILL after "
+            "%.1f s; they run again on resume\n",
+            v->kill_grace_ms / 1000.0);
+}
+
 static void worker_died(void *ctx, const struct run_view *v, uint32_t worker, int pid,
                         const char *how, uint64_t requeued)
 {
@@ -344,6 +386,7 @@ static void summary(struct runstatus *h, const struct run_view *v, const struct 
             e->interrupted ? "interrupted"
             : e->fatal     ? "stopped"
             : e->halted    ? "halted"
+            : e->deadline  ? "stopped for the allocation's end"
                            : "done",
             done, v->a->njobs, secs, secs > 0 ? (double)here / secs : 0.0, c[ARENA_COMPLETED],
             c[ARENA_FAILED], c[ARENA_TERMINATED], c[ARENA_CANCELED]);
@@ -374,6 +417,11 @@ static void summary(struct runstatus *h, const struct run_view *v, const struct 
     else if (e->halted && !e->fatal && !e->arena_done)
         fprintf(stderr, "volley: the jobs not started are kept; continue with: volley resume %s\n",
                 v->run_dir);
+    else if (e->deadline && !e->fatal)
+        fprintf(stderr,
+                "volley: state saved; exit 75: continue in the next allocation with: volley "
+                "resume %s\n",
+                v->run_dir);
 }
 
 static void finished(void *ctx, const struct run_view *v, const struct run_end *e)
@@ -387,7 +435,7 @@ static void finished(void *ctx, const struct run_view *v, const struct run_end *
             fprintf(stderr,
                     "volley: state saved; once that is mended, continue with: volley resume %s\n",
                     v->run_dir);
-    } else if (!e->interrupted && !e->halted && !e->arena_done) {
+    } else if (!e->interrupted && !e->halted && !e->deadline && !e->arena_done) {
         fprintf(stderr, "volley: the workers ended with %" PRIu64 " jobs unfinished\n",
                 e->counts[ARENA_BLOCKED] + e->counts[ARENA_READY] + e->counts[ARENA_RUNNING]);
     }
@@ -414,6 +462,8 @@ void runstatus_init(struct runstatus *h, int progress_mode)
         .finished = finished,
         .job_failed = job_failed,
         .halting = halting,
+        .draining = draining,
+        .deadline = deadline,
         .warn = cli_warn,
     };
 }

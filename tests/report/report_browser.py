@@ -2,10 +2,12 @@
 """report_browser.py - `volley report`'s page in a real browser: Debian's
 chromium, headless (docs/report.md).
 
-Three pages, each loaded twice (--dump-dom after the page's script ran,
+Four pages, each loaded twice (--dump-dom after the page's script ran,
 then --screenshot, kept in $VOLLEY_ARTIFACTS):
   failures  a real run with failing, canceled and retried jobs at -j 2;
   live      a real run while a job still runs (the page is a snapshot);
+  requeued  a run stopped at its deadline (exit 75) and resumed: two
+            allocations, listed, the second marked on the timeline;
   100k      a 100,003-job run written by bench/report/report_fixture at
             -j 8 (a real one takes a minute here), binned;
 and for each: no console message and no error caught by the page, the
@@ -188,6 +190,30 @@ jobs:
     check("live: the run ends", p.wait(timeout=60) == 0)
 
 
+def requeued(tmp):
+    """Two allocations: a deadline parks the long job (exit 75), a resume
+    runs it; the page lists both and marks where the second began."""
+    wf = os.path.join(tmp, "requeued.yaml")
+    with open(wf, "w") as f:
+        f.write("""name: requeued
+resource_requirements:
+  - {name: short, runtime: PT5S}
+  - {name: long, runtime: PT1M}
+jobs:
+  - {name: first, command: "sleep 0.2", resource_requirements: short}
+  - {name: second, command: "sleep 0.2", resource_requirements: long}
+""")
+    rundir = os.path.join(tmp, "requeued")
+    volley("run", wf, "--run-dir", rundir, "-j", "1", "--quiet", "--deadline", "+30s", ok=(75,))
+    volley("resume", rundir, "--quiet")
+    t = page(tmp, "requeued", rundir, 1, "jobs")
+    if t:
+        check("requeued: both allocations listed (%s)" % t.get("allocations"),
+              t.get("allocations") == 2)
+        check("requeued: the second marked on the timeline (%s)" % t.get("allocation_lines"),
+              t.get("allocation_lines") == 1)
+
+
 def big(tmp):
     wf = os.path.join(tmp, "big.yaml")
     with open(wf, "w") as f:
@@ -226,6 +252,7 @@ def main():
     try:
         failures(tmp)
         live(tmp)
+        requeued(tmp)
         big(tmp)
     finally:
         for p in STARTED:

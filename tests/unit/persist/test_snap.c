@@ -1216,6 +1216,81 @@ static void test_governance(const char *base)
     free(dir);
 }
 
+/* Allocations (schema 9, SNAP_SCHEMA_ALLOC): begun and ended in order, read back by open,
+ * the status read and snap_read; a row that did not end reads with end 0;
+ * damage is refused; a schema-8 file records none and reads with none. */
+static void test_allocations(const char *base)
+{
+    char *dir = pt_subdir(base, "alloc");
+    struct spec s;
+    specgen_rich(&s, 10);
+    struct vl_err e = {0};
+    struct snap_meta m = meta_for(11);
+    struct snap *db = NULL;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), 0);
+    struct snap_alloc a1 = {.restart = -1, .start_ns = 1000, .deadline_ns = 0};
+    snprintf(a1.node, sizeof a1.node, "n1");
+    CHECK_EQ(snap_alloc_begin(db, &a1, &e), 0);
+    CHECK_EQ(a1.seq, 1);
+    CHECK_EQ(snap_alloc_end(db, a1.seq, 2000, 75, &e), 0);
+    struct snap_alloc a2 = {.restart = 1, .start_ns = 3000, .deadline_ns = 9000};
+    snprintf(a2.job_id, sizeof a2.job_id, "4242");
+    snprintf(a2.node, sizeof a2.node, "n2");
+    CHECK_EQ(snap_alloc_begin(db, &a2, &e), 0);
+    CHECK_EQ(a2.seq, 2);
+    struct snap_alloc bad = {.restart = -1};
+    snprintf(bad.node, sizeof bad.node, "n\n3");
+    CHECK_EQ(snap_alloc_begin(db, &bad, &e), -EINVAL);
+    snap_close(db); /* a2 never ends: its runner died */
+
+    struct snap_info info;
+    CHECK_EQ(snap_info_read(dir, &info, &e), 0);
+    CHECK_EQ(info.nallocs, 2);
+    if (info.nallocs == 2) {
+        const struct snap_alloc *x = info.allocs;
+        CHECK(x[0].seq == 1 && !strcmp(x[0].job_id, "") && !strcmp(x[0].node, "n1") &&
+              x[0].restart == -1 && x[0].start_ns == 1000 && x[0].end_ns == 2000 &&
+              x[0].exit_code == 75 && x[0].deadline_ns == 0);
+        CHECK(x[1].seq == 2 && !strcmp(x[1].job_id, "4242") && !strcmp(x[1].node, "n2") &&
+              x[1].restart == 1 && x[1].start_ns == 3000 && x[1].end_ns == 0 &&
+              x[1].exit_code == -1 && x[1].deadline_ns == 9000);
+    }
+    snap_info_fini(&info);
+    struct spec r;
+    struct snap_job *jobs = NULL;
+    CHECK_EQ(snap_read(dir, &r, &jobs, &info, &e), 0);
+    CHECK_EQ(info.nallocs, 2);
+    snap_info_fini(&info);
+    free(jobs);
+    spec_free(&r);
+
+    char *path = pt_path(dir, RUNDIR_DB);
+    sql(path, "UPDATE allocation SET node = 'a' || char(10) WHERE seq = 2");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "an allocation's record is damaged", true);
+    sql(path, "UPDATE allocation SET node = 'n2', start_ns = -1 WHERE seq = 2");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "an allocation's record is damaged", true);
+    sql(path, "DROP TABLE allocation");
+    expect_open_fails_x(dir, NULL, VL_ECORRUPT, "the table of allocations is missing", true);
+    /* a schema-8 file: none read, none recorded, and it takes checkpoints */
+    sql(path, "PRAGMA user_version = 8");
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, &info, &e), 0);
+    CHECK_EQ(info.nallocs, 0);
+    CHECK(info.allocs == NULL);
+    struct snap_alloc a3 = {.restart = -1};
+    snprintf(a3.node, sizeof a3.node, "n3");
+    CHECK_EQ(snap_alloc_begin(db, &a3, &e), 0);
+    CHECK_EQ(a3.seq, 0);
+    CHECK_EQ(snap_alloc_end(db, a3.seq, 1, 0, &e), 0);
+    CHECK_EQ(snap_write_jobs(db, jobs, 1, &e), 0);
+    snap_info_fini(&info);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    free(path);
+    free(dir);
+    spec_free(&s);
+}
+
 int main(void)
 {
     char *base = pt_tmpdir();
@@ -1227,6 +1302,7 @@ int main(void)
     test_many_rows(base);
     test_bad_input(base);
     test_run_options(base);
+    test_allocations(base);
     test_read_only(base);
     test_generations(base);
     test_crash(base);
