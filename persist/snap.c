@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -144,12 +145,54 @@ static int64_t cache_kib(uint32_t njobs)
     return (int64_t)VL_MAX(8192, VL_MIN(kib, 262144));
 }
 
+/* f_type values (linux/magic.h and the filesystems' own headers) */
+static const struct {
+    uint64_t type;
+    const char *name;
+} net_fs[] = {
+    {0x6969, "nfs"},       {0x0BD00BD0, "lustre"}, {0x47504653, "gpfs"},  {0xFF534D42, "cifs"},
+    {0xFE534D42, "smb2"},  {0x517B, "smb"},        {0x00C36400, "ceph"},  {0x19830326, "beegfs"},
+    {0x5346414F, "afs"},   {0x6B414653, "kafs"},   {0x7461636f, "ocfs2"}, {0x01161970, "gfs2"},
+    {0xAAD7AAEA, "panfs"}, {0x65735546, "fuse"},   {0x013111A8, "ibrix"}, {0x564c, "ncp"},
+};
+
+uint64_t snap__fs_type = 0;
+
+bool snap_fs_network(const char *dir, char *name, size_t len)
+{
+    uint64_t t = snap__fs_type;
+    if (!t) {
+        struct statfs sf;
+        if (statfs(dir, &sf) != 0) {
+            snprintf(name, len, "unknown");
+            return false;
+        }
+        t = (uint64_t)(unsigned long)sf.f_type;
+    }
+    for (size_t i = 0; i < VL_ARRAY_LEN(net_fs); i++)
+        if ((uint32_t)t == (uint32_t)net_fs[i].type) {
+            snprintf(name, len, "%s", net_fs[i].name);
+            return true;
+        }
+    snprintf(name, len, "local");
+    return false;
+}
+
 int snap__sync_full = 1;
 int64_t snap__cache_kib = 0;
 int snap__page_size = 4096;
 
 int snap__prepare_writer(struct snap *d)
 {
+    /* WAL on a local filesystem; a rollback journal where the -shm index
+     * cannot be shared between hosts (snap_fs_network). The mode a file is
+     * in is switched here, by the one writer (the run lock is held): a run
+     * directory moved to or from a network filesystem gets the right one. */
+    /* A switch needs the file to itself: a reader that holds it open
+     * (busy_timeout's 2 s passed) leaves it as it is, which is no error:
+     * the next writer's open switches it. */
+    (void)snap__exec_sql(d->db,
+                         d->netfs ? "PRAGMA journal_mode=TRUNCATE" : "PRAGMA journal_mode=WAL");
     char sql[160];
     snprintf(sql, sizeof sql, "PRAGMA synchronous=%s; PRAGMA cache_size=-%" PRId64,
              snap__sync_full ? "FULL" : "NORMAL",

@@ -457,6 +457,19 @@ int snap_set_limits(struct snap *db, const char *backend, const char *why, struc
  */
 int snap_finish(struct snap *db, struct vl_err *err);
 
+/*
+ * Whether dir is on a network or cluster filesystem (statfs's f_type: NFS,
+ * Lustre, GPFS, CIFS/SMB, CephFS, BeeGFS, AFS, OCFS2, GFS2, Panasas; FUSE
+ * too, which carries the network ones without a kernel driver, and tells
+ * nothing more). SQLite's WAL keeps its index in a memory-mapped -shm
+ * file, which hosts cannot share: on such a filesystem volley.db uses a
+ * rollback journal instead (journal_mode=TRUNCATE), set by every writer
+ * that opens it, so `volley status` on a login node reads a run that a
+ * compute node writes (docs/slurm.md). name gets the filesystem's name
+ * ("nfs", "lustre", "local" ...). A statfs that fails: false, "unknown".
+ */
+bool snap_fs_network(const char *dir, char *name, size_t len);
+
 /* Closes; accepts NULL. Does not touch the spec it points into. */
 void snap_close(struct snap *db);
 

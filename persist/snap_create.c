@@ -470,8 +470,9 @@ static int write_content(sqlite3 *db, struct snap *d, const struct snap_meta *me
     if (rc == SQLITE_OK)
         rc = snap__exec_sql(db, "COMMIT");
     /* WAL from here on: set in the header now, so the renamed file needs no
-     * further write before its first checkpoint. */
-    if (rc == SQLITE_OK)
+     * further write before its first checkpoint. Not on a network
+     * filesystem: the file stays in rollback mode (snap_fs_network). */
+    if (rc == SQLITE_OK && !d->netfs)
         rc = snap__exec_sql(db, "PRAGMA journal_mode=WAL");
     return rc;
 }
@@ -484,6 +485,8 @@ int snap_create(struct snap **out, const char *dir, const struct spec *s,
     struct snap *d = vl_xcalloc(1, sizeof *d);
     d->path = snap__join(dir, RUNDIR_DB);
     d->schema = SNAP_SCHEMA;
+    char fs[32];
+    d->netfs = snap_fs_network(dir, fs, sizeof fs);
     d->spec = s;
     d->gen = meta->hist ? meta->hist->ngens : 0;
     char *tmp = snap__join(dir, RUNDIR_DB_TMP);

@@ -41,6 +41,8 @@ struct snap {
     char *path;   /* DIR/volley.db */
     int schema;   /* of the file opened (snap_open) or created */
     uint32_t gen; /* the run's generation (snap_gen.c) */
+    bool netfs;   /* the run directory is on a network filesystem: a rollback journal, not
+                     WAL (snap_fs_network) */
     const struct spec *spec;
     uint8_t *state;                /* [njobs] state as of the last commit */
     uint64_t counts[SNAP_NSTATES]; /* as of the last commit */
@@ -144,6 +146,7 @@ extern size_t snap__row_bytes;
 extern int snap__sync_full;     /* checkpoints: 1 synchronous=FULL (default), 0 NORMAL */
 extern int64_t snap__cache_kib; /* checkpoint cache; 0: sized to the job table */
 extern int snap__page_size;     /* page size of a new volley.db (default 4096) */
+extern uint64_t snap__fs_type;  /* 0: statfs's f_type; else this one (tests: NFS here) */
 extern int snap__prefault;      /* restore pre-faults its big arrays (default 1) */
 #define SNAP__APP_ID 0x566c4442 /* PRAGMA application_id: "VlDB" */
 

@@ -597,6 +597,8 @@ static int restore(struct snap *d, const char *dir, bool writable, const struct 
     if (info)
         memset(info, 0, sizeof *info);
     d->path = snap__join(dir, RUNDIR_DB);
+    char fs[32];
+    d->netfs = snap_fs_network(dir, fs, sizeof fs);
     struct snap__run_row r;
     memset(&r, 0, sizeof r);
     struct snap_job *recs = NULL;

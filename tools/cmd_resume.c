@@ -149,7 +149,7 @@ static int run_on(struct resume_args *ra, const char *dir, struct snap *db, cons
     }
     fprintf(stderr, "volley: resuming %s from %s: %" PRIu64 " of %u jobs to run%s\n", dir, source,
             unfinished, s->njobs, ra->r.retry_failed ? " (failed ones again)" : "");
-    runopts_settle(&ra->o);
+    runopts_settle(&ra->o, dir);
     ra->o.sup.on_signals_blocked = intr_disarm;
     ra->o.sup.watch_prev = prev;
     struct runstatus shown;

@@ -363,7 +363,7 @@ static int run_cmd(int argc, char **argv)
         goto fail;
     }
     fprintf(stderr, "volley: run directory %s (%u jobs)\n", absdir, s.njobs);
-    runopts_settle(o);
+    runopts_settle(o, absdir);
     o->sup.on_signals_blocked = intr_disarm;
     struct runstatus shown;
     runstatus_init(&shown, o->progress);

@@ -311,7 +311,7 @@ static const char *fmt_when(uint64_t wall_ns, char *buf, size_t len)
     return buf;
 }
 
-void runopts_settle(struct runopts *o)
+void runopts_settle(struct runopts *o, const char *dir)
 {
     struct batch_job b;
     batch_detect(&b);
@@ -350,4 +350,10 @@ void runopts_settle(struct runopts *o)
         fprintf(stderr, "volley: deadline %s (--deadline)\n",
                 fmt_when(o->sup.deadline_ns, when, sizeof when));
     }
+    char fs[32];
+    if (snap_fs_network(dir, fs, sizeof fs))
+        fprintf(stderr,
+                "volley: the run directory is on %s: volley.db keeps a rollback journal, not "
+                "WAL (whose shared memory hosts cannot share); the arena stays in /dev/shm\n",
+                fs);
 }

@@ -57,10 +57,10 @@ int runopts_parse(const char *cmd, int c, const char *arg, struct runopts *o);
  * (--deadline, else inside Slurm the job's end: `scontrol`, batch.h), the
  * allocation's GPUs for the jobs (SLURM_JOB_GPUS as CUDA_VISIBLE_DEVICES
  * when that is not set); then one line on stderr of the capacity, each
- * figure with where it came from and -j, and one of the deadline if there
- * is one.
+ * figure with where it came from and -j, one of the deadline if there is
+ * one, and one if the run directory dir is on a network filesystem.
  */
-void runopts_settle(struct runopts *o);
+void runopts_settle(struct runopts *o, const char *dir);
 
 /*
  * --deadline's value: "+DURATION" from now ("+90m", "+1h30m", "+2d",

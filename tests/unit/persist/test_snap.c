@@ -1291,6 +1291,84 @@ static void test_allocations(const char *base)
     spec_free(&s);
 }
 
+/* The header's write and read versions (bytes 18, 19): 1 rollback, 2 WAL. */
+static int header_mode(const char *path)
+{
+    size_t n = 0;
+    unsigned char *p = (unsigned char *)pt_read(path, &n);
+    int v = p && n > 19 ? p[18] * 10 + p[19] : -1;
+    free(p);
+    return v;
+}
+
+/* A run directory on a network filesystem (the f_type injected: there is
+ * no NFS here): volley.db in rollback mode from its creation, no -wal or
+ * -shm beside it through checkpoints, read by another connection while
+ * the writer has it open; opened where the filesystem is local it goes to
+ * WAL, and back on Lustre. */
+static void test_netfs(const char *base)
+{
+    char name[32];
+    CHECK(!snap_fs_network(base, name, sizeof name)); /* /tmp here */
+    CHECK_STR(name, "local");
+    snap__fs_type = 0x6969;
+    CHECK(snap_fs_network(base, name, sizeof name));
+    CHECK_STR(name, "nfs");
+    char *dir = pt_subdir(base, "netfs");
+    char *path = pt_path(dir, RUNDIR_DB);
+    char *wal = pt_path(dir, "volley.db-wal"), *shm = pt_path(dir, "volley.db-shm");
+    struct spec s;
+    specgen_rich(&s, 10);
+    struct vl_err e = {0};
+    struct snap_meta m = meta_for(12);
+    struct snap *db = NULL;
+    CHECK_EQ(snap_create(&db, dir, &s, &m, NULL, 0, &e), 0);
+    CHECK_EQ(header_mode(path), 11);
+    struct snap_job rec;
+    snap_job_init(&s, 0, &rec);
+    rec.state = SNAP_STATE_COMPLETED;
+    rec.attempt = 1;
+    CHECK_EQ(snap_write_jobs(db, &rec, 1, &e), 0);
+    CHECK(access(wal, F_OK) != 0 && access(shm, F_OK) != 0);
+    struct snap_info info;
+    CHECK_EQ(snap_info_read(dir, &info, &e), 0); /* the writer is open */
+    CHECK_U64(info.counts[SNAP_STATE_COMPLETED], 1);
+    snap_info_fini(&info);
+    CHECK_EQ(snap_finish(db, &e), 0);
+    snap_close(db);
+    CHECK_EQ(header_mode(path), 11);
+
+    /* opened on a local filesystem: WAL */
+    snap__fs_type = 0;
+    struct spec r;
+    struct snap_job *jobs = NULL;
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, NULL, &e), 0);
+    CHECK_EQ(header_mode(path), 22);
+    rec.jid = 1;
+    CHECK_EQ(snap_write_jobs(db, &rec, 1, &e), 0);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    /* and on Lustre: rollback again, the WAL folded in first */
+    snap__fs_type = 0x0BD00BD0;
+    CHECK(snap_fs_network(dir, name, sizeof name));
+    CHECK_STR(name, "lustre");
+    CHECK_EQ(snap_open(&db, dir, NULL, &r, &jobs, &info, &e), 0);
+    CHECK_EQ(header_mode(path), 11);
+    CHECK_U64(info.counts[SNAP_STATE_COMPLETED], 2);
+    snap_info_fini(&info);
+    snap_close(db);
+    free(jobs);
+    spec_free(&r);
+    CHECK(access(wal, F_OK) != 0 && access(shm, F_OK) != 0);
+    snap__fs_type = 0;
+    free(wal);
+    free(shm);
+    free(path);
+    free(dir);
+    spec_free(&s);
+}
+
 int main(void)
 {
     char *base = pt_tmpdir();
@@ -1303,6 +1381,7 @@ int main(void)
     test_bad_input(base);
     test_run_options(base);
     test_allocations(base);
+    test_netfs(base);
     test_read_only(base);
     test_generations(base);
     test_crash(base);
