@@ -19,7 +19,7 @@ JOBS ?= $(shell nproc)
 # Everything volley, its tests and its benchmarks need, from Debian 12.
 DEB_PKGS := build-essential cmake ninja-build pkg-config liburing-dev libjemalloc-dev \
             libsqlite3-dev libyaml-dev libpcre2-dev clang libclang-rt-14-dev llvm \
-            python3 jq bc sqlite3 gnuplot-nox procps clang-format chromium zsh
+            python3 jq bc sqlite3 gnuplot-nox procps clang-format chromium slurm-wlm munge zsh
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -116,6 +117,22 @@ static const char *alloc_end_name(const struct snap_alloc *a, bool last, bool li
 }
 
 #define STATUS_ALLOCS_SHOWN 5
+
+/* The last allocation, if it has not ended and ran on another host: a run
+ * that may be live there (status on a login node sees only volley.db:
+ * the arena is in the compute node's /dev/shm). NULL otherwise. */
+static const struct snap_alloc *elsewhere(const struct snap_info *in, bool live)
+{
+    if (live || !in->nallocs)
+        return NULL;
+    const struct snap_alloc *a = &in->allocs[in->nallocs - 1];
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    const char *node = getenv("SLURMD_NODENAME");
+    if (a->end_ns || !strcmp(a->node, host) || (node && !strcmp(a->node, node)))
+        return NULL;
+    return a;
+}
 
 static void print_allocs(const struct snap_info *in, bool live)
 {
@@ -319,6 +336,14 @@ int cmd_status(int argc, char **argv)
             json_str(&j, st.failed[i]);
         json_arr_end(&j);
         json_allocs(&j, &w.info, w.live);
+        /* the node the run may be live on (its last allocation has not
+         * ended there); null if none or here */
+        json_key(&j, "elsewhere");
+        const struct snap_alloc *ea = elsewhere(&w.info, w.live);
+        if (ea)
+            json_str(&j, ea->node);
+        else
+            json_null(&j);
         json_obj_end(&j);
         rc = json_finish(&j);
     } else {
@@ -356,6 +381,15 @@ int cmd_status(int argc, char **argv)
             printf("\n");
         }
         print_allocs(&w.info, w.live);
+        const struct snap_alloc *ea = elsewhere(&w.info, w.live);
+        if (ea) {
+            char job[96] = "";
+            if (ea->job_id[0])
+                snprintf(job, sizeof job, " (Slurm job %s)", ea->job_id);
+            printf("  allocation #%" PRId64 "%s on %s has not ended: the run may be live there; "
+                   "this is its last checkpoint\n",
+                   ea->seq, job, ea->node);
+        }
     }
     rc = cli_stdout_check(&err, rc);
     watch_close(&w);

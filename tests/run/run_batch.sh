@@ -172,6 +172,12 @@ check "... said why" grep -q "^volley: no deadline: scontrol show job 99 failed:
 "$VOLLEY" status r_slurm > st2.txt
 check "status: both allocations" grep -q "#2 Slurm job 99 on" st2.txt
 check "... the first with its restart count" grep -q "#1 Slurm job 4711 (restart 3) on node7" st2.txt
+# seen from a login node: the last allocation has not ended and ran elsewhere
+sqlite3 r_slurm/volley.db "insert into allocation(job_id, node, restart, start_ns, end_ns, deadline_ns, exit_code) values ('4712', 'far-node', 0, 1, 0, 0, -1)"
+"$VOLLEY" status r_slurm > st3.txt
+check "status: a run that may be live on another node is said so" \
+    grep -q "allocation #3 (Slurm job 4712) on far-node has not ended: the run may be live there" st3.txt
+check "... and in --json" [ "$("$VOLLEY" status r_slurm --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["elsewhere"])')" = far-node ]
 
 # --- bad --deadline values: exit 2, nothing made
 "$VOLLEY" run six.yaml --run-dir r_bad --deadline yesterday 2> bad.err; rc=$?
