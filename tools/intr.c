@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,9 +72,25 @@ static void interrupted(int sig)
     _exit(VL_EXIT_INTR);
 }
 
+/* SIGUSR1 (the allocation ends soon) while the run is set up: kept for
+ * the supervisor, whose default action would otherwise end volley. */
+static volatile sig_atomic_t usr1_seen, usr1_armed;
+
+static void usr1_early(int sig)
+{
+    (void)sig;
+    usr1_seen = 1;
+}
+
 void intr_arm(void)
 {
     in.phase = INTR_LOADING;
+    usr1_armed = vl_stop_signal_taken(SIGUSR1);
+    if (usr1_armed) {
+        struct sigaction su = {.sa_handler = usr1_early};
+        sigemptyset(&su.sa_mask);
+        sigaction(SIGUSR1, &su, NULL);
+    }
     struct sigaction sa = {.sa_handler = interrupted};
     sigfillset(&sa.sa_mask);
     for (size_t i = 0; i < VL_ARRAY_LEN(intr_sigs); i++) {
@@ -140,4 +157,19 @@ void intr_disarm(void)
     for (size_t i = 0; i < VL_ARRAY_LEN(intr_sigs); i++)
         if (in.armed[i])
             signal(intr_sigs[i], SIG_DFL);
+    if (!usr1_armed)
+        return;
+    usr1_armed = 0;
+    /* Blocked now (the supervisor waits for it): a SIGUSR1 that came
+     * during the setup is raised again, pending, for the supervisor to
+     * take. Not blocked (an error return): it is dropped. */
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    bool blocked = sigismember(&cur, SIGUSR1) == 1;
+    if (blocked)
+        signal(SIGUSR1, SIG_DFL);
+    if (blocked && usr1_seen)
+        raise(SIGUSR1);
+    if (!blocked)
+        signal(SIGUSR1, SIG_DFL);
 }

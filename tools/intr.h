@@ -9,7 +9,9 @@
  * a run whose volley.db is in place (removing an arena it linked, as every
  * interrupted run's is), says which in one line, and exits 130 like an
  * interrupted run. As in the runner, SIGTERM is always taken; SIGINT and
- * SIGHUP only when they were not ignored at start (nohup).
+ * SIGHUP only when they were not ignored at start (nohup). SIGUSR1 (the
+ * allocation ends soon, docs/slurm.md) during the setup is kept and
+ * raised again for the supervisor once it blocks it (intr_disarm).
  */
 #ifndef VOLLEY_TOOLS_INTR_H
 #define VOLLEY_TOOLS_INTR_H

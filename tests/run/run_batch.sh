@@ -128,6 +128,29 @@ check "... none of its children started" [ "$(grep -c '^start o' ledger)" = 0 ]
 check "... the resume completes it (exit $rc)" [ "$rc" = 0 ]
 check "... each job once ($(ledger_check))" [ -z "$(ledger_check)" ]
 
+# --- SIGUSR1 while the run is set up (loading 300k jobs): taken as soon as
+# volley catches it (SigCgt), kept until the supervisor waits for it: not
+# the signal's default action (death), but a drain: exit 75
+cat > big.yaml <<YAML
+name: big
+jobs:
+  - name: b{i}
+    command: /bin/true $TOKEN
+    parameters: {i: "1:300000"}
+YAML
+"$VOLLEY" run big.yaml --run-dir r_big -j 2 --quiet 2> big.err &
+pid=$!; STARTED+=("$pid")
+caught=0
+for _ in $(seq 20000); do
+    m=$(awk '/^SigCgt:/ {print $2}' "/proc/$pid/status" 2> /dev/null)
+    [ -n "$m" ] && (( (16#$m >> 9) & 1 )) && { caught=1; break; }
+done
+kill -USR1 "$pid"
+wait "$pid"; rc=$?
+check "SIGUSR1 during the setup (caught: $caught): exit 75, not death (got $rc)" [ "$rc" = 75 ]
+check "... most jobs left for the next allocation" \
+    [ "$(sqlite3 r_big/volley.db "select jobs from state_count where name = 'completed'")" -lt 299000 ]
+
 # --- the deadline less the kill grace: the job still running is stopped
 # (interrupted, not failed), exit 75; the resume completes it. Jobs
 # without a runtime start only until the drain, 60 s before the stop: so
