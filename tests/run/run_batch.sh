@@ -128,9 +128,12 @@ check "... none of its children started" [ "$(grep -c '^start o' ledger)" = 0 ]
 check "... the resume completes it (exit $rc)" [ "$rc" = 0 ]
 check "... each job once ($(ledger_check))" [ -z "$(ledger_check)" ]
 
-# --- SIGUSR1 while the run is set up (loading 300k jobs): taken as soon as
-# volley catches it (SigCgt), kept until the supervisor waits for it: not
-# the signal's default action (death), but a drain: exit 75
+# --- SIGUSR1 while the run is set up (loading 300k jobs, ~0.1 s here):
+# kept until the supervisor waits for it, not the signal's default action
+# (death, exit 138), but a drain: exit 75. The setup is where volley's
+# interrupt handler has SIGTERM caught (SigCgt) and SIGUSR1 is not yet
+# blocked (SigBlk) for the supervisor; volley is held there by SIGSTOP, so
+# the signal lands in the setup whatever the machine's speed.
 cat > big.yaml <<YAML
 name: big
 jobs:
@@ -138,16 +141,25 @@ jobs:
     command: /bin/true $TOKEN
     parameters: {i: "1:300000"}
 YAML
+in_setup() { # pid
+    local k v cgt="" blk=""
+    while read -r k v; do
+        case $k in SigBlk:) blk=$v ;; SigCgt:) cgt=$v ;; esac
+    done < "/proc/$1/status" 2> /dev/null
+    [ -n "$cgt" ] && [ -n "$blk" ] && (((16#$cgt >> 14) & 1)) && ((!((16#$blk >> 9) & 1)))
+}
 "$VOLLEY" run big.yaml --run-dir r_big -j 2 --quiet 2> big.err &
 pid=$!; STARTED+=("$pid")
-caught=0
-for _ in $(seq 20000); do
-    m=$(awk '/^SigCgt:/ {print $2}' "/proc/$pid/status" 2> /dev/null)
-    [ -n "$m" ] && (( (16#$m >> 9) & 1 )) && { caught=1; break; }
-done
+for _ in $(seq 100000); do in_setup "$pid" && break; done
+kill -STOP "$pid"
+for _ in $(seq 600); do [ "$(cut -d' ' -f3 "/proc/$pid/stat")" = T ] && break; sleep 0.05; done
+held=no; in_setup "$pid" && held=yes
 kill -USR1 "$pid"
+kill -CONT "$pid"
 wait "$pid"; rc=$?
-check "SIGUSR1 during the setup (caught: $caught): exit 75, not death (got $rc)" [ "$rc" = 75 ]
+check "SIGUSR1: volley held in its setup when it was sent ($held)" [ "$held" = yes ]
+check "SIGUSR1 during the setup: exit 75, not death (got $rc)" [ "$rc" = 75 ]
+check "... said" grep -q "SIGUSR1: the allocation ends soon" big.err
 check "... most jobs left for the next allocation" \
     [ "$(sqlite3 r_big/volley.db "select jobs from state_count where name = 'completed'")" -lt 299000 ]
 
