@@ -111,20 +111,34 @@ CONF
     sl_skip "the single-host Slurm cluster did not come up here (logs above)"
 }
 
-# the state of job $1 ("" once Slurm forgot it)
-slurm_job_state() { squeue -h -j "$1" -o %T 2> /dev/null; }
-
-# until job $1 is no longer pending or running (at most $2 s, default 300)
-slurm_wait_job() {
-    local i st
-    for i in $(seq $((${2:-300} * 10))); do
+# the state of job $1 as scontrol says it (COMPLETING until its processes
+# are gone). A busy slurmctld may not answer (scontrol gives up after
+# MessageTimeout, 10 s: seen on this machine under load, when the old
+# version took the silence for "ended" and the checks read a run still
+# going): asked again, for at most $2 s (default 60); "" if it never answers.
+slurm_job_state() {
+    local end=$((SECONDS + ${2:-60})) st
+    while :; do
         st=$(scontrol show job -o "$1" 2> /dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)
+        [ -n "$st" ] && { echo "$st"; return 0; }
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.5
+    done
+}
+
+# until job $1 has ended, its processes too (at most $2 s, default 300);
+# says what it last saw when it gives up
+slurm_wait_job() {
+    local end=$((SECONDS + ${2:-300})) st=""
+    while [ "$SECONDS" -lt "$end" ]; do
+        st=$(slurm_job_state "$1" $((end - SECONDS)))
         case $st in
-        PENDING | RUNNING | CONFIGURING | COMPLETING | REQUEUED | RESIZING | SUSPENDED) ;;
+        "" | PENDING | RUNNING | CONFIGURING | COMPLETING | REQUEUED | RESIZING | SUSPENDED) ;;
         *) return 0 ;;
         esac
         sleep 0.1
     done
+    echo "slurm_wait_job: job $1 still '${st:-no answer from slurmctld}' after ${2:-300} s"
     return 1
 }
 

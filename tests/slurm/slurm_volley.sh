@@ -114,7 +114,7 @@ check "time limit: every job completed" [ "$(sqlite3 r_limit/volley.db "select c
 check "time limit: no job started that could not finish; each ended once ($(ledger ledger_limit))" \
     [ -z "$(ledger ledger_limit)" ] && [ "$(grep -c '^start' ledger_limit)" = 10 ]
 check "time limit: Slurm ended the job completed, not timed out" \
-    [ "$(scontrol show job -o "$id" | grep -o 'JobState=[A-Z]*')" = JobState=COMPLETED ]
+    [ "$(slurm_job_state "$id")" = COMPLETED ]
 
 # --- SIGUSR1 (sbatch --signal=B:USR1@110 with --time=2: 10-40 s in, well
 # before volley's own drain at 55 s): the template passes it on; the
