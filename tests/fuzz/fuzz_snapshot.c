@@ -143,6 +143,16 @@ static char *make_db(struct spec *s, size_t *n, int rows)
         if (snap_write_jobs(db, &j, 1, &e))
             abort();
     }
+    /* schema 9: two allocations, a requeued Slurm job's first (75) and
+     * second (0) */
+    for (int i = 0; i < 2; i++) {
+        struct snap_alloc al = {.restart = i - 1, .start_ns = 10u + 10u * (unsigned)i};
+        snprintf(al.job_id, sizeof al.job_id, "4711");
+        snprintf(al.node, sizeof al.node, "n%d", i + 1);
+        if (snap_alloc_begin(db, &al, &e) ||
+            snap_alloc_end(db, al.seq, al.start_ns + 5, i ? 0 : 75, &e))
+            abort();
+    }
     if (s->nactions) {
         struct snap_action a = {
             .id = 0, .state = SNAP_ACT_COMPLETED, .runs = 1, .start_ns = 1, .end_ns = 2};
