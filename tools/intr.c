@@ -85,6 +85,11 @@ static void usr1_early(int sig)
 void intr_arm(void)
 {
     in.phase = INTR_LOADING;
+    /* A reader of our output that goes away (`volley run ... | head`)
+     * must not kill the setup half way (an arena built, a run directory
+     * made): our lines meet EPIPE from here on, as the supervisor's do.
+     * Jobs get SIGPIPE at its default again (spawn's sig_dfl). */
+    signal(SIGPIPE, SIG_IGN);
     usr1_armed = vl_stop_signal_taken(SIGUSR1);
     if (usr1_armed) {
         struct sigaction su = {.sa_handler = usr1_early};

@@ -40,6 +40,18 @@ rc=${PIPESTATUS[0]}
 check "output closed early: exit 0, not 141 of SIGPIPE (got $rc)" [ "$rc" = 0 ]
 check "... every job completed" [ "$(sqlite3 -readonly r_pipe/volley.db "select count(*) from jobs where state='completed'")" = 4 ]
 check "... arena removed" [ -z "$(ls /dev/shm | grep "volley-$(sqlite3 -readonly r_pipe/volley.db 'select lower(hex(run_id)) from run')")" ]
+# the same, without the race: the reader is gone before volley starts (a
+# pipe whose read end is closed), so every line volley writes, the first
+# ones of its setup too, meets EPIPE
+python3 -c 'import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+sys.exit(subprocess.run(sys.argv[1:], stdout=w, stderr=w).returncode)' \
+    "$VOLLEY" run pipe.yaml --run-dir r_pipe0 -j 2 --deadline +1h
+rc=$?
+check "no reader from the start: exit 0, not 141 (got $rc)" [ "$rc" = 0 ]
+check "... every job completed" [ "$(sqlite3 -readonly r_pipe0/volley.db "select count(*) from jobs where state='completed'")" = 4 ]
+check "... arena removed" [ -z "$(ls /dev/shm | grep "volley-$(sqlite3 -readonly r_pipe0/volley.db 'select lower(hex(run_id)) from run')")" ]
 
 # --- GPUs inside an allocation: volley's own CUDA_VISIBLE_DEVICES (5,7, as
 # a batch scheduler sets it) names the node's GPUs: there are two, and a
