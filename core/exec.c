@@ -732,7 +732,11 @@ static void finish(struct exec_engine *e, struct slot *s)
     struct exec_result r;
     fill_result(e, s, &r);
     int sig = outside_death(&r);
-    if (sig && !e->stopping && !e->log.err && e->cfg.kill_grace_ms) {
+    /* A kill by the kernel for the job's own memory limit (its group's
+     * oom_kill count) is the job's failure, not a stop that reached it
+     * first: not held, so a stop in the next kill grace leaves it failed */
+    bool oom = r.flags & EXEC_RES_OOM;
+    if (sig && !oom && !e->stopping && !e->log.err && e->cfg.kill_grace_ms) {
         hold_end(e, s, &r, sig);
         return;
     }

@@ -5,7 +5,8 @@
 #   - a memory hog over its class's memory ends failed/137 with the note
 #     "out of memory: limit 64 MiB, peak 64 MiB", and a failure handler
 #     matching 137 retries it; with oom_exit_code: 99 it ends with 99, and
-#     with limit_resources: false it completes;
+#     with limit_resources: false it completes; a stop right after the
+#     kill leaves it failed (not held as a death from outside, issue #23);
 #   - a fork bomb (bounded: it starts at most 100 sleepers, 10x the cap)
 #     is held at --max-pids, and at a class's max_pids;
 #   - `sleep 300 &` is gone (by its pid) when its job ends, after a
@@ -115,6 +116,32 @@ YAML
             check "$B memory: attempt $a's note" grep -q "out of memory: limit 64 MiB, peak 64 MiB" "hog_notes_$a"
         done
         check "$B memory: the job that fits completed" [ "$(state_of "r_hog_$B" fits)" = completed ]
+
+        # an OOM kill is the job's own failure, not a stop that reached it
+        # before volley (issue #23, docs/execution.md): a stop right after
+        # it leaves it failed. Were it held as a death from outside, the
+        # stop would come well inside the 30 s hold and make it stopped.
+        cat > hogstop.yaml <<YAML
+name: hogstop
+resource_requirements:
+  - {name: small, memory: 64m}
+jobs:
+  - {name: hog, command: ": $TOKEN; $PY -c \"x = b'a' * (300 << 20)\"", resource_requirements: small}
+  - {name: sleeper, command: ": $TOKEN; sleep 60"}
+YAML
+        "$VOLLEY" run hogstop.yaml --run-dir "r_hogstop_$B" -j 2 --kill-grace 30 \
+            --limits-backend "$B" 2> "hogstop_$B.err" &
+        vpid=$!; STARTED+=("$vpid")
+        for _ in $(seq 400); do
+            "$VOLLEY" logs "r_hogstop_$B" hog --notes 2> /dev/null | grep -q "out of memory" && break
+            sleep 0.05
+        done
+        kill -TERM "$vpid"; wait "$vpid"; rc=$?
+        check "$B memory: stopped after the OOM kill, the run exits 130 (got $rc)" [ "$rc" = 130 ]
+        check "$B memory: the OOM-killed job stays failed/137 ($(state_of "r_hogstop_$B" hog) $(field "r_hogstop_$B" hog exit_code))" \
+            [ "$(state_of "r_hogstop_$B" hog)/$(field "r_hogstop_$B" hog exit_code)" = "failed/137" ]
+        check "$B memory: the sleeper was stopped, not failed ($(state_of "r_hogstop_$B" sleeper))" \
+            [ "$(state_of "r_hogstop_$B" sleeper)" != failed ]
     else
         echo "skip: $B does not enforce memory here ($line)"
         check "$B memory: not enforced, the hog completed ($(state_of "r_hog_$B" hog) $(field "r_hog_$B" hog exit_code))" \
