@@ -134,7 +134,10 @@ slurm_wait_job() {
         st=$(slurm_job_state "$1" $((end - SECONDS)))
         case $st in
         "" | PENDING | RUNNING | CONFIGURING | COMPLETING | REQUEUED | RESIZING | SUSPENDED) ;;
-        *) return 0 ;;
+        *)
+            echo "slurm_wait_job: job $1 ended $st after $((${2:-300} - (end - SECONDS))) s"
+            return 0
+            ;;
         esac
         sleep 0.1
     done
