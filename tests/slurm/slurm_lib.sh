@@ -135,6 +135,16 @@ slurm_wait_job() {
         case $st in
         "" | PENDING | RUNNING | CONFIGURING | COMPLETING | REQUEUED | RESIZING | SUSPENDED) ;;
         *)
+            # an end must still be one 2 s later: a job between two
+            # allocations (a requeue) was once taken for ended, by a state
+            # this list does not name
+            sleep 2
+            local again
+            again=$(slurm_job_state "$1" $((end - SECONDS)))
+            if [ "$again" != "$st" ]; then
+                echo "slurm_wait_job: job $1 was $st, then $again: not ended"
+                continue
+            fi
             echo "slurm_wait_job: job $1 ended $st after $((${2:-300} - (end - SECONDS))) s"
             return 0
             ;;
