@@ -628,10 +628,13 @@ static void test_grandchild(void)
     tl_rmdir(dir);
 }
 
-/* True once pid is gone or a zombie (its new parent reaps it when it will). */
+/* True once pid is gone or a zombie (its new parent reaps it when it will).
+ * A wait for that event, with the suite's hang limit (60 s, docs/testing.md):
+ * a SIGKILLed process dies in milliseconds, but it failed at 5 s twice on a
+ * machine at load 60. */
 static bool pid_gone(long pid)
 {
-    for (int i = 0; i < 500; i++) {
+    for (int i = 0; i < 6000; i++) {
         char path[64], buf[256];
         snprintf(path, sizeof path, "/proc/%ld/stat", pid);
         FILE *f = fopen(path, "r");
