@@ -221,6 +221,160 @@ static void fmt_secs(double s, char *buf, size_t len)
         snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", t / 3600, t / 60 % 60);
 }
 
+/* The figures of a run: counts by state, phase, elapsed, rates, ETA. */
+static void status_compute(struct watch *w, struct status *st)
+{
+    *st = (struct status){.total = w->info.njobs, .rate = -1, .eta_s = -1};
+    uint64_t now = vl_wall_ns();
+    if (w->have_arena) {
+        uint64_t ac[ARENA_NSTATES];
+        arena_counts(&w->a, ac);
+        for (int s = 0; s < SNAP_NSTATES; s++)
+            st->counts[s] = ac[s]; /* same numbering (snap_job_from_arena) */
+    } else {
+        memcpy(st->counts, w->info.counts, sizeof st->counts);
+    }
+    if (!w->live) { /* nothing runs them: resume will */
+        st->counts[WATCH_INTERRUPTED] = st->counts[SNAP_STATE_RUNNING];
+        st->counts[SNAP_STATE_RUNNING] = 0;
+    }
+    st->done = st->counts[SNAP_STATE_COMPLETED] + st->counts[SNAP_STATE_FAILED] +
+               st->counts[SNAP_STATE_TERMINATED] + st->counts[SNAP_STATE_CANCELED];
+    uint64_t end = w->live               ? now
+                   : w->info.finished_ns ? w->info.finished_ns
+                                         : w->info.checkpoint_ns;
+    st->elapsed_s = end > w->info.created_ns ? (double)(end - w->info.created_ns) / 1e9 : 0;
+    st->overall = st->elapsed_s > 0 ? (double)st->done / st->elapsed_s : 0;
+    /* finished_ns is also set when a run stopped early (Ctrl-C, cancel) */
+    st->phase = w->live ? "running" : st->done == st->total ? "finished" : "stopped";
+    if (w->live) {
+        struct watchlog_rate r;
+        if (watchlog_rate_load(w->dir, &r)) {
+            st->rate = watchlog_rate_of(&r, now, st->done, RATE_WINDOW_NS);
+            st->waiting = r.waiting < st->counts[SNAP_STATE_RUNNING]
+                              ? r.waiting
+                              : st->counts[SNAP_STATE_RUNNING];
+        }
+        if (st->rate > 0)
+            st->eta_s = (double)(st->total - st->done) / st->rate;
+    } else {
+        st->rate = 0;
+        if (st->done == st->total)
+            st->eta_s = 0;
+    }
+}
+
+/* status --json; returns json_finish's code. */
+static int print_json(const struct watch *w, const struct status *st)
+{
+    struct json j;
+    json_init(&j, stdout, true);
+    json_obj_begin(&j);
+    json_kv_str(&j, "run_dir", w->dir);
+    json_kv_str(&j, "workflow", w->info.workflow ? w->info.workflow : "");
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", w->info.run_id[i]);
+    json_kv_str(&j, "run_id", hex);
+    json_kv_uint(&j, "total", st->total);
+    json_key(&j, "states");
+    json_obj_begin(&j);
+    for (unsigned s = 0; s < WATCH_NSTATES; s++)
+        json_kv_uint(&j, watch_state_name(s), st->counts[s]);
+    json_obj_end(&j);
+    json_kv_uint(&j, "running", st->counts[SNAP_STATE_RUNNING] - st->waiting);
+    json_kv_uint(&j, "waiting", st->waiting);
+    json_kv_uint(&j, "done", st->done);
+    /* json.h writes a non-finite double as null: unknown */
+    json_kv_double(&j, "rate_per_s", st->rate >= 0 ? st->rate : NAN);
+    json_kv_double(&j, "rate_overall_per_s", st->overall);
+    json_kv_double(&j, "elapsed_s", st->elapsed_s);
+    json_kv_double(&j, "eta_s", st->eta_s >= 0 ? st->eta_s : NAN);
+    json_kv_bool(&j, "live", w->live);
+    json_kv_str(&j, "phase", st->phase);
+    json_kv_str(&j, "source", w->have_arena ? "arena" : "checkpoint");
+    json_key(&j, "continue_with"); /* what to type to go on; null if nothing */
+    if (!strcmp(st->phase, "stopped")) {
+        char cont[PATH_MAX + 16];
+        snprintf(cont, sizeof cont, "volley resume %s", w->dir);
+        json_str(&j, cont);
+    } else {
+        json_null(&j);
+    }
+    /* how the jobs were governed, and the CPU they used (docs/limits.md):
+     * as of the last checkpoint */
+    json_key(&j, "limits");
+    if (w->info.limits)
+        json_str(&j, w->info.limits);
+    else
+        json_null(&j);
+    json_kv_double(&j, "cpu_s", (double)w->info.cpu_ms / 1e3);
+    json_key(&j, "failed_jobs");
+    json_arr_begin(&j);
+    for (uint32_t i = 0; i < st->nfailed; i++)
+        json_str(&j, st->failed[i]);
+    json_arr_end(&j);
+    json_allocs(&j, &w->info, w->live);
+    /* the node the run may be live on (its last allocation has not
+     * ended there); null if none or here */
+    json_key(&j, "elsewhere");
+    const struct snap_alloc *ea = elsewhere(&w->info, w->live);
+    if (ea)
+        json_str(&j, ea->node);
+    else
+        json_null(&j);
+    json_obj_end(&j);
+    return json_finish(&j);
+}
+
+/* status for a person. */
+static void print_text(const struct watch *w, const struct status *st)
+{
+    char el[32], eta[32];
+    fmt_secs(st->elapsed_s, el, sizeof el);
+    fmt_secs(st->eta_s, eta, sizeof eta);
+    printf("run %s (%s): %s%s\n", w->dir, w->info.workflow ? w->info.workflow : "", st->phase,
+           w->have_arena || w->info.finished_ns ? "" : " (as of its last checkpoint)");
+    printf("  %" PRIu64 "/%" PRIu64 " done:", st->done, st->total);
+    for (unsigned s = 0; s < WATCH_NSTATES; s++)
+        if (s < SNAP_NSTATES || st->counts[s])
+            printf("%s %" PRIu64 " %s", s ? "," : "", st->counts[s], watch_state_name(s));
+    printf("\n  ");
+    if (st->waiting)
+        printf("waiting for capacity (-j, --cpus, --memory, --gpus): %" PRIu64 " of the %" PRIu64
+               " running, not started yet\n  ",
+               st->waiting, st->counts[SNAP_STATE_RUNNING]);
+    if (st->rate >= 0 && w->live)
+        printf("%.1f jobs/s (last 10 s), ", st->rate);
+    printf("%.1f jobs/s overall, elapsed %s, ETA %s\n", st->overall, el, eta);
+    if (!strcmp(st->phase, "stopped"))
+        printf("  stopped%s: continue with: volley resume %s\n",
+               st->counts[WATCH_INTERRUPTED] ? " (its interrupted jobs run again)" : "", w->dir);
+    if (w->info.limits)
+        printf("  limits: %s; the jobs used %.1f s of CPU\n", w->info.limits,
+               (double)w->info.cpu_ms / 1e3);
+    if (st->nfailed) {
+        printf("  failed:");
+        for (uint32_t i = 0; i < st->nfailed; i++)
+            printf("%s %s", i ? "," : "", st->failed[i]);
+        uint64_t nf = st->counts[SNAP_STATE_FAILED] + st->counts[SNAP_STATE_TERMINATED];
+        if (nf > st->nfailed)
+            printf(" (and %" PRIu64 " more: volley jobs %s --state failed)", nf - st->nfailed,
+                   w->dir);
+        printf("\n");
+    }
+    print_allocs(&w->info, w->live);
+    const struct snap_alloc *ea = elsewhere(&w->info, w->live);
+    if (ea) {
+        char job[96] = "";
+        if (ea->job_id[0])
+            snprintf(job, sizeof job, " (Slurm job %s)", ea->job_id);
+        printf("  allocation #%" PRId64 "%s on %s has not ended: the run may be live there; "
+               "this is its last checkpoint\n",
+               ea->seq, job, ea->node);
+    }
+}
+
 int cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
@@ -246,151 +400,18 @@ int cmd_status(int argc, char **argv)
         watch_close(&w);
         return cli_print_err(&err);
     }
-    struct status st = {.total = w.info.njobs, .rate = -1, .eta_s = -1};
-    uint64_t now = vl_wall_ns();
-    if (w.have_arena) {
-        uint64_t ac[ARENA_NSTATES];
-        arena_counts(&w.a, ac);
-        for (int s = 0; s < SNAP_NSTATES; s++)
-            st.counts[s] = ac[s]; /* same numbering (snap_job_from_arena) */
-    } else {
-        memcpy(st.counts, w.info.counts, sizeof st.counts);
-    }
-    if (!w.live) { /* nothing runs them: resume will */
-        st.counts[WATCH_INTERRUPTED] = st.counts[SNAP_STATE_RUNNING];
-        st.counts[SNAP_STATE_RUNNING] = 0;
-    }
-    st.done = st.counts[SNAP_STATE_COMPLETED] + st.counts[SNAP_STATE_FAILED] +
-              st.counts[SNAP_STATE_TERMINATED] + st.counts[SNAP_STATE_CANCELED];
-    uint64_t end = w.live ? now : w.info.finished_ns ? w.info.finished_ns : w.info.checkpoint_ns;
-    st.elapsed_s = end > w.info.created_ns ? (double)(end - w.info.created_ns) / 1e9 : 0;
-    st.overall = st.elapsed_s > 0 ? (double)st.done / st.elapsed_s : 0;
-    /* finished_ns is also set when a run stopped early (Ctrl-C, cancel) */
-    st.phase = w.live ? "running" : st.done == st.total ? "finished" : "stopped";
-    if (w.live) {
-        struct watchlog_rate r;
-        if (watchlog_rate_load(w.dir, &r)) {
-            st.rate = watchlog_rate_of(&r, now, st.done, RATE_WINDOW_NS);
-            st.waiting = r.waiting < st.counts[SNAP_STATE_RUNNING] ? r.waiting
-                                                                   : st.counts[SNAP_STATE_RUNNING];
-        }
-        if (st.rate > 0)
-            st.eta_s = (double)(st.total - st.done) / st.rate;
-    } else {
-        st.rate = 0;
-        if (st.done == st.total)
-            st.eta_s = 0;
-    }
+    struct status st;
+    status_compute(&w, &st);
     int rc = find_failed(&w, &st, &err);
     if (rc < 0) {
         watch_close(&w);
         return cli_print_err(&err);
     }
 
-    if (as_json) {
-        struct json j;
-        json_init(&j, stdout, true);
-        json_obj_begin(&j);
-        json_kv_str(&j, "run_dir", w.dir);
-        json_kv_str(&j, "workflow", w.info.workflow ? w.info.workflow : "");
-        char hex[33];
-        for (int i = 0; i < 16; i++)
-            snprintf(hex + 2 * i, 3, "%02x", w.info.run_id[i]);
-        json_kv_str(&j, "run_id", hex);
-        json_kv_uint(&j, "total", st.total);
-        json_key(&j, "states");
-        json_obj_begin(&j);
-        for (unsigned s = 0; s < WATCH_NSTATES; s++)
-            json_kv_uint(&j, watch_state_name(s), st.counts[s]);
-        json_obj_end(&j);
-        json_kv_uint(&j, "running", st.counts[SNAP_STATE_RUNNING] - st.waiting);
-        json_kv_uint(&j, "waiting", st.waiting);
-        json_kv_uint(&j, "done", st.done);
-        /* json.h writes a non-finite double as null: unknown */
-        json_kv_double(&j, "rate_per_s", st.rate >= 0 ? st.rate : NAN);
-        json_kv_double(&j, "rate_overall_per_s", st.overall);
-        json_kv_double(&j, "elapsed_s", st.elapsed_s);
-        json_kv_double(&j, "eta_s", st.eta_s >= 0 ? st.eta_s : NAN);
-        json_kv_bool(&j, "live", w.live);
-        json_kv_str(&j, "phase", st.phase);
-        json_kv_str(&j, "source", w.have_arena ? "arena" : "checkpoint");
-        json_key(&j, "continue_with"); /* what to type to go on; null if nothing */
-        if (!strcmp(st.phase, "stopped")) {
-            char cont[PATH_MAX + 16];
-            snprintf(cont, sizeof cont, "volley resume %s", w.dir);
-            json_str(&j, cont);
-        } else {
-            json_null(&j);
-        }
-        /* how the jobs were governed, and the CPU they used (docs/limits.md):
-         * as of the last checkpoint */
-        json_key(&j, "limits");
-        if (w.info.limits)
-            json_str(&j, w.info.limits);
-        else
-            json_null(&j);
-        json_kv_double(&j, "cpu_s", (double)w.info.cpu_ms / 1e3);
-        json_key(&j, "failed_jobs");
-        json_arr_begin(&j);
-        for (uint32_t i = 0; i < st.nfailed; i++)
-            json_str(&j, st.failed[i]);
-        json_arr_end(&j);
-        json_allocs(&j, &w.info, w.live);
-        /* the node the run may be live on (its last allocation has not
-         * ended there); null if none or here */
-        json_key(&j, "elsewhere");
-        const struct snap_alloc *ea = elsewhere(&w.info, w.live);
-        if (ea)
-            json_str(&j, ea->node);
-        else
-            json_null(&j);
-        json_obj_end(&j);
-        rc = json_finish(&j);
-    } else {
-        char el[32], eta[32];
-        fmt_secs(st.elapsed_s, el, sizeof el);
-        fmt_secs(st.eta_s, eta, sizeof eta);
-        printf("run %s (%s): %s%s\n", w.dir, w.info.workflow ? w.info.workflow : "", st.phase,
-               w.have_arena || w.info.finished_ns ? "" : " (as of its last checkpoint)");
-        printf("  %" PRIu64 "/%" PRIu64 " done:", st.done, st.total);
-        for (unsigned s = 0; s < WATCH_NSTATES; s++)
-            if (s < SNAP_NSTATES || st.counts[s])
-                printf("%s %" PRIu64 " %s", s ? "," : "", st.counts[s], watch_state_name(s));
-        printf("\n  ");
-        if (st.waiting)
-            printf("waiting for capacity (-j, --cpus, --memory, --gpus): %" PRIu64
-                   " of the %" PRIu64 " running, not started yet\n  ",
-                   st.waiting, st.counts[SNAP_STATE_RUNNING]);
-        if (st.rate >= 0 && w.live)
-            printf("%.1f jobs/s (last 10 s), ", st.rate);
-        printf("%.1f jobs/s overall, elapsed %s, ETA %s\n", st.overall, el, eta);
-        if (!strcmp(st.phase, "stopped"))
-            printf("  stopped%s: continue with: volley resume %s\n",
-                   st.counts[WATCH_INTERRUPTED] ? " (its interrupted jobs run again)" : "", w.dir);
-        if (w.info.limits)
-            printf("  limits: %s; the jobs used %.1f s of CPU\n", w.info.limits,
-                   (double)w.info.cpu_ms / 1e3);
-        if (st.nfailed) {
-            printf("  failed:");
-            for (uint32_t i = 0; i < st.nfailed; i++)
-                printf("%s %s", i ? "," : "", st.failed[i]);
-            uint64_t nf = st.counts[SNAP_STATE_FAILED] + st.counts[SNAP_STATE_TERMINATED];
-            if (nf > st.nfailed)
-                printf(" (and %" PRIu64 " more: volley jobs %s --state failed)", nf - st.nfailed,
-                       w.dir);
-            printf("\n");
-        }
-        print_allocs(&w.info, w.live);
-        const struct snap_alloc *ea = elsewhere(&w.info, w.live);
-        if (ea) {
-            char job[96] = "";
-            if (ea->job_id[0])
-                snprintf(job, sizeof job, " (Slurm job %s)", ea->job_id);
-            printf("  allocation #%" PRId64 "%s on %s has not ended: the run may be live there; "
-                   "this is its last checkpoint\n",
-                   ea->seq, job, ea->node);
-        }
-    }
+    if (as_json)
+        rc = print_json(&w, &st);
+    else
+        print_text(&w, &st);
     rc = cli_stdout_check(&err, rc);
     watch_close(&w);
     if (rc < 0)
