@@ -10,7 +10,7 @@
 #   deadline  --time=1: the job's end (scontrol) is the deadline: no job
 #             started that could not finish before it, exit 75, the script
 #             requeues itself, the requeued allocation completes the run;
-#   USR1      --signal=B:USR1@110: the template passes it on to volley,
+#   USR1      --signal=B:USR1@170 (--time=3): the template passes it on to volley,
 #             which starts nothing new; exit 75, requeued, completed;
 #   -c 1      one CPU given: -j 1, no two jobs of the run at once.
 # Exits 77 (skipped) with the reason where the cluster cannot run (not
@@ -81,7 +81,10 @@ scancel "$id1"
 slurm_wait_job "$id1" 60 || fail "scancel: job $id1 did not end"
 nf=$(sqlite3 r_cancel/volley.db "select count(*) from jobs where state in ('failed', 'terminated', 'canceled')")
 check "scancel: no job failed ($nf)" [ "$nf" = 0 ]
-check "scancel: some jobs interrupted, run again later" [ "$(sqlite3 r_cancel/volley.db "select count(*) from job where state = 2")" -ge 1 ]
+# interrupted: started in the ledger, not ended (volley.db's last
+# checkpoint may predate their start on a loaded machine)
+check "scancel: some jobs interrupted, run again later" \
+    [ "$(grep -c '^start' ledger_cancel)" -gt "$(grep -c '^end' ledger_cancel)" ]
 id2=$(sub cancel -c 2 --time=5)
 slurm_wait_job "$id2" 120 || fail "scancel: the second job did not end"
 check "scancel: resubmitted, every job completed" [ "$(sqlite3 r_cancel/volley.db "select count(*) from jobs where state = 'completed'")" = 12 ]
@@ -116,8 +119,10 @@ check "time limit: no job started that could not finish; each ended once ($(ledg
 check "time limit: Slurm ended the job completed, not timed out" \
     [ "$(slurm_job_state "$id")" = COMPLETED ]
 
-# --- SIGUSR1 (sbatch --signal=B:USR1@110 with --time=2: 10-40 s in, well
-# before volley's own drain at 55 s): the template passes it on; the
+# --- SIGUSR1 (sbatch --signal=B:USR1@170 with --time=3: 10-40 s in, 80 s
+# or more before volley's own drain (60 s before the end): with @110 and
+# --time=2 the drain came first once, under two CPU burners, when Slurm's
+# signal was late); the template passes it on; the
 # running job finishes, its children wait for the requeued allocation
 cat > usr1.yaml <<YAML
 name: usr1
@@ -130,10 +135,10 @@ jobs:
     depends_on: [w]
 YAML
 rm -f release
-id=$(sub usr1 -c 2 --time=2 --signal=B:USR1@110)
-wait_lines usr1.out "SIGUSR1: the allocation ends soon" 1 100 || fail "USR1: volley never said it got SIGUSR1 ($(tail -5 usr1.out))"
+id=$(sub usr1 -c 2 --time=3 --signal=B:USR1@170)
+wait_lines usr1.out "SIGUSR1: the allocation ends soon" 1 160 || fail "USR1: volley never said it got SIGUSR1 ($(tail -5 usr1.out))"
 touch release
-slurm_wait_job "$id" 150 || fail "USR1: job $id did not end"
+slurm_wait_job "$id" 210 || fail "USR1: job $id did not end"
 check "USR1: exit 75, then the requeued allocation completed it ($(allocs r_usr1))" [ "$(allocs r_usr1)" = "75 -1,0 1" ]
 check "USR1: its children started only in the second allocation" \
     [ "$(sqlite3 r_usr1/volley.db "select count(*) from job where name like 'o%' and start_ns < (select start_ns from allocation where seq = 2)")" = 0 ]
