@@ -38,6 +38,23 @@ int cgroup__put(int fd, const char *s)
     return (size_t)w == n ? 0 : -EIO;
 }
 
+int cgroup__set_pids(struct cgroup_slot *s, uint32_t want, struct vl_err *err)
+{
+    struct cgroup_shared *sh = s->sh;
+    if (want == sh->pids_max || s->pids_max_fd < 0)
+        return 0;
+    char v[16];
+    if (want)
+        snprintf(v, sizeof v, "%u", want);
+    else
+        snprintf(v, sizeof v, "max");
+    int rc = cgroup__put(s->pids_max_fd, v);
+    if (rc < 0)
+        return vl_err_sys(err, rc, "cannot set pids.max of cgroup slot %u to %s", s->idx, v);
+    sh->pids_max = want;
+    return 0;
+}
+
 ssize_t cgroup__get(int fd, char *buf, size_t len)
 {
     ssize_t n = pread(fd, buf, len - 1, 0);

@@ -31,6 +31,12 @@ int cgroup__put(int fd, const char *s);
 ssize_t cgroup__get(int fd, char *buf, size_t len);
 /* dir/file opened with flags (O_CLOEXEC added): the fd or -errno. */
 int cgroup__open(const char *dir, const char *file, int flags);
+/* The slot's pids.max to want (0: "max") where it differs from the limit
+ * in force (s->sh->pids_max) and the file is open: 0, or -errno with err
+ * naming the slot. v1 and v2 write it alike. */
+struct cgroup_slot;
+struct vl_err;
+int cgroup__set_pids(struct cgroup_slot *s, uint32_t want, struct vl_err *err);
 /* Writes s into dir/file: 0 or -errno. */
 int cgroup__put_path(const char *dir, const char *file, const char *s);
 /* Reads dir/file into buf: bytes or -errno. */

@@ -100,19 +100,7 @@ int cgroup_v1__limits(struct cgroup_slot *s, const struct cgroup_limits *lim, st
         }
         sh->mem_limit = want;
     }
-    uint32_t pw = lim->pids;
-    if (pw != sh->pids_max && s->pids_max_fd >= 0) {
-        char v[16];
-        if (pw)
-            snprintf(v, sizeof v, "%u", pw);
-        else
-            snprintf(v, sizeof v, "max");
-        int rc = cgroup__put(s->pids_max_fd, v);
-        if (rc < 0)
-            return vl_err_sys(err, rc, "cannot set pids.max of cgroup slot %u to %s", s->idx, v);
-        sh->pids_max = pw;
-    }
-    return 0;
+    return cgroup__set_pids(s, lim->pids, err);
 }
 
 /* Waits (bounded) for freezer.state to read FROZEN. */

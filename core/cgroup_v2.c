@@ -283,19 +283,7 @@ int cgroup_v2__limits(struct cgroup_slot *s, const struct cgroup_limits *lim, st
                               s->idx, v);
         sh->mem_limit = want;
     }
-    uint32_t pw = lim->pids;
-    if (pw != sh->pids_max && s->pids_max_fd >= 0) {
-        char v[16];
-        if (pw)
-            snprintf(v, sizeof v, "%u", pw);
-        else
-            snprintf(v, sizeof v, "max");
-        int rc = cgroup__put(s->pids_max_fd, v);
-        if (rc < 0)
-            return vl_err_sys(err, rc, "cannot set pids.max of cgroup slot %u to %s", s->idx, v);
-        sh->pids_max = pw;
-    }
-    return 0;
+    return cgroup__set_pids(s, lim->pids, err);
 }
 
 bool cgroup_v2__empty(int events_fd)
