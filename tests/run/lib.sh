@@ -217,14 +217,24 @@ children() {
 }
 has_children() { children "$1" && [ "$NCHILD" -ge "$2" ]; }
 # int_taker PID: sets TAKER to what would take a SIGINT sent to volley's
-# PID now: "runner" (runner_go made its control page, the memfd
-# volley-runctl, and blocked the signal: its sigtimedwait takes it;
-# SigBlk may not show that while the thread sleeps there, as sigtimedwait
-# unblocks what it waits for, but then the setup's handler is gone too),
-# "handler" (the setup's handler, tools/intr.c, is set: SigCgt; blocked
-# for a moment, as around taking the run lock, it takes it after) or
-# "default" (no handler yet, the instant after the exec: the signal's
-# default action). 1 if PID is gone.
+# PID now:
+# - "runner": the supervisor (core/supervisor.c) blocked the stop
+#   signals; its sigtimedwait takes one, pending or to come. Seen as:
+#   blocked with no handler (the setup's handler reset, intr_disarm);
+#   no handler, not blocked, and its control memfd volley-runctl open
+#   (sigtimedwait unblocks what it waits for while the thread sleeps
+#   there); or blocked with the setup's handler still set and the arena
+#   mapped (the instant between the supervisor's block and its
+#   intr_disarm: the lock-taking hold below comes before any arena).
+#   Until 2026-12-06 "blocked, no handler, no memfd yet" (the supervisor
+#   making its cgroups) read as "default": a freeze there (1 in ~100
+#   sweeps, reproduced by stopping volley in gdb at cgroup_tree_create)
+#   expected the setup handler's line and got the runner's.
+# - "handler": the setup's handler, tools/intr.c, is set: SigCgt (blocked
+#   for a moment around taking the run lock: it takes it after);
+# - "default": no handler yet, the instant after the exec: the signal's
+#   default action.
+# 1 if PID is gone.
 int_taker() {
     local k v blk=0 cgt=0
     [ -r "/proc/$1/status" ] || return 1
@@ -234,7 +244,11 @@ int_taker() {
         SigCgt:) cgt=$(((16#$v >> 1) & 1)) ;;
         esac
     done 2>/dev/null < "/proc/$1/status"
-    if { ((blk)) || ! ((cgt)); } && ls -l "/proc/$1/fd" 2>/dev/null | grep -q 'memfd:volley-runctl'; then
+    if ((blk && !cgt)); then
+        TAKER=runner
+    elif ((!cgt)) && ls -l "/proc/$1/fd" 2>/dev/null | grep -q 'memfd:volley-runctl'; then
+        TAKER=runner
+    elif ((blk && cgt)) && grep -q ' /dev/shm/' "/proc/$1/maps" 2>/dev/null; then
         TAKER=runner
     elif ((cgt)); then
         TAKER=handler
