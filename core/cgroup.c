@@ -654,8 +654,8 @@ void cgroup_slot_close(struct cgroup_slot *s)
     if (!s || !s->open)
         return;
     int *fds[] = {&s->dir_fd,      &s->events_fd,   &s->kill_fd,      &s->cpu_fd,
-                  &s->track_fd,    &s->freeze_fd,   &s->v2_freeze_fd, &s->v1_procs[0],
-                  &s->v1_procs[1], &s->v1_procs[2], &s->mem_max_fd,   &s->memsw_fd,
+                  &s->track_fd,    &s->freeze_fd,   &s->v2_freeze_fd, &s->v1_tasks[0],
+                  &s->v1_tasks[1], &s->v1_tasks[2], &s->mem_max_fd,   &s->memsw_fd,
                   &s->peak_fd,     &s->usage_fd,    &s->oom_fd,       &s->pids_max_fd,
                   &s->v2_procs_fd};
     for (size_t i = 0; i < VL_ARRAY_LEN(fds); i++)
@@ -673,7 +673,7 @@ int cgroup_slot_open(struct cgroup_slot *s, const struct cgroup_tree *t, uint32_
     s->open = true;
     s->dir_fd = s->events_fd = s->kill_fd = s->cpu_fd = s->track_fd = s->freeze_fd = -1;
     s->v2_freeze_fd = s->v2_procs_fd = -1;
-    s->v1_procs[0] = s->v1_procs[1] = s->v1_procs[2] = -1;
+    s->v1_tasks[0] = s->v1_tasks[1] = s->v1_tasks[2] = -1;
     s->mem_max_fd = s->memsw_fd = s->peak_fd = s->usage_fd = s->oom_fd = s->pids_max_fd = -1;
     int rc = 0;
     for (int h = 0; h < CGROUP_NHIER && !rc; h++) {
@@ -703,11 +703,11 @@ int cgroup_slot_begin(struct cgroup_slot *s, const struct cgroup_limits *lim,
     } else {
         rc = cgroup_v1__limits(s, lim, err);
         sp->into_fd = -1;
-        sp->join[sp->njoin++] = s->v1_procs[0]; /* memory: always (its peak) */
-        if (lim->pids && s->v1_procs[1] >= 0)
-            sp->join[sp->njoin++] = s->v1_procs[1];
-        if (s->v1_procs[2] >= 0)
-            sp->join[sp->njoin++] = s->v1_procs[2]; /* freezer: the tracking */
+        sp->join[sp->njoin++] = s->v1_tasks[0]; /* memory: always (its peak) */
+        if (lim->pids && s->v1_tasks[1] >= 0)
+            sp->join[sp->njoin++] = s->v1_tasks[1];
+        if (s->v1_tasks[2] >= 0)
+            sp->join[sp->njoin++] = s->v1_tasks[2]; /* freezer: the tracking */
         if (s->v2_procs_fd >= 0)
             sp->join[sp->njoin++] = s->v2_procs_fd; /* the v2 group: the tracking */
     }

@@ -16,9 +16,9 @@
  *            memory or pids it still tracks, kills and counts CPU.
  *   cgroup1  the v1 memory hierarchy (limit_in_bytes and memsw, the peak,
  *            oom_control's counter) and pids (pids.max), joined by the
- *            child before exec (a write of "0" to the slot's cgroup.procs:
- *            ~12 us of the child's CPU each here, so a job joins pids only
- *            when it has a process limit). Tracking and the kill of
+ *            child before exec (a write of "0" to the slot's `tasks`: the
+ *            child alone moves, without the kernel's global threadgroup
+ *            lock; a job joins pids only when it has a process limit). Tracking and the kill of
  *            leftovers: a v2 slot beside it when a v2 mount is writable
  *            (CLONE_INTO_CGROUP again, and cpu.stat for the CPU time: the
  *            v2 mount of the development machines has no controller, yet
@@ -195,7 +195,7 @@ struct cgroup_usage {
 /* What the child is given at its clone. */
 struct cgroup_spawn {
     int into_fd;               /* v2 directory for CLONE_INTO_CGROUP, or -1 */
-    int join[CGROUP_MAX_JOIN]; /* cgroup.procs to write "0" to before exec */
+    int join[CGROUP_MAX_JOIN]; /* v1 tasks, v2 cgroup.procs: "0" written before exec */
     uint32_t njoin;
     uint32_t pad;
 };
@@ -214,7 +214,7 @@ struct cgroup_slot {
     int freeze_fd;    /* v1: freezer.state */
     int v2_freeze_fd; /* v2: cgroup.freeze (the kill without CGROUP_CAN_KILLFILE) */
     int v2_procs_fd;  /* cgroup1 mode: the v2 group's cgroup.procs, which the child joins */
-    int v1_procs[3];  /* v1: cgroup.procs of memory, pids, freezer */
+    int v1_tasks[3];  /* v1: tasks of memory, pids, freezer (the child's joins) */
     int mem_max_fd;   /* memory.limit_in_bytes / memory.max */
     int memsw_fd;     /* v1: memory.memsw.limit_in_bytes; v2: memory.swap.max */
     int peak_fd;      /* memory.max_usage_in_bytes / memory.peak */

@@ -36,8 +36,8 @@
  * child into (clone3 with CLONE_INTO_CGROUP, through a small x86_64
  * trampoline: glibc 2.36 has no clone3 wrapper that takes a function, and
  * a CLONE_VM child must start on its own stack) and v1 groups the child
- * joins before exec (a write of "0" to each group's cgroup.procs, ~12 us
- * of the child's time each here).
+ * joins before exec (a write of "0" to each group's v1 `tasks` or v2
+ * cgroup.procs file, a few us of the child's time each here).
  */
 #ifndef VOLLEY_CORE_SPAWN_H
 #define VOLLEY_CORE_SPAWN_H
@@ -76,7 +76,7 @@ struct spawn_req {
     int into_fd;          /* > 0: a v2 cgroup directory the child is cloned into (clone3
                              CLONE_INTO_CGROUP, x86_64); 0: the caller's group (so a
                              zeroed request has none; cgroup.h never hands out fd 0) */
-    const int *join;      /* cgroup.procs files (v1) the child writes "0" to, joining
+    const int *join;      /* v1 tasks / v2 cgroup.procs files the child writes "0" to, joining
                              those groups, before anything else it does: njoin of them */
     uint32_t njoin;
 };

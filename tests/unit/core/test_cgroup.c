@@ -78,8 +78,9 @@ static int reap(int pidfd)
     return si.si_code == CLD_EXITED ? si.si_status << 8 : si.si_status;
 }
 
-/* True if pid's /proc/PID/cgroup has a line ending in want. */
-static bool in_group(int pid, const char *want)
+/* True if pid's /proc/PID/cgroup has a line ending in want; ctl: only
+ * the line of that v1 controller ("memory", "pids"), "" the v2 line. */
+static bool in_group_of(int pid, const char *ctl, const char *want)
 {
     char path[64], line[1024];
     snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
@@ -89,12 +90,23 @@ static bool in_group(int pid, const char *want)
     while (f && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
         size_t l = strlen(line);
+        const char *c = strchr(line, ':');
+        if (ctl) {
+            size_t cl = strlen(ctl);
+            if (!c || strncmp(c + 1, ctl, cl) != 0 || c[1 + cl] != ':')
+                continue;
+        }
         if (l >= wl && !strcmp(line + l - wl, want))
             yes = true;
     }
     if (f)
         fclose(f);
     return yes;
+}
+
+static bool in_group(int pid, const char *want)
+{
+    return in_group_of(pid, NULL, want);
 }
 
 /* Waits (bounded) until pid is gone or a zombie. */
@@ -221,6 +233,24 @@ static void test_backend(int want)
         CHECK_EQ(reap(pidfd), 0);
         cgroup_slot_end(&s, false, 0, &u);
         CHECK_U64(sh.mem_limit, 0);
+    }
+    if (t.mode == CGROUP_V1) {
+        /* the child joined each v1 group itself (a write of 0 to the
+         * group's tasks): memory always, pids with a process limit, and
+         * the v2 group beside them when there is one */
+        struct cgroup_limits lim = {.pids = 64};
+        pid = start(&s, &lim, "sleep 0.3", &pidfd);
+        CHECK(pid > 0);
+        usleep(50000);
+        if (t.can & CGROUP_CAN_MEMORY)
+            CHECK(in_group_of(pid, "memory", slot0));
+        if (t.can & CGROUP_CAN_PIDS)
+            CHECK(in_group_of(pid, "pids", slot0));
+        if (t.dir[CGROUP_H_UNIFIED][0])
+            CHECK(in_group_of(pid, "", slot0));
+        CHECK_EQ(reap(pidfd), 0);
+        CHECK_EQ(cgroup_slot_reap(&s), 0);
+        cgroup_slot_end(&s, false, 0, &u);
     }
     if (t.can & CGROUP_CAN_PIDS) {
         /* a process limit: the shell cannot start its tenth sleeper */
