@@ -42,7 +42,7 @@ static uint64_t add_kv(struct X *X, struct E *E, const char *key, const struct t
     sbuf_addc(&X->pool, '=');
     if (t)
         tmpl_render(X, E, t, &X->pool);
-    else
+    else if (raw_val) /* always, when t is NULL; said so for gcc -O3's -Wnonnull */
         sbuf_add(&X->pool, raw_val, strlen(raw_val));
     uint64_t len = X->pool.len - start;
     sbuf_addc(&X->pool, '\0');
