@@ -81,12 +81,15 @@ struct sup {
     struct snap_alloc alloc; /* this allocation's record (seq 0: none) */
     uint64_t fail_next;      /* the next failure number to announce (runctl.h's ring) */
     uint64_t fail_wait;      /* ... and how many ticks it has not been written yet */
-    /* the first stop signal, as taken (run-stats.json "stop"; tests/run
-     * check that no spawn passed it) */
-    int stop_sig;          /* 0: none taken */
-    uint32_t stop_running; /* workers started and not reaped then */
-    uint64_t stop_wall_ns; /* CLOCK_REALTIME, as a job's start_ns */
-    int fatal;             /* exit code 3 reason recorded */
+    /* the first stop, signal or deadline, as taken (run-stats.json
+     * "stop"; tests/run check that no spawn passed it), and the drain */
+    int stop_sig;           /* 0: none taken */
+    bool stop_deadline;     /* the deadline's stop came first */
+    uint32_t stop_running;  /* workers started and not reaped then */
+    uint64_t stop_wall_ns;  /* CLOCK_REALTIME, as a job's start_ns */
+    const char *drain_why;  /* begin_drain's why; NULL: no drain */
+    uint64_t drain_wall_ns; /* when, the same clock */
+    int fatal;              /* exit code 3 reason recorded */
     struct vl_err fatal_err;
     char exe[PATH_MAX];
     sigset_t stop_sigs; /* SIGINT, SIGTERM, SIGHUP less those ignored at start */
@@ -198,7 +201,7 @@ static void stop_fatal(struct sup *S)
  * start_ns is later was being spawned then (one per worker at most). */
 static void take_stop(struct sup *S, int sig)
 {
-    if (!S->stop_sig) {
+    if (!S->stop_sig && !S->stop_deadline) {
         S->stop_sig = sig;
         S->stop_wall_ns = vl_wall_ns();
         S->stop_running = S->live;
@@ -242,6 +245,8 @@ static void begin_drain(struct sup *S, const char *why)
     if (S->draining || S->stopping)
         return;
     S->draining = true;
+    S->drain_why = why;
+    S->drain_wall_ns = vl_wall_ns();
     atomic_store(&S->ctl->drain, 1);
     arena_wake(S->a);
     S->next_ckpt = 0;
@@ -257,6 +262,11 @@ static void take_deadline(struct sup *S)
         return;
     S->stopping = true;
     S->deadline_hit = true;
+    if (!S->stop_sig) {
+        S->stop_deadline = true;
+        S->stop_wall_ns = vl_wall_ns();
+        S->stop_running = S->live;
+    }
     if (S->st->deadline)
         S->st->deadline(S->st->ctx, &S->view);
     stop_all(S, SIGTERM);
@@ -374,6 +384,9 @@ static void write_stats(struct sup *S, double secs)
         .stop_sig = S->stop_sig,
         .stop_running = S->stop_running,
         .stop_wall_ns = S->stop_wall_ns,
+        .stop_deadline = S->stop_deadline,
+        .drain_why = S->drain_why,
+        .drain_wall_ns = S->drain_wall_ns,
     };
     for (uint32_t i = 0; i < S->ctl->nworkers; i++) {
         rs.workers_cpu_s += (double)atomic_load(&S->ctl->w[i].cpu_ns) / 1e9;

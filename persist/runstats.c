@@ -33,10 +33,20 @@ bool runstats_write(const char *dir, const struct runstats *st)
             st->workers, st->max_running, st->supervisor_cpu_s, st->workers_cpu_s,
             st->finished_here ? cpu * 1e6 / here : 0.0, st->worker_restarts);
     if (st->stop_sig)
-        fprintf(f, "{\"signal\": \"SIG%s\", \"wall_ns\": %" PRIu64 ", \"workers_running\": %u}}\n",
-                sigabbrev_np(st->stop_sig), st->stop_wall_ns, st->stop_running);
+        fprintf(f, "{\"signal\": \"SIG%s\", ", sigabbrev_np(st->stop_sig));
+    else if (st->stop_deadline)
+        fprintf(f, "{\"signal\": null, ");
+    if (st->stop_sig || st->stop_deadline)
+        fprintf(f, "\"wall_ns\": %" PRIu64 ", \"workers_running\": %u, \"deadline\": %s}",
+                st->stop_wall_ns, st->stop_running, st->stop_deadline ? "true" : "false");
     else
-        fprintf(f, "null}\n");
+        fprintf(f, "null");
+    /* why is one of the supervisor's own words: no escaping needed */
+    if (st->drain_why)
+        fprintf(f, ", \"drain\": {\"why\": \"%s\", \"wall_ns\": %" PRIu64 "}}\n", st->drain_why,
+                st->drain_wall_ns);
+    else
+        fprintf(f, ", \"drain\": null}\n");
     return fclose(f) == 0;
 }
 

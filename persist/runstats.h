@@ -10,11 +10,15 @@
  *    "supervisor_cpu_s": 0.05, "workers_cpu_s": 0.4,
  *    "runner_cpu_us_per_job": 90.0, "worker_restarts": 0, "stop": null}
  *
- * "stop" is null, or the first stop signal the supervisor took:
- * {"signal": "SIGINT", "wall_ns": 1795434793230203123, "workers_running": 3}
- * (when it took it: nanoseconds since the epoch, the clock of a job's
- * start_ns; the workers running then). One object on one line, the keys
- * always in this order.
+ * "stop" is null, or the first stop the supervisor took: a signal or the
+ * deadline (less the kill grace), whichever came first:
+ * {"signal": "SIGINT", "wall_ns": 1795434793230203123, "workers_running": 3,
+ *  "deadline": false} ("signal": null and "deadline": true for the
+ * deadline's; wall_ns when it took it: nanoseconds since the epoch, the
+ * clock of a job's start_ns; the workers running then). "drain" is null,
+ * or when the run stopped starting jobs for the allocation's end:
+ * {"why": "SIGUSR1" | "the deadline is near", "wall_ns": ...}. One object
+ * on one line, the keys always in this order.
  */
 #ifndef VOLLEY_PERSIST_RUNSTATS_H
 #define VOLLEY_PERSIST_RUNSTATS_H
@@ -33,8 +37,11 @@ struct runstats {
     uint32_t max_running;     /* -j */
     uint32_t worker_restarts; /* workers that died and were started again */
     int stop_sig;             /* the first stop signal taken; 0: none */
+    bool stop_deadline;       /* the first stop was the deadline's (stop_sig 0) */
     uint32_t stop_running;    /* workers running when it was taken */
     uint64_t stop_wall_ns;    /* when (CLOCK_REALTIME, as a job's start_ns) */
+    const char *drain_why;    /* why it drained ("SIGUSR1", ...); NULL: it did not */
+    uint64_t drain_wall_ns;   /* when (the same clock) */
 };
 
 /* Writes DIR/run-stats.json (jobs_per_s and runner_cpu_us_per_job derived

@@ -82,6 +82,8 @@ check "... every short job ran" [ "$(grep -c '^end s' ledger)" = 4 ]
 check "... no long job started" [ "$(grep -c '^start l' ledger)" = 0 ]
 check "... nor the job without a runtime" [ "$(started n1)" = 0 ]
 check "... no job started that did not end ($(ledger_check))" [ -z "$(ledger_check)" ]
+rstat() { python3 -c 'import json,sys; s=json.load(open(sys.argv[1]+"/run-stats.json")); d=s["drain"]; t=s["stop"]; print(d and d["why"], d and d["wall_ns"] > 0, t and t["signal"], t and t["deadline"], t and t["wall_ns"] >= (d["wall_ns"] if d else 0))' "$1" 2>&1; }
+check "... run-stats.json: drained for the deadline, no stop before it ($(rstat r_dl))" [ "$(rstat r_dl)" = "the deadline is near True None None None" ]
 check "... the not-started ones are ready" [ "$("$VOLLEY" jobs r_dl --state ready | wc -l)" = 3 ]
 check "... the summary says how to go on" grep -q "exit 75: continue in the next allocation with: volley resume" dl.err
 "$VOLLEY" status r_dl > st.txt
@@ -123,6 +125,7 @@ touch release
 wait "$pid"; rc=$?
 check "SIGUSR1: exit 75 (got $rc)" [ "$rc" = 75 ]
 check "... the running job finished" [ "$(state_of r_usr1 w)" = completed ]
+check "... run-stats.json: drained for SIGUSR1 ($(rstat r_usr1))" [ "$(rstat r_usr1)" = "SIGUSR1 True None None None" ]
 check "... none of its children started" [ "$(grep -c '^start o' ledger)" = 0 ]
 "$VOLLEY" resume r_usr1 --quiet 2> /dev/null; rc=$?
 check "... the resume completes it (exit $rc)" [ "$rc" = 0 ]
@@ -177,6 +180,7 @@ rm -f ledger go
 "$VOLLEY" run stop.yaml --run-dir r_stop --deadline +64s --kill-grace 2 2> stop.err; rc=$?
 check "deadline stop: exit 75 (got $rc)" [ "$rc" = 75 ]
 check "... said" grep -q "the deadline less the kill grace: running jobs get SIGTERM" stop.err
+check "... run-stats.json: stopped by the deadline, after the drain ($(rstat r_stop))" [ "$(rstat r_stop)" = "the deadline is near True None True True" ]
 check "... the job is interrupted, not failed" [ "$("$VOLLEY" jobs r_stop --state interrupted | cut -f1)" = f ]
 touch go
 "$VOLLEY" resume r_stop --quiet 2> /dev/null; rc=$?
