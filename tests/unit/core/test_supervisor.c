@@ -250,7 +250,8 @@ static void test_crash(void)
     CHECK_EQ(recs[v].state, SNAP_STATE_COMPLETED);
     CHECK_EQ(recs[v].attempt, 2);
     CHECK_EQ(recs[v].lost, 1); /* cut short, not failed */
-    CHECK_HAS(rt_slurp(rt_path(rt_dir, RUNDIR_STATS)), "\"worker_restarts\": 1, \"stop\": null}");
+    CHECK_HAS(rt_slurp(rt_path(rt_dir, RUNDIR_STATS)),
+              "\"worker_restarts\": 1, \"stop\": null, \"drain\": null}");
     spec_free(&s);
 }
 
@@ -279,7 +280,7 @@ static void test_stop(void)
     /* the stop record: the signal, after the job's start, one worker */
     const char *stats = rt_slurp(rt_path(rt_dir, RUNDIR_STATS));
     CHECK_HAS(stats, "\"stop\": {\"signal\": \"SIGTERM\", \"wall_ns\": ");
-    CHECK_HAS(stats, ", \"workers_running\": 1}}");
+    CHECK_HAS(stats, ", \"workers_running\": 1, \"deadline\": false}, \"drain\": null}");
     const char *w = strstr(stats, "\"wall_ns\": ");
     CHECK(w && strtoull(w + 11, NULL, 10) >= recs[j].start_ns);
     spec_free(&s);
