@@ -69,11 +69,26 @@ static void send_sig(struct exec_engine *e, struct slot *s, int sig)
         kill(-s->pid, sig); /* after the reap the pgid could be reused: not then */
 }
 
+/* True if the slot's process has exited though the ring has not said so
+ * yet (its end is waiting to be read): one waitid that reaps nothing. */
+static bool exited_unread(const struct slot *s)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    return s->pidfd >= 0 &&
+           waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0;
+}
+
 void exec__begin_kill(struct exec_engine *e, struct slot *s, enum reason why)
 {
     if (s->kill_stage || s->spawn_err)
         return;
-    if (!s->exited)
+    /* The reason is what ended the process only if it was alive when the
+     * kill began: one that had exited by itself ends as it exited (a
+     * job's shell that exits 0 as scancel's SIGTERM kills its `sleep`, a
+     * moment before the stop reaches the worker, completed). What it left
+     * in its group is still signalled. */
+    if (!s->exited && !exited_unread(s))
         s->reason = (uint8_t)why;
     send_sig(e, s, e->cfg.term_signal);
     s->kill_stage = 1;

@@ -1055,6 +1055,84 @@ static void test_outside_death(void)
     tl_rmdir(dir);
 }
 
+/* ---- a job that ended on its own just before a kill was begun ---- */
+
+static struct tl_src *g_zombie_ts;
+static int g_zombie_pid[2];
+
+static void note_pid(void *ctx, uint32_t jid, int pid, uint64_t start_ns)
+{
+    tl_note_pgid(pid);
+    if (jid < 2)
+        g_zombie_pid[jid] = pid;
+}
+
+/* True once pid has exited (a zombie: its parent, the engine's thread,
+ * is here and cannot reap it); false after 30 s (a hang). */
+static bool wait_zombie(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    for (int i = 0; i < 3000; i++) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ' && p[2] == 'Z')
+            return true;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+/* The end of job 0: job 1 exits meanwhile, its end not yet read by the
+ * engine (its thread is here); then job 1 is cancelled. */
+static void cancel_after_exit(void *ctx, const struct exec_result *r)
+{
+    tl_done(ctx, r);
+    if (r->jid == 0 && r->final) {
+        CHECK(wait_zombie(g_zombie_pid[1]));
+        CHECK_EQ(exec_engine_cancel(g_zombie_ts->e, 1), 0);
+    }
+}
+
+/*
+ * A kill begun after the job's process had exited by itself (its end
+ * still unread in the ring) is not what ended it: the job's own exit
+ * decides. Slurm's scancel signals every process of the step in no order:
+ * a job's `sleep` died first, its shell went on to exit 0, and the stop
+ * that reached its worker a moment later recorded it stopped, so resume
+ * ran a finished job again (slurm_volley, j5). The stop, a cancel and a
+ * timeout all begin their kill in exec__begin_kill; a cancel from a
+ * callback is the way to begin one at a chosen moment.
+ */
+static void test_exit_before_kill(void)
+{
+    const char *dir = tl_mkdir();
+    struct exec_engine *e = tl_open(dir, 2, tweak_mode);
+    static struct tl_src ts;
+    tl_src_init(&ts, TL_FLAT, 0);
+    tl_add(&ts, "first", "true");
+    tl_add(&ts, "second", "sleep 0.3; echo done");
+    g_zombie_ts = &ts;
+    struct exec_source src = tl_source(&ts);
+    src.started = note_pid;
+    src.done = cancel_after_exit;
+    ts.e = e;
+    struct vl_err err = {0};
+    CHECK_EQ(exec_engine_run(e, &src, &err), 0);
+    const struct exec_result *r = tl_final(&ts, 1);
+    CHECK(r && r->outcome == EXEC_COMPLETED && r->status == 0 && r->term_sig == 0);
+    struct tl_log l = tl_read_log(dir, 1, 1, LOG_STDOUT, NULL);
+    CHECK_STR(l.p, "done\n");
+    free(l.p);
+    exec_engine_close(e);
+    tl_check_clean("exit_before_kill");
+    tl_rmdir(dir);
+}
+
 /* ---- a worker killed right after a clone ---- */
 
 static int g_started_fd = -1;
@@ -1371,6 +1449,7 @@ static void run_all(const char *label)
     test_cancel();
     test_cancel_at_spawn();
     test_outside_death();
+    test_exit_before_kill();
     test_killed_at_spawn();
     test_word();
     test_chain_rounds();
