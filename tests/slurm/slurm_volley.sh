@@ -82,14 +82,25 @@ scancel "$id1"
 slurm_wait_job "$id1" 60 || fail "scancel: job $id1 did not end"
 nf=$(sqlite3 r_cancel/volley.db "select count(*) from jobs where state in ('failed', 'terminated', 'canceled')")
 check "scancel: no job failed ($nf)" [ "$nf" = 0 ]
-# interrupted: started in the ledger, not ended (volley.db's last
-# checkpoint may predate their start on a loaded machine)
-check "scancel: some jobs interrupted, run again later" \
-    [ "$(grep -c '^start' ledger_cancel)" -gt "$(grep -c '^end' ledger_cancel)" ]
+# what the first allocation finished, as volley recorded it (its final
+# checkpoint, written as it stopped)
+done1=$(sqlite3 r_cancel/volley.db "select name from jobs where state = 'completed' order by name" | tr '\n' ' ')
+check "scancel: the cancel cut the run: jobs left for the next allocation (done: $done1)" \
+    [ "$(echo $done1 | wc -w)" -lt 12 ]
 id2=$(sub cancel -c 2 --time=5)
 slurm_wait_job "$id2" 120 || fail "scancel: the second job did not end"
 check "scancel: resubmitted, every job completed" [ "$(sqlite3 r_cancel/volley.db "select count(*) from jobs where state = 'completed'")" = 12 ]
-check "scancel: every job ran to its end exactly once ($(ledger ledger_cancel))" [ -z "$(ledger ledger_cancel)" ]
+# Slurm's SIGTERM reaches each process in no order: a job's `sleep` may
+# die first and its shell write "end" and be killed a moment later: it
+# did not complete and runs again (at least once, as any interrupted
+# job). What must hold: a job recorded finished never starts again, and
+# nothing ran that volley did not count.
+again=$(for n in $done1; do [ "$(grep -c "^start $n\$" ledger_cancel)" = 1 ] || echo "$n"; done)
+check "scancel: no job the first allocation finished started again (${again:-none})" [ -z "$again" ]
+uncounted=$(sqlite3 r_cancel/volley.db "select name || ' ' || attempt from jobs" | while read -r n a; do
+    [ "$(grep -c "^start $n\$" ledger_cancel)" -le "$a" ] && [ "$(grep -c "^end $n\$" ledger_cancel)" -ge 1 ] || echo "$n"
+done)
+check "scancel: each job ended, and started no more often than volley counted (${uncounted:-all})" [ -z "$uncounted" ]
 check "scancel: both allocations recorded, 130 then 0 ($(allocs r_cancel))" \
     [ "$(sqlite3 r_cancel/volley.db "select group_concat(job_id || ':' || exit_code) from allocation")" = "$id1:130,$id2:0" ]
 "$VOLLEY" status r_cancel > st_cancel.txt
