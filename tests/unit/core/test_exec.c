@@ -1067,33 +1067,13 @@ static void note_pid(void *ctx, uint32_t jid, int pid, uint64_t start_ns)
         g_zombie_pid[jid] = pid;
 }
 
-/* True once pid has exited (a zombie: its parent, the engine's thread,
- * is here and cannot reap it); false after 30 s (a hang). */
-static bool wait_zombie(int pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    for (int i = 0; i < 3000; i++) {
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        if (p && p[1] == ' ' && p[2] == 'Z')
-            return true;
-        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    }
-    return false;
-}
-
 /* The end of job 0: job 1 exits meanwhile, its end not yet read by the
  * engine (its thread is here); then job 1 is cancelled. */
 static void cancel_after_exit(void *ctx, const struct exec_result *r)
 {
     tl_done(ctx, r);
     if (r->jid == 0 && r->final) {
-        CHECK(wait_zombie(g_zombie_pid[1]));
+        CHECK(pid_gone(g_zombie_pid[1])); /* a zombie: we, its parent's thread, are here */
         CHECK_EQ(exec_engine_cancel(g_zombie_ts->e, 1), 0);
     }
 }
