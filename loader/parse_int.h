@@ -86,6 +86,15 @@ static inline const char *mapit_key(const struct mapit *m, size_t i)
 }
 bool mapit_begin(struct P *P, struct mapit *m, const char *what);
 int mapit_next(struct P *P, struct mapit *m);
+/* A mapping of free keys (parameters, env): entered (true, its start
+ * read); null (read) is an empty one; the input's end or an error (said
+ * before) ends it; another kind is reported ("'KEY' must be a mapping of
+ * WHAT, not KIND") and skipped. */
+bool freemap_begin(struct P *P, const char *key, const char *what);
+/* Its next key, a scalar event not yet read; NULL at its end (read) or
+ * the input's. A key of another kind is reported ("NOUN must be
+ * strings, not KIND") and skipped with its value. */
+const struct yev *freemap_next(struct P *P, const char *noun);
 
 /* ---- parse_param.c ---- */
 bool parse_is_ident(const char *s);

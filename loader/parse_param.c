@@ -18,37 +18,13 @@ bool parse_is_ident(const char *s)
 
 void parse_params(struct P *P, struct vec *out, uint64_t *first, uint32_t *n)
 {
-    const struct yev *e = yread_peek(P->r);
     uint64_t start = out->n;
     if (first)
         *first = out->n;
-    if (yev_is_null(e)) {
-        yread_next(P->r);
+    if (!freemap_begin(P, "parameters", "names to values"))
         return;
-    }
-    if (e->type != YEV_MAP) {
-        if (e->type == YEV_ERR || e->type == YEV_END)
-            return;
-        lerr(P->g, e->loc, "'parameters' must be a mapping of names to values, not %s",
-             yev_kind_name(e));
-        yread_skip(P->r);
-        return;
-    }
-    yread_next(P->r);
-    for (;;) {
-        e = yread_peek(P->r);
-        if (e->type == YEV_MAP_END) {
-            yread_next(P->r);
-            break;
-        }
-        if (e->type == YEV_ERR || e->type == YEV_END)
-            break;
-        if (e->type != YEV_SCALAR) {
-            lerr(P->g, e->loc, "parameter names must be strings, not %s", yev_kind_name(e));
-            yread_skip(P->r);
-            yread_skip(P->r);
-            continue;
-        }
+    const struct yev *e;
+    while ((e = freemap_next(P, "parameter names")) != NULL) {
         uint64_t nloc = e->loc;
         if (!parse_is_ident(e->val)) {
             lerr(P->g, nloc,

@@ -29,22 +29,12 @@ void parse_variables(struct P *P, struct vars *dst)
     yread_subst(P->r, false); /* the block itself is the source, not a user */
     if (!mapit_begin(P, &m, "'variables'"))
         goto out;
-    for (;;) {
-        e = yread_peek(P->r);
-        if (e->type == YEV_MAP_END) {
-            yread_next(P->r);
-            break;
-        }
-        if (e->type == YEV_ERR || e->type == YEV_END)
-            break;
-        if (e->type != YEV_SCALAR || !parse_is_ident(e->val)) {
-            if (e->type == YEV_SCALAR)
-                lerr(P->g, e->loc,
-                     "variable name '%s' is not an identifier (letters, digits and '_', not "
-                     "starting with a digit)",
-                     lcut(P->g, e->val));
-            else
-                lerr(P->g, e->loc, "variable names must be strings, not %s", yev_kind_name(e));
+    while ((e = freemap_next(P, "variable names")) != NULL) {
+        if (!parse_is_ident(e->val)) {
+            lerr(P->g, e->loc,
+                 "variable name '%s' is not an identifier (letters, digits and '_', not "
+                 "starting with a digit)",
+                 lcut(P->g, e->val));
             yread_skip(P->r);
             yread_skip(P->r);
             continue;
@@ -117,37 +107,16 @@ static bool env_name_ok(const char *s)
 
 void parse_env(struct P *P, struct vec *out, uint64_t *first, uint32_t *n)
 {
-    const struct yev *e = yread_peek(P->r);
     *first = out->n;
     *n = 0;
-    if (yev_is_null(e)) {
-        yread_next(P->r);
+    if (!freemap_begin(P, "env", "variable names to values"))
         return;
-    }
-    if (e->type != YEV_MAP) {
-        if (e->type == YEV_ERR || e->type == YEV_END)
-            return;
-        lerr(P->g, e->loc, "'env' must be a mapping of variable names to values, not %s",
-             yev_kind_name(e));
-        yread_skip(P->r);
-        return;
-    }
-    yread_next(P->r);
-    for (;;) {
-        e = yread_peek(P->r);
-        if (e->type == YEV_MAP_END) {
-            yread_next(P->r);
-            return;
-        }
-        if (e->type == YEV_ERR || e->type == YEV_END)
-            return;
-        if (e->type != YEV_SCALAR || !env_name_ok(e->val)) {
-            if (e->type == YEV_SCALAR)
-                lerr(P->g, e->loc,
-                     "env: '%s' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
-                     lcut(P->g, e->val));
-            else
-                lerr(P->g, e->loc, "env names must be strings, not %s", yev_kind_name(e));
+    const struct yev *e;
+    while ((e = freemap_next(P, "env names")) != NULL) {
+        if (!env_name_ok(e->val)) {
+            lerr(P->g, e->loc,
+                 "env: '%s' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                 lcut(P->g, e->val));
             yread_skip(P->r);
             yread_skip(P->r);
             continue;

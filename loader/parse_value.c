@@ -296,6 +296,42 @@ bool mapit_begin(struct P *P, struct mapit *m, const char *what)
     return true;
 }
 
+bool freemap_begin(struct P *P, const char *key, const char *what)
+{
+    const struct yev *e = yread_peek(P->r);
+    if (yev_is_null(e)) {
+        yread_next(P->r);
+        return false;
+    }
+    if (e->type != YEV_MAP) {
+        if (e->type == YEV_ERR || e->type == YEV_END)
+            return false;
+        lerr(P->g, e->loc, "'%s' must be a mapping of %s, not %s", key, what, yev_kind_name(e));
+        yread_skip(P->r);
+        return false;
+    }
+    yread_next(P->r);
+    return true;
+}
+
+const struct yev *freemap_next(struct P *P, const char *noun)
+{
+    for (;;) {
+        const struct yev *e = yread_peek(P->r);
+        if (e->type == YEV_MAP_END) {
+            yread_next(P->r);
+            return NULL;
+        }
+        if (e->type == YEV_ERR || e->type == YEV_END)
+            return NULL;
+        if (e->type == YEV_SCALAR)
+            return e;
+        lerr(P->g, e->loc, "%s must be strings, not %s", noun, yev_kind_name(e));
+        yread_skip(P->r);
+        yread_skip(P->r);
+    }
+}
+
 int mapit_next(struct P *P, struct mapit *m)
 {
     for (;;) {
