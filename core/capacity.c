@@ -110,11 +110,14 @@ static void read_cgroups(const char *root, struct cgpaths *g)
     }
 }
 
-/* Calls fn(value file's text) for base + path + "/" + file at every level
- * of path, up to base itself; returns the smallest value fn gave (limit
- * values; UINT64_MAX if none). */
-static uint64_t walk_up(const char *root, const char *base, const char *path, const char *file,
-                        uint64_t (*fn)(const char *text))
+/* What a limit file of one cgroup level says: the level's directory
+ * (base + level) and the reader's argument; UINT64_MAX for no limit. */
+typedef uint64_t (*level_fn)(const char *root, const char *dir, const void *arg);
+
+/* Calls fn for base + path and every level above it, up to base itself;
+ * returns the smallest value it gave (UINT64_MAX if none). */
+static uint64_t walk_up(const char *root, const char *base, const char *path, level_fn fn,
+                        const void *arg)
 {
     char p[2048];
     if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
@@ -124,13 +127,11 @@ static uint64_t walk_up(const char *root, const char *base, const char *path, co
         size_t n = strlen(p);
         while (n > 1 && p[n - 1] == '/')
             p[--n] = 0;
-        char f[4096], text[256];
-        snprintf(f, sizeof f, "%s%s/%s", base, strcmp(p, "/") ? p : "", file);
-        if (read_small(root, f, text, sizeof text) > 0) {
-            uint64_t v = fn(text);
-            if (v < best)
-                best = v;
-        }
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s%s", base, strcmp(p, "/") ? p : "");
+        uint64_t v = fn(root, dir, arg);
+        if (v < best)
+            best = v;
         if (!strcmp(p, "/") || !*p)
             break;
         char *slash = strrchr(p, '/');
@@ -142,6 +143,20 @@ static uint64_t walk_up(const char *root, const char *base, const char *path, co
             break;
     }
     return best;
+}
+
+/* One file of a level, its text turned into a value by parse. */
+struct level_file {
+    const char *file;
+    uint64_t (*parse)(const char *text);
+};
+
+static uint64_t read_level_file(const char *root, const char *dir, const void *arg)
+{
+    const struct level_file *lf = arg;
+    char f[4352], text[256];
+    snprintf(f, sizeof f, "%s/%s", dir, lf->file);
+    return read_small(root, f, text, sizeof text) > 0 ? lf->parse(text) : UINT64_MAX;
 }
 
 static uint64_t mem_value(const char *text)
@@ -160,6 +175,9 @@ static uint64_t cpu_max_value(const char *text)
     return (q + per - 1) / per;
 }
 
+static const struct level_file mem_max = {"memory.max", mem_value};
+static const struct level_file cpu_max = {"cpu.max", cpu_max_value};
+
 /* v1 cpu.cfs_quota_us: microseconds per period, -1 for none. */
 static uint64_t v1_quota_value(const char *text)
 {
@@ -169,39 +187,21 @@ static uint64_t v1_quota_value(const char *text)
     return q;
 }
 
-/* The CPU quota of the v1 cpu cgroup at path, in CPUs: each level's
- * quota over its period. UINT64_MAX if none. */
-static uint64_t v1_cpu_quota(const char *root, const char *base, const char *path)
+/* One level's v1 CPU quota in CPUs (its quota over its period, rounded
+ * up); UINT64_MAX if none. */
+static uint64_t v1_level_quota(const char *root, const char *dir, const void *arg)
 {
-    char p[2048];
-    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+    (void)arg;
+    char f[4352], text[64];
+    uint64_t q = UINT64_MAX, per = 0;
+    snprintf(f, sizeof f, "%s/cpu.cfs_quota_us", dir);
+    if (read_small(root, f, text, sizeof text) > 0)
+        q = v1_quota_value(text);
+    snprintf(f, sizeof f, "%s/cpu.cfs_period_us", dir);
+    if (q == UINT64_MAX || read_small(root, f, text, sizeof text) <= 0 || !parse_u64(text, &per) ||
+        per == 0)
         return UINT64_MAX;
-    uint64_t best = UINT64_MAX;
-    for (;;) {
-        const char *lvl = strcmp(p, "/") ? p : "";
-        char f[4096], text[64];
-        uint64_t q = UINT64_MAX, per = 0;
-        snprintf(f, sizeof f, "%s%s/cpu.cfs_quota_us", base, lvl);
-        if (read_small(root, f, text, sizeof text) > 0)
-            q = v1_quota_value(text);
-        snprintf(f, sizeof f, "%s%s/cpu.cfs_period_us", base, lvl);
-        if (q != UINT64_MAX && read_small(root, f, text, sizeof text) > 0 &&
-            parse_u64(text, &per) && per > 0) {
-            uint64_t cpus = (q + per - 1) / per;
-            if (cpus < best)
-                best = cpus;
-        }
-        if (!strcmp(p, "/") || !*p)
-            break;
-        char *slash = strrchr(p, '/');
-        if (slash == p)
-            p[1] = 0;
-        else if (slash)
-            *slash = 0;
-        else
-            break;
-    }
-    return best;
+    return (q + per - 1) / per;
 }
 
 /* v1 memory: memory.stat's hierarchical_memory_limit is the limit of the
@@ -217,7 +217,8 @@ static uint64_t v1_mem_limit(const char *root, const char *path)
             parse_u64(k + strlen("hierarchical_memory_limit "), &v))
             return v < NO_LIMIT ? v : UINT64_MAX;
     }
-    return walk_up(root, "/sys/fs/cgroup/memory", path, "memory.limit_in_bytes", mem_value);
+    static const struct level_file lf = {"memory.limit_in_bytes", mem_value};
+    return walk_up(root, "/sys/fs/cgroup/memory", path, read_level_file, &lf);
 }
 
 static uint32_t affinity_cpus(void)
@@ -271,15 +272,15 @@ void capacity_detect(struct capacity *c, const char *root)
     uint64_t quota = UINT64_MAX;
     const char *quota_from = NULL;
     if (g.has_v2) {
-        quota = walk_up(root, "/sys/fs/cgroup", g.v2, "cpu.max", cpu_max_value);
+        quota = walk_up(root, "/sys/fs/cgroup", g.v2, read_level_file, &cpu_max);
         if (quota == UINT64_MAX)
-            quota = walk_up(root, "/sys/fs/cgroup/unified", g.v2, "cpu.max", cpu_max_value);
+            quota = walk_up(root, "/sys/fs/cgroup/unified", g.v2, read_level_file, &cpu_max);
         quota_from = "cgroup cpu.max";
     }
     if (quota == UINT64_MAX && g.has_cpu) {
         char base[128];
         snprintf(base, sizeof base, "/sys/fs/cgroup/%s", g.cpudir);
-        quota = v1_cpu_quota(root, base, g.cpu);
+        quota = walk_up(root, base, g.cpu, v1_level_quota, NULL);
         quota_from = "cgroup cpu.cfs_quota_us";
     }
     if (quota < c->cap.cpus) {
@@ -303,9 +304,9 @@ void capacity_detect(struct capacity *c, const char *root)
     uint64_t lim = UINT64_MAX;
     const char *lim_from = NULL;
     if (g.has_v2) {
-        lim = walk_up(root, "/sys/fs/cgroup", g.v2, "memory.max", mem_value);
+        lim = walk_up(root, "/sys/fs/cgroup", g.v2, read_level_file, &mem_max);
         if (lim == UINT64_MAX)
-            lim = walk_up(root, "/sys/fs/cgroup/unified", g.v2, "memory.max", mem_value);
+            lim = walk_up(root, "/sys/fs/cgroup/unified", g.v2, read_level_file, &mem_max);
         lim_from = "cgroup memory.max";
     }
     if (lim == UINT64_MAX && g.has_mem) {
