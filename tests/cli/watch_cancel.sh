@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # watch_cancel.sh - volley cancel: named jobs and their dependents on a live
 # run (the running one is stopped, the rest goes on), the whole run (exit
-# 130, then volley resume finishes it), and a run that is not live.
+# 130, then volley resume finishes it), and a run that is not live. -j 2
+# is given: two jobs run at once also where volley is given one CPU
+# (taskset -c 0 make test).
 . "$(dirname "$0")/watch_lib.sh"
 cd "$tmp"
 cat > wf.yaml << 'YAML'
@@ -13,7 +15,7 @@ jobs:
   - name: other
     command: "while [ ! -e go ]; do sleep 0.05; done"
 YAML
-start_run r wf.yaml --kill-grace 1
+start_run r wf.yaml --kill-grace 1 -j 2
 running() { [ "$("$bin" jobs r --state running 2> /dev/null | wc -l)" = 2 ]; }
 wait_for running
 "$bin" cancel r lnog > out 2> err
@@ -39,7 +41,7 @@ check notlive_msg "volley cancel: run $tmp/r is not running (it finished); nothi
 
 # the whole run
 rm go
-start_run r2 wf.yaml --kill-grace 1
+start_run r2 wf.yaml --kill-grace 1 -j 2
 pid2=$last_pid
 running2() { [ "$("$bin" jobs r2 --state running 2> /dev/null | wc -l)" = 2 ]; }
 wait_for running2
@@ -65,7 +67,7 @@ check resumed "3" "$("$bin" jobs r2 --state completed | wc -l)"
 
 # a crashed runner: its arena stays; status reads it, cancel refuses
 rm -f go never
-start_run r3 wf.yaml --kill-grace 1
+start_run r3 wf.yaml --kill-grace 1 -j 2
 pid3=$last_pid
 running3() { [ "$("$bin" jobs r3 --state running 2> /dev/null | wc -l)" = 2 ]; }
 wait_for running3
