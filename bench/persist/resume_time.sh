@@ -6,19 +6,9 @@
 set -u
 V=$(realpath "${1:?usage: resume_time.sh VOLLEY [N]}")
 n=${2:-1000000}
-w=$(mktemp -d /tmp/volley-resume-bench.XXXXXX)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-    id=$(sqlite3 "$w/r/volley.db" 'select lower(hex(run_id)) from run' 2>/dev/null)
-    [ -n "$id" ] && rm -f "/dev/shm/volley-$id"
-    rm -rf "$w"
-}
-trap cleanup EXIT
-cd "$w"
+. "$(dirname "$0")/../lib/scratch.sh"
+bench_scratch resume
 printf 'name: rt\njobs:\n  - {name: "j{i}", command: "sleep 600", parameters: {i: "1:%s"}}\n' "$n" > wf.yaml
-waitfor() { for _ in $(seq 3000); do grep -q "$1" "$2" && return 0; sleep 0.02; done; return 1; }
-ms() { echo $(( ($2 - $1) / 1000000 )); }
 s=$(date +%s%N); "$V" run wf.yaml --run-dir r -j 2 --quiet 2> run.err & pid=$!
 waitfor "run directory" run.err || { echo "run did not start"; cat run.err; exit 1; }
 echo "run, $n jobs: workers start after $(ms "$s" "$(date +%s%N)") ms"

@@ -13,24 +13,14 @@
 set -u
 V=$(realpath "${1:?usage: reload.sh VOLLEY [N]}")
 n=${2:-1000000}
-w=$(mktemp -d /tmp/volley-reload-bench.XXXXXX)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-    id=$(sqlite3 "$w/r/volley.db" 'select lower(hex(run_id)) from run' 2>/dev/null)
-    [ -n "$id" ] && rm -f "/dev/shm/volley-$id"
-    rm -rf "$w"
-}
-trap cleanup EXIT
-cd "$w" || exit 1
+. "$(dirname "$0")/../lib/scratch.sh"
+bench_scratch reload
 wf() { # wf GATE_CMD LAST_CMD
     printf 'name: rl\njobs:\n  - {name: gate, command: "%s"}\n  - {name: "j{i}", command: "true", parameters: {i: "1:%s"}, depends_on: [gate]}\n  - {name: last, command: "%s"}\n' "$1" "$n" "$2" > wf.yaml
 }
-ms() { echo $(( ($2 - $1) / 1000000 )); }
 # CPU time (user + system) of process $1 so far, in ms: on a shared
 # machine the wall time waits for the CPU too
 cpu_ms() { awk -v t="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / t)}' "/proc/$1/stat"; }
-waitfor() { for _ in $(seq 6000); do grep -q "$1" "$2" && return 0; sleep 0.01; done; return 1; }
 wf "exit 1" "echo v1"
 "$V" run wf.yaml --run-dir r --quiet 2> run.err
 [ "$(sqlite3 r/volley.db "select count(*) from job where state = 6")" = "$n" ] ||
