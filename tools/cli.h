@@ -30,6 +30,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) VL_PRINTF(2, 3);
  * and "-ab" (or "-file.yaml") for its unknown 'a', where getopt stays on
  * the word (optind not advanced) and argv[optind - 1] is the word before. */
 const char *cli_bad_opt(char **argv);
+struct option;
+/* The command line of a command that takes --json and at most one word
+ * (status, runs): opts is its getopt table, "json" ('J') alone (kept in
+ * the command's own file, where tests/cli/options.sh reads it). 0 with
+ * *as_json and *word (NULL if none given), or a usage error's exit code,
+ * said. */
+int cli_json_word(const char *cmd, int argc, char **argv, const struct option *opts, bool *as_json,
+                  const char **word);
 /* Flushes stdout: 0, or err "cannot write to stdout: <cause>" (the flush's
  * errno, else EIO for an error stdio saw earlier) and its negative code.
  * prior: a write's result already known (json_finish's): if negative, that

@@ -117,19 +117,13 @@ static void print_table(const char *folder, const struct runs_entry *v, size_t n
 int cmd_runs(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
-    bool as_json = false;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'J')
-            as_json = true;
-        else
-            return cli_usage_error("runs", "unknown option '%s'", cli_bad_opt(argv));
-    }
-    if (optind + 1 < argc)
-        return cli_usage_error("runs", "unexpected argument '%s'", argv[optind + 1]);
-    const char *folder = optind < argc ? argv[optind] : RUNDIR_RUNS;
+    bool as_json;
+    const char *folder;
+    int urc = cli_json_word("runs", argc, argv, opts, &as_json, &folder);
+    if (urc != 0)
+        return urc;
+    if (!folder)
+        folder = RUNDIR_RUNS;
     struct vl_err err = {0};
     struct runs_entry *v = NULL;
     size_t n = 0;

@@ -378,22 +378,15 @@ static void print_text(const struct watch *w, const struct status *st)
 int cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
-    bool as_json = false;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'J')
-            as_json = true;
-        else
-            return cli_usage_error("status", "unknown option '%s'", cli_bad_opt(argv));
-    }
-    if (optind + 1 < argc)
-        return cli_usage_error("status", "unexpected argument '%s'", argv[optind + 1]);
+    bool as_json;
+    const char *word;
+    int urc = cli_json_word("status", argc, argv, opts, &as_json, &word);
+    if (urc != 0)
+        return urc;
     struct vl_err err = {0};
     struct watch w;
     char dir[PATH_MAX];
-    int prc = runpick_dir("status", optind < argc ? argv[optind] : NULL, dir, sizeof dir);
+    int prc = runpick_dir("status", word, dir, sizeof dir);
     if (prc != 0)
         return prc;
     if (watch_open(&w, dir, WATCH_COUNTS_ONLY, &err) < 0) {

@@ -74,6 +74,25 @@ const char *cli_bad_opt(char **argv)
     return prev ? prev : "?";
 }
 
+int cli_json_word(const char *cmd, int argc, char **argv, const struct option *opts, bool *as_json,
+                  const char **word)
+{
+    *as_json = false;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'J')
+            *as_json = true;
+        else
+            return cli_usage_error(cmd, "unknown option '%s'", cli_bad_opt(argv));
+    }
+    if (optind + 1 < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    *word = optind < argc ? argv[optind] : NULL;
+    return 0;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
