@@ -55,7 +55,10 @@ check "... arena removed" [ -z "$(ls /dev/shm | grep "volley-$(sqlite3 -readonly
 
 # --- GPUs inside an allocation: volley's own CUDA_VISIBLE_DEVICES (5,7, as
 # a batch scheduler sets it) names the node's GPUs: there are two, and a
-# job gets their names, not the indices 0 and 1 of GPUs it was not given
+# job gets their names, not the indices 0 and 1 of GPUs it was not given.
+# --cpus 4: the one-GPU jobs (num_cpus 1 by default) must not wait for a
+# CPU where volley is given one (taskset -c 0), so the first two are
+# admitted together and hold one GPU each
 cat > gpuvis.yaml <<YAML
 name: gpuvis
 resource_requirements:
@@ -69,10 +72,10 @@ jobs:
   - {name: both, command: 'echo \$CUDA_VISIBLE_DEVICES > gv.both; : $TOKEN', resource_requirements: two}
 YAML
 rm -f gv.*
-CUDA_VISIBLE_DEVICES=5,7 "$VOLLEY" run gpuvis.yaml --run-dir r_gv -j 4 2> gv.err; rc=$?
+CUDA_VISIBLE_DEVICES=5,7 "$VOLLEY" run gpuvis.yaml --run-dir r_gv -j 4 --cpus 4 2> gv.err; rc=$?
 check "visible GPUs: exit 0 (got $rc)" [ "$rc" = 0 ]
-got=$(cat gv.g1 gv.g2 gv.g3 gv.g4 2>/dev/null | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')
-check "visible GPUs: one-GPU jobs got 5 or 7 ($got)" [ "$got" = "5x2 7x2 " ]
+got=$(cat gv.g1 gv.g2 gv.g3 gv.g4 2>/dev/null | sort -u | tr '\n' ' ')
+check "visible GPUs: one-GPU jobs got 5 or 7, both in use ($got)" [ "$got" = "5 7 " ] && [ "$(cat gv.g? | wc -l)" = 4 ]
 check "visible GPUs: the two-GPU job got 5,7 ($(cat gv.both 2>/dev/null))" [ "$(cat gv.both 2>/dev/null)" = "5,7" ]
 CUDA_VISIBLE_DEVICES=5,7 "$VOLLEY" run gpuvis.yaml --run-dir r_gv3 --gpus 3 2> gv3.err; rc=$?
 check "--gpus 3 with two visible GPUs: exit 2 (got $rc)" [ "$rc" = 2 ]
