@@ -18,9 +18,11 @@
  *            oom_control's counter) and pids (pids.max), joined by the
  *            child before exec (a write of "0" to the slot's `tasks`: the
  *            child alone moves, without the kernel's global threadgroup
- *            lock; a job joins pids only when it has a process limit). Tracking and the kill of
- *            leftovers: a v2 slot beside it when a v2 mount is writable
- *            (CLONE_INTO_CGROUP again, and cpu.stat for the CPU time: the
+ *            lock; a job joins pids only when it has a process limit).
+ *            Tracking and the kill of leftovers: a v2 slot beside it when
+ *            a v2 mount is writable (the child joins it too, through its
+ *            cgroup.procs: v2 moves no thread alone across groups; and
+ *            cpu.stat for the CPU time: the
  *            v2 mount of the development machines has no controller, yet
  *            every v2 group keeps cgroup.procs, cgroup.kill, cgroup.events
  *            and cpu.stat's usage), else the v1 freezer (freeze, kill
