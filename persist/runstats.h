@@ -8,7 +8,8 @@
  *   {"jobs": 5000, "finished_here": 5000, "spawned": 5000, "wall_s": 1.2,
  *    "jobs_per_s": 4100.0, "workers": 2, "max_running": 2,
  *    "supervisor_cpu_s": 0.05, "workers_cpu_s": 0.4,
- *    "runner_cpu_us_per_job": 90.0, "worker_restarts": 0, "stop": null}
+ *    "runner_cpu_us_per_job": 90.0, "worker_restarts": 0, "stop": null,
+ *    "drain": null}
  *
  * "stop" is null, or the first stop the supervisor took: a signal or the
  * deadline (less the kill grace), whichever came first:
