@@ -91,9 +91,10 @@ int mapit_next(struct P *P, struct mapit *m);
  * before) ends it; another kind is reported ("'KEY' must be a mapping of
  * WHAT, not KIND") and skipped. */
 bool freemap_begin(struct P *P, const char *key, const char *what);
-/* Its next key, a scalar event not yet read; NULL at its end (read) or
- * the input's. A key of another kind is reported ("NOUN must be
- * strings, not KIND") and skipped with its value. */
+/* Its next key (of those, or of variables, which mapit_begin enters), a
+ * scalar event not yet read; NULL at its end (read) or the input's. A key
+ * of another kind is reported ("NOUN must be strings, not KIND") and
+ * skipped with its value. */
 const struct yev *freemap_next(struct P *P, const char *noun);
 
 /* ---- parse_param.c ---- */
