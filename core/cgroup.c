@@ -134,12 +134,10 @@ uint32_t cgroup__count_lines(const char *buf, ssize_t n)
     return c;
 }
 
-uint32_t cgroup__kill_listed(const char *dir)
+uint32_t cgroup__kill_pids(const char *buf, ssize_t n)
 {
-    char buf[16384];
-    ssize_t n = cgroup__get_path(dir, "cgroup.procs", buf, sizeof buf);
     uint32_t c = 0;
-    for (char *p = buf; n > 0 && *p;) {
+    for (const char *p = buf; n > 0 && *p;) {
         char *end;
         long pid = strtol(p, &end, 10);
         if (end == p)
@@ -149,6 +147,13 @@ uint32_t cgroup__kill_listed(const char *dir)
         p = end + (*end == '\n');
     }
     return c;
+}
+
+uint32_t cgroup__kill_listed(const char *dir)
+{
+    char buf[16384];
+    ssize_t n = cgroup__get_path(dir, "cgroup.procs", buf, sizeof buf);
+    return cgroup__kill_pids(buf, n);
 }
 
 /* The processes listed in dir/cgroup.procs (0 if it cannot be read). */

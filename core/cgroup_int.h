@@ -53,6 +53,9 @@ int cgroup__slot_dir(char *out, size_t len, const char *dir, uint32_t i);
 ssize_t cgroup__track(struct cgroup_slot *s, char *buf, size_t len);
 /* Pids in a cgroup.procs text: how many lines. */
 uint32_t cgroup__count_lines(const char *buf, ssize_t n);
+/* SIGKILL to every pid in a cgroup.procs text of n bytes (NUL-ended);
+ * the number signalled. */
+uint32_t cgroup__kill_pids(const char *buf, ssize_t n);
 /* SIGKILL to every pid listed in dir/cgroup.procs; the number signalled. */
 uint32_t cgroup__kill_listed(const char *dir);
 /* Removes dir after killing what it holds (slots first for a run dir):

@@ -127,16 +127,7 @@ int cgroup_v1__freeze_kill(struct cgroup_slot *s)
         wait_frozen(s->freeze_fd);
     char buf[16384];
     ssize_t n = cgroup__track(s, buf, sizeof buf);
-    int c = 0;
-    for (char *p = buf; n > 0 && *p;) {
-        char *end;
-        long pid = strtol(p, &end, 10);
-        if (end == p)
-            break;
-        if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0)
-            c++;
-        p = end + (*end == '\n');
-    }
+    int c = (int)cgroup__kill_pids(buf, n);
     (void)cgroup__put(s->freeze_fd, "THAWED"); /* a frozen task dies once thawed */
     return c;
 }

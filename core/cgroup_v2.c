@@ -166,29 +166,13 @@ static void wait_frozen_v2(int events_fd)
     }
 }
 
-/* Kills every pid listed in a cgroup.procs text. */
-static uint32_t kill_pids(const char *buf, ssize_t n)
-{
-    uint32_t c = 0;
-    for (const char *p = buf; n > 0 && *p;) {
-        char *end;
-        long pid = strtol(p, &end, 10);
-        if (end == p)
-            break;
-        if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0)
-            c++;
-        p = end + (*end == '\n');
-    }
-    return c;
-}
-
 uint32_t cgroup_v2__freeze_kill(struct cgroup_slot *s)
 {
     if (cgroup__put(s->v2_freeze_fd, "1") == 0)
         wait_frozen_v2(s->events_fd);
     char buf[16384];
     ssize_t n = cgroup__get(s->track_fd, buf, sizeof buf);
-    uint32_t c = kill_pids(buf, n);
+    uint32_t c = cgroup__kill_pids(buf, n);
     (void)cgroup__put(s->v2_freeze_fd, "0"); /* a frozen task dies once thawed, or at once */
     return c;
 }
@@ -201,7 +185,7 @@ uint32_t cgroup_v2__freeze_kill_path(const char *dir)
         wait_frozen_v2(ev);
     char buf[16384];
     ssize_t n = cgroup__get_path(dir, "cgroup.procs", buf, sizeof buf);
-    uint32_t c = kill_pids(buf, n);
+    uint32_t c = cgroup__kill_pids(buf, n);
     if (fz >= 0) {
         (void)cgroup__put(fz, "0");
         close(fz);
