@@ -149,6 +149,39 @@ uint32_t cgroup__kill_pids(const char *buf, ssize_t n)
     return c;
 }
 
+void cgroup__mem_end(struct cgroup_slot *s, bool failed, uint64_t mem_limit, bool oom_without_peak,
+                     const char *reset, struct cgroup_usage *u)
+{
+    struct cgroup_shared *sh = s->sh;
+    char buf[1024];
+    uint64_t p = 0; /* the group's peak since the last reset */
+    if (s->peak_fd >= 0 && cgroup__get(s->peak_fd, buf, sizeof buf) > 0) {
+        p = strtoull(buf, NULL, 10);
+        u->peak_bytes = p > sh->base_bytes ? p - sh->base_bytes : 0;
+        u->have_mem = true;
+    }
+    if (failed || (oom_without_peak && !u->have_mem) ||
+        (mem_limit && p >= mem_limit - mem_limit / 16)) {
+        if (cgroup__get(s->oom_fd, buf, sizeof buf) > 0) {
+            uint64_t k = cgroup__key(buf, "oom_kill");
+            u->oom_kills = k > sh->oom_kills ? (uint32_t)(k - sh->oom_kills) : 0;
+            u->have_oom = true;
+            sh->oom_kills = k;
+            /* the group reached its limit: what an earlier job left in
+             * the page cache was reclaimed first, so the job's own peak
+             * is the group's */
+            if (u->oom_kills && u->have_mem)
+                u->peak_bytes = p;
+        }
+    }
+    if (s->peak_fd >= 0)
+        (void)cgroup__put(s->peak_fd, reset);
+    sh->base_bytes = 0;
+    if (s->peak_fd >= 0 && (p >= CGROUP__BASE_READ_BYTES || !(sh->flags & CGROUP_SH_READY)) &&
+        cgroup__get(s->usage_fd, buf, sizeof buf) > 0)
+        sh->base_bytes = strtoull(buf, NULL, 10);
+}
+
 uint32_t cgroup__kill_listed(const char *dir)
 {
     char buf[16384];

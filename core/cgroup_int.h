@@ -58,6 +58,16 @@ uint32_t cgroup__count_lines(const char *buf, ssize_t n);
 uint32_t cgroup__kill_pids(const char *buf, ssize_t n);
 /* SIGKILL to every pid listed in dir/cgroup.procs; the number signalled. */
 uint32_t cgroup__kill_listed(const char *dir);
+/* The memory part of a job's end, v1 and v2 alike: the group's peak less
+ * what an earlier job left in it (sh->base_bytes); the OOM kills since the
+ * last end, read when the job failed, its peak came within 1/16 of its
+ * limit, or (oom_without_peak) there is no peak to look at; then the peak
+ * reset by writing reset to it and the base read again where it can
+ * matter (above CGROUP__BASE_READ_BYTES, or a fresh slot). Without a peak
+ * file (v2 before Linux 6.12) only the OOM kills. */
+void cgroup__mem_end(struct cgroup_slot *s, bool failed, uint64_t mem_limit, bool oom_without_peak,
+                     const char *reset, struct cgroup_usage *u);
+#define CGROUP__BASE_READ_BYTES (1u << 20) /* read what a job left only above this peak */
 /* Removes dir after killing what it holds (slots first for a run dir):
  * waits up to CGROUP__WAIT_MS for it to empty. *killed += processes. 0 or
  * -errno of the rmdir. */

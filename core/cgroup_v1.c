@@ -37,8 +37,6 @@
 
 #include "core/cgroup_int.h"
 
-#define BASE_READ_BYTES (1u << 20) /* read what a job left only above this peak */
-
 /* A file that must be there: its fd, or -1 with err set (rc). */
 static int need(const char *d, const char *file, int flags, int *rc, struct vl_err *err)
 {
@@ -159,31 +157,6 @@ uint32_t cgroup_v1__drain(const char *dir, bool freezer)
 
 void cgroup_v1__end(struct cgroup_slot *s, bool failed, uint64_t mem_limit, struct cgroup_usage *u)
 {
-    struct cgroup_shared *sh = s->sh;
-    char buf[512];
-    uint64_t p = 0; /* the group's peak since the last reset */
-    if (cgroup__get(s->peak_fd, buf, sizeof buf) > 0) {
-        p = strtoull(buf, NULL, 10);
-        u->peak_bytes = p > sh->base_bytes ? p - sh->base_bytes : 0;
-        u->have_mem = true;
-    }
-    if (failed || (mem_limit && p >= mem_limit - mem_limit / 16)) {
-        if (cgroup__get(s->oom_fd, buf, sizeof buf) > 0) {
-            uint64_t k = cgroup__key(buf, "oom_kill");
-            u->oom_kills = k > sh->oom_kills ? (uint32_t)(k - sh->oom_kills) : 0;
-            u->have_oom = true;
-            sh->oom_kills = k;
-            /* the group reached its limit: what an earlier job left in
-             * the page cache was reclaimed first, so the job's own peak
-             * is the group's */
-            if (u->oom_kills && u->have_mem)
-                u->peak_bytes = p;
-        }
-    }
-    (void)cgroup__put(s->peak_fd, "0");
-    sh->base_bytes = 0;
-    if (p >= BASE_READ_BYTES || !(sh->flags & CGROUP_SH_READY)) {
-        if (cgroup__get(s->usage_fd, buf, sizeof buf) > 0)
-            sh->base_bytes = strtoull(buf, NULL, 10);
-    }
+    /* writing 0 to max_usage_in_bytes sets it to the usage now */
+    cgroup__mem_end(s, failed, mem_limit, false, "0", u);
 }

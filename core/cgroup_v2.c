@@ -33,8 +33,6 @@
 #include "core/cgroup_int.h"
 #include "core/spawn.h"
 
-#define BASE_READ_BYTES (1u << 20) /* as cgroup_v1.c */
-
 /* True if the space-separated list has word. */
 static bool has_token(const char *list, const char *word)
 {
@@ -293,29 +291,7 @@ void cgroup_v2__end(struct cgroup_slot *s, bool failed, uint64_t mem_limit, stru
     }
     if (s->t->mode != CGROUP_V2 || s->oom_fd < 0)
         return;
-    uint64_t p = 0;
-    if (s->peak_fd >= 0 && cgroup__get(s->peak_fd, buf, sizeof buf) > 0) {
-        p = strtoull(buf, NULL, 10);
-        u->peak_bytes = p > sh->base_bytes ? p - sh->base_bytes : 0;
-        u->have_mem = true;
-    }
-    if (failed || !u->have_mem || (mem_limit && p >= mem_limit - mem_limit / 16)) {
-        if (cgroup__get(s->oom_fd, buf, sizeof buf) > 0) {
-            uint64_t k = cgroup__key(buf, "oom_kill");
-            u->oom_kills = k > sh->oom_kills ? (uint32_t)(k - sh->oom_kills) : 0;
-            u->have_oom = true;
-            sh->oom_kills = k;
-            /* the group reached its limit: what an earlier job left in
-             * the page cache was reclaimed first, so the job's own peak
-             * is the group's */
-            if (u->oom_kills && u->have_mem)
-                u->peak_bytes = p;
-        }
-    }
-    if (s->peak_fd >= 0)
-        (void)cgroup__put(s->peak_fd, "reset");
-    sh->base_bytes = 0;
-    if (s->peak_fd >= 0 && (p >= BASE_READ_BYTES || !(sh->flags & CGROUP_SH_READY)) &&
-        cgroup__get(s->usage_fd, buf, sizeof buf) > 0)
-        sh->base_bytes = strtoull(buf, NULL, 10);
+    /* memory.peak is reset by writing to it (Linux 6.12); without it the
+     * OOM counter is read at every end */
+    cgroup__mem_end(s, failed, mem_limit, true, "reset", u);
 }
