@@ -221,6 +221,16 @@ static uint64_t v1_mem_limit(const char *root, const char *path)
     return walk_up(root, "/sys/fs/cgroup/memory", path, read_level_file, &lf);
 }
 
+/* A v2 limit file at the cgroup g.v2 and above: in the v2 root mounted at
+ * /sys/fs/cgroup, else at /sys/fs/cgroup/unified (a hybrid host). */
+static uint64_t v2_limit(const char *root, const struct cgpaths *g, const struct level_file *lf)
+{
+    uint64_t v = walk_up(root, "/sys/fs/cgroup", g->v2, read_level_file, lf);
+    if (v == UINT64_MAX)
+        v = walk_up(root, "/sys/fs/cgroup/unified", g->v2, read_level_file, lf);
+    return v;
+}
+
 static uint32_t affinity_cpus(void)
 {
     for (size_t n = 1024; n <= (1u << 20); n *= 4) {
@@ -272,9 +282,7 @@ void capacity_detect(struct capacity *c, const char *root)
     uint64_t quota = UINT64_MAX;
     const char *quota_from = NULL;
     if (g.has_v2) {
-        quota = walk_up(root, "/sys/fs/cgroup", g.v2, read_level_file, &cpu_max);
-        if (quota == UINT64_MAX)
-            quota = walk_up(root, "/sys/fs/cgroup/unified", g.v2, read_level_file, &cpu_max);
+        quota = v2_limit(root, &g, &cpu_max);
         quota_from = "cgroup cpu.max";
     }
     if (quota == UINT64_MAX && g.has_cpu) {
@@ -304,9 +312,7 @@ void capacity_detect(struct capacity *c, const char *root)
     uint64_t lim = UINT64_MAX;
     const char *lim_from = NULL;
     if (g.has_v2) {
-        lim = walk_up(root, "/sys/fs/cgroup", g.v2, read_level_file, &mem_max);
-        if (lim == UINT64_MAX)
-            lim = walk_up(root, "/sys/fs/cgroup/unified", g.v2, read_level_file, &mem_max);
+        lim = v2_limit(root, &g, &mem_max);
         lim_from = "cgroup memory.max";
     }
     if (lim == UINT64_MAX && g.has_mem) {
