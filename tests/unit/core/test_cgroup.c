@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "proc.h"
 #include "core/cgroup.h"
 #include "core/spawn.h"
 
@@ -109,24 +110,10 @@ static bool in_group(int pid, const char *want)
     return in_group_of(pid, NULL, want);
 }
 
-/* Waits (bounded) until pid is gone or a zombie. */
+/* Waits (5 s at most) until pid is gone or a zombie. */
 static bool gone(int pid)
 {
-    for (int i = 0; i < 500; i++) {
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            return true;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        if (p && p[2] == 'Z')
-            return true;
-        usleep(10000);
-    }
-    return false;
+    return proc_gone_within(pid, 500);
 }
 
 static bool exists(const char *path)

@@ -18,6 +18,7 @@
 #include <linux/futex.h>
 
 #include "exec_testlib.h"
+#include "proc.h"
 
 static uint32_t g_disable;
 static enum spawn_mode g_mode = SPAWN_ASYNC;
@@ -634,21 +635,7 @@ static void test_grandchild(void)
  * machine at load 60. */
 static bool pid_gone(long pid)
 {
-    for (int i = 0; i < 6000; i++) {
-        char path[64], buf[256];
-        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            return true;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = 0;
-        char *p = strrchr(buf, ')');
-        if (p && p[1] == ' ' && p[2] == 'Z')
-            return true;
-        usleep(10000);
-    }
-    return false;
+    return proc_gone_within(pid, 6000);
 }
 
 /* Without a cgroup, what a job leaves in its process group is killed when
