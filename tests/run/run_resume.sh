@@ -237,22 +237,23 @@ setup_point() {
         ;;
     esac
 }
-# phase_point PHASE CMD...: setup_point once CMD holds, again (up to 10
-# times) until the freeze lands in PHASE; TRIES says how many it took
+# phase_point POINT PHASE CMD...: POINT (setup_point, resume_point) once
+# CMD holds, again (up to 10 times) until the freeze lands in PHASE; TRIES
+# says how many it took
 phase_point() {
-    local want=$1
-    shift
+    local point=$1 want=$2
+    shift 2
     for ((TRIES = 1; TRIES <= 10; TRIES++)); do
-        setup_point "$want" "$@"
+        "$point" "$want" "$@"
         [ "$PHASE" = "$want" ] && return 0
     done
     return 1
 }
 bad=""; SEEN=""; missed=""
-phase_point loading || missed="$missed loading"
-phase_point creating fast_wait test -d r_setup || missed="$missed creating"
-phase_point kept fast_wait test -e r_setup/volley.db || missed="$missed kept"
-phase_point runner fast_wait ipid_blocks_int || missed="$missed runner"
+phase_point setup_point loading || missed="$missed loading"
+phase_point setup_point creating fast_wait test -d r_setup || missed="$missed creating"
+phase_point setup_point kept fast_wait test -e r_setup/volley.db || missed="$missed kept"
+phase_point setup_point runner fast_wait ipid_blocks_int || missed="$missed runner"
 rm -rf r_setup
 setup_time "run directory" "$VOLLEY" run setup.yaml --run-dir r_setup --quiet
 delays_over "$SETUP_MS" 6
@@ -300,19 +301,10 @@ resume_point() { # WHAT [CMD...]: as setup_point, for resume
     runner) has_line rsetup.err "state saved; continue with: volley resume $T/r_rsetup$" ;;
     esac || bad="$bad $got:said($(grep -v '^$' rsetup.err | head -1))"
 }
-rphase_point() { # PHASE CMD...: as phase_point
-    local want=$1
-    shift
-    for ((TRIES = 1; TRIES <= 10; TRIES++)); do
-        resume_point "$want" "$@"
-        [ "$PHASE" = "$want" ] && return 0
-    done
-    return 1
-}
 bad=""; SEEN=""; missed=""
-rphase_point setup || missed="$missed setup"
-rphase_point arena fast_wait ipid_shm_fd || missed="$missed arena"
-rphase_point runner fast_wait ipid_blocks_int || missed="$missed runner"
+phase_point resume_point setup || missed="$missed setup"
+phase_point resume_point arena fast_wait ipid_shm_fd || missed="$missed arena"
+phase_point resume_point runner fast_wait ipid_blocks_int || missed="$missed runner"
 setup_time "resuming" "$VOLLEY" resume r_rsetup --quiet
 [ -e "/dev/shm/volley-$id" ] && fail "resume setup: the timing resume left its arena"
 delays_over "$SETUP_MS" 6
