@@ -50,16 +50,6 @@ static bool keep(const struct filter *f, const struct snap_job *r, const char *n
     return true;
 }
 
-/* "2026-11-23T08:30:00.123Z" */
-static void fmt_time(uint64_t ns, char *buf, size_t len)
-{
-    time_t t = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000u % 1000));
-}
-
 static void emit(struct json *j, const struct snap_job *r, const char *name, bool live)
 {
     const char *state = watch_state_name(watch_state(r->state, live));
@@ -67,7 +57,7 @@ static void emit(struct json *j, const struct snap_job *r, const char *name, boo
     bool ended = ran && r->state >= SNAP_STATE_COMPLETED && r->end_ns >= r->start_ns;
     char ts[40] = "-";
     if (ran)
-        fmt_time(r->start_ns, ts, sizeof ts);
+        json_fmt_time(r->start_ns, ts, sizeof ts);
     double dur = ended ? (double)(r->end_ns - r->start_ns) / 1e9 : -1;
     if (j) {
         json_obj_begin(j);

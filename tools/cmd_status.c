@@ -78,16 +78,6 @@ static int find_failed(struct watch *w, struct status *st, struct vl_err *err)
     return rc < 0 ? rc : 0;
 }
 
-/* "2026-11-23T08:30:00.123Z" (JSON), as `volley jobs --json` writes times */
-static void fmt_iso(uint64_t ns, char *buf, size_t len)
-{
-    time_t t = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000u % 1000));
-}
-
 /* "2026-11-23 09:30:00", local time (the human output) */
 static void fmt_local(uint64_t ns, char *buf, size_t len)
 {
@@ -179,18 +169,18 @@ static void json_allocs(struct json *j, const struct snap_info *in, bool live)
             json_int(j, a->restart);
         else
             json_null(j);
-        fmt_iso(a->start_ns, t, sizeof t);
+        json_fmt_time(a->start_ns, t, sizeof t);
         json_kv_str(j, "start", t);
         json_key(j, "end");
         if (a->end_ns) {
-            fmt_iso(a->end_ns, t, sizeof t);
+            json_fmt_time(a->end_ns, t, sizeof t);
             json_str(j, t);
         } else {
             json_null(j);
         }
         json_key(j, "deadline");
         if (a->deadline_ns) {
-            fmt_iso(a->deadline_ns, t, sizeof t);
+            json_fmt_time(a->deadline_ns, t, sizeof t);
             json_str(j, t);
         } else {
             json_null(j);

@@ -41,6 +41,11 @@ void json_null(struct json *j);
 /* Ends the document with a newline; returns 0 or -EIO if stdio failed. */
 int json_finish(struct json *j);
 
+/* A wall-clock time (ns since the epoch) as volley's JSON and `volley
+ * jobs` write it: "2026-11-23T08:30:00.123Z" (UTC, milliseconds) into
+ * buf (len >= 32). */
+void json_fmt_time(uint64_t ns, char *buf, size_t len);
+
 /* Shorthands for "key": value. */
 void json_kv_str(struct json *j, const char *key, const char *s);
 void json_kv_int(struct json *j, const char *key, int64_t v);
